@@ -1,0 +1,2 @@
+//! `tarmac-probe`: the static binary the harness runs on each node.
+fn main() {}

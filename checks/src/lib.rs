@@ -1,0 +1,19 @@
+//! tarmac's node-side knowledge: what a node is (facts), how facts are read (gather),
+//! what a cluster must look like (spec, port plan) and the built-in rules that turn
+//! facts into findings. No tokio, SSH or Wasm here: this crate also builds the static probe.
+
+pub mod bytesize;
+pub mod evaluate;
+pub mod facts;
+pub mod finding;
+pub mod gather;
+pub mod plan;
+pub mod protocol;
+pub mod rules;
+pub mod spec;
+
+pub use bytesize::ByteSize;
+pub use facts::NodeFacts;
+pub use finding::{CheckId, Finding, Status};
+pub use plan::{PortPlan, PortRequirement, Protocol};
+pub use spec::{ClusterSpec, Cni, NodeSpec, Phase, Role, Settings};

@@ -1,0 +1,171 @@
+//! What the cluster is meant to be: node roles, CNI, CIDRs, the phase, and the
+//! thresholds rules compare facts against. Built by the harness from the inventory.
+
+use std::fmt;
+use std::str::FromStr;
+
+use ipnet::IpNet;
+use serde::{Deserialize, Serialize};
+
+use crate::bytesize::ByteSize;
+use crate::finding::Status;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Role {
+    ControlPlane,
+    Etcd,
+    Worker,
+}
+
+impl Role {
+    pub const ALL: [Role; 3] = [Role::ControlPlane, Role::Etcd, Role::Worker];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::ControlPlane => "control-plane",
+            Role::Etcd => "etcd",
+            Role::Worker => "worker",
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Role {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Role::ALL
+            .into_iter()
+            .find(|r| r.as_str() == s)
+            .ok_or_else(|| format!("unknown role `{s}` (expected control-plane, etcd or worker)"))
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Phase {
+    /// Before kubeadm/Kubespray: ports must be free, tarmac brings its own listeners.
+    #[default]
+    PreInstall,
+    /// A running cluster: the real services must be listening.
+    PostInstall,
+}
+
+impl Phase {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::PreInstall => "pre-install",
+            Phase::PostInstall => "post-install",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Cni {
+    #[default]
+    Calico,
+    Flannel,
+    Cilium,
+    None,
+}
+
+/// Cluster-wide settings from the inventory's `cluster:` section.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClusterSpec {
+    pub cni: Cni,
+    /// One network per family (dual-stack has two).
+    pub pod_cidr: Vec<IpNet>,
+    pub service_cidr: Vec<IpNet>,
+}
+
+impl Default for ClusterSpec {
+    fn default() -> Self {
+        Self {
+            cni: Cni::Calico,
+            pod_cidr: vec![net("10.244.0.0/16")],
+            service_cidr: vec![net("10.96.0.0/12")],
+        }
+    }
+}
+
+fn net(s: &str) -> IpNet {
+    // Literal constants above; parse cannot fail.
+    s.parse().unwrap_or_else(|_| unreachable!("bad built-in CIDR {s}"))
+}
+
+impl ClusterSpec {
+    /// Dual-stack when the pod networks cover both IPv4 and IPv6.
+    pub fn is_dual_stack(&self) -> bool {
+        self.pod_cidr.iter().any(|n| matches!(n, IpNet::V4(_)))
+            && self.pod_cidr.iter().any(|n| matches!(n, IpNet::V6(_)))
+    }
+}
+
+/// One node as the inventory declares it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NodeSpec {
+    pub name: String,
+    pub address: String,
+    pub roles: Vec<Role>,
+}
+
+impl NodeSpec {
+    pub fn has(&self, role: Role) -> bool {
+        self.roles.contains(&role)
+    }
+}
+
+/// A disk path and the free space it needs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DiskRequirement {
+    pub path: String,
+    pub min_free: ByteSize,
+}
+
+/// Thresholds and severities the built-in rules use (the inventory's `checks:` section).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Settings {
+    pub phase: Phase,
+    pub disk: Vec<DiskRequirement>,
+    /// What active swap is: `fail` (Kubespray and most sites) or `warn` (kubeadm).
+    pub swap_severity: Status,
+    pub control_plane_min_cpus: u32,
+    pub control_plane_min_memory: ByteSize,
+    pub worker_min_cpus: u32,
+    pub worker_min_memory: ByteSize,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            phase: Phase::PreInstall,
+            disk: DEFAULT_DISK_PATHS
+                .iter()
+                .map(|path| DiskRequirement {
+                    path: (*path).to_owned(),
+                    min_free: ByteSize::gib(10),
+                })
+                .collect(),
+            swap_severity: Status::Fail,
+            // kubeadm's preflight: 2 CPUs and 1700 MB for a control plane.
+            control_plane_min_cpus: 2,
+            control_plane_min_memory: ByteSize::mb(1700),
+            worker_min_cpus: 1,
+            worker_min_memory: ByteSize::mb(1024),
+        }
+    }
+}
+
+/// The paths measured when the inventory names none.
+pub const DEFAULT_DISK_PATHS: [&str; 4] = [
+    "/var/lib/docker",
+    "/var/lib/containerd",
+    "/var/lib/kubelet",
+    "/var/lib/etcd",
+];

@@ -1,0 +1,2 @@
+//! `tarmac`: the command line.
+fn main() {}

@@ -1,0 +1,48 @@
+//! The `tarmac.report/v1` document: nodes with their facts, findings, and a summary.
+//! This is a public contract (see docs/report-schema.md): add fields, never rename them.
+
+use serde::{Deserialize, Serialize};
+use tarmac_checks::{Finding, NodeFacts, Phase, Role};
+
+use crate::summary::Summary;
+
+pub const SCHEMA: &str = "tarmac.report/v1";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    pub schema: String,
+    pub tarmac_version: String,
+    pub phase: Phase,
+    /// When the run started, RFC 3339 UTC.
+    pub started_at: String,
+    pub duration_ms: u64,
+    pub nodes: Vec<NodeReport>,
+    pub findings: Vec<Finding>,
+    pub summary: Summary,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NodeReport {
+    pub name: String,
+    pub address: String,
+    pub roles: Vec<Role>,
+    pub status: NodeStatus,
+    /// `None` when the node could not be checked.
+    pub facts: Option<NodeFacts>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NodeStatus {
+    /// Facts were gathered and checked.
+    Checked,
+    /// The node could not be reached or probed; its `error` finding says why.
+    Error,
+}
+
+impl Report {
+    /// Findings of one node (or of the cluster, for `None`).
+    pub fn findings_of<'a>(&'a self, node: Option<&'a str>) -> impl Iterator<Item = &'a Finding> + 'a {
+        self.findings.iter().filter(move |f| f.node.as_deref() == node)
+    }
+}

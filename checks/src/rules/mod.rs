@@ -1,7 +1,27 @@
 //! The built-in rules: pure functions from one node's facts to findings.
 //! Adding a rule is one file here and one line in [`NODE_RULES`].
 
-use crate::facts::NodeFacts;
+mod bridge_nf_call_iptables;
+mod cgroup_v2;
+mod disk_free;
+mod forwarding;
+mod hostname_matches_inventory;
+mod hostname_valid;
+mod kernel_module;
+mod port_free;
+mod port_listening;
+mod resources_cpu;
+mod resources_memory;
+mod swap_off;
+
+#[cfg(test)]
+mod evaluate_tests;
+#[cfg(test)]
+pub(crate) mod fixtures;
+#[cfg(test)]
+mod real_fixtures_tests;
+
+use crate::facts::{GatherError, NodeFacts};
 use crate::finding::Finding;
 use crate::plan::PortPlan;
 use crate::spec::{ClusterSpec, NodeSpec, Settings};
@@ -26,4 +46,78 @@ pub struct Rule {
 }
 
 /// Every node rule, in report order.
-pub const NODE_RULES: &[Rule] = &[];
+pub const NODE_RULES: &[Rule] = &[
+    swap_off::RULE,
+    forwarding::IPV4_RULE,
+    forwarding::IPV6_RULE,
+    bridge_nf_call_iptables::RULE,
+    kernel_module::BR_NETFILTER_RULE,
+    kernel_module::OVERLAY_RULE,
+    disk_free::RULE,
+    port_free::RULE,
+    port_listening::RULE,
+    resources_cpu::RULE,
+    resources_memory::RULE,
+    hostname_valid::RULE,
+    hostname_matches_inventory::RULE,
+    cgroup_v2::RULE,
+];
+
+/// The first gather error about any of `facts_needed`. Facts are named by their path in
+/// [`NodeFacts`] (`identity.cpus`, `sysctls.net.ipv4.ip_forward`); a need matches an error
+/// about it, about a part of it, or about all of it (`sysctls`), and an error whose name
+/// ends in the need (`sysctl net.ipv4.ip_forward`), so rules need not know how finely the
+/// probe labels its failures.
+fn gather_error<'f>(facts: &'f NodeFacts, facts_needed: &[&str]) -> Option<&'f GatherError> {
+    facts.gather_errors.iter().find(|e| {
+        facts_needed.iter().any(|need| {
+            starts_with_part(&e.fact, need)
+                || starts_with_part(need, &e.fact)
+                || ends_with_part(&e.fact, need)
+        })
+    })
+}
+
+/// Whether `whole` is `part` or starts with it followed by a separator.
+fn starts_with_part(whole: &str, part: &str) -> bool {
+    whole
+        .strip_prefix(part)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with(is_separator))
+}
+
+/// Whether `whole` ends with a separator followed by `part`.
+fn ends_with_part(whole: &str, part: &str) -> bool {
+    whole
+        .strip_suffix(part)
+        .is_some_and(|rest| rest.ends_with(is_separator))
+}
+
+fn is_separator(c: char) -> bool {
+    !(c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+/// The `error` finding a rule returns when the probe could not read a fact it needs,
+/// quoting the probe's own reason so the user can fix access or the node.
+fn unreadable(
+    check: &str,
+    ctx: &NodeContext<'_>,
+    facts: &NodeFacts,
+    facts_needed: &[&str],
+) -> Option<Finding> {
+    gather_error(facts, facts_needed).map(|e| {
+        Finding::error(
+            check,
+            Some(&ctx.node.name),
+            format!(
+                "could not evaluate: the probe failed to read {}: {}",
+                e.fact, e.error
+            ),
+        )
+        .with_remediation(format!(
+            "make {} readable by the SSH user (or enable sudo), then re-run",
+            e.fact
+        ))
+        .with_detail("fact", e.fact.clone())
+        .with_detail("gather_error", e.error.clone())
+    })
+}

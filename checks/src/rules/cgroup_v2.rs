@@ -1,0 +1,15 @@
+//! Stub while being written.
+
+use super::{NodeContext, Rule};
+use crate::facts::NodeFacts;
+use crate::finding::Finding;
+
+pub const RULE: Rule = Rule {
+    id: "cgroup_v2",
+    title: "cgroup_v2",
+    eval,
+};
+
+fn eval(_ctx: &NodeContext<'_>, _facts: &NodeFacts) -> Vec<Finding> {
+    Vec::new()
+}

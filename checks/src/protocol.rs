@@ -8,10 +8,14 @@
 use serde::{Deserialize, Serialize};
 
 use crate::facts::NodeFacts;
-use crate::plan::Protocol;
+use crate::plan::{PortPlan, Protocol};
+use crate::spec::{ClusterSpec, DEFAULT_DISK_PATHS, NodeSpec, Role};
 
 /// Bumped on any incompatible change to the messages below.
 pub const PROTOCOL_VERSION: u32 = 1;
+
+/// The probe's own version, reported in `hello` and in the facts it gathers.
+pub const PROBE_VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// What the harness asks a probe to gather.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -21,6 +25,34 @@ pub struct ProbeRequest {
     pub disk_paths: Vec<String>,
     /// Ports to bind-test, per protocol, on IPv4 and IPv6.
     pub bind_ports: Vec<PortSpec>,
+}
+
+impl ProbeRequest {
+    /// What to gather when nobody said: the default disk paths and every port a node
+    /// holding all roles would serve in a default cluster (`tarmac-probe --facts`).
+    pub fn all_roles_default() -> Self {
+        let plan = PortPlan::for_cluster(&ClusterSpec::default(), &[]);
+        let node = NodeSpec {
+            name: String::new(),
+            address: String::new(),
+            roles: Role::ALL.to_vec(),
+        };
+        let mut bind_ports: Vec<PortSpec> = Vec::new();
+        for req in plan.served_by(&node) {
+            let spec = PortSpec {
+                port: req.port,
+                protocol: req.protocol,
+            };
+            if !bind_ports.contains(&spec) {
+                bind_ports.push(spec);
+            }
+        }
+        Self {
+            version: PROTOCOL_VERSION,
+            disk_paths: DEFAULT_DISK_PATHS.iter().map(|p| (*p).to_owned()).collect(),
+            bind_ports,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,8 +1,24 @@
-//! The result of a run ([`Report`]) and the writers that turn it into terminal text,
-//! JSON and JUnit. Writers know nothing about how facts were gathered.
+//! The result of a run ([`Report`]), the events a run emits while it goes ([`RunEvent`]),
+//! and the writers that turn them into progress, terminal text, JSON and JUnit. Writers
+//! know nothing about how facts were gathered.
 
+pub mod error;
+pub mod event;
+pub mod format;
+pub mod json;
+pub mod junit;
+pub mod progress;
 pub mod report;
 pub mod summary;
+pub mod terminal;
+pub mod text;
 
+pub use error::{FormatError, ReportError};
+pub use event::{EventSink, RunEvent, Silent};
+pub use format::ReportFormat;
+pub use json::Json;
+pub use junit::Junit;
+pub use progress::{Progress, ProgressCounts};
 pub use report::{NodeReport, NodeStatus, Report, SCHEMA};
 pub use summary::Summary;
+pub use terminal::Terminal;

@@ -1,6 +1,8 @@
 //! The `tarmac.report/v1` document: nodes with their facts, findings, and a summary.
 //! This is a public contract (see docs/report-schema.md): add fields, never rename them.
 
+use std::collections::HashSet;
+
 use serde::{Deserialize, Serialize};
 use tarmac_checks::{Finding, NodeFacts, Phase, Role};
 
@@ -41,8 +43,47 @@ pub enum NodeStatus {
 }
 
 impl Report {
+    /// A report of this crate's schema and version, its summary counted from `findings`.
+    pub fn new(
+        phase: Phase,
+        started_at: impl Into<String>,
+        duration_ms: u64,
+        nodes: Vec<NodeReport>,
+        findings: Vec<Finding>,
+    ) -> Self {
+        let summary = Summary::count(nodes.len(), &findings);
+        Report {
+            schema: SCHEMA.to_owned(),
+            tarmac_version: env!("CARGO_PKG_VERSION").to_owned(),
+            phase,
+            started_at: started_at.into(),
+            duration_ms,
+            nodes,
+            findings,
+            summary,
+        }
+    }
+
     /// Findings of one node (or of the cluster, for `None`).
-    pub fn findings_of<'a>(&'a self, node: Option<&'a str>) -> impl Iterator<Item = &'a Finding> + 'a {
-        self.findings.iter().filter(move |f| f.node.as_deref() == node)
+    pub fn findings_of<'a>(
+        &'a self,
+        node: Option<&'a str>,
+    ) -> impl Iterator<Item = &'a Finding> + 'a {
+        self.findings
+            .iter()
+            .filter(move |f| f.node.as_deref() == node)
+    }
+
+    /// Nodes that findings name but `nodes[]` does not (a plugin's typo, a hand-edited
+    /// report), in order of first mention, so that writers can show every finding.
+    pub fn unlisted_nodes(&self) -> Vec<&str> {
+        let mut seen: HashSet<&str> = self.nodes.iter().map(|n| n.name.as_str()).collect();
+        let mut names = Vec::new();
+        for node in self.findings.iter().filter_map(|f| f.node.as_deref()) {
+            if seen.insert(node) {
+                names.push(node);
+            }
+        }
+        names
     }
 }

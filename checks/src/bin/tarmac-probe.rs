@@ -1,2 +1,156 @@
-//! `tarmac-probe`: the static binary the harness runs on each node.
-fn main() {}
+//! `tarmac-probe`: the static binary the harness runs on each node. It reads one
+//! request line on stdin and answers in JSON lines (`hello`, `facts` or `error`, `done`).
+//! Read-only: it gathers facts and bind-tests ports, and leaves nothing behind.
+
+use std::ffi::OsString;
+use std::io::{self, BufRead, Write};
+use std::process::ExitCode;
+
+use serde::Deserialize;
+use tarmac_checks::gather::gather;
+use tarmac_checks::protocol::{PROBE_VERSION, PROTOCOL_VERSION, ProbeMessage, ProbeRequest};
+
+/// A request is a few hundred bytes; anything near this is not a harness talking.
+const MAX_REQUEST_BYTES: u64 = 1024 * 1024;
+
+/// Exit codes the harness maps to node errors.
+const EXIT_IO: u8 = 1;
+const EXIT_BAD_REQUEST: u8 = 2;
+const EXIT_VERSION_MISMATCH: u8 = 3;
+
+const USAGE: &str =
+    "usage: tarmac-probe            read one JSON request line on stdin, answer in JSON lines
+       tarmac-probe --facts    gather with defaults and print the facts as pretty JSON
+       tarmac-probe --version  print the probe and protocol versions";
+
+/// Why the request line could not be served.
+#[derive(Debug, thiserror::Error)]
+enum RequestError {
+    #[error("cannot read the request from stdin: {0}")]
+    Read(#[from] io::Error),
+    #[error("no request on stdin (expected one JSON line)")]
+    Empty,
+    #[error("the request is longer than {MAX_REQUEST_BYTES} bytes")]
+    TooLarge,
+    #[error("the request is not a valid probe request: {0}")]
+    Invalid(#[from] serde_json::Error),
+    #[error(
+        "protocol version mismatch: the harness sent version {sent}, but tarmac-probe \
+         {PROBE_VERSION} speaks version {PROTOCOL_VERSION}; upload a matching probe"
+    )]
+    VersionMismatch { sent: u32 },
+}
+
+impl RequestError {
+    fn exit_code(&self) -> u8 {
+        match self {
+            Self::VersionMismatch { .. } => EXIT_VERSION_MISMATCH,
+            _ => EXIT_BAD_REQUEST,
+        }
+    }
+}
+
+/// Just the version, read before the rest so that a request of another protocol
+/// version is named as such instead of failing on whatever field changed.
+#[derive(Deserialize)]
+struct Envelope {
+    version: u32,
+}
+
+fn main() -> ExitCode {
+    let args: Vec<OsString> = std::env::args_os().skip(1).collect();
+    let args: Vec<&str> = args.iter().map(|a| a.to_str().unwrap_or("?")).collect();
+    let result = match args.as_slice() {
+        [] => return serve(),
+        ["--version" | "-V"] => print(&format!(
+            "tarmac-probe {PROBE_VERSION} (protocol {PROTOCOL_VERSION})"
+        )),
+        ["--facts"] => print_facts(),
+        ["--help" | "-h"] => print(USAGE),
+        _ => {
+            eprintln!("tarmac-probe: unexpected arguments {args:?}\n{USAGE}");
+            return ExitCode::from(EXIT_BAD_REQUEST);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("tarmac-probe: cannot write to stdout: {e}");
+            ExitCode::from(EXIT_IO)
+        }
+    }
+}
+
+fn print(text: &str) -> io::Result<()> {
+    let mut out = io::stdout().lock();
+    writeln!(out, "{text}")?;
+    out.flush()
+}
+
+fn print_facts() -> io::Result<()> {
+    let facts = gather(&ProbeRequest::all_roles_default());
+    let mut out = io::stdout().lock();
+    serde_json::to_writer_pretty(&mut out, &facts)?;
+    writeln!(out)?;
+    out.flush()
+}
+
+/// The protocol: `hello` at once (so a stale probe is caught before any work), then
+/// the answer to the one request line, then `done`.
+fn serve() -> ExitCode {
+    let mut out = io::stdout().lock();
+    let hello = ProbeMessage::Hello {
+        version: PROTOCOL_VERSION,
+        probe_version: PROBE_VERSION.to_owned(),
+    };
+    if let Err(e) = send(&mut out, &hello) {
+        eprintln!("tarmac-probe: cannot write to stdout: {e}");
+        return ExitCode::from(EXIT_IO);
+    }
+    let (answer, code) = match read_request(io::stdin().lock()) {
+        Ok(request) => {
+            let facts = Box::new(gather(&request));
+            (ProbeMessage::Facts { facts }, 0)
+        }
+        Err(e) => (
+            ProbeMessage::Error {
+                message: e.to_string(),
+            },
+            e.exit_code(),
+        ),
+    };
+    match send(&mut out, &answer).and_then(|()| send(&mut out, &ProbeMessage::Done)) {
+        Ok(()) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("tarmac-probe: cannot write to stdout: {e}");
+            ExitCode::from(EXIT_IO)
+        }
+    }
+}
+
+fn send(out: &mut impl Write, message: &ProbeMessage) -> io::Result<()> {
+    serde_json::to_writer(&mut *out, message)?;
+    out.write_all(b"\n")?;
+    out.flush()
+}
+
+/// Reads one line (at most [`MAX_REQUEST_BYTES`]) and checks its protocol version.
+fn read_request(input: impl BufRead) -> Result<ProbeRequest, RequestError> {
+    let mut line = Vec::new();
+    input
+        .take(MAX_REQUEST_BYTES + 1)
+        .read_until(b'\n', &mut line)?;
+    if line.len() as u64 > MAX_REQUEST_BYTES {
+        return Err(RequestError::TooLarge);
+    }
+    if line.iter().all(u8::is_ascii_whitespace) {
+        return Err(RequestError::Empty);
+    }
+    let envelope: Envelope = serde_json::from_slice(&line)?;
+    if envelope.version != PROTOCOL_VERSION {
+        return Err(RequestError::VersionMismatch {
+            sent: envelope.version,
+        });
+    }
+    Ok(serde_json::from_slice(&line)?)
+}

@@ -1,0 +1,296 @@
+//! The `tarmac-probe` binary as the harness sees it: built static for musl exactly as
+//! `scripts/build-probe` does, then driven over stdin/stdout.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::thread;
+
+use tarmac_checks::NodeFacts;
+use tarmac_checks::facts::BindOutcome;
+use tarmac_checks::plan::Protocol;
+use tarmac_checks::protocol::{
+    PROBE_VERSION, PROTOCOL_VERSION, PortSpec, ProbeMessage, ProbeRequest,
+};
+
+const MAX_PROBE_BYTES: u64 = 2 * 1024 * 1024;
+
+/// Builds the probe once per test run; cargo's lock is free while tests run.
+fn probe() -> &'static Path {
+    static PROBE: OnceLock<PathBuf> = OnceLock::new();
+    PROBE.get_or_init(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+        let output = Command::new(cargo)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .args([
+                "build",
+                "-p",
+                "tarmac-checks",
+                "--bin",
+                "tarmac-probe",
+                "--profile",
+                "probe",
+            ])
+            .args([
+                "--target",
+                "x86_64-unknown-linux-musl",
+                "--message-format=json",
+            ])
+            .stderr(Stdio::inherit())
+            .output()
+            .expect("run cargo build");
+        assert!(output.status.success(), "cargo build of the probe failed");
+        // The artifact message names the executable, wherever the target dir is.
+        String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+            .filter(|msg| {
+                msg["reason"] == "compiler-artifact" && msg["target"]["name"] == "tarmac-probe"
+            })
+            .find_map(|msg| msg["executable"].as_str().map(PathBuf::from))
+            .expect("cargo reported no tarmac-probe executable")
+    })
+}
+
+/// Runs the probe with `stdin` as its whole input.
+fn run(args: &[&str], stdin: &[u8]) -> Output {
+    let mut child = Command::new(probe())
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn the probe");
+    let mut pipe = child.stdin.take().expect("stdin");
+    let input = stdin.to_vec();
+    // The probe may stop reading early (an oversized request): a broken pipe is fine.
+    let writer = thread::spawn(move || {
+        let _ = pipe.write_all(&input);
+    });
+    let output = child.wait_with_output().expect("wait for the probe");
+    writer.join().expect("stdin writer");
+    output
+}
+
+fn messages(output: &Output) -> Vec<ProbeMessage> {
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    stdout
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("bad line {line:?}: {e}")))
+        .collect()
+}
+
+fn request_line(request: &ProbeRequest) -> Vec<u8> {
+    let mut line = serde_json::to_vec(request).unwrap();
+    line.push(b'\n');
+    line
+}
+
+fn hello() -> ProbeMessage {
+    ProbeMessage::Hello {
+        version: PROTOCOL_VERSION,
+        probe_version: PROBE_VERSION.to_owned(),
+    }
+}
+
+/// Asserts the `hello, error, done` shape and returns the error text.
+fn expect_error(output: &Output) -> String {
+    let messages = messages(output);
+    match messages.as_slice() {
+        [first, ProbeMessage::Error { message }, ProbeMessage::Done] if *first == hello() => {
+            message.clone()
+        }
+        other => panic!("expected hello, error, done; got {other:?}"),
+    }
+}
+
+/// What the ELF program headers say about linking.
+#[derive(Debug)]
+struct Linking {
+    interpreter: bool,
+    needed: usize,
+}
+
+fn u16_at(b: &[u8], at: usize) -> usize {
+    usize::from(u16::from_le_bytes(b[at..at + 2].try_into().unwrap()))
+}
+
+fn u64_at(b: &[u8], at: usize) -> usize {
+    usize::try_from(u64::from_le_bytes(b[at..at + 8].try_into().unwrap())).unwrap()
+}
+
+/// Reads a 64-bit little-endian ELF: a PT_INTERP header means a dynamic loader runs
+/// first; DT_NEEDED entries in PT_DYNAMIC name shared libraries. A static-pie binary
+/// has PT_DYNAMIC (for its own relocations) but neither of those.
+fn linking(path: &Path) -> Linking {
+    const PT_DYNAMIC: u32 = 2;
+    const PT_INTERP: u32 = 3;
+    const DT_NEEDED: u64 = 1;
+    let b = std::fs::read(path).unwrap();
+    assert_eq!(&b[..4], b"\x7fELF", "{} is not ELF", path.display());
+    assert_eq!((b[4], b[5]), (2, 1), "expected a 64-bit little-endian ELF");
+    let (phoff, phentsize, phnum) = (u64_at(&b, 0x20), u16_at(&b, 0x36), u16_at(&b, 0x38));
+    let mut linking = Linking {
+        interpreter: false,
+        needed: 0,
+    };
+    for i in 0..phnum {
+        let ph = phoff + i * phentsize;
+        let p_type = u32::from_le_bytes(b[ph..ph + 4].try_into().unwrap());
+        let (offset, size) = (u64_at(&b, ph + 8), u64_at(&b, ph + 32));
+        match p_type {
+            PT_INTERP => linking.interpreter = true,
+            PT_DYNAMIC => {
+                for entry in b[offset..offset + size].chunks_exact(16) {
+                    let tag = u64::from_le_bytes(entry[..8].try_into().unwrap());
+                    if tag == 0 {
+                        break;
+                    }
+                    linking.needed += usize::from(tag == DT_NEEDED);
+                }
+            }
+            _ => {}
+        }
+    }
+    linking
+}
+
+#[test]
+fn the_probe_is_small_and_statically_linked() {
+    let size = std::fs::metadata(probe()).unwrap().len();
+    assert!(size < MAX_PROBE_BYTES, "tarmac-probe is {size} bytes");
+    let probe = linking(probe());
+    assert!(
+        !probe.interpreter && probe.needed == 0,
+        "tarmac-probe is dynamic: {probe:?}"
+    );
+    // The same reader on this (glibc, dynamic) test binary: proves it can say "dynamic".
+    let this = linking(&std::env::current_exe().unwrap());
+    assert!(this.interpreter && this.needed > 0, "test binary: {this:?}");
+}
+
+#[test]
+fn version_prints_the_probe_and_protocol_versions() {
+    let output = run(&["--version"], b"");
+    assert!(output.status.success());
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        text.trim(),
+        format!("tarmac-probe {PROBE_VERSION} (protocol {PROTOCOL_VERSION})")
+    );
+}
+
+#[test]
+fn unknown_arguments_are_a_usage_error() {
+    let output = run(&["--frobnicate"], b"");
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("usage:"));
+}
+
+#[test]
+fn a_request_is_answered_with_hello_facts_done() {
+    let held = TcpListener::bind("0.0.0.0:0").unwrap();
+    let port = held.local_addr().unwrap().port();
+    let request = ProbeRequest {
+        version: PROTOCOL_VERSION,
+        disk_paths: vec!["/".to_owned(), "/nonexistent/tarmac/data".to_owned()],
+        bind_ports: vec![PortSpec {
+            port,
+            protocol: Protocol::Tcp,
+        }],
+    };
+    let output = run(&[], &request_line(&request));
+    assert!(output.status.success(), "{output:?}");
+    let messages = messages(&output);
+    let [first, ProbeMessage::Facts { facts }, ProbeMessage::Done] = messages.as_slice() else {
+        panic!("expected hello, facts, done; got {messages:?}");
+    };
+    assert_eq!(*first, hello());
+    assert!(facts.gather_errors.is_empty(), "{:?}", facts.gather_errors);
+    assert_eq!(facts.disks.len(), 2);
+    assert_eq!(facts.disks[1].measured, "/");
+    assert_eq!(facts.ports.bind.len(), 1);
+    assert_eq!(facts.ports.bind[0].ipv4, BindOutcome::InUse);
+    // The probe, a separate process, finds our listener and names us as its owner.
+    let listener = facts.listener(Protocol::Tcp, port).expect("our listener");
+    assert_eq!(
+        listener.process.as_ref().map(|p| p.pid),
+        Some(std::process::id())
+    );
+}
+
+#[test]
+fn another_protocol_version_is_refused_naming_both() {
+    let output = run(&[], b"{\"version\":99,\"something\":\"new\"}\n");
+    assert_eq!(output.status.code(), Some(3));
+    let message = expect_error(&output);
+    assert!(
+        message.contains("version 99") && message.contains(&format!("version {PROTOCOL_VERSION}")),
+        "{message}"
+    );
+}
+
+#[test]
+fn garbage_on_stdin_is_an_error_line_not_a_panic() {
+    for input in [
+        &b"garbage\n"[..],
+        b"",
+        b"\xff\xfe\x00{",
+        b"{\"version\":1,\"disk_paths\":7}\n",
+    ] {
+        let output = run(&[], input);
+        // A panic aborts (panic=abort): no exit code at all.
+        assert_eq!(output.status.code(), Some(2), "input {input:?}: {output:?}");
+        expect_error(&output);
+    }
+}
+
+#[test]
+fn an_oversized_request_is_refused() {
+    let output = run(&[], &vec![b' '; 2 * 1024 * 1024]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(expect_error(&output).contains("longer than"));
+}
+
+#[test]
+fn facts_mode_prints_pretty_facts() {
+    let output = run(&["--facts"], b"");
+    assert!(output.status.success(), "{output:?}");
+    let text = String::from_utf8(output.stdout).unwrap();
+    assert!(text.starts_with("{\n"), "not pretty: {text:.40}");
+    let facts: NodeFacts = serde_json::from_str(&text).unwrap();
+    assert_eq!(facts.disks.len(), 4);
+    assert!(
+        facts
+            .ports
+            .bind
+            .iter()
+            .any(|b| b.port == 6443 && b.protocol == Protocol::Tcp)
+    );
+}
+
+#[test]
+fn every_captured_fixture_is_valid_node_facts() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let mut checked = Vec::new();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "json") {
+            let mut text = String::new();
+            std::fs::File::open(&path)
+                .unwrap()
+                .read_to_string(&mut text)
+                .unwrap();
+            let facts: Result<NodeFacts, _> = serde_json::from_str(&text);
+            assert!(facts.is_ok(), "{}: {:?}", path.display(), facts.err());
+            checked.push(path);
+        }
+    }
+    assert!(
+        checked.iter().any(|p| p.ends_with("debian12-fc-vm.json")),
+        "{checked:?}"
+    );
+}

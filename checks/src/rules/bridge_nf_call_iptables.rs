@@ -19,7 +19,16 @@ fn eval(ctx: &NodeContext<'_>, facts: &NodeFacts) -> Vec<Finding> {
     if facts.sysctl(SYSCTL).is_some() {
         return vec![sysctl_is_one(ctx, facts, ID, SYSCTL)];
     }
-    if let Some(error) = unreadable(ID, ctx, facts, &[&format!("sysctls.{SYSCTL}"), SYSCTL]) {
+    if let Some(error) = unreadable(
+        ID,
+        ctx,
+        facts,
+        &[
+            &format!("sysctl.{SYSCTL}"),
+            &format!("sysctls.{SYSCTL}"),
+            SYSCTL,
+        ],
+    ) {
         return vec![error];
     }
     // The whole net.bridge tree only appears once br_netfilter is loaded.

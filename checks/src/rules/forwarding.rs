@@ -53,7 +53,12 @@ pub(super) fn sysctl_is_one(
         Some("1") => Finding::pass(id, node, format!("{name} is 1 (expected 1)")),
         Some(value) => Finding::fail(id, node, format!("{name} is {value}, expected 1"))
             .with_remediation(set_sysctl_remediation(name)),
-        None => match unreadable(id, ctx, facts, &[&format!("sysctls.{name}"), name]) {
+        None => match unreadable(
+            id,
+            ctx,
+            facts,
+            &[&format!("sysctl.{name}"), &format!("sysctls.{name}"), name],
+        ) {
             Some(error) => error,
             None => Finding::error(
                 id,
@@ -130,14 +135,14 @@ mod tests {
         fixtures::set_sysctl(&mut facts, "net.ipv4.ip_forward", None);
         fixtures::gather_failed(
             &mut facts,
-            "sysctls.net.ipv4.ip_forward",
+            "sysctl.net.ipv4.ip_forward",
             "Permission denied",
         );
         let f = only(eval_ipv4(&cut.ctx(), &facts));
         assert_eq!(f.status, Status::Error);
         assert!(
             f.message
-                .ends_with("sysctls.net.ipv4.ip_forward: Permission denied"),
+                .ends_with("sysctl.net.ipv4.ip_forward: Permission denied"),
             "{}",
             f.message
         );

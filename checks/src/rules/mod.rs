@@ -63,11 +63,12 @@ pub const NODE_RULES: &[Rule] = &[
     cgroup_v2::RULE,
 ];
 
-/// The first gather error about any of `facts_needed`. Facts are named by their path in
-/// [`NodeFacts`] (`identity.cpus`, `sysctls.net.ipv4.ip_forward`); a need matches an error
-/// about it, about a part of it, or about all of it (`sysctls`), and an error whose name
-/// ends in the need (`sysctl net.ipv4.ip_forward`), so rules need not know how finely the
-/// probe labels its failures.
+/// The first gather error about any of `facts_needed`. The probe names facts by their path
+/// in [`NodeFacts`] (`identity.cpus`, `swap.devices`, `sysctl.net.ipv4.ip_forward`,
+/// `disk:/var/lib/etcd`); a need matches an error about it, about a part of it (`swap`
+/// matches `swap.devices`), about all of it (`kernel` matches `kernel.modules`), or whose
+/// name ends in it (`disk:/var/lib/etcd` matches `/var/lib/etcd`), so rules need not know
+/// how finely the probe labels its failures.
 fn gather_error<'f>(facts: &'f NodeFacts, facts_needed: &[&str]) -> Option<&'f GatherError> {
     facts.gather_errors.iter().find(|e| {
         facts_needed.iter().any(|need| {

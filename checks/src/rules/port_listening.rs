@@ -50,7 +50,12 @@ fn verdict(ctx: &NodeContext<'_>, facts: &NodeFacts, req: &PortRequirement) -> F
         .with_detail("process", listener.process.as_ref().map(|p| p.name.clone()));
     }
     // No listener could also mean the socket tables were unreadable.
-    if let Some(error) = unreadable(ID, ctx, facts, &["ports.listening"]) {
+    // The probe names a failure by socket table (`ports.listening.tcp6`).
+    let tables = [
+        format!("ports.listening.{}", req.protocol),
+        format!("ports.listening.{}6", req.protocol),
+    ];
+    if let Some(error) = unreadable(ID, ctx, facts, &[&tables[0], &tables[1]]) {
         return error;
     }
     Finding::fail(
@@ -136,7 +141,7 @@ mod tests {
         let cut = post_install(&[Role::Worker]);
         let mut facts = fixtures::healthy();
         facts.ports.listening.clear();
-        fixtures::gather_failed(&mut facts, "ports.listening", "/proc/net/tcp: EACCES");
+        fixtures::gather_failed(&mut facts, "ports.listening.tcp6", "/proc/net/tcp6: EACCES");
         let findings = eval(&cut.ctx(), &facts);
         assert!(!findings.is_empty());
         assert!(

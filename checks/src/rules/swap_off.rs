@@ -15,7 +15,7 @@ const ID: &str = RULE.id;
 
 fn eval(ctx: &NodeContext<'_>, facts: &NodeFacts) -> Vec<Finding> {
     // An unreadable /proc/swaps looks exactly like "no swap": never pass on it.
-    if let Some(error) = unreadable(ID, ctx, facts, &["swap", "/proc/swaps", "/proc/meminfo"]) {
+    if let Some(error) = unreadable(ID, ctx, facts, &["swap", "/proc/swaps"]) {
         return vec![error];
     }
     let node = &ctx.node.name;
@@ -124,12 +124,16 @@ mod tests {
     fn an_unreadable_proc_swaps_is_an_error_not_a_pass() {
         let cut = ClusterUnderTest::new();
         let mut facts = fixtures::healthy();
-        fixtures::gather_failed(&mut facts, "/proc/swaps", "Permission denied (os error 13)");
+        fixtures::gather_failed(
+            &mut facts,
+            "swap.devices",
+            "Permission denied (os error 13)",
+        );
         let f = only(eval(&cut.ctx(), &facts));
         assert_eq!(f.status, Status::Error);
         assert_eq!(
             f.message,
-            "could not evaluate: the probe failed to read /proc/swaps: Permission denied (os error 13)"
+            "could not evaluate: the probe failed to read swap.devices: Permission denied (os error 13)"
         );
         assert!(!f.remediation.is_empty());
     }

@@ -15,13 +15,13 @@ pub fn gather(log: &mut GatherLog, paths: &[String]) -> Vec<DiskUsage> {
         return Vec::new();
     }
     let mounts = read_text("/proc/self/mountinfo").map(|text| parse_mountinfo(&text));
-    let mounts = log.or("disk.mounts", mounts, Vec::new());
+    let mounts = log.or("disks.mounts", mounts, Vec::new());
     paths
         .iter()
         .filter_map(|path| match usage(path, &mounts) {
             Ok(usage) => Some(usage),
             Err(e) => {
-                log.record(&format!("disk:{path}"), e);
+                log.record(&format!("disks.{path}"), e);
                 None
             }
         })
@@ -105,6 +105,6 @@ mod tests {
         }
         let errors = log.into_errors();
         assert_eq!(errors.len(), 1, "{errors:?}");
-        assert_eq!(errors[0].fact, "disk:relative");
+        assert_eq!(errors[0].fact, "disks.relative");
     }
 }

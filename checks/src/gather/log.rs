@@ -5,6 +5,8 @@ use std::fmt::Display;
 use crate::facts::GatherError;
 
 /// Collects `(fact, why)` pairs while gathering; ends up in `NodeFacts::gather_errors`.
+/// A fact is named by its path in `NodeFacts` (`identity.hostname`, `sysctls.net.ipv4.ip_forward`,
+/// `disks./var/lib/docker`, `ports.listening.tcp6`) so rules can tell which of theirs is missing.
 #[derive(Debug, Default)]
 pub struct GatherLog {
     errors: Vec<GatherError>,

@@ -23,7 +23,7 @@ pub fn gather(log: &mut GatherLog) -> BTreeMap<String, Option<String>> {
             // loaded, IPv6 disabled): that is a value (None), not a failure.
             let value = log
                 .or(
-                    &format!("sysctl.{name}"),
+                    &format!("sysctls.{name}"),
                     read_optional(sysctl_path(name)),
                     None,
                 )

@@ -1,0 +1,283 @@
+//! Bringing a lab up on the host: namespaces, bridges and veths, then each node's
+//! namespace holder, sysctls, firewall, fault listeners and sshd.
+
+use std::fs::{self, File};
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+use crate::command::{describe, run_args};
+use crate::listen::tcp_listening;
+use crate::node_files::{NodePaths, setup_script};
+use crate::topology::{Bridge, NodePlan, Port, Topology};
+use crate::{Fault, LabError};
+
+const READY_TIMEOUT: Duration = Duration::from_secs(15);
+const POLL: Duration = Duration::from_millis(10);
+const SSH_PORT: u16 = 22;
+
+/// The long-running processes of one node; all live inside the node's namespaces.
+#[derive(Debug)]
+pub(crate) struct NodeProcesses {
+    /// First process of the node's mount + UTS namespaces; `nsenter -t` targets it.
+    pub holder: Child,
+    pub sshd: Option<Child>,
+    pub helpers: Vec<Child>,
+}
+
+impl NodeProcesses {
+    pub(crate) fn all_mut(&mut self) -> impl Iterator<Item = &mut Child> {
+        self.sshd
+            .iter_mut()
+            .chain(self.helpers.iter_mut())
+            .chain(std::iter::once(&mut self.holder))
+    }
+}
+
+/// Creates every namespace, the bridges in the switch namespace, and one veth pair per port
+/// created directly across namespaces, so no interface ever appears in the root namespace.
+pub(crate) fn create_network(lab: &str, topo: &Topology) -> Result<(), LabError> {
+    for ns in topo.namespaces() {
+        run_args(lab, "ip", &["netns", "add", &ns])?;
+        // Only 198.18.0.0/16 may carry traffic: no IPv6 on lab links (lo keeps ::1).
+        run_args(
+            lab,
+            "ip",
+            &[
+                "netns",
+                "exec",
+                &ns,
+                "sysctl",
+                "-qw",
+                "net.ipv6.conf.default.disable_ipv6=1",
+            ],
+        )?;
+        run_args(lab, "ip", &["-n", &ns, "link", "set", "lo", "up"])?;
+    }
+    let sw = topo.switch_ns.as_str();
+    let mut bridges = vec![Bridge::Front];
+    if topo.has_inner_bridge() {
+        bridges.push(Bridge::Inner);
+    }
+    for bridge in bridges {
+        run_args(
+            lab,
+            "ip",
+            &["-n", sw, "link", "add", bridge.name(), "type", "bridge"],
+        )?;
+        run_args(lab, "ip", &["-n", sw, "link", "set", bridge.name(), "up"])?;
+    }
+    connect(lab, sw, &topo.client_ns, &topo.client_port)?;
+    for node in &topo.nodes {
+        for port in &node.ports {
+            connect(lab, sw, &node.netns, port)?;
+        }
+    }
+    Ok(())
+}
+
+fn connect(lab: &str, sw: &str, ns: &str, port: &Port) -> Result<(), LabError> {
+    let (sw_if, node_if) = (port.switch_if.as_str(), port.node_if.as_str());
+    run_args(
+        lab,
+        "ip",
+        &[
+            "-n", sw, "link", "add", sw_if, "type", "veth", "peer", "name", node_if, "netns", ns,
+        ],
+    )?;
+    run_args(
+        lab,
+        "ip",
+        &[
+            "-n",
+            sw,
+            "link",
+            "set",
+            sw_if,
+            "master",
+            port.bridge.name(),
+            "up",
+        ],
+    )?;
+    run_args(
+        lab,
+        "ip",
+        &["-n", ns, "addr", "add", &port.cidr(), "dev", node_if],
+    )?;
+    run_args(lab, "ip", &["-n", ns, "link", "set", node_if, "up"])?;
+    Ok(())
+}
+
+/// Starts one node: its namespace holder, then sysctls, firewall rules, fault listeners and
+/// (unless `Fault::SshdDown`) sshd, waiting until each is really up.
+pub(crate) fn start_node(
+    lab: &str,
+    paths: &NodePaths,
+    node: &NodePlan,
+) -> Result<NodeProcesses, LabError> {
+    let script = setup_script(paths, node);
+    let mut holder_cmd = Command::new("ip");
+    holder_cmd.args([
+        "netns",
+        "exec",
+        &node.netns,
+        "unshare",
+        "--mount",
+        "--uts",
+        "--propagation",
+        "private",
+    ]);
+    holder_cmd.args(["/bin/sh", "-c", &script]);
+    let mut holder = spawn(lab, &mut holder_cmd, &paths.file("setup.log"))?;
+    let ready = paths.ready();
+    wait_until(
+        lab,
+        node,
+        "namespace setup",
+        &paths.file("setup.log"),
+        &mut holder,
+        || ready.exists(),
+    )?;
+    let mut procs = NodeProcesses {
+        holder,
+        sshd: None,
+        helpers: Vec::new(),
+    };
+    // From here on the caller owns `procs` and kills them if a later step fails.
+    configure(lab, paths, node, &mut procs)?;
+    Ok(procs)
+}
+
+fn configure(
+    lab: &str,
+    paths: &NodePaths,
+    node: &NodePlan,
+    procs: &mut NodeProcesses,
+) -> Result<(), LabError> {
+    let holder = procs.holder.id();
+    let forward = if node.has(Fault::IpForwardOff) {
+        "0"
+    } else {
+        "1"
+    };
+    let sysctl = format!("net.ipv4.ip_forward={forward}");
+    run_args(
+        lab,
+        "ip",
+        &["netns", "exec", &node.netns, "sysctl", "-qw", &sysctl],
+    )?;
+    for fault in &node.spec.faults {
+        match *fault {
+            Fault::FirewallDrop(port) => {
+                let port = port.to_string();
+                let rule = [
+                    "-w", "5", "-A", "INPUT", "-p", "tcp", "--dport", &port, "-j", "DROP",
+                ];
+                let mut args = vec!["netns", "exec", &node.netns, "iptables"];
+                args.extend(rule);
+                run_args(lab, "ip", &args)?;
+            }
+            Fault::PortTaken(port) => {
+                let log = paths.file(&format!("listener-{port}.log"));
+                let mut cmd = in_node(holder);
+                cmd.args(["/usr/bin/python3", "-c", &listener_program(port)]);
+                procs.helpers.push(spawn(lab, &mut cmd, &log)?);
+                let child = procs
+                    .helpers
+                    .last_mut()
+                    .ok_or_else(|| LabError::invalid(lab, "listener vanished"))?;
+                wait_until(
+                    lab,
+                    node,
+                    &format!("listener on port {port}"),
+                    &log,
+                    child,
+                    || tcp_listening(holder, port),
+                )?;
+            }
+            _ => {}
+        }
+    }
+    if !node.has(Fault::SshdDown) {
+        let log = paths.file("sshd.log");
+        let config = paths.sshd_config();
+        let mut cmd = in_node(holder);
+        cmd.args(["/usr/sbin/sshd", "-D", "-e", "-f"]).arg(&config);
+        let sshd = procs.sshd.insert(spawn(lab, &mut cmd, &log)?);
+        wait_until(lab, node, "sshd", &log, sshd, || {
+            tcp_listening(holder, SSH_PORT)
+        })?;
+    }
+    Ok(())
+}
+
+/// A command that runs inside the node's network, mount and UTS namespaces.
+pub(crate) fn in_node(holder_pid: u32) -> Command {
+    let mut cmd = Command::new("nsenter");
+    cmd.args(["-t", &holder_pid.to_string(), "-n", "-m", "-u", "--"]);
+    cmd
+}
+
+/// Holds a TCP port the way a stray service would: bound on 0.0.0.0, listening, idle.
+fn listener_program(port: u16) -> String {
+    format!(
+        "import socket, time\n\
+         s = socket.socket()\n\
+         s.bind(('0.0.0.0', {port}))\n\
+         s.listen(16)\n\
+         while True:\n    time.sleep(3600)\n"
+    )
+}
+
+/// Spawns a lab process detached from the terminal's process group (Ctrl-C in the shell that
+/// ran `tarmac-lab up` must not kill the lab), logging to `log`.
+fn spawn(lab: &str, cmd: &mut Command, log: &Path) -> Result<Child, LabError> {
+    let file = File::create(log).map_err(|e| LabError::io(lab, log, e))?;
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(file)
+        .process_group(0);
+    cmd.spawn().map_err(|source| LabError::Spawn {
+        lab: lab.to_owned(),
+        command: describe(cmd),
+        source,
+    })
+}
+
+fn wait_until(
+    lab: &str,
+    node: &NodePlan,
+    what: &str,
+    log: &Path,
+    child: &mut Child,
+    mut ready: impl FnMut() -> bool,
+) -> Result<(), LabError> {
+    let start = Instant::now();
+    let mut exited = None;
+    while start.elapsed() < READY_TIMEOUT {
+        if ready() {
+            return Ok(());
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            exited = Some(status);
+            break;
+        }
+        sleep(POLL);
+    }
+    let mut text = fs::read_to_string(log)
+        .unwrap_or_default()
+        .trim()
+        .to_owned();
+    if let Some(status) = exited {
+        text = format!("exited with {status}: {text}");
+    }
+    Err(LabError::NotReady {
+        lab: lab.to_owned(),
+        node: node.spec.name.clone(),
+        what: what.to_owned(),
+        seconds: READY_TIMEOUT.as_secs(),
+        log: text,
+    })
+}

@@ -1,0 +1,290 @@
+//! The files that make one node look like its own machine: users (passwd, group, shadow,
+//! sudoers.d), /etc/hosts and /etc/hostname, the fake swap view, sshd_config, and the shell
+//! script that mounts them inside the node's private mount namespace.
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use crate::command::shell_quote;
+use crate::topology::{NodePlan, Topology};
+use crate::{Fault, LabError};
+
+/// A lab user allowed to run anything with `sudo -n` (no password).
+pub const SUDO_USER: &str = "ops";
+/// A lab user without sudo rights.
+pub const PLAIN_USER: &str = "guest";
+const SUDO_UID: u32 = 4201;
+const PLAIN_UID: u32 = 4202;
+/// Size of the fake swap device, in KiB as /proc/swaps and /proc/meminfo show it.
+const FAKE_SWAP_KIB: u64 = 2_097_148;
+
+/// Where one node's files live: `<lab dir>/nodes/<name>/`.
+#[derive(Debug, Clone)]
+pub(crate) struct NodePaths {
+    pub dir: PathBuf,
+}
+
+impl NodePaths {
+    pub(crate) fn new(lab_dir: &Path, node: &str) -> NodePaths {
+        NodePaths {
+            dir: lab_dir.join("nodes").join(node),
+        }
+    }
+    pub(crate) fn file(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+    pub(crate) fn host_key(&self) -> PathBuf {
+        self.file("ssh_host_ed25519_key")
+    }
+    /// A key the node never serves, put in known_hosts for `Fault::HostKeyChanged`.
+    pub(crate) fn decoy_key(&self) -> PathBuf {
+        self.file("decoy_ed25519_key")
+    }
+    pub(crate) fn sshd_config(&self) -> PathBuf {
+        self.file("sshd_config")
+    }
+    pub(crate) fn ready(&self) -> PathBuf {
+        self.file("ready")
+    }
+    fn etc(&self, name: &str) -> PathBuf {
+        self.dir.join("etc").join(name)
+    }
+    fn proc(&self, name: &str) -> PathBuf {
+        self.dir.join("proc").join(name)
+    }
+}
+
+/// Writes every file the node's setup script and sshd read.
+pub(crate) fn write_node_files(
+    lab: &str,
+    lab_dir: &Path,
+    topo: &Topology,
+    node: &NodePlan,
+) -> Result<NodePaths, LabError> {
+    let paths = NodePaths::new(lab_dir, &node.spec.name);
+    for sub in [
+        "etc/sudoers.d",
+        "proc",
+        "varlib/upper",
+        "varlib/work",
+        "root/upper",
+        "root/work",
+    ] {
+        let dir = paths.dir.join(sub);
+        fs::create_dir_all(&dir).map_err(|e| LabError::io(lab, &dir, e))?;
+    }
+    let host_passwd = read(lab, Path::new("/etc/passwd"))?;
+    let host_group = read(lab, Path::new("/etc/group"))?;
+    let passwd = passwd_with_lab_users(&host_passwd);
+    write(lab, &paths.etc("passwd"), &passwd, 0o644)?;
+    write(
+        lab,
+        &paths.etc("group"),
+        &group_with_lab_groups(&host_group),
+        0o644,
+    )?;
+    write(lab, &paths.etc("shadow"), &shadow_for(&passwd), 0o640)?;
+    write(lab, &paths.etc("hosts"), &hosts_for(topo, node), 0o644)?;
+    write(
+        lab,
+        &paths.etc("hostname"),
+        &format!("{}\n", node.spec.name),
+        0o644,
+    )?;
+    let sudoers = format!("{SUDO_USER} ALL=(ALL:ALL) NOPASSWD: ALL\n");
+    write(lab, &paths.etc("sudoers.d/tarmac-lab"), &sudoers, 0o440)?;
+    if node.has(Fault::SwapOn) {
+        let host_meminfo = read(lab, Path::new("/proc/meminfo"))?;
+        write(lab, &paths.proc("swaps"), &fake_swaps(), 0o444)?;
+        write(
+            lab,
+            &paths.proc("meminfo"),
+            &meminfo_with_swap(&host_meminfo),
+            0o444,
+        )?;
+    }
+    let config = sshd_config(&paths, node, &lab_dir.join("authorized_keys"));
+    write(lab, &paths.sshd_config(), &config, 0o644)?;
+    Ok(paths)
+}
+
+/// The script run as the node's first process (inside its netns, after `unshare --mount
+/// --uts`): gives the node its hostname, private /tmp, /home, /root and /var/lib (overlays,
+/// so the host is never written), the /var/lib/docker tmpfs, and its users; then waits.
+pub(crate) fn setup_script(paths: &NodePaths, node: &NodePlan) -> String {
+    let q = |p: PathBuf| shell_quote(&p.to_string_lossy());
+    let mut s = String::from("set -eu\n");
+    s += &format!("hostname {}\n", shell_quote(&node.spec.name));
+    s += "mount -t tmpfs -o mode=1777,size=1g tmpfs /tmp\n";
+    s += "mount -t tmpfs -o mode=0755,size=256m tmpfs /home\n";
+    for (user, uid) in [(SUDO_USER, SUDO_UID), (PLAIN_USER, PLAIN_UID)] {
+        s += &format!("mkdir -m 0750 /home/{user}\nchown {uid}:{uid} /home/{user}\n");
+    }
+    for (name, target) in [("varlib", "/var/lib"), ("root", "/root")] {
+        let upper = q(paths.dir.join(name).join("upper"));
+        let work = q(paths.dir.join(name).join("work"));
+        s += &format!(
+            "mount -t overlay overlay -o lowerdir={target},upperdir={upper},workdir={work} {target}\n"
+        );
+    }
+    s += "mkdir -p /var/lib/docker\n";
+    s += &format!(
+        "mount -t tmpfs -o size={},mode=0711 tmpfs /var/lib/docker\n",
+        shell_quote(&node.spec.disk)
+    );
+    for file in [
+        "passwd",
+        "group",
+        "shadow",
+        "hosts",
+        "hostname",
+        "sudoers.d",
+    ] {
+        s += &format!("mount --bind {} /etc/{file}\n", q(paths.etc(file)));
+    }
+    if node.has(Fault::SwapOn) {
+        for file in ["swaps", "meminfo"] {
+            s += &format!("mount --bind {} /proc/{file}\n", q(paths.proc(file)));
+        }
+    }
+    s += &format!("touch {}\n", q(paths.ready()));
+    s += "exec sleep infinity\n";
+    s
+}
+
+fn sshd_config(paths: &NodePaths, node: &NodePlan, authorized_keys: &Path) -> String {
+    let mut c = String::new();
+    for port in &node.ports {
+        c += &format!("ListenAddress {}\n", port.address);
+    }
+    c += &format!(
+        "Port 22\n\
+         HostKey {}\n\
+         PidFile {}\n\
+         AuthorizedKeysFile {}\n\
+         StrictModes no\n\
+         UsePAM no\n\
+         PasswordAuthentication no\n\
+         KbdInteractiveAuthentication no\n\
+         PermitRootLogin prohibit-password\n\
+         AllowTcpForwarding yes\n\
+         PrintMotd no\n\
+         LogLevel VERBOSE\n\
+         MaxStartups 100:30:200\n\
+         Subsystem sftp internal-sftp\n",
+        paths.host_key().display(),
+        paths.file("sshd.pid").display(),
+        authorized_keys.display(),
+    );
+    c
+}
+
+/// The host's users with the lab users appended (replacing any host users of the same name),
+/// so system accounts such as `sshd` stay resolvable.
+pub(crate) fn passwd_with_lab_users(host: &str) -> String {
+    let mut out = without_users(host);
+    out += &format!(
+        "{SUDO_USER}:x:{SUDO_UID}:{SUDO_UID}:tarmac lab sudo user:/home/{SUDO_USER}:/bin/bash\n"
+    );
+    out += &format!(
+        "{PLAIN_USER}:x:{PLAIN_UID}:{PLAIN_UID}:tarmac lab plain user:/home/{PLAIN_USER}:/bin/bash\n"
+    );
+    out
+}
+
+fn group_with_lab_groups(host: &str) -> String {
+    let mut out = without_users(host);
+    out += &format!("{SUDO_USER}:x:{SUDO_UID}:\n{PLAIN_USER}:x:{PLAIN_UID}:\n");
+    out
+}
+
+fn without_users(host: &str) -> String {
+    host.lines()
+        .filter(|l| {
+            let name = l.split(':').next().unwrap_or("");
+            name != SUDO_USER && name != PLAIN_USER
+        })
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
+
+/// A shadow file with no password for anyone (`*`: key login only) so no host secret is
+/// copied into the lab.
+pub(crate) fn shadow_for(passwd: &str) -> String {
+    passwd
+        .lines()
+        .filter_map(|l| l.split(':').next())
+        .filter(|name| !name.is_empty())
+        .map(|name| format!("{name}:*:19000:0:99999:7:::\n"))
+        .collect()
+}
+
+/// The node's own name, then every lab node so the bastion can resolve node names.
+fn hosts_for(topo: &Topology, node: &NodePlan) -> String {
+    let mut out = String::from("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost\n");
+    out += &format!("{}\t{}\n", node.address(), node.spec.name);
+    for other in topo.nodes.iter().filter(|n| n.spec.name != node.spec.name) {
+        out += &format!("{}\t{}\n", other.address(), other.spec.name);
+    }
+    out
+}
+
+fn fake_swaps() -> String {
+    format!(
+        "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n\
+         /dev/vdb                                partition\t{FAKE_SWAP_KIB}\t\t0\t\t-2\n"
+    )
+}
+
+/// The host's /proc/meminfo with a swap device's worth of SwapTotal and SwapFree.
+pub(crate) fn meminfo_with_swap(host: &str) -> String {
+    host.lines()
+        .map(|l| {
+            if l.starts_with("SwapTotal:") {
+                format!("SwapTotal:      {FAKE_SWAP_KIB:>8} kB\n")
+            } else if l.starts_with("SwapFree:") {
+                format!("SwapFree:       {FAKE_SWAP_KIB:>8} kB\n")
+            } else {
+                format!("{l}\n")
+            }
+        })
+        .collect()
+}
+
+fn read(lab: &str, path: &Path) -> Result<String, LabError> {
+    fs::read_to_string(path).map_err(|e| LabError::io(lab, path, e))
+}
+
+pub(crate) fn write(lab: &str, path: &Path, text: &str, mode: u32) -> Result<(), LabError> {
+    fs::write(path, text).map_err(|e| LabError::io(lab, path, e))?;
+    fs::set_permissions(path, fs::Permissions::from_mode(mode))
+        .map_err(|e| LabError::io(lab, path, e))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    #[test]
+    fn lab_users_replace_host_users_of_the_same_name() {
+        let host = "root:x:0:0:root:/root:/bin/bash\nops:x:1000:1000::/home/ops:/bin/sh\n";
+        let passwd = passwd_with_lab_users(host);
+        assert_eq!(passwd.lines().filter(|l| l.starts_with("ops:")).count(), 1);
+        assert!(passwd.contains("ops:x:4201:4201:"));
+        assert!(passwd.contains("guest:x:4202:4202:"));
+        let shadow = shadow_for(&passwd);
+        assert_eq!(shadow.lines().count(), 3);
+        assert!(shadow.lines().all(|l| l.split(':').nth(1) == Some("*")));
+    }
+
+    #[test]
+    fn meminfo_reports_swap() {
+        let host = "MemTotal:        8000000 kB\nSwapTotal:             0 kB\nSwapFree:              0 kB\n";
+        let out = meminfo_with_swap(host);
+        assert!(out.contains("MemTotal:        8000000 kB"));
+        assert!(out.contains(&format!("SwapTotal:       {FAKE_SWAP_KIB} kB")));
+        assert!(!out.contains("SwapTotal:             0 kB"));
+    }
+}

@@ -1,0 +1,100 @@
+//! Deciding whether lab tests can run here: they need root and a few host tools. Without
+//! them a test skips (and says why), unless TARMAC_LAB_REQUIRED=1 (CI) turns that into a failure.
+
+use std::path::Path;
+
+/// Tools the lab runs, by absolute path where the lab calls them that way.
+const TOOLS: &[&str] = &[
+    "ip",
+    "unshare",
+    "nsenter",
+    "mount",
+    "sysctl",
+    "iptables",
+    "ssh",
+    "ssh-keygen",
+    "sudo",
+    "/usr/sbin/sshd",
+    "/usr/bin/python3",
+    "/bin/sh",
+];
+
+/// Why the lab cannot run here (empty when it can).
+pub fn missing_lab_prerequisites() -> Vec<String> {
+    let mut missing = Vec::new();
+    if !nix::unistd::geteuid().is_root() {
+        missing.push("not running as root (network namespaces need it)".to_owned());
+    }
+    for tool in TOOLS {
+        if !on_path(tool) {
+            missing.push(format!("{tool} not found"));
+        }
+    }
+    missing
+}
+
+/// Call first in every lab test: `if !tarmac_tests::lab_ready() { return; }`.
+/// Panics instead of skipping when TARMAC_LAB_REQUIRED=1.
+pub fn lab_ready() -> bool {
+    let required = std::env::var("TARMAC_LAB_REQUIRED").is_ok_and(|v| v == "1");
+    match decide(&missing_lab_prerequisites(), required) {
+        Decision::Run => true,
+        Decision::Skip(why) => {
+            eprintln!(
+                "skipping lab test: {why} (set TARMAC_LAB_REQUIRED=1 to make this a failure)"
+            );
+            false
+        }
+        Decision::Fail(why) => panic!("TARMAC_LAB_REQUIRED=1 but the lab cannot run: {why}"),
+    }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Decision {
+    Run,
+    Skip(String),
+    Fail(String),
+}
+
+fn decide(missing: &[String], required: bool) -> Decision {
+    match (missing.is_empty(), required) {
+        (true, _) => Decision::Run,
+        (false, false) => Decision::Skip(missing.join("; ")),
+        (false, true) => Decision::Fail(missing.join("; ")),
+    }
+}
+
+fn on_path(tool: &str) -> bool {
+    if tool.starts_with('/') {
+        return Path::new(tool).exists();
+    }
+    std::env::var_os("PATH")
+        .map(|paths| std::env::split_paths(&paths).any(|dir| dir.join(tool).exists()))
+        .unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_tools_skip_unless_required() {
+        let missing = vec!["not root".to_owned(), "ip not found".to_owned()];
+        assert_eq!(decide(&[], true), Decision::Run);
+        assert_eq!(
+            decide(&missing, false),
+            Decision::Skip("not root; ip not found".into())
+        );
+        assert_eq!(
+            decide(&missing, true),
+            Decision::Fail("not root; ip not found".into())
+        );
+    }
+
+    #[test]
+    fn finds_tools_on_path() {
+        assert!(on_path("sh"));
+        assert!(!on_path("surely-no-such-tool-tarmac"));
+        assert!(!on_path("/surely/no/such/tool"));
+    }
+}

@@ -1,0 +1,76 @@
+//! Removing a lab: kill every process in its namespaces, delete the namespaces (which takes
+//! the bridges, veths and node mounts with them) and the lab's files.
+
+use std::path::Path;
+use std::thread::sleep;
+use std::time::Duration;
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+
+use crate::command::run_args;
+use crate::state::{LabState, lab_dir, load, remove_dir};
+use crate::{LAB_ROOT, LabError};
+
+/// Bounded: a process that survives this many SIGKILL rounds is reported, not waited on.
+const KILL_ROUNDS: usize = 50;
+const KILL_PAUSE: Duration = Duration::from_millis(20);
+
+/// Tears a lab down from its recorded state. Safe to call twice.
+pub fn teardown(state: &LabState) -> Result<(), LabError> {
+    let mut first_error = None;
+    for ns in state.namespaces.iter().rev() {
+        if let Err(e) = remove_netns(&state.id, ns) {
+            first_error.get_or_insert(e);
+        }
+    }
+    if let Err(e) = remove_dir(&state.id, &lab_dir(&state.id)) {
+        first_error.get_or_insert(e);
+    }
+    first_error.map_or(Ok(()), Err)
+}
+
+/// `tarmac-lab down NAME`.
+pub fn down(id: &str) -> Result<(), LabError> {
+    if !lab_dir(id).exists() {
+        return Err(LabError::NotFound {
+            lab: id.to_owned(),
+            root: LAB_ROOT.into(),
+        });
+    }
+    teardown(&load(id)?)
+}
+
+/// Kills every process in `ns` (sshd, its sessions, the node's holder, fault listeners),
+/// then deletes it.
+pub(crate) fn remove_netns(lab: &str, ns: &str) -> Result<(), LabError> {
+    if !Path::new("/run/netns").join(ns).exists() {
+        return Ok(());
+    }
+    kill_all_in(lab, ns)?;
+    run_args(lab, "ip", &["netns", "delete", ns]).map(|_| ())
+}
+
+fn kill_all_in(lab: &str, ns: &str) -> Result<(), LabError> {
+    let me = std::process::id();
+    for _ in 0..KILL_ROUNDS {
+        let out = run_args(lab, "ip", &["netns", "pids", ns])?;
+        let pids: Vec<i32> = String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .filter_map(|p| p.parse().ok())
+            .filter(|&p| p > 1 && p as u32 != me)
+            .collect();
+        if pids.is_empty() {
+            return Ok(());
+        }
+        for pid in pids {
+            // ESRCH just means it exited meanwhile.
+            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+        }
+        sleep(KILL_PAUSE);
+    }
+    Err(LabError::invalid(
+        lab,
+        format!("processes in netns {ns} survived {KILL_ROUNDS} rounds of SIGKILL"),
+    ))
+}

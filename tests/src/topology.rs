@@ -1,0 +1,205 @@
+//! The lab's address and name plan: which namespaces exist, which bridge each node port sits
+//! on and which address from 198.18.0.0/16 it gets.
+//!
+//! Every lab is sealed in its own namespaces (a switch namespace holding the bridges, a client
+//! namespace the tests run `ssh`/`tarmac` from, one namespace per node), so all labs can use the
+//! same addresses at once and the host's root namespace is never touched.
+
+use std::net::Ipv4Addr;
+
+use crate::Fault;
+use crate::lab_builder::NodeSpec;
+
+/// Every lab namespace starts with this, so leftovers of a crashed run can be found.
+pub const NETNS_PREFIX: &str = "tlab-";
+/// The subnet the client and the ordinary nodes (and the bastion's first leg) sit on.
+pub const FRONT_SUBNET: &str = "198.18.0.0/24";
+/// The subnet behind the bastion, unreachable from the client.
+pub const INNER_SUBNET: &str = "198.18.1.0/24";
+
+pub(crate) const CLIENT_ADDRESS: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
+const BASTION_INNER_ADDRESS: Ipv4Addr = Ipv4Addr::new(198, 18, 1, 1);
+const PREFIX_LEN: u8 = 24;
+const FIRST_HOST: u8 = 10;
+const MAX_NODES_PER_BRIDGE: usize = 200;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Bridge {
+    Front,
+    Inner,
+}
+
+impl Bridge {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Bridge::Front => "br-front",
+            Bridge::Inner => "br-inner",
+        }
+    }
+}
+
+/// One veth pair: `switch_if` on a bridge in the switch namespace, `node_if` in the node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Port {
+    pub bridge: Bridge,
+    pub switch_if: String,
+    pub node_if: String,
+    pub address: Ipv4Addr,
+}
+
+impl Port {
+    pub(crate) fn cidr(&self) -> String {
+        format!("{}/{PREFIX_LEN}", self.address)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct NodePlan {
+    pub spec: NodeSpec,
+    pub netns: String,
+    /// The first port carries the address the client (or the bastion) reaches the node on.
+    pub ports: Vec<Port>,
+}
+
+impl NodePlan {
+    pub(crate) fn address(&self) -> Ipv4Addr {
+        self.ports[0].address
+    }
+
+    pub(crate) fn has(&self, fault: Fault) -> bool {
+        self.spec.faults.contains(&fault)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Topology {
+    pub switch_ns: String,
+    pub client_ns: String,
+    pub client_port: Port,
+    pub nodes: Vec<NodePlan>,
+}
+
+impl Topology {
+    /// Lays the nodes out: ordinary nodes and the bastion on the front bridge, nodes marked
+    /// `behind_bastion` on the inner bridge, the bastion on both.
+    pub(crate) fn plan(id: &str, specs: &[NodeSpec]) -> Result<Topology, String> {
+        let front = specs.iter().filter(|s| !s.behind_bastion).count();
+        let inner = specs.len() - front;
+        if front > MAX_NODES_PER_BRIDGE || inner > MAX_NODES_PER_BRIDGE {
+            return Err(format!(
+                "at most {MAX_NODES_PER_BRIDGE} nodes per bridge (asked {front} front, {inner} inner)"
+            ));
+        }
+        let (mut next_front, mut next_inner) = (0usize, 0usize);
+        let mut nodes = Vec::with_capacity(specs.len());
+        for spec in specs {
+            let mut ports = Vec::new();
+            if spec.behind_bastion {
+                ports.push(port(Bridge::Inner, next_inner, "eth0", host(1, next_inner)));
+                next_inner += 1;
+            } else {
+                ports.push(port(Bridge::Front, next_front, "eth0", host(0, next_front)));
+                next_front += 1;
+            }
+            if spec.is_bastion {
+                // The bastion's inner leg gets .1 so it never collides with an inner node.
+                ports.push(Port {
+                    bridge: Bridge::Inner,
+                    switch_if: "bastion".to_owned(),
+                    node_if: "eth1".to_owned(),
+                    address: BASTION_INNER_ADDRESS,
+                });
+            }
+            nodes.push(NodePlan {
+                spec: spec.clone(),
+                netns: format!("{NETNS_PREFIX}{id}-n-{}", spec.name),
+                ports,
+            });
+        }
+        Ok(Topology {
+            switch_ns: format!("{NETNS_PREFIX}{id}-sw"),
+            client_ns: format!("{NETNS_PREFIX}{id}-c"),
+            client_port: Port {
+                bridge: Bridge::Front,
+                switch_if: "client".to_owned(),
+                node_if: "eth0".to_owned(),
+                address: CLIENT_ADDRESS,
+            },
+            nodes,
+        })
+    }
+
+    pub(crate) fn has_inner_bridge(&self) -> bool {
+        self.nodes
+            .iter()
+            .any(|n| n.ports.iter().any(|p| p.bridge == Bridge::Inner))
+    }
+
+    /// All namespaces, in the order they are created (teardown goes in reverse).
+    pub(crate) fn namespaces(&self) -> Vec<String> {
+        let mut all = vec![self.switch_ns.clone(), self.client_ns.clone()];
+        all.extend(self.nodes.iter().map(|n| n.netns.clone()));
+        all
+    }
+}
+
+fn host(subnet: u8, index: usize) -> Ipv4Addr {
+    // Bounded by MAX_NODES_PER_BRIDGE, so this stays below 255.
+    let last = FIRST_HOST as usize + index;
+    Ipv4Addr::new(198, 18, subnet, u8::try_from(last).unwrap_or(u8::MAX))
+}
+
+fn port(bridge: Bridge, index: usize, node_if: &str, address: Ipv4Addr) -> Port {
+    let side = match bridge {
+        Bridge::Front => "f",
+        Bridge::Inner => "i",
+    };
+    Port {
+        bridge,
+        switch_if: format!("{side}{index}"),
+        node_if: node_if.to_owned(),
+        address,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    fn spec(name: &str) -> NodeSpec {
+        NodeSpec::new(name)
+    }
+
+    #[test]
+    fn addresses_stay_in_the_lab_range_and_bastion_spans_both_bridges() {
+        let mut bastion = spec("bst");
+        bastion.is_bastion = true;
+        let mut inner = spec("in1");
+        inner.behind_bastion = true;
+        let topo = Topology::plan("x1", &[spec("cp1"), bastion, inner, spec("w1")]).unwrap();
+        let addrs: Vec<String> = topo.nodes.iter().map(|n| n.address().to_string()).collect();
+        assert_eq!(
+            addrs,
+            ["198.18.0.10", "198.18.0.11", "198.18.1.10", "198.18.0.12"]
+        );
+        let bst = topo.nodes.iter().find(|n| n.spec.is_bastion).unwrap();
+        assert_eq!(bst.ports.len(), 2);
+        assert_eq!(bst.ports[1].address, BASTION_INNER_ADDRESS);
+        assert!(topo.has_inner_bridge());
+        for n in &topo.nodes {
+            assert!(n.netns.starts_with("tlab-x1-n-"));
+            for p in &n.ports {
+                assert_eq!(p.address.octets()[..2], [198, 18]);
+                assert!(p.switch_if.len() <= 15 && p.node_if.len() <= 15);
+            }
+        }
+        assert_eq!(topo.namespaces().len(), 6);
+    }
+
+    #[test]
+    fn too_many_nodes_are_refused() {
+        let specs: Vec<NodeSpec> = (0..201).map(|i| spec(&format!("n{i}"))).collect();
+        assert!(Topology::plan("x", &specs).is_err());
+    }
+}

@@ -33,10 +33,9 @@ pub fn gather(ports: &[PortSpec]) -> Vec<BindTest> {
 /// bind alone claims the port. IPv6 is tested with V6ONLY so that it answers for the
 /// v6 family alone; the IPv4 test covers the other.
 pub fn bind_test(addr: SocketAddr, protocol: Protocol) -> BindOutcome {
-    let v6 = addr.is_ipv6();
     match try_bind(addr, protocol) {
         Ok(()) => BindOutcome::Free,
-        Err(e) => classify(&e, v6),
+        Err(e) => classify(&e, addr, protocol),
     }
 }
 
@@ -54,15 +53,24 @@ fn try_bind(addr: SocketAddr, protocol: Protocol) -> io::Result<()> {
 }
 
 /// Maps an error to what it says about the port.
-pub fn classify(error: &io::Error, v6: bool) -> BindOutcome {
+pub fn classify(error: &io::Error, addr: SocketAddr, protocol: Protocol) -> BindOutcome {
     let errno = error.raw_os_error().map(Errno::from_raw);
+    let v6 = addr.is_ipv6();
     match errno {
         Some(Errno::EADDRINUSE) => BindOutcome::InUse,
         // No IPv6 on this node (module off, disabled at boot): the family cannot be used
         // by anyone, so it cannot block Kubernetes either.
         Some(Errno::EAFNOSUPPORT | Errno::EADDRNOTAVAIL) if v6 => BindOutcome::Unsupported,
+        // Below ip_unprivileged_port_start (1024) only root may bind: the usual cause
+        // is a probe run without sudo, and the user needs to be told so.
+        Some(Errno::EACCES) if addr.port() < 1024 => BindOutcome::Failed {
+            error: format!(
+                "cannot bind {addr}/{protocol}: {error}; ports below 1024 need root \
+                 (CAP_NET_BIND_SERVICE): run the probe with sudo"
+            ),
+        },
         _ => BindOutcome::Failed {
-            error: error.to_string(),
+            error: format!("cannot bind {addr}/{protocol}: {error}"),
         },
     }
 }
@@ -113,21 +121,34 @@ mod tests {
     #[test]
     fn errors_are_classified_by_errno_and_family() {
         let err = |e: Errno| io::Error::from_raw_os_error(e as i32);
-        assert_eq!(classify(&err(Errno::EADDRINUSE), false), BindOutcome::InUse);
+        let v4: SocketAddr = "0.0.0.0:179".parse().unwrap();
+        let v6: SocketAddr = "[::]:179".parse().unwrap();
+        let tcp = Protocol::Tcp;
         assert_eq!(
-            classify(&err(Errno::EAFNOSUPPORT), true),
+            classify(&err(Errno::EADDRINUSE), v4, tcp),
+            BindOutcome::InUse
+        );
+        assert_eq!(
+            classify(&err(Errno::EAFNOSUPPORT), v6, tcp),
             BindOutcome::Unsupported
         );
         assert_eq!(
-            classify(&err(Errno::EADDRNOTAVAIL), true),
+            classify(&err(Errno::EADDRNOTAVAIL), v6, tcp),
             BindOutcome::Unsupported
         );
-        assert!(matches!(
-            classify(&err(Errno::EAFNOSUPPORT), false),
-            BindOutcome::Failed { .. }
-        ));
+        let failed = |outcome| match outcome {
+            BindOutcome::Failed { error } => error,
+            other => panic!("expected failed, got {other:?}"),
+        };
+        let no_family = failed(classify(&err(Errno::EAFNOSUPPORT), v4, tcp));
         assert!(
-            matches!(classify(&err(Errno::EACCES), false), BindOutcome::Failed { error } if error.contains("ermission"))
+            no_family.starts_with("cannot bind 0.0.0.0:179/tcp: "),
+            "{no_family}"
+        );
+        let denied = failed(classify(&err(Errno::EACCES), v6, Protocol::Udp));
+        assert!(
+            denied.contains("[::]:179/udp") && denied.contains("sudo"),
+            "{denied}"
         );
     }
 }

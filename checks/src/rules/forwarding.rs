@@ -142,7 +142,7 @@ mod tests {
         assert_eq!(f.status, Status::Error);
         assert!(
             f.message
-                .ends_with("sysctl.net.ipv4.ip_forward: Permission denied"),
+                .ends_with("`sysctl.net.ipv4.ip_forward`, expected it readable: Permission denied"),
             "{}",
             f.message
         );

@@ -48,16 +48,25 @@ fn eval(ctx: &NodeContext<'_>, facts: &NodeFacts) -> Vec<Finding> {
                 hostname.to_lowercase()
             ),
         )
-        .with_remediation(format!(
-            "rename the host (`hostnamectl set-hostname {name}`), rename the node in the \
-             inventory to `{hostname}`, or pass `--node-name {name}` to kubeadm"
-        ))
+        .with_remediation(rename(name, hostname))
     };
     vec![
         finding
             .with_detail("hostname", hostname.clone())
             .with_detail("inventory_name", name.clone()),
     ]
+}
+
+/// The ways to make the names agree; renaming the inventory node only when the hostname
+/// would be a valid node name.
+fn rename(name: &str, hostname: &str) -> String {
+    let host = format!("rename the host (`hostnamectl set-hostname {name}`)");
+    let flag = format!("pass `--node-name {name}` to kubeadm");
+    if rfc1123_problem(&hostname.to_lowercase()).is_some() {
+        format!("{host} or {flag}")
+    } else {
+        format!("{host}, rename the node in the inventory to `{hostname}`, or {flag}")
+    }
 }
 
 #[cfg(test)]
@@ -100,6 +109,11 @@ mod tests {
              equal: kubeadm will register this node as `cp1.dc1.example.com` unless --node-name is set"
         );
         assert!(f.remediation.contains("--node-name cp1"));
+        assert!(f.remediation.contains("inventory to `cp1.dc1.example.com`"));
+        // Never suggest an inventory name Kubernetes would refuse.
+        let f = with_hostname("Web_01");
+        assert_eq!(f.status, Status::Warn);
+        assert!(!f.remediation.contains("inventory"), "{}", f.remediation);
         assert_eq!(f.details["inventory_name"], "cp1");
     }
 

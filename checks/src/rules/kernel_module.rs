@@ -145,7 +145,8 @@ mod tests {
         let f = only(eval_br_netfilter(&cut.ctx(), &facts));
         assert_eq!(f.status, Status::Error);
         assert!(
-            f.message.contains("kernel.modules: EACCES"),
+            f.message
+                .contains("`kernel.modules`, expected it readable: EACCES"),
             "{}",
             f.message
         );

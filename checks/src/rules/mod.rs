@@ -110,14 +110,14 @@ fn unreadable(
             check,
             Some(&ctx.node.name),
             format!(
-                "could not evaluate: the probe failed to read {}: {}",
+                "could not check: the probe failed to read `{}`, expected it readable: {}",
                 e.fact, e.error
             ),
         )
-        .with_remediation(format!(
-            "make {} readable by the SSH user (or enable sudo), then re-run",
-            e.fact
-        ))
+        .with_remediation(
+            "fix what stops the probe reading it (often permissions: set `sudo: true` for this \
+             node in the inventory), then re-run",
+        )
         .with_detail("fact", e.fact.clone())
         .with_detail("gather_error", e.error.clone())
     })

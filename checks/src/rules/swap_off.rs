@@ -133,7 +133,7 @@ mod tests {
         assert_eq!(f.status, Status::Error);
         assert_eq!(
             f.message,
-            "could not evaluate: the probe failed to read swap.devices: Permission denied (os error 13)"
+            "could not check: the probe failed to read `swap.devices`, expected it readable: Permission denied (os error 13)"
         );
         assert!(!f.remediation.is_empty());
     }

@@ -1,0 +1,10 @@
+//! Integration tests of the report writers, in one binary: each output is checked with a
+//! real parser (serde_json, roxmltree, xmllint against a Jenkins schema) or exact text.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod fixture;
+mod json;
+mod junit;
+mod summary;
+mod terminal;

@@ -186,7 +186,7 @@ mod tests {
         let cut = ClusterUnderTest::new();
         let mut facts = fixtures::healthy();
         facts.disks.remove(1);
-        fixtures::gather_failed(&mut facts, "disk:/var/lib/containerd", "statvfs: EACCES");
+        fixtures::gather_failed(&mut facts, "disks./var/lib/containerd", "statvfs: EACCES");
         let findings = eval(&cut.ctx(), &facts);
         assert_eq!(
             statuses(&findings),

@@ -135,14 +135,15 @@ mod tests {
         fixtures::set_sysctl(&mut facts, "net.ipv4.ip_forward", None);
         fixtures::gather_failed(
             &mut facts,
-            "sysctl.net.ipv4.ip_forward",
+            "sysctls.net.ipv4.ip_forward",
             "Permission denied",
         );
         let f = only(eval_ipv4(&cut.ctx(), &facts));
         assert_eq!(f.status, Status::Error);
         assert!(
-            f.message
-                .ends_with("`sysctl.net.ipv4.ip_forward`, expected it readable: Permission denied"),
+            f.message.ends_with(
+                "`sysctls.net.ipv4.ip_forward`, expected it readable: Permission denied"
+            ),
             "{}",
             f.message
         );

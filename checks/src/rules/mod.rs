@@ -64,10 +64,10 @@ pub const NODE_RULES: &[Rule] = &[
 ];
 
 /// The first gather error about any of `facts_needed`. The probe names facts by their path
-/// in [`NodeFacts`] (`identity.cpus`, `swap.devices`, `sysctl.net.ipv4.ip_forward`,
-/// `disk:/var/lib/etcd`); a need matches an error about it, about a part of it (`swap`
+/// in [`NodeFacts`] (`identity.cpus`, `swap.devices`, `sysctls.net.ipv4.ip_forward`,
+/// `disks./var/lib/etcd`); a need matches an error about it, about a part of it (`swap`
 /// matches `swap.devices`), about all of it (`kernel` matches `kernel.modules`), or whose
-/// name ends in it (`disk:/var/lib/etcd` matches `/var/lib/etcd`), so rules need not know
+/// name ends in it (`disks./var/lib/etcd` matches `/var/lib/etcd`), so rules need not know
 /// how finely the probe labels its failures.
 fn gather_error<'f>(facts: &'f NodeFacts, facts_needed: &[&str]) -> Option<&'f GatherError> {
     facts.gather_errors.iter().find(|e| {
@@ -121,4 +121,46 @@ fn unreadable(
         .with_detail("fact", e.fact.clone())
         .with_detail("gather_error", e.error.clone())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fixtures::{self};
+    use super::gather_error;
+
+    fn matches(fact: &str, needs: &[&str]) -> bool {
+        let mut facts = fixtures::healthy();
+        fixtures::gather_failed(&mut facts, fact, "boom");
+        gather_error(&facts, needs).is_some()
+    }
+
+    #[test]
+    fn a_need_matches_the_fact_its_parts_and_its_whole() {
+        assert!(matches("swap.devices", &["swap"]));
+        assert!(matches("kernel", &["kernel.modules"]));
+        assert!(matches("identity.cpus", &["identity.cpus"]));
+        assert!(matches("disks./var/lib/etcd", &["/var/lib/etcd"]));
+        assert!(matches(
+            "sysctl net.ipv4.ip_forward",
+            &["net.ipv4.ip_forward"]
+        ));
+    }
+
+    #[test]
+    fn a_need_does_not_match_a_neighbour() {
+        assert!(!matches("swappiness", &["swap"]));
+        assert!(!matches(
+            "sysctls.net.bridge.bridge-nf-call-iptables",
+            &["sysctls.net.ipv4.ip_forward"]
+        ));
+        assert!(!matches(
+            "disks./var/lib/etcd",
+            &["/var/lib/etcd2", "disks./var/lib/etcd2"]
+        ));
+        assert!(!matches(
+            "ports.listening.udp6",
+            &["ports.listening.tcp", "ports.listening.tcp6"]
+        ));
+        assert!(!matches("identity.cpus", &[]));
+    }
 }

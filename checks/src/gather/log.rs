@@ -32,3 +32,25 @@ impl GatherLog {
         self.errors
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failure_is_recorded_with_its_fact_and_replaced_by_the_fallback() {
+        let mut log = GatherLog::default();
+        let ok: Result<u32, String> = Ok(7);
+        assert_eq!(log.or("identity.cpus", ok, 0), 7);
+        let failed: Result<u32, String> = Err("cannot read /proc/self/status".into());
+        assert_eq!(log.or("identity.cpus", failed, 0), 0);
+        let errors = log.into_errors();
+        assert_eq!(
+            errors,
+            [GatherError {
+                fact: "identity.cpus".into(),
+                error: "cannot read /proc/self/status".into(),
+            }]
+        );
+    }
+}

@@ -21,12 +21,11 @@ mod swap;
 mod sysctls;
 mod unescape;
 
-pub use log::GatherLog;
-pub use read::ReadError;
 pub use sysctls::SYSCTLS;
 
 use crate::facts::{NodeFacts, Ports};
 use crate::protocol::{PROBE_VERSION, ProbeRequest};
+use log::GatherLog;
 
 /// Gathers every fact the request asks for. Never fails as a whole: a fact that cannot
 /// be read is recorded in `gather_errors`.

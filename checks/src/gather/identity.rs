@@ -11,13 +11,22 @@ use super::os_release::parse_os_release;
 use super::read::{ReadError, read_optional, read_text};
 
 pub fn gather(log: &mut GatherLog) -> Identity {
-    // /proc/sys/kernel/hostname is the UTS namespace's name: what kubelet registers.
-    let hostname = read_text("/proc/sys/kernel/hostname").map(|s| s.trim().to_owned());
-    let hostname = log.or("identity.hostname", hostname, String::new());
-    let (kernel_release, arch) = match nix::sys::utsname::uname() {
+    let uname = nix::sys::utsname::uname();
+    // /proc/sys/kernel/hostname is the UTS namespace's name, what kubelet registers;
+    // uname's nodename is the same name by another road.
+    let hostname = match (read_text("/proc/sys/kernel/hostname"), &uname) {
+        (Ok(text), _) => text.trim().to_owned(),
+        (Err(_), Ok(u)) => lossy(u.nodename()),
+        (Err(e), Err(_)) => {
+            log.record("identity.hostname", e);
+            String::new()
+        }
+    };
+    let (kernel_release, arch) = match &uname {
         Ok(u) => (lossy(u.release()), lossy(u.machine())),
         Err(e) => {
-            log.record("identity.uname", e);
+            log.record("identity.kernel_release", format!("uname: {e}"));
+            log.record("identity.arch", format!("uname: {e}"));
             (String::new(), String::new())
         }
     };

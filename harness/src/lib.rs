@@ -1,4 +1,15 @@
 //! The tarmac harness: command line, inventory, planning, transports and orchestration.
 //! `main.rs` is the thin binary edge; everything testable lives here.
 
+pub mod cli;
+pub mod config;
+pub mod config_error;
+pub mod exit;
+pub mod facts_document;
+pub mod ignore_list;
+pub mod inventory;
+pub mod node_error;
+pub mod ports_table;
+pub mod run;
 pub mod target;
+pub mod timestamp;

@@ -1,2 +1,119 @@
-//! `tarmac`: the command line.
-fn main() {}
+//! `tarmac`: the command line. The binary edge: parses flags, builds the run's
+//! configuration, runs the command on a tokio runtime, prints errors and picks the exit
+//! code through `exit.rs`.
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::Parser;
+use tarmac::cli::{Cli, Command};
+use tarmac::config::RunConfig;
+use tarmac::exit::Exit;
+use tarmac::run::{self, RunContext};
+use tarmac_reports::{EventSink, Json, Junit, Progress, ReportFormat, Silent, Terminal};
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // clap prints usage errors to stderr and --help/--version to stdout.
+            let _ = e.print();
+            return Exit::for_clap(&e).into();
+        }
+    };
+    let config = match &cli.command {
+        Command::Check(args) => RunConfig::for_check(args),
+        Command::Ports(args) => RunConfig::for_ports(args),
+        Command::Facts(args) => RunConfig::for_facts(args),
+    };
+    let config = match config {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Exit::Usage.into();
+        }
+    };
+    for warning in &config.warnings {
+        eprintln!("warning: {warning}");
+    }
+    match execute(&cli.command, &config) {
+        Ok(exit) => exit.into(),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            Exit::Usage.into()
+        }
+    }
+}
+
+fn execute(command: &Command, config: &RunConfig) -> anyhow::Result<Exit> {
+    if let Command::Ports(args) = command {
+        let _ = args;
+        let table = tarmac::ports_table::render(
+            config.nodes.iter().map(|(n, _)| n),
+            &config.plan,
+            config.settings.phase,
+        );
+        print_stdout(table.as_bytes())?;
+        return Ok(Exit::Success);
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        tokio::select! {
+            exit = run_command(command, config) => exit,
+            _ = tokio::signal::ctrl_c() => {
+                eprintln!("tarmac: interrupted");
+                Ok(Exit::Interrupted)
+            }
+        }
+    })
+}
+
+async fn run_command(command: &Command, config: &RunConfig) -> anyhow::Result<Exit> {
+    let ctx = Arc::new(RunContext::new(config));
+    match command {
+        Command::Check(_) => {
+            let events: Arc<dyn EventSink> = Arc::new(Progress::stderr());
+            let report = run::check(config, ctx, events).await;
+            // Files first: a CI job that stops reading stdout must still get them.
+            if let Some(path) = &config.json {
+                Json.write_file(&report, path)?;
+            }
+            if let Some(path) = &config.junit {
+                Junit.write_file(&report, path)?;
+            }
+            let terminal = Terminal {
+                color: config.color,
+                verbose: config.verbose,
+            };
+            print_stdout(terminal.render(&report)?.as_bytes())?;
+            Ok(Exit::for_findings(&report.findings, config.fail_on))
+        }
+        Command::Facts(_) => {
+            let gathered = run::gather_all(config, ctx, Arc::new(Silent)).await;
+            let document = tarmac::facts_document::FactsDocument::new(&gathered);
+            let text =
+                serde_json::to_string_pretty(&document).context("cannot encode facts as JSON")?;
+            match &config.json {
+                Some(path) => std::fs::write(path, text + "\n")
+                    .with_context(|| format!("cannot write facts to {}", path.display()))?,
+                None => print_stdout((text + "\n").as_bytes())?,
+            }
+            Ok(document.exit())
+        }
+        Command::Ports(_) => Ok(Exit::Success),
+    }
+}
+
+/// Writes to stdout; a closed pipe (`tarmac ports | head`) is not an error.
+fn print_stdout(bytes: &[u8]) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(bytes).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other.context("cannot write to stdout"),
+    }
+}

@@ -1,0 +1,139 @@
+//! The raw command line as clap parses it (ripgrep's "low-level args"): nothing here is
+//! validated beyond its syntax; `config.rs` turns it into a [`crate::config::RunConfig`].
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Preflight and conformance checks for self-managed Kubernetes clusters.
+#[derive(Debug, Parser)]
+#[command(name = "tarmac", version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check every node (or, without an inventory, this machine) and report.
+    Check(CheckArgs),
+    /// Print the port plan: which ports each node must serve, and for whom.
+    Ports(PortsArgs),
+    /// Gather facts only and print them as JSON.
+    Facts(FactsArgs),
+}
+
+/// Where the nodes come from.
+#[derive(Debug, Clone, Args)]
+pub struct InventoryArgs {
+    /// Inventory file (tarmac's YAML or Kubespray's hosts.yaml); without it, this machine
+    /// is checked.
+    #[arg(short, long, value_name = "FILE")]
+    pub inventory: Option<PathBuf>,
+}
+
+/// How the run reaches nodes.
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    /// Nodes gathered at the same time.
+    #[arg(long, value_name = "N", default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub concurrency: u32,
+    /// Seconds one node may take before it is reported as an error.
+    #[arg(long, value_name = "SECS", default_value_t = 120, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub node_timeout: u64,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub inventory: InventoryArgs,
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// Before installing (ports must be free) or on a running cluster (ports must listen).
+    #[arg(long, value_enum, default_value_t = PhaseArg::PreInstall)]
+    pub phase: PhaseArg,
+    /// Also write the report as JSON (schema tarmac.report/v1) to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Also write the report as JUnit XML to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Report this check but do not let it fail the run; `all` ignores every check.
+    #[arg(long, value_name = "CHECK_ID")]
+    pub ignore: Vec<String>,
+    /// The least severe status that fails the run.
+    #[arg(long, value_enum, default_value_t = FailOnArg::Fail)]
+    pub fail_on: FailOnArg,
+    /// List passing checks too.
+    #[arg(short, long)]
+    pub verbose: bool,
+    /// When to colour the terminal report.
+    #[arg(long, value_enum, default_value_t = ColorArg::Auto)]
+    pub color: ColorArg,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PortsArgs {
+    #[command(flatten)]
+    pub inventory: InventoryArgs,
+    /// Post-install also says which ports must have a listener.
+    #[arg(long, value_enum, default_value_t = PhaseArg::PreInstall)]
+    pub phase: PhaseArg,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct FactsArgs {
+    #[command(flatten)]
+    pub inventory: InventoryArgs,
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// Write the facts to FILE instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PhaseArg {
+    PreInstall,
+    PostInstall,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FailOnArg {
+    Warn,
+    Fail,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorArg {
+    Auto,
+    Always,
+    Never,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_flags_are_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn ignore_repeats() {
+        let cli = Cli::try_parse_from([
+            "tarmac",
+            "check",
+            "--ignore",
+            "swap.off",
+            "--ignore",
+            "port.free",
+        ]);
+        match cli.map(|c| c.command) {
+            Ok(Command::Check(args)) => assert_eq!(args.ignore, ["swap.off", "port.free"]),
+            other => panic!("{other:?}"),
+        }
+    }
+}

@@ -1,0 +1,339 @@
+//! The validated, high-level configuration of one run (ripgrep's "high-level args"),
+//! built from the raw flags and the inventory before anything runs.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use tarmac_checks::spec::DiskRequirement;
+use tarmac_checks::{ClusterSpec, NodeSpec, Phase, PortPlan, Role, Settings, Status};
+
+use crate::cli::{CheckArgs, ColorArg, FactsArgs, FailOnArg, PhaseArg, PortsArgs, RunArgs};
+use crate::config_error::ConfigError;
+use crate::ignore_list::IgnoreList;
+use crate::inventory::{ChecksSection, ClusterSection, Inventory, SshSettings, SwapSeverity};
+use crate::node_error::NODE_REACHABLE;
+use crate::target::{Connection, JumpHost, SshTarget};
+
+#[derive(Debug, Clone)]
+pub struct RunConfig {
+    /// Every node to check and how to reach it, in inventory order.
+    pub nodes: Vec<(NodeSpec, Connection)>,
+    pub cluster: ClusterSpec,
+    pub settings: Settings,
+    pub plan: PortPlan,
+    pub json: Option<PathBuf>,
+    pub junit: Option<PathBuf>,
+    pub ignore: IgnoreList,
+    /// The least severe status that fails the run.
+    pub fail_on: Status,
+    pub verbose: bool,
+    pub color: bool,
+    /// Nodes gathered at the same time.
+    pub concurrency: usize,
+    pub node_timeout: Duration,
+    /// Printed on stderr before the run; none of them stops it.
+    pub warnings: Vec<String>,
+}
+
+impl RunConfig {
+    pub fn for_check(args: &CheckArgs) -> Result<Self, ConfigError> {
+        let mut config = Self::load(args.inventory.inventory.as_deref(), args.phase, &args.run)?;
+        check_report_paths(args.json.as_deref(), args.junit.as_deref())?;
+        config.json.clone_from(&args.json);
+        config.junit.clone_from(&args.junit);
+        config.ignore = IgnoreList::from_args(&args.ignore);
+        config.fail_on = match args.fail_on {
+            FailOnArg::Fail => Status::Fail,
+            FailOnArg::Warn => Status::Warn,
+        };
+        config.verbose = args.verbose;
+        config.color = use_color(args.color);
+        let known: Vec<&str> = tarmac_checks::rules::NODE_RULES
+            .iter()
+            .map(|r| r.id)
+            .chain([NODE_REACHABLE])
+            .collect();
+        for id in config.ignore.unknown(&known) {
+            config
+                .warnings
+                .push(format!("--ignore {id}: no built-in check has this id"));
+        }
+        Ok(config)
+    }
+
+    pub fn for_ports(args: &PortsArgs) -> Result<Self, ConfigError> {
+        let run = RunArgs {
+            concurrency: 1,
+            node_timeout: 1,
+        };
+        Self::load(args.inventory.inventory.as_deref(), args.phase, &run)
+    }
+
+    pub fn for_facts(args: &FactsArgs) -> Result<Self, ConfigError> {
+        let mut config = Self::load(
+            args.inventory.inventory.as_deref(),
+            PhaseArg::PreInstall,
+            &args.run,
+        )?;
+        check_report_paths(args.json.as_deref(), None)?;
+        config.json.clone_from(&args.json);
+        Ok(config)
+    }
+
+    /// The nodes, cluster and settings: from the inventory, or this machine alone.
+    fn load(inventory: Option<&Path>, phase: PhaseArg, run: &RunArgs) -> Result<Self, ConfigError> {
+        let inv = match inventory {
+            Some(path) => Inventory::load(path)?,
+            None => Inventory::default(),
+        };
+        let nodes = if inventory.is_some() {
+            inv.nodes
+                .iter()
+                .map(|n| {
+                    let spec = NodeSpec {
+                        name: n.name.clone(),
+                        address: n.address.to_string(),
+                        roles: normalized_roles(&n.roles),
+                    };
+                    let host = n.ssh_host.as_ref().unwrap_or(&n.address).to_string();
+                    let target = ssh_target(host, &inv.ssh.overlaid(&n.ssh));
+                    (spec, Connection::Ssh(target))
+                })
+                .collect()
+        } else {
+            vec![(local_node(), Connection::Local)]
+        };
+        let cluster = cluster_spec(&inv.cluster);
+        let mut settings = settings(&inv.checks);
+        settings.phase = match phase {
+            PhaseArg::PreInstall => Phase::PreInstall,
+            PhaseArg::PostInstall => Phase::PostInstall,
+        };
+        Ok(RunConfig {
+            nodes,
+            plan: PortPlan::for_cluster(&cluster, &[]),
+            cluster,
+            settings,
+            json: None,
+            junit: None,
+            ignore: IgnoreList::Checks(Default::default()),
+            fail_on: Status::Fail,
+            verbose: false,
+            color: false,
+            concurrency: usize::try_from(run.concurrency).unwrap_or(usize::MAX),
+            node_timeout: Duration::from_secs(run.node_timeout),
+            warnings: inv.warnings,
+        })
+    }
+}
+
+/// This machine as the embedded default: every role, so every check applies.
+fn local_node() -> NodeSpec {
+    let name = nix::unistd::gethostname()
+        .ok()
+        .map(|h| h.to_string_lossy().into_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".to_owned());
+    NodeSpec {
+        name,
+        address: "127.0.0.1".to_owned(),
+        roles: Role::ALL.to_vec(),
+    }
+}
+
+fn normalized_roles(roles: &[Role]) -> Vec<Role> {
+    let mut roles = roles.to_vec();
+    roles.sort();
+    roles.dedup();
+    roles
+}
+
+fn cluster_spec(section: &ClusterSection) -> ClusterSpec {
+    let default = ClusterSpec::default();
+    ClusterSpec {
+        cni: section.cni.unwrap_or(default.cni),
+        pod_cidr: section
+            .pod_cidr
+            .as_ref()
+            .map_or(default.pod_cidr, |c| c.0.clone()),
+        service_cidr: section
+            .service_cidr
+            .as_ref()
+            .map_or(default.service_cidr, |c| c.0.clone()),
+    }
+}
+
+fn settings(section: &ChecksSection) -> Settings {
+    let default = Settings::default();
+    Settings {
+        phase: default.phase,
+        disk: section.disk.as_ref().map_or(default.disk, |disks| {
+            disks
+                .iter()
+                .map(|d| DiskRequirement {
+                    path: d.path.clone(),
+                    min_free: d.min_free,
+                })
+                .collect()
+        }),
+        swap_severity: match section.swap {
+            Some(SwapSeverity::Warn) => Status::Warn,
+            Some(SwapSeverity::Fail) => Status::Fail,
+            None => default.swap_severity,
+        },
+        control_plane_min_cpus: section
+            .control_plane_min_cpus
+            .unwrap_or(default.control_plane_min_cpus),
+        control_plane_min_memory: section
+            .control_plane_min_memory
+            .unwrap_or(default.control_plane_min_memory),
+        worker_min_cpus: section.worker_min_cpus.unwrap_or(default.worker_min_cpus),
+        worker_min_memory: section
+            .worker_min_memory
+            .unwrap_or(default.worker_min_memory),
+    }
+}
+
+/// OpenSSH's defaults for whatever the inventory leaves out.
+fn ssh_target(host: String, ssh: &SshSettings) -> SshTarget {
+    let user = ssh
+        .user
+        .clone()
+        .or_else(|| std::env::var("USER").ok().filter(|u| !u.is_empty()))
+        .unwrap_or_else(|| "root".to_owned());
+    let identity_files: Vec<PathBuf> = match &ssh.identity_file {
+        Some(files) => files.to_vec().iter().map(|f| expand_home(f)).collect(),
+        None => ["~/.ssh/id_ed25519", "~/.ssh/id_ecdsa", "~/.ssh/id_rsa"]
+            .iter()
+            .map(|f| expand_home(f))
+            .collect(),
+    };
+    let bastion = ssh.bastion.as_ref().map(|b| JumpHost {
+        host: b.host.clone(),
+        port: b.port.unwrap_or(22),
+        user: b.user.clone().unwrap_or_else(|| user.clone()),
+        identity_files: identity_files.clone(),
+    });
+    SshTarget {
+        host,
+        port: ssh.port.unwrap_or(22),
+        user,
+        identity_files,
+        known_hosts: expand_home(ssh.known_hosts.as_deref().unwrap_or("~/.ssh/known_hosts")),
+        bastion,
+        sudo: ssh.sudo.unwrap_or(false),
+    }
+}
+
+/// `~/x` under `$HOME`; other paths as written.
+fn expand_home(path: &str) -> PathBuf {
+    match (path.strip_prefix("~/"), std::env::var_os("HOME")) {
+        (Some(rest), Some(home)) => PathBuf::from(home).join(rest),
+        _ => PathBuf::from(path),
+    }
+}
+
+fn use_color(arg: ColorArg) -> bool {
+    use std::io::IsTerminal;
+    match arg {
+        ColorArg::Always => true,
+        ColorArg::Never => false,
+        ColorArg::Auto => std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal(),
+    }
+}
+
+/// Refuses a report path that cannot be written, so a long run is not wasted on it.
+fn check_report_paths(json: Option<&Path>, junit: Option<&Path>) -> Result<(), ConfigError> {
+    if let (Some(a), Some(b)) = (json, junit)
+        && a == b
+    {
+        return Err(ConfigError::SameReportPath(a.to_owned()));
+    }
+    for (format, path) in [("JSON", json), ("JUnit", junit)] {
+        if let Some(path) = path {
+            writable(path).map_err(|why| ConfigError::ReportPath {
+                format,
+                path: path.to_owned(),
+                why,
+            })?;
+        }
+    }
+    Ok(())
+}
+
+fn writable(path: &Path) -> Result<(), String> {
+    use nix::unistd::{AccessFlags, access};
+    if path.is_dir() {
+        return Err("it is a directory".to_owned());
+    }
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    if !dir.is_dir() {
+        return Err(format!("directory {} does not exist", dir.display()));
+    }
+    let target = if path.exists() { path } else { dir };
+    access(target, AccessFlags::W_OK)
+        .map_err(|e| format!("{} is not writable ({e})", target.display()))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn node_ssh_overrides_and_defaults() {
+        let inv = Inventory::parse(
+            "ssh: {user: ops, bastion: jump.lab.example, known_hosts: /etc/tarmac/known_hosts}\n\
+             nodes:\n  - {name: a, address: 198.18.0.1, roles: [worker, worker], ssh: {port: 2222, sudo: true}}\n",
+        )
+        .unwrap();
+        let n = &inv.nodes[0];
+        let t = ssh_target(n.address.to_string(), &inv.ssh.overlaid(&n.ssh));
+        assert_eq!((t.user.as_str(), t.port, t.sudo), ("ops", 2222, true));
+        assert_eq!(t.known_hosts, PathBuf::from("/etc/tarmac/known_hosts"));
+        let jump = t.bastion.unwrap();
+        assert_eq!(
+            (jump.host.as_str(), jump.port, jump.user.as_str()),
+            ("jump.lab.example", 22, "ops")
+        );
+        assert_eq!(normalized_roles(&n.roles), [Role::Worker]);
+    }
+
+    #[test]
+    fn checks_section_overrides_settings() {
+        let inv = Inventory::parse(
+            "checks: {disk: [{path: /data, min_free: 1GiB}], swap: warn, worker_min_cpus: 4}\n\
+             nodes: [{name: a, address: h, roles: [worker]}]\n",
+        )
+        .unwrap();
+        let s = settings(&inv.checks);
+        assert_eq!(s.disk.len(), 1);
+        assert_eq!(s.disk[0].path, "/data");
+        assert_eq!(s.swap_severity, Status::Warn);
+        assert_eq!(s.worker_min_cpus, 4);
+        assert_eq!(
+            s.control_plane_min_cpus,
+            Settings::default().control_plane_min_cpus
+        );
+    }
+
+    #[test]
+    fn report_paths_are_checked_before_the_run() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(check_report_paths(Some(&dir.path().join("r.json")), None).is_ok());
+        let missing = dir.path().join("nope/r.json");
+        let err = check_report_paths(Some(&missing), None)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("does not exist"), "{err}");
+        let err = check_report_paths(Some(dir.path()), None)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("is a directory"), "{err}");
+        let same = dir.path().join("r");
+        assert!(check_report_paths(Some(&same), Some(&same)).is_err());
+    }
+}

@@ -1,0 +1,20 @@
+//! Why a run could not start: everything here is found before any node is touched and
+//! ends the process with exit code 2.
+
+use std::path::PathBuf;
+
+use crate::inventory::InventoryError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error(transparent)]
+    Inventory(#[from] InventoryError),
+    #[error("cannot write the {format} report to {}: {why}", path.display())]
+    ReportPath {
+        format: &'static str,
+        path: PathBuf,
+        why: String,
+    },
+    #[error("--json and --junit both name {}: give each report its own file", .0.display())]
+    SameReportPath(PathBuf),
+}

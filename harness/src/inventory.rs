@@ -1,0 +1,214 @@
+//! The inventory file: tarmac's own format (its raw serde types live here) or
+//! Kubespray's `hosts.yaml`, both read into one [`Inventory`]. Every semantic rule
+//! that can be checked while reading is, so errors point at a line and column.
+
+pub mod cidr_list;
+pub mod inventory_error;
+pub mod kubespray;
+pub mod node_address;
+pub mod node_list;
+pub mod parsed_str;
+pub mod ssh_settings;
+
+use std::path::Path;
+
+use serde::Deserialize;
+use tarmac_checks::{ByteSize, Cni, Role};
+
+pub use cidr_list::CidrList;
+pub use inventory_error::InventoryError;
+pub use node_address::NodeAddress;
+pub use node_list::{NodeList, RawNode};
+pub use ssh_settings::{BastionAddress, OneOrMany, SshSettings};
+
+/// tarmac's own inventory format (see DESIGN.md).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NativeInventory {
+    #[serde(default)]
+    pub ssh: SshSettings,
+    #[serde(default)]
+    pub cluster: ClusterSection,
+    #[serde(default)]
+    pub checks: ChecksSection,
+    pub nodes: NodeList,
+}
+
+/// The `cluster:` section; what is absent takes the built-in default.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterSection {
+    pub cni: Option<Cni>,
+    pub pod_cidr: Option<CidrList>,
+    pub service_cidr: Option<CidrList>,
+}
+
+/// The `checks:` section: thresholds and severities overriding the defaults.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChecksSection {
+    pub disk: Option<Vec<DiskCheck>>,
+    pub swap: Option<SwapSeverity>,
+    pub control_plane_min_cpus: Option<u32>,
+    pub control_plane_min_memory: Option<ByteSize>,
+    pub worker_min_cpus: Option<u32>,
+    pub worker_min_memory: Option<ByteSize>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DiskCheck {
+    pub path: String,
+    pub min_free: ByteSize,
+}
+
+/// What active swap is: Kubespray and most sites refuse it, kubeadm only warns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SwapSeverity {
+    Fail,
+    Warn,
+}
+
+/// An inventory in either format, validated.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Inventory {
+    pub ssh: SshSettings,
+    pub cluster: ClusterSection,
+    pub checks: ChecksSection,
+    pub nodes: Vec<InventoryNode>,
+    /// Things worth telling the user that do not stop the run.
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InventoryNode {
+    pub name: String,
+    /// The node's cluster address (what peers use to reach it).
+    pub address: NodeAddress,
+    /// Where SSH connects when it differs from `address` (Kubespray's `ansible_host`).
+    pub ssh_host: Option<NodeAddress>,
+    pub roles: Vec<Role>,
+    /// This node's overrides of the top-level `ssh:` settings.
+    pub ssh: SshSettings,
+}
+
+impl From<NativeInventory> for Inventory {
+    fn from(raw: NativeInventory) -> Self {
+        let nodes = raw
+            .nodes
+            .0
+            .into_iter()
+            .map(|n| InventoryNode {
+                name: n.name,
+                address: n.address,
+                ssh_host: None,
+                roles: n.roles,
+                ssh: n.ssh,
+            })
+            .collect();
+        Inventory {
+            ssh: raw.ssh,
+            cluster: raw.cluster,
+            checks: raw.checks,
+            nodes,
+            warnings: Vec::new(),
+        }
+    }
+}
+
+impl Inventory {
+    /// Reads and validates an inventory file, detecting its format.
+    pub fn load(path: &Path) -> Result<Self, InventoryError> {
+        let text = std::fs::read_to_string(path).map_err(|source| InventoryError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::parse(&text).map_err(|e| InventoryError::from_yaml(path, &e))
+    }
+
+    /// Parses inventory text: Kubespray's format when the top level has an `all` key
+    /// (Ansible's root group), tarmac's own otherwise.
+    pub fn parse(text: &str) -> Result<Self, serde_yaml::Error> {
+        let value: serde_yaml::Value = serde_yaml::from_str(text)?;
+        if value.get("all").is_some() {
+            kubespray::parse(text)
+        } else {
+            serde_yaml::from_str::<NativeInventory>(text).map(Inventory::from)
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    const LAB: &str = "\
+ssh:
+  user: root
+  bastion: ops@198.18.0.1:22
+cluster:
+  cni: flannel
+  pod_cidr: 10.244.0.0/16,fd00:10:244::/56
+  service_cidr: [10.96.0.0/12]
+checks:
+  disk:
+    - path: /var/lib/containerd
+      min_free: 20GiB
+  swap: warn
+  control_plane_min_cpus: 4
+nodes:
+  - name: cp1
+    address: 198.18.0.11
+    roles: [control-plane, etcd]
+  - name: w1
+    address: w1.lab.example
+    roles: [worker]
+    ssh:
+      port: 2222
+";
+
+    #[test]
+    fn reads_every_section() {
+        let inv = Inventory::parse(LAB).unwrap();
+        assert_eq!(inv.cluster.cni, Some(Cni::Flannel));
+        assert_eq!(inv.cluster.pod_cidr.as_ref().map(|c| c.0.len()), Some(2));
+        assert_eq!(inv.checks.swap, Some(SwapSeverity::Warn));
+        assert_eq!(
+            inv.checks.disk.as_ref().unwrap()[0].min_free,
+            ByteSize::gib(20)
+        );
+        assert_eq!(inv.nodes.len(), 2);
+        assert_eq!(inv.nodes[1].ssh.port, Some(2222));
+        assert_eq!(
+            inv.ssh.bastion.as_ref().unwrap().user.as_deref(),
+            Some("ops")
+        );
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_everywhere() {
+        for (bad, key) in [
+            (
+                "sshh: {}\nnodes: [{name: a, address: h, roles: [worker]}]\n",
+                "sshh",
+            ),
+            (
+                "cluster: {cnii: calico}\nnodes: [{name: a, address: h, roles: [worker]}]\n",
+                "cnii",
+            ),
+            (
+                "nodes: [{name: a, address: h, roles: [worker], ssh: {usr: x}}]\n",
+                "usr",
+            ),
+            (
+                "checks: {disk: [{path: /, min_free: 1G, max: 2}]}\nnodes: [{name: a, address: h, roles: [worker]}]\n",
+                "max",
+            ),
+        ] {
+            let err = Inventory::parse(bad).unwrap_err().to_string();
+            assert!(err.contains(&format!("unknown field `{key}`")), "{err}");
+        }
+    }
+}

@@ -1,0 +1,305 @@
+//! Orchestration of one run: gather every node concurrently (bounded), evaluate the
+//! built-in rules, apply `--ignore`, and assemble the report. One node's failure is an
+//! `error` finding for that node; the run always goes on.
+
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use tarmac_checks::protocol::{PROTOCOL_VERSION, PortSpec, ProbeRequest};
+use tarmac_checks::{Finding, NodeFacts, NodeSpec};
+use tarmac_reports::event::{EventSink, RunEvent};
+use tarmac_reports::{NodeReport, NodeStatus, Report};
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+use crate::config::RunConfig;
+use crate::node_error::{NODE_REACHABLE, NodeError};
+use crate::target::Connection;
+use crate::timestamp::rfc3339_utc;
+
+/// What every node's gathering shares for the whole run (transport state lives here).
+#[derive(Debug, Clone)]
+pub struct RunContext {
+    pub node_timeout: std::time::Duration,
+}
+
+impl RunContext {
+    pub fn new(config: &RunConfig) -> Self {
+        Self {
+            node_timeout: config.node_timeout,
+        }
+    }
+}
+
+/// One node's outcome, in inventory order.
+#[derive(Debug)]
+pub struct Gathered {
+    pub node: NodeSpec,
+    pub facts: Result<NodeFacts, NodeError>,
+}
+
+/// What the probe must gather on `node`: the configured disk paths and the ports the
+/// node will serve.
+pub fn probe_request(config: &RunConfig, node: &NodeSpec) -> ProbeRequest {
+    let mut bind_ports: Vec<PortSpec> = Vec::new();
+    for req in config.plan.served_by(node) {
+        let spec = PortSpec {
+            port: req.port,
+            protocol: req.protocol,
+        };
+        if !bind_ports.contains(&spec) {
+            bind_ports.push(spec);
+        }
+    }
+    ProbeRequest {
+        version: PROTOCOL_VERSION,
+        disk_paths: config
+            .settings
+            .disk
+            .iter()
+            .map(|d| d.path.clone())
+            .collect(),
+        bind_ports,
+    }
+}
+
+/// The one seam between orchestration and transports: facts of one node, however it
+/// is reached.
+pub async fn gather_node(
+    conn: &Connection,
+    req: &ProbeRequest,
+    ctx: &RunContext,
+) -> Result<NodeFacts, NodeError> {
+    let _ = ctx;
+    match conn {
+        Connection::Local => {
+            let req = req.clone();
+            // gather() reads /proc and binds sockets: blocking work, kept off the runtime.
+            tokio::task::spawn_blocking(move || tarmac_checks::gather::gather(&req))
+                .await
+                .map_err(|e| NodeError::GatherAborted(join_error_message(e)))
+        }
+        Connection::Ssh(_) => Err(NodeError::Unsupported("ssh transport not built yet")),
+    }
+}
+
+fn join_error_message(e: tokio::task::JoinError) -> String {
+    if e.is_cancelled() {
+        return "cancelled".to_owned();
+    }
+    let panic = e.into_panic();
+    let text = panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown cause".to_owned());
+    format!("the gatherer panicked: {text}")
+}
+
+/// Gathers every node, at most `config.concurrency` at a time, each within the node
+/// timeout. Results come back in inventory order.
+pub async fn gather_all(
+    config: &RunConfig,
+    ctx: Arc<RunContext>,
+    events: Arc<dyn EventSink>,
+) -> Vec<Gathered> {
+    let permits = Arc::new(Semaphore::new(config.concurrency.max(1)));
+    let mut tasks = JoinSet::new();
+    for (index, (node, conn)) in config.nodes.iter().enumerate() {
+        let (node, conn) = (node.clone(), conn.clone());
+        let req = probe_request(config, &node);
+        let (ctx, events, permits) = (ctx.clone(), events.clone(), permits.clone());
+        tasks.spawn(async move {
+            // The semaphore is never closed, so acquire only fails if it were; treat
+            // that as no limit rather than losing the node.
+            let _permit = permits.acquire_owned().await.ok();
+            if conn == Connection::Local {
+                events.emit(&RunEvent::NodeConnected {
+                    node: node.name.clone(),
+                });
+            }
+            let facts = match tokio::time::timeout(ctx.node_timeout, gather_node(&conn, &req, &ctx))
+                .await
+            {
+                Ok(result) => result,
+                Err(_) => Err(NodeError::Timeout(ctx.node_timeout)),
+            };
+            match &facts {
+                Ok(_) => {
+                    if conn != Connection::Local {
+                        events.emit(&RunEvent::NodeConnected {
+                            node: node.name.clone(),
+                        });
+                    }
+                    events.emit(&RunEvent::NodeProbed {
+                        node: node.name.clone(),
+                    });
+                }
+                Err(e) => events.emit(&RunEvent::NodeFailed {
+                    node: node.name.clone(),
+                    error: e.to_string(),
+                }),
+            }
+            (index, Gathered { node, facts })
+        });
+    }
+    let mut slots: Vec<Option<Gathered>> = (0..config.nodes.len()).map(|_| None).collect();
+    while let Some(joined) = tasks.join_next().await {
+        // A node task only ends early if it panicked; its slot is filled below.
+        if let Ok((index, gathered)) = joined
+            && let Some(slot) = slots.get_mut(index)
+        {
+            *slot = Some(gathered);
+        }
+    }
+    slots
+        .into_iter()
+        .zip(&config.nodes)
+        .map(|(slot, (node, _))| {
+            slot.unwrap_or_else(|| Gathered {
+                node: node.clone(),
+                facts: Err(NodeError::GatherAborted(
+                    "the node's task panicked".to_owned(),
+                )),
+            })
+        })
+        .collect()
+}
+
+/// A whole `tarmac check`: gather, evaluate, ignore, report.
+pub async fn check(config: &RunConfig, ctx: Arc<RunContext>, events: Arc<dyn EventSink>) -> Report {
+    let started_at = rfc3339_utc(SystemTime::now());
+    let clock = Instant::now();
+    events.emit(&RunEvent::RunStarted {
+        nodes: config.nodes.len(),
+    });
+    let gathered = gather_all(config, ctx, events.clone()).await;
+    let checked: Vec<(&NodeSpec, &NodeFacts)> = gathered
+        .iter()
+        .filter_map(|g| g.facts.as_ref().ok().map(|f| (&g.node, f)))
+        .collect();
+    let evaluated = tarmac_checks::evaluate::evaluate_nodes(
+        &checked,
+        &config.cluster,
+        &config.settings,
+        &config.plan,
+    );
+    let mut findings = Vec::with_capacity(evaluated.len() + gathered.len());
+    let mut nodes = Vec::with_capacity(gathered.len());
+    for g in gathered {
+        let name = g.node.name.clone();
+        let (status, facts) = match g.facts {
+            Ok(facts) => {
+                let own: Vec<&Finding> = evaluated
+                    .iter()
+                    .filter(|f| f.node.as_deref() == Some(&name))
+                    .collect();
+                events.emit(&RunEvent::checked(&name, own.iter().copied()));
+                findings.extend(own.into_iter().cloned());
+                (NodeStatus::Checked, Some(facts))
+            }
+            Err(e) => {
+                findings.push(unreachable_finding(&name, &e));
+                (NodeStatus::Error, None)
+            }
+        };
+        nodes.push(NodeReport {
+            name,
+            address: g.node.address,
+            roles: g.node.roles,
+            status,
+            facts,
+        });
+    }
+    // Cluster-wide findings (no node) keep their place after the nodes'.
+    findings.extend(evaluated.iter().filter(|f| f.node.is_none()).cloned());
+    config.ignore.apply(&mut findings);
+    events.emit(&RunEvent::RunFinished);
+    let duration_ms = u64::try_from(clock.elapsed().as_millis()).unwrap_or(u64::MAX);
+    Report::new(
+        config.settings.phase,
+        started_at,
+        duration_ms,
+        nodes,
+        findings,
+    )
+}
+
+fn unreachable_finding(node: &str, e: &NodeError) -> Finding {
+    Finding::error(NODE_REACHABLE, Some(node), e.to_string()).with_remediation(
+        "Check that the node is up and reachable as the inventory says, then run tarmac again.",
+    )
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use tarmac_checks::{Role, Status};
+    use tarmac_reports::event::Silent;
+
+    use crate::cli::{CheckArgs, Cli, Command};
+
+    fn config(args: &[&str]) -> RunConfig {
+        use clap::Parser;
+        let cli = Cli::try_parse_from(["tarmac", "check"].iter().chain(args)).unwrap();
+        let Command::Check(a) = cli.command else {
+            unreachable!()
+        };
+        let a: CheckArgs = a;
+        RunConfig::for_check(&a).unwrap()
+    }
+
+    #[test]
+    fn the_request_holds_disks_and_each_served_port_once() {
+        let c = config(&[]);
+        let (node, _) = &c.nodes[0];
+        assert_eq!(node.roles, Role::ALL);
+        let req = probe_request(&c, node);
+        assert_eq!(req.version, PROTOCOL_VERSION);
+        assert_eq!(req.disk_paths.len(), c.settings.disk.len());
+        assert!(req.bind_ports.iter().any(|p| p.port == 6443));
+        let mut ports: Vec<_> = req
+            .bind_ports
+            .iter()
+            .map(|p| (p.port, p.protocol))
+            .collect();
+        let n = ports.len();
+        ports.dedup();
+        assert_eq!(ports.len(), n);
+    }
+
+    #[tokio::test]
+    async fn a_node_that_cannot_be_gathered_is_an_error_finding_and_the_run_goes_on() {
+        let mut c = config(&["--ignore", "node.reachable"]);
+        let local = c.nodes[0].clone();
+        let ssh = crate::target::SshTarget {
+            host: "198.18.0.1".into(),
+            port: 22,
+            user: "root".into(),
+            identity_files: vec![],
+            known_hosts: "/dev/null".into(),
+            bastion: None,
+            sudo: false,
+        };
+        let remote = NodeSpec {
+            name: "far".into(),
+            ..local.0.clone()
+        };
+        c.nodes.push((remote, Connection::Ssh(ssh)));
+        let report = check(&c, Arc::new(RunContext::new(&c)), Arc::new(Silent)).await;
+        assert_eq!(report.nodes.len(), 2);
+        assert_eq!(report.nodes[1].status, NodeStatus::Error);
+        let err: Vec<_> = report.findings_of(Some("far")).collect();
+        assert_eq!(err.len(), 1);
+        assert_eq!(
+            (err[0].check.as_str(), err[0].status, err[0].ignored),
+            (NODE_REACHABLE, Status::Error, true)
+        );
+        assert!(
+            err[0].message.contains("ssh transport"),
+            "{}",
+            err[0].message
+        );
+    }
+}

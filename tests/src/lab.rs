@@ -6,7 +6,7 @@ use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use crate::command::describe;
+use crate::command::{describe, run_args};
 use crate::inventory::{Login, inventory_yaml};
 use crate::keys;
 use crate::node::{NodeProcesses, create_network, in_node, start_node};
@@ -233,6 +233,27 @@ impl Lab {
             status: out.status.to_string(),
             stderr: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
         })
+    }
+
+    /// The processes running in the node (everything in its network namespace: the namespace
+    /// holder, sshd and its sessions, fault listeners, anything a test started there), as
+    /// `(pid, command line)`. The node shares the host's PID namespace, so use this rather
+    /// than `ps` inside the node to ask "does anything of ours still run there?".
+    pub fn processes(&self, node: &str) -> Result<Vec<(u32, String)>, LabError> {
+        let ns = &self.node(node)?.netns;
+        let out = run_args(&self.state.id, "ip", &["netns", "pids", ns])?;
+        let mut found = Vec::new();
+        for pid in String::from_utf8_lossy(&out.stdout).split_whitespace() {
+            let Ok(pid) = pid.parse::<u32>() else {
+                continue;
+            };
+            // A process that exited meanwhile has no cmdline any more: skip it.
+            if let Ok(raw) = fs::read(format!("/proc/{pid}/cmdline")) {
+                let cmdline = String::from_utf8_lossy(&raw).replace('\0', " ");
+                found.push((pid, cmdline.trim().to_owned()));
+            }
+        }
+        Ok(found)
     }
 
     /// A command running `program` in the client namespace, where every node address (but

@@ -92,6 +92,8 @@ pub(crate) fn write_node_files(
         &format!("{}\n", node.spec.name),
         0o644,
     )?;
+    let id = format!("{}\n", machine_id(lab)?);
+    write(lab, &paths.etc("machine-id"), &id, 0o444)?;
     let sudoers = format!("{SUDO_USER} ALL=(ALL:ALL) NOPASSWD: ALL\n");
     write(lab, &paths.etc("sudoers.d/tarmac-lab"), &sudoers, 0o440)?;
     if node.has(Fault::SwapOn) {
@@ -143,6 +145,11 @@ pub(crate) fn setup_script(paths: &NodePaths, node: &NodePlan) -> String {
     ] {
         s += &format!("mount --bind {} /etc/{file}\n", q(paths.etc(file)));
     }
+    // Each node is its own machine: kubeadm refuses clusters whose nodes share an id.
+    s += &format!(
+        "if [ -e /etc/machine-id ]; then mount --bind {} /etc/machine-id; fi\n",
+        q(paths.etc("machine-id"))
+    );
     if node.has(Fault::SwapOn) {
         for file in ["swaps", "meminfo"] {
             s += &format!("mount --bind {} /proc/{file}\n", q(paths.proc(file)));
@@ -228,6 +235,12 @@ fn hosts_for(topo: &Topology, node: &NodePlan) -> String {
         out += &format!("{}\t{}\n", other.address(), other.spec.name);
     }
     out
+}
+
+/// A fresh machine id: 32 lowercase hex digits, from the kernel's random UUID.
+fn machine_id(lab: &str) -> Result<String, LabError> {
+    let path = Path::new("/proc/sys/kernel/random/uuid");
+    Ok(read(lab, path)?.trim().replace('-', ""))
 }
 
 fn fake_swaps() -> String {

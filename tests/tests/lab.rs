@@ -71,6 +71,28 @@ fn three_nodes_answer_ssh_as_themselves_and_vanish_on_drop() {
     for node in ["cp1", "w1", "w2"] {
         assert_eq!(ssh_ok(&lab, node, "root", "hostname"), node);
     }
+    // Each node is its own machine: its own machine-id, its own processes.
+    let host_id = std::fs::read_to_string("/etc/machine-id").unwrap_or_default();
+    let ids: std::collections::BTreeSet<String> = ["cp1", "w1", "w2"]
+        .iter()
+        .map(|n| ssh_ok(&lab, n, "root", "cat /etc/machine-id"))
+        .collect();
+    assert_eq!(ids.len(), 3, "{ids:?}");
+    assert!(!ids.contains(host_id.trim()));
+    let procs = lab.processes("cp1").unwrap();
+    let sshd = lab.node("cp1").unwrap().sshd_pid.unwrap();
+    assert!(
+        procs
+            .iter()
+            .any(|(pid, cmd)| *pid == sshd && cmd.contains("sshd")),
+        "{procs:?}"
+    );
+    assert!(
+        !procs
+            .iter()
+            .any(|(pid, _)| Some(*pid) == lab.node("w1").unwrap().sshd_pid)
+    );
+
     // Users: the sudo user may, the plain user may not.
     assert_eq!(
         ssh_ok(&lab, "w1", SUDO_USER, "id -un; sudo -n id -u"),
@@ -118,6 +140,25 @@ fn three_nodes_answer_ssh_as_themselves_and_vanish_on_drop() {
             "sshd {pid} still running"
         );
     }
+}
+
+#[test]
+fn a_panicking_test_still_tears_its_lab_down() {
+    if !lab_ready() {
+        return;
+    }
+    let id = std::sync::Mutex::new(String::new());
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let lab = Lab::builder("pn").node("n1").build().unwrap();
+        *id.lock().unwrap() = lab.id().to_owned();
+        assert_eq!(namespaces_of(lab.id()).len(), 3);
+        panic!("deliberate: the test fails while its lab is up");
+    }));
+    assert!(result.is_err());
+    let id = id.into_inner().unwrap();
+    assert!(!id.is_empty());
+    assert_eq!(namespaces_of(&id), Vec::<String>::new());
+    assert!(!Path::new(&format!("/run/tarmac-lab/{id}")).exists());
 }
 
 #[test]

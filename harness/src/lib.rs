@@ -11,5 +11,6 @@ pub mod inventory;
 pub mod node_error;
 pub mod ports_table;
 pub mod run;
+pub mod ssh;
 pub mod target;
 pub mod timestamp;

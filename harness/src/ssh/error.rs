@@ -1,0 +1,249 @@
+//! Everything that can go wrong while reaching a node over SSH, worded for the operator.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::known_hosts::host_port_string;
+
+/// A step of one node's SSH session, named in timeouts and channel errors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    Connect,
+    Handshake,
+    Auth,
+    Upload,
+    Probe,
+}
+
+impl fmt::Display for Phase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Phase::Connect => "connect",
+            Phase::Handshake => "SSH handshake",
+            Phase::Auth => "authentication",
+            Phase::Upload => "probe upload",
+            Phase::Probe => "probe run",
+        })
+    }
+}
+
+/// The fingerprints of a changed host key (`ALGORITHM SHA256:...`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyChange {
+    /// The key known_hosts holds for the host.
+    pub old: String,
+    /// The key the host offered.
+    pub new: String,
+}
+
+/// Why a node could not be probed over SSH. Every variant names the node (or the file)
+/// so that one line of a report is enough to act on it.
+#[derive(Debug, thiserror::Error)]
+pub enum SshError {
+    #[error("{node}: cannot connect to {addr}: {source}")]
+    Connect {
+        node: String,
+        addr: String,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("{node}: {phase} timed out after {}s", after.as_secs_f32())]
+    Timeout {
+        node: String,
+        phase: Phase,
+        after: Duration,
+    },
+
+    #[error("{node}: SSH {phase} failed: {source}")]
+    Transport {
+        node: String,
+        phase: Phase,
+        #[source]
+        source: russh::Error,
+    },
+
+    #[error(
+        "{node}: host key of {host_port} is not in {known_hosts} ({fingerprint}).\n\
+         After verifying that fingerprint out of band (e.g. on the node's console: \
+         `ssh-keygen -lf /etc/ssh/ssh_host_{key_type}_key.pub`), add it with\n  \
+         ssh-keyscan -p {port} {host} >> {known_hosts}\n\
+         or rerun with --accept-new-host-keys to trust keys of hosts seen for the first time",
+        host_port = host_port_string(host, *port)
+    )]
+    UnknownHostKey {
+        node: String,
+        host: String,
+        port: u16,
+        known_hosts: PathBuf,
+        /// Algorithm and SHA-256 fingerprint, as `ssh-keygen -l` prints them.
+        fingerprint: String,
+        /// `ed25519`, `ecdsa` or `rsa`: names the node's `ssh_host_<type>_key.pub`.
+        key_type: &'static str,
+    },
+
+    #[error(
+        "{node}: REFUSED: THE HOST KEY OF {host_port} HAS CHANGED.\n\
+         Someone could be intercepting the connection (man-in-the-middle), or the node was \
+         reinstalled.\n  known key ({known_hosts}:{line}): {old}\n  offered key: {new}\n\
+         Nothing was uploaded or run. If the change is expected, verify the new fingerprint out \
+         of band, then remove the old entry with `ssh-keygen -R {host_port} -f {known_hosts}`",
+        old = fingerprints.old,
+        new = fingerprints.new
+    )]
+    HostKeyChanged {
+        node: String,
+        host_port: String,
+        known_hosts: PathBuf,
+        line: usize,
+        fingerprints: Box<KeyChange>,
+    },
+
+    #[error(
+        "{node}: REFUSED: the host key {fingerprint} offered by {host_port} is marked @revoked \
+         in {known_hosts}:{line}"
+    )]
+    HostKeyRevoked {
+        node: String,
+        host_port: String,
+        known_hosts: PathBuf,
+        line: usize,
+        fingerprint: String,
+    },
+
+    #[error("{node}: {host_port} offered a host certificate; only plain host keys are supported")]
+    HostCertificate { node: String, host_port: String },
+
+    #[error("cannot read known_hosts file {path}: {source}")]
+    KnownHostsRead {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("cannot record a new host key in {path}: {source}")]
+    KnownHostsWrite {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error(
+        "{node}: identity file {path} is encrypted; add it to ssh-agent (`ssh-add {path}`) \
+         so tarmac can use it without a passphrase"
+    )]
+    EncryptedIdentity { node: String, path: PathBuf },
+
+    #[error("cannot use identity file {path}: {reason}")]
+    IdentityFile { path: PathBuf, reason: String },
+
+    #[error("{node}: authentication as {user} was refused; tried: {tried}")]
+    AuthRejected {
+        node: String,
+        user: String,
+        tried: String,
+    },
+
+    #[error("ssh-agent at SSH_AUTH_SOCK={socket}: {reason}")]
+    Agent { socket: PathBuf, reason: String },
+
+    #[error(
+        "{node}: the private probe directory {dir} is unsafe ({reason}); \
+         it must be a directory owned by {user} and not a symlink"
+    )]
+    UnsafeProbeDir {
+        node: String,
+        dir: String,
+        user: String,
+        reason: String,
+    },
+
+    #[error("{node}: probe upload failed: {reason}")]
+    Upload { node: String, reason: String },
+
+    #[error(
+        "{node}: sudo needs a password for {user}; allow passwordless sudo for the probe \
+         (NOPASSWD) or set `sudo: false` (sudo said: {stderr})"
+    )]
+    Sudo {
+        node: String,
+        user: String,
+        stderr: String,
+    },
+
+    #[error("{node}: probe protocol error: {reason}")]
+    Protocol { node: String, reason: String },
+
+    #[error("{node}: the probe reported an error: {message}")]
+    ProbeFailed { node: String, message: String },
+
+    #[error(
+        "{node}: the probe exited with {status} before reporting facts{}",
+        stderr_suffix(stderr)
+    )]
+    ProbeExit {
+        node: String,
+        status: String,
+        stderr: String,
+    },
+
+    #[error(
+        "tarmac-probe not found (looked in: {searched}); build it with `scripts/build-probe` \
+         or point TARMAC_PROBE at it"
+    )]
+    ProbeBinaryMissing { searched: String },
+
+    #[error("cannot read the probe binary {path}: {source}")]
+    ProbeBinaryRead {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("{node}: through bastion {bastion}: {source}")]
+    Bastion {
+        node: String,
+        bastion: String,
+        #[source]
+        source: Box<SshError>,
+    },
+
+    #[error("{node}: bastion {bastion} is unavailable: {reason}")]
+    BastionUnavailable {
+        node: String,
+        bastion: String,
+        reason: String,
+    },
+
+    #[error("{path}:{line}: {reason}")]
+    SshConfig {
+        path: PathBuf,
+        line: usize,
+        reason: String,
+    },
+}
+
+fn stderr_suffix(stderr: &str) -> String {
+    let stderr = stderr.trim();
+    if stderr.is_empty() {
+        String::new()
+    } else {
+        format!(" (stderr: {stderr})")
+    }
+}
+
+impl SshError {
+    /// True when the node's identity could not be trusted: such a node must never be retried
+    /// with weaker settings and deserves a loud report.
+    pub fn is_host_key_problem(&self) -> bool {
+        match self {
+            SshError::UnknownHostKey { .. }
+            | SshError::HostKeyChanged { .. }
+            | SshError::HostKeyRevoked { .. }
+            | SshError::HostCertificate { .. } => true,
+            SshError::Bastion { source, .. } => source.is_host_key_problem(),
+            _ => false,
+        }
+    }
+}

@@ -1,0 +1,174 @@
+//! Reading the probe's stdout: versioned JSON lines (`hello`, `facts`|`error`, `done`),
+//! bounded in size, where anything unexpected is a protocol error and never a crash.
+
+use tarmac_checks::NodeFacts;
+use tarmac_checks::protocol::{PROTOCOL_VERSION, ProbeMessage};
+
+/// More than this on stdout is not a probe talking: stop reading.
+pub const MAX_PROBE_OUTPUT: usize = 16 * 1024 * 1024;
+
+/// What the probe said so far.
+#[derive(Debug, Default)]
+pub struct ProbeOutput {
+    pub probe_version: Option<String>,
+    pub facts: Option<NodeFacts>,
+    pub error: Option<String>,
+    pub done: bool,
+    received: usize,
+    partial: Vec<u8>,
+}
+
+impl ProbeOutput {
+    /// Feeds a chunk of stdout; complete lines are parsed at once.
+    pub fn push(&mut self, data: &[u8]) -> Result<(), String> {
+        self.received = self.received.saturating_add(data.len());
+        if self.received > MAX_PROBE_OUTPUT {
+            return Err(format!(
+                "the probe wrote more than {} MiB",
+                MAX_PROBE_OUTPUT / (1024 * 1024)
+            ));
+        }
+        self.partial.extend_from_slice(data);
+        while let Some(end) = self.partial.iter().position(|&b| b == b'\n') {
+            let line: Vec<u8> = self.partial.drain(..=end).collect();
+            self.line(&line)?;
+        }
+        Ok(())
+    }
+
+    /// End of stdout: a last line without a newline still counts.
+    pub fn finish(&mut self) -> Result<(), String> {
+        let rest = std::mem::take(&mut self.partial);
+        self.line(&rest)
+    }
+
+    fn line(&mut self, raw: &[u8]) -> Result<(), String> {
+        let text = String::from_utf8_lossy(raw);
+        let text = text.trim();
+        if text.is_empty() {
+            return Ok(());
+        }
+        if self.done {
+            return Err(format!("output after `done`: {}", excerpt(text)));
+        }
+        let value: serde_json::Value = serde_json::from_str(text)
+            .map_err(|_| format!("not a protocol line: {}", excerpt(text)))?;
+        // Check the version before the shape: a probe of another version may well have
+        // messages of another shape, and "stale probe" is the useful diagnosis then.
+        if value.get("type").and_then(|t| t.as_str()) == Some("hello") {
+            let version = value.get("version").and_then(|v| v.as_u64());
+            if version != Some(u64::from(PROTOCOL_VERSION)) {
+                let theirs = version.map_or_else(|| "?".to_owned(), |v| v.to_string());
+                return Err(format!(
+                    "the probe speaks protocol version {theirs}, this tarmac speaks \
+                     {PROTOCOL_VERSION}: rebuild the probe (scripts/build-probe) with this tarmac"
+                ));
+            }
+        }
+        let message: ProbeMessage = serde_json::from_value(value)
+            .map_err(|e| format!("unexpected message ({e}): {}", excerpt(text)))?;
+        match message {
+            ProbeMessage::Hello { probe_version, .. } => {
+                if self.probe_version.is_some() {
+                    return Err("a second `hello`".to_owned());
+                }
+                self.probe_version = Some(probe_version);
+            }
+            _ if self.probe_version.is_none() => {
+                return Err(format!("expected `hello` first, got: {}", excerpt(text)));
+            }
+            ProbeMessage::Facts { facts } => {
+                if self.facts.is_some() {
+                    return Err("a second `facts`".to_owned());
+                }
+                self.facts = Some(*facts);
+            }
+            ProbeMessage::Error { message } => self.error = Some(message),
+            ProbeMessage::Done => self.done = true,
+        }
+        Ok(())
+    }
+}
+
+fn excerpt(text: &str) -> String {
+    const MAX: usize = 120;
+    match text.char_indices().nth(MAX) {
+        Some((i, _)) => format!("{:?}…", &text[..i]),
+        None => format!("{text:?}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+
+    fn hello(version: u32) -> String {
+        format!("{{\"type\":\"hello\",\"version\":{version},\"probe_version\":\"0.1.0\"}}\n")
+    }
+
+    #[test]
+    fn hello_error_done_in_chunks() {
+        let mut out = ProbeOutput::default();
+        let text = format!(
+            "{}{{\"type\":\"error\",\"message\":\"boom\"}}\n{{\"type\":\"done\"}}",
+            hello(PROTOCOL_VERSION)
+        );
+        for chunk in text.as_bytes().chunks(7) {
+            out.push(chunk).unwrap();
+        }
+        out.finish().unwrap();
+        assert_eq!(out.probe_version.as_deref(), Some("0.1.0"));
+        assert_eq!(out.error.as_deref(), Some("boom"));
+        assert!(out.done);
+    }
+
+    #[test]
+    fn other_version_is_named() {
+        let mut out = ProbeOutput::default();
+        let err = out
+            .push(hello(PROTOCOL_VERSION + 1).as_bytes())
+            .unwrap_err();
+        assert!(err.contains("protocol version 2"), "{err}");
+    }
+
+    #[test]
+    fn garbage_and_order_are_errors() {
+        assert!(
+            ProbeOutput::default()
+                .push(b"Segmentation fault\n")
+                .unwrap_err()
+                .contains("not a protocol line")
+        );
+        assert!(
+            ProbeOutput::default()
+                .push(b"{\"type\":\"done\"}\n")
+                .unwrap_err()
+                .contains("hello")
+        );
+        let mut out = ProbeOutput::default();
+        out.push(hello(PROTOCOL_VERSION).as_bytes()).unwrap();
+        out.push(b"{\"type\":\"done\"}\n").unwrap();
+        assert!(out.push(b"{\"type\":\"done\"}\n").is_err());
+        assert!(
+            ProbeOutput::default()
+                .push(b"{\"type\":\"facts\",\"facts\":{}}\n")
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn output_is_capped() {
+        let mut out = ProbeOutput::default();
+        let chunk = vec![b' '; 1024 * 1024];
+        let mut result = Ok(());
+        for _ in 0..17 {
+            result = out.push(&chunk);
+            if result.is_err() {
+                break;
+            }
+        }
+        assert!(result.unwrap_err().contains("16 MiB"));
+    }
+}

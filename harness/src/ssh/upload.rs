@@ -1,0 +1,248 @@
+//! The node-side shell script that puts the probe in place, runs it and removes it, all on
+//! ONE exec channel: per-node round trips add up across hundreds of nodes.
+//!
+//! Dialogue on the channel (stdout lines before the probe's own output):
+//! 1. the script makes a private directory (0700, owned by the login user, not a symlink:
+//!    `$HOME/.cache/tarmac`, or `/tmp/tarmac-<uid>` when `$HOME` is unusable) and says
+//!    `tarmac-upload present` when a probe with the same SHA-256 is already there (kept
+//!    by an earlier run), else `tarmac-upload need`;
+//! 2. on `need` the harness sends exactly the probe's bytes; the script writes them to a
+//!    temporary file (`head -c SIZE`), checks the SHA-256 (or the size where `sha256sum`
+//!    is missing), and renames it into place: a partial upload is never run or kept;
+//! 3. the script says `tarmac-upload ready`; the harness sends the request line and EOF;
+//!    the script runs the probe (under `sudo -n` if asked) with that stdin;
+//! 4. when the probe ends the script deletes it (and the directory if empty) unless the
+//!    probe is to be kept, and exits with the probe's status.
+//!
+//! Problems are reported as `tarmac-error <kind> <text>` lines and exit codes 90/91.
+//!
+//! Interruption: the script, not the harness, owns cleanup. If the harness dies or the
+//! connection drops, sshd closes the session's pipes without killing it (no pty): an
+//! unfinished upload ends short and is deleted, a running probe sees EOF/EPIPE and ends,
+//! and the script then deletes it. HUP/INT/TERM also trigger cleanup.
+
+use super::probe_binary::ProbeBinary;
+
+pub const PRESENT: &str = "tarmac-upload present";
+pub const NEED: &str = "tarmac-upload need";
+pub const READY: &str = "tarmac-upload ready";
+const ERROR_PREFIX: &str = "tarmac-error ";
+
+/// One line the script says before the probe runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ScriptLine {
+    Present,
+    Need,
+    Ready,
+    /// The private directory is not safe to use.
+    Unsafe(String),
+    /// Writing or verifying the probe failed.
+    Failed(String),
+    /// Anything else (a chatty login script): ignored.
+    Other,
+}
+
+impl ScriptLine {
+    pub fn parse(line: &str) -> ScriptLine {
+        let line = line.trim_end();
+        match line {
+            PRESENT => ScriptLine::Present,
+            NEED => ScriptLine::Need,
+            READY => ScriptLine::Ready,
+            _ => match line.strip_prefix(ERROR_PREFIX) {
+                Some(rest) => match rest.split_once(' ') {
+                    Some(("unsafe", text)) => ScriptLine::Unsafe(text.to_owned()),
+                    Some((_, text)) => ScriptLine::Failed(text.to_owned()),
+                    None => ScriptLine::Failed(rest.to_owned()),
+                },
+                None => ScriptLine::Other,
+            },
+        }
+    }
+}
+
+/// The exec command: `sh -c '<script>'`, so the script runs under a POSIX shell whatever
+/// the login shell is. The script holds no `'` or `\`, which read the same in every shell.
+pub fn command(probe: &ProbeBinary, sudo: bool, keep: bool) -> String {
+    format!("sh -c '{}'", script(probe, sudo, keep))
+}
+
+fn script(probe: &ProbeBinary, sudo: bool, keep: bool) -> String {
+    let template = r#"umask 077
+trap "" PIPE
+if [ -n "$HOME" ] && [ -d "$HOME" ] && [ -w "$HOME" ]; then d="$HOME/.cache/tarmac"; else d="/tmp/tarmac-$(id -u)"; fi
+mkdir -p "$d" 2>/dev/null
+if [ -L "$d" ] || [ ! -d "$d" ]; then echo "tarmac-error unsafe $d is not a directory"; exit 90; fi
+if [ ! -O "$d" ]; then echo "tarmac-error unsafe $d is owned by another user"; exit 90; fi
+chmod 700 "$d" || { echo "tarmac-error unsafe cannot chmod 700 $d"; exit 90; }
+p="$d/@NAME@"
+t="$d/.@NAME@.$$"
+verify() {
+  if command -v sha256sum >/dev/null 2>&1; then
+    case "$(sha256sum "$1")" in "@SHA@ "*) return 0;; *) return 1;; esac
+  fi
+  [ "$(($(wc -c < "$1")))" = "@SIZE@" ]
+}
+cleanup() {
+  rm -f "$t"
+  if [ "@KEEP@" = 0 ]; then rm -f "$p"; rmdir "$d" 2>/dev/null; fi
+}
+trap "cleanup; exit 129" HUP
+trap "cleanup; exit 130" INT
+trap "cleanup; exit 143" TERM
+if [ -f "$p" ] && [ ! -L "$p" ] && [ -O "$p" ] && [ -x "$p" ] && verify "$p"; then
+  echo "tarmac-upload present"
+else
+  echo "tarmac-upload need"
+  if ! head -c @SIZE@ > "$t"; then cleanup; echo "tarmac-error upload cannot write $t"; exit 91; fi
+  if ! verify "$t"; then cleanup; echo "tarmac-error upload checksum mismatch for $t"; exit 91; fi
+  if ! chmod 700 "$t" || ! mv -f "$t" "$p"; then cleanup; echo "tarmac-error upload cannot install $p"; exit 91; fi
+fi
+echo "tarmac-upload ready"
+@SUDO@"$p"
+s=$?
+cleanup
+exit $s"#;
+    template
+        .replace("@NAME@", &probe.remote_name())
+        .replace("@SHA@", probe.sha256())
+        .replace("@SIZE@", &probe.bytes().len().to_string())
+        .replace("@KEEP@", if keep { "1" } else { "0" })
+        .replace("@SUDO@", if sudo { "sudo -n " } else { "" })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use std::io::Write;
+    use std::path::Path;
+    use std::process::{Command, Stdio};
+
+    use super::*;
+
+    #[test]
+    fn lines() {
+        assert_eq!(ScriptLine::parse("tarmac-upload need\n"), ScriptLine::Need);
+        assert_eq!(
+            ScriptLine::parse("tarmac-error unsafe /x is owned by another user"),
+            ScriptLine::Unsafe("/x is owned by another user".into())
+        );
+        assert_eq!(
+            ScriptLine::parse("tarmac-error upload checksum mismatch"),
+            ScriptLine::Failed("checksum mismatch".into())
+        );
+        assert_eq!(ScriptLine::parse("Welcome to node1"), ScriptLine::Other);
+    }
+
+    #[test]
+    fn script_is_shell_neutral() {
+        let probe = ProbeBinary::from_bytes(Path::new("p"), b"#!/bin/sh\n".to_vec());
+        let s = script(&probe, true, false);
+        assert!(!s.contains(['\'', '\\']), "{s}");
+        assert!(!s.contains('@'), "every placeholder replaced: {s}");
+        assert!(s.contains("sudo -n \"$p\""));
+    }
+
+    /// Runs the script with a local `sh`, playing the harness's side of the dialogue.
+    fn run_locally(home: &Path, probe: &ProbeBinary, keep: bool, send: &[u8]) -> (String, i32) {
+        let mut child = Command::new("sh")
+            .arg("-c")
+            .arg(script(probe, false, keep))
+            .env("HOME", home)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(send).unwrap();
+        let out = child.wait_with_output().unwrap();
+        (
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            out.status.code().unwrap_or(-1),
+        )
+    }
+
+    #[test]
+    fn uploads_verifies_runs_and_cleans_up() {
+        let home = tempfile::tempdir().unwrap();
+        let body = b"#!/bin/sh\nread line\necho \"probe got $line\"\nexit 7\n".to_vec();
+        let probe = ProbeBinary::from_bytes(Path::new("p"), body.clone());
+        let mut send = body.clone();
+        send.extend_from_slice(b"request\n");
+        let (out, code) = run_locally(home.path(), &probe, false, &send);
+        assert_eq!(
+            out,
+            "tarmac-upload need\ntarmac-upload ready\nprobe got request\n"
+        );
+        assert_eq!(code, 7, "the probe's exit status is passed through");
+        assert!(!home.path().join(".cache/tarmac").exists(), "cleaned up");
+
+        // Kept, then found again without an upload.
+        let (_, code) = run_locally(home.path(), &probe, true, &send);
+        assert_eq!(code, 7);
+        let kept = home.path().join(".cache/tarmac").join(probe.remote_name());
+        assert!(kept.is_file());
+        let (out, _) = run_locally(home.path(), &probe, false, b"again\n");
+        assert_eq!(
+            out,
+            "tarmac-upload present\ntarmac-upload ready\nprobe got again\n"
+        );
+        assert!(!kept.exists());
+    }
+
+    #[test]
+    fn corrupted_upload_is_refused_and_removed() {
+        let home = tempfile::tempdir().unwrap();
+        let probe = ProbeBinary::from_bytes(Path::new("p"), b"#!/bin/sh\nexit 0\n".to_vec());
+        let (out, code) = run_locally(home.path(), &probe, false, b"#!/bin/sh\nexit 1\n");
+        assert!(
+            out.contains("tarmac-error upload checksum mismatch"),
+            "{out}"
+        );
+        assert_eq!(code, 91);
+        let dir = home.path().join(".cache/tarmac");
+        assert!(!dir.exists() || std::fs::read_dir(&dir).unwrap().next().is_none());
+    }
+
+    #[test]
+    fn short_upload_is_removed() {
+        let home = tempfile::tempdir().unwrap();
+        let probe = ProbeBinary::from_bytes(Path::new("p"), vec![b'x'; 4096]);
+        let (out, code) = run_locally(home.path(), &probe, false, &[b'x'; 100]);
+        assert_eq!(code, 91, "{out}");
+        assert!(!home.path().join(".cache/tarmac").exists());
+    }
+
+    #[test]
+    fn directory_of_another_user_is_refused() {
+        let home = tempfile::tempdir().unwrap();
+        let dir = home.path().join(".cache/tarmac");
+        std::fs::create_dir_all(&dir).unwrap();
+        const NOBODY: u32 = 65534;
+        if std::os::unix::fs::MetadataExt::uid(&std::fs::metadata(&dir).unwrap()) == NOBODY {
+            return; // we are nobody: there is no other user to give the directory to
+        }
+        match std::os::unix::fs::chown(&dir, Some(NOBODY), None) {
+            Ok(()) => {}
+            // Only root can give a directory away; the loopback tests need root anyway.
+            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => return,
+            Err(e) => panic!("chown: {e}"),
+        }
+        let probe = ProbeBinary::from_bytes(Path::new("p"), b"x".to_vec());
+        let (out, code) = run_locally(home.path(), &probe, false, b"x");
+        assert_eq!(code, 90);
+        assert!(out.contains("owned by another user"), "{out}");
+    }
+
+    #[test]
+    fn symlinked_directory_is_refused() {
+        let home = tempfile::tempdir().unwrap();
+        let elsewhere = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(home.path().join(".cache")).unwrap();
+        std::os::unix::fs::symlink(elsewhere.path(), home.path().join(".cache/tarmac")).unwrap();
+        let probe = ProbeBinary::from_bytes(Path::new("p"), b"x".to_vec());
+        let (out, code) = run_locally(home.path(), &probe, false, b"x");
+        assert_eq!(code, 90);
+        assert!(out.starts_with("tarmac-error unsafe"), "{out}");
+    }
+}

@@ -6,5 +6,6 @@
 mod fixture;
 mod json;
 mod junit;
+mod schema_doc;
 mod summary;
 mod terminal;

@@ -68,8 +68,10 @@ impl fmt::Debug for Progress {
 impl Progress {
     /// A bar when stderr is a terminal and `CI` is not set; plain lines otherwise.
     pub fn stderr() -> Self {
-        let ci = std::env::var_os("CI").is_some_and(|v| !v.is_empty());
-        if io::stderr().is_terminal() && !ci {
+        if wants_bar(
+            io::stderr().is_terminal(),
+            std::env::var_os("CI").as_deref(),
+        ) {
             Self::bar(ProgressDrawTarget::stderr())
         } else {
             Self::lines(io::stderr())
@@ -117,6 +119,12 @@ impl Progress {
         // A panic elsewhere while holding the lock leaves only counters behind: keep going.
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
+}
+
+/// A bar only for a person watching: CI systems set `CI` (GitHub, GitLab, Jenkins' plugins,
+/// Buildkite...) and often give jobs a pseudo-terminal whose redraws end up in the log.
+fn wants_bar(stderr_is_terminal: bool, ci: Option<&std::ffi::OsStr>) -> bool {
+    stderr_is_terminal && ci.is_none_or(|v| v.is_empty())
 }
 
 impl State {
@@ -272,6 +280,15 @@ mod tests {
             lines[6]
         );
         assert!(!progress.is_bar());
+    }
+
+    #[test]
+    fn bar_only_on_a_terminal_outside_ci() {
+        use std::ffi::OsStr;
+        assert!(wants_bar(true, None));
+        assert!(wants_bar(true, Some(OsStr::new(""))));
+        assert!(!wants_bar(true, Some(OsStr::new("true"))));
+        assert!(!wants_bar(false, None));
     }
 
     #[test]

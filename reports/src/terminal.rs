@@ -7,7 +7,7 @@ use tarmac_checks::{Finding, Status};
 
 use crate::error::FormatError;
 use crate::format::ReportFormat;
-use crate::report::{NodeStatus, Report};
+use crate::report::{NodeReport, NodeStatus, Report};
 use crate::summary::Summary;
 use crate::text::{one_line, terminal_text};
 
@@ -110,24 +110,9 @@ fn groups(report: &Report) -> Vec<Group<'_>> {
     let mut groups: Vec<Group<'_>> = report
         .nodes
         .iter()
-        .map(|n| {
-            let roles: Vec<&str> = n.roles.iter().map(|r| r.as_str()).collect();
-            let mut title = one_line(&n.name);
-            if !n.address.is_empty() || !roles.is_empty() {
-                let about = [one_line(&n.address), roles.join(", ")]
-                    .into_iter()
-                    .filter(|s| !s.is_empty())
-                    .collect::<Vec<_>>()
-                    .join("; ");
-                title.push_str(&format!(" ({about})"));
-            }
-            if n.status == NodeStatus::Error {
-                title.push_str(": could not be checked");
-            }
-            Group {
-                title,
-                findings: report.findings_of(Some(&n.name)).collect(),
-            }
+        .map(|n| Group {
+            title: node_title(n),
+            findings: report.findings_of(Some(&n.name)).collect(),
         })
         .collect();
     for node in report.unlisted_nodes() {
@@ -144,6 +129,23 @@ fn groups(report: &Report) -> Vec<Group<'_>> {
         });
     }
     groups
+}
+
+/// `cp1 (198.18.0.11; control-plane, etcd)`, and whether it could be checked at all.
+fn node_title(n: &NodeReport) -> String {
+    let roles: Vec<&str> = n.roles.iter().map(|r| r.as_str()).collect();
+    let about: Vec<String> = [one_line(&n.address), roles.join(", ")]
+        .into_iter()
+        .filter(|s| !s.is_empty())
+        .collect();
+    let mut title = one_line(&n.name);
+    if !about.is_empty() {
+        title.push_str(&format!(" ({})", about.join("; ")));
+    }
+    if n.status == NodeStatus::Error {
+        title.push_str(": could not be checked");
+    }
+    title
 }
 
 /// Problems first: what could not be checked, then failures, warnings, skips, passes.

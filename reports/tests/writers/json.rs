@@ -47,6 +47,18 @@ fn json_has_the_documented_shape() {
 }
 
 #[test]
+fn fields_this_version_does_not_know_are_ignored() {
+    // The stability promise: a later v1 writer may add fields; this reader must cope.
+    let report = fixture::sample();
+    let mut v = serde_json::to_value(&report).unwrap();
+    v["added_later"] = serde_json::json!({"x": 1});
+    v["findings"][0]["confidence"] = 0.9.into();
+    v["nodes"][0]["facts"]["gpu"] = serde_json::json!([]);
+    let back = json::parse(&v.to_string(), Path::new("newer.json")).unwrap();
+    assert_eq!(back, report);
+}
+
+#[test]
 fn another_schema_is_refused_with_a_clear_message() {
     let report = fixture::sample();
     let mut v = serde_json::to_value(&report).unwrap();

@@ -1,0 +1,314 @@
+//! The `tarmac` binary end to end, run as users run it: exit codes, messages, and the
+//! files it writes (parsed with real JSON and XML parsers).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::Value;
+
+/// One invocation of the binary, built fluently (cf. just's `Test`).
+struct Test {
+    args: Vec<String>,
+}
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Test {
+    fn new() -> Self {
+        Test { args: Vec::new() }
+    }
+
+    fn arg(mut self, arg: impl AsRef<str>) -> Self {
+        self.args.push(arg.as_ref().to_owned());
+        self
+    }
+
+    fn args<I: IntoIterator<Item = S>, S: AsRef<str>>(mut self, args: I) -> Self {
+        self.args
+            .extend(args.into_iter().map(|a| a.as_ref().to_owned()));
+        self
+    }
+
+    fn run(self) -> Run {
+        let out = Command::new(env!("CARGO_BIN_EXE_tarmac"))
+            .args(&self.args)
+            .env_remove("CI")
+            .env("NO_COLOR", "1")
+            .output()
+            .expect("run tarmac");
+        Run {
+            code: out.status.code().expect("exited, not killed"),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+}
+
+impl Run {
+    fn code(&self, expected: i32) -> &Self {
+        assert_eq!(
+            self.code, expected,
+            "exit code\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+
+    fn stderr_has(&self, text: &str) -> &Self {
+        assert!(
+            self.stderr.contains(text),
+            "stderr lacks {text:?}:\n{}",
+            self.stderr
+        );
+        self
+    }
+
+    fn stdout_has(&self, text: &str) -> &Self {
+        assert!(
+            self.stdout.contains(text),
+            "stdout lacks {text:?}:\n{}",
+            self.stdout
+        );
+        self
+    }
+}
+
+fn data(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+/// `tarmac check -i FILE` must refuse FILE with exit 2, before touching any node.
+fn refused(file: &str) -> Run {
+    let run = Test::new().args(["check", "-i", &data(file)]).run();
+    run.code(2);
+    assert!(run.stdout.is_empty(), "report printed: {}", run.stdout);
+    assert!(!run.stderr.contains("connected"), "{}", run.stderr);
+    run
+}
+
+#[test]
+fn unknown_flag_is_a_usage_error() {
+    Test::new()
+        .args(["check", "--no-such-flag"])
+        .run()
+        .code(2)
+        .stderr_has("--no-such-flag");
+    Test::new()
+        .args(["check", "--fail-on", "sometimes"])
+        .run()
+        .code(2);
+    Test::new().arg("--help").run().code(0).stdout_has("check");
+}
+
+#[test]
+fn missing_inventory_file() {
+    let missing = data("no-such-inventory.yaml");
+    refused("no-such-inventory.yaml")
+        .stderr_has(&format!("error: cannot read inventory {missing}:"))
+        .stderr_has("No such file");
+}
+
+#[test]
+fn bad_yaml_points_at_line_and_column() {
+    refused("bad-yaml.yaml").stderr_has(&format!("error: inventory {}:4:", data("bad-yaml.yaml")));
+}
+
+#[test]
+fn unknown_key() {
+    refused("unknown-key.yaml").stderr_has(&format!(
+        "error: inventory {}:3:3: ssh: unknown field `pasword`, expected one of",
+        data("unknown-key.yaml")
+    ));
+}
+
+#[test]
+fn bad_cidr() {
+    refused("bad-cidr.yaml").stderr_has(&format!(
+        "error: inventory {}:3:13: cluster.pod_cidr: invalid CIDR \"10.244.0.0/33\": expected a network like",
+        data("bad-cidr.yaml")
+    ));
+}
+
+#[test]
+fn bad_address() {
+    refused("bad-address.yaml").stderr_has(&format!(
+        "error: inventory {}:8:14: nodes[1].address: invalid address \"10.0.0.300\": expected an IPv4/IPv6 address or a DNS name",
+        data("bad-address.yaml")
+    ));
+}
+
+#[test]
+fn duplicate_node_names() {
+    refused("duplicate-names.yaml").stderr_has(&format!(
+        "error: inventory {}:8:5: nodes[2]: duplicate node name \"cp1\" (already used by nodes[0])",
+        data("duplicate-names.yaml")
+    ));
+}
+
+#[test]
+fn bad_role() {
+    refused("bad-role.yaml").stderr_has(&format!(
+        "error: inventory {}:4:13: nodes[0].roles[0]: unknown variant `master`, expected one of `control-plane`, `etcd`, `worker`",
+        data("bad-role.yaml")
+    ));
+}
+
+#[test]
+fn unwritable_report_path_is_refused_before_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("missing-dir/report.json");
+    let run = Test::new()
+        .args(["check", "--json", json.to_str().unwrap()])
+        .run();
+    run.code(2).stderr_has("cannot write the JSON report to");
+    assert!(run.stdout.is_empty(), "{}", run.stdout);
+    assert!(
+        !run.stderr.contains("connected"),
+        "the run started:\n{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn kubespray_inventory_gives_the_port_plan() {
+    let run = Test::new()
+        .args(["ports", "-i", &data("kubespray-hosts.yaml")])
+        .run();
+    run.code(0).stderr_has("host bastion is in none of");
+    let rows: Vec<&str> = run.stdout.lines().collect();
+    assert!(rows[0].starts_with("NODE"), "{}", run.stdout);
+    let has = |node: &str, port: &str| rows.iter().any(|r| r.starts_with(node) && r.contains(port));
+    assert!(has("node1 ", "6443/tcp"));
+    assert!(has("node2 ", "2380/tcp"));
+    assert!(has("node3 ", "2379/tcp"), "node3 is in etcd");
+    assert!(!has("node3 ", "6443/tcp"), "node3 is no control plane");
+    assert!(has("node3 ", "30000/tcp"));
+    assert!(!rows.iter().any(|r| r.starts_with("bastion")));
+}
+
+#[test]
+fn native_inventory_ports_post_install() {
+    Test::new()
+        .args(["ports", "-i", &data("lab.yaml"), "--phase", "post-install"])
+        .run()
+        .code(0)
+        .stdout_has("LISTENING")
+        .stdout_has("calico BGP");
+}
+
+/// Runs a local check writing both reports; returns the run and the parsed JSON.
+fn local_check(extra: &[&str]) -> (Run, Value, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("report.json");
+    let junit = dir.path().join("report.xml");
+    let run = Test::new()
+        .args([
+            "check",
+            "--json",
+            json.to_str().unwrap(),
+            "--junit",
+            junit.to_str().unwrap(),
+        ])
+        .args(extra)
+        .run();
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    (run, report, xml)
+}
+
+/// Exit code the contract demands for these findings: 1 iff a non-ignored finding is at
+/// or above the threshold (skips never count).
+fn expected_exit(report: &Value, fail_on: &[&str]) -> i32 {
+    let failing = findings(report).iter().any(|f| {
+        fail_on.contains(&f["status"].as_str().unwrap()) && !f["ignored"].as_bool().unwrap_or(false)
+    });
+    i32::from(failing)
+}
+
+fn findings(report: &Value) -> &Vec<Value> {
+    report["findings"].as_array().unwrap()
+}
+
+#[test]
+fn local_check_writes_json_and_junit_and_exits_per_findings() {
+    let (run, report, xml) = local_check(&[]);
+    assert_eq!(report["schema"], "tarmac.report/v1");
+    let nodes = report["nodes"].as_array().unwrap();
+    assert_eq!(nodes.len(), 1);
+    assert_eq!(nodes[0]["address"], "127.0.0.1");
+    assert_eq!(
+        nodes[0]["roles"],
+        serde_json::json!(["control-plane", "etcd", "worker"])
+    );
+    assert!(!findings(&report).is_empty());
+    assert!(report["started_at"].as_str().unwrap().ends_with('Z'));
+    run.code(expected_exit(&report, &["fail", "error"]));
+    run.stdout_has("checks:");
+
+    let doc = roxmltree::Document::parse(&xml).expect("JUnit is well-formed XML");
+    let cases = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("testcase"))
+        .count();
+    assert_eq!(cases, findings(&report).len());
+}
+
+#[test]
+fn ignore_all_passes_and_marks_every_finding() {
+    let (run, report, _) = local_check(&["--ignore", "all"]);
+    run.code(0);
+    assert!(findings(&report).iter().all(|f| f["ignored"] == true));
+    assert_eq!(report["summary"]["ignored"], findings(&report).len());
+}
+
+#[test]
+fn unknown_ignore_ids_warn_but_run() {
+    let (run, report, _) = local_check(&["--ignore", "no.such.check"]);
+    run.stderr_has("warning: --ignore no.such.check");
+    run.code(expected_exit(&report, &["fail", "error"]));
+}
+
+#[test]
+fn fail_on_warn_counts_warnings() {
+    // Ignore every fail/error this machine has, so only warnings can decide the verdict.
+    let (_, first, _) = local_check(&[]);
+    let mut args = Vec::new();
+    for f in findings(&first) {
+        if matches!(f["status"].as_str(), Some("fail" | "error")) {
+            args.extend([
+                "--ignore".to_owned(),
+                f["check"].as_str().unwrap().to_owned(),
+            ]);
+        }
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (lenient, report, _) = local_check(&args);
+    lenient.code(expected_exit(&report, &["fail", "error"]));
+    let mut strict_args = args.clone();
+    strict_args.extend(["--fail-on", "warn"]);
+    let (strict, report, _) = local_check(&strict_args);
+    strict.code(expected_exit(&report, &["warn", "fail", "error"]));
+}
+
+#[test]
+fn facts_prints_json() {
+    let run = Test::new().arg("facts").run();
+    let doc: Value = serde_json::from_str(&run.stdout).expect("facts are JSON");
+    let nodes = doc["nodes"].as_array().unwrap();
+    assert_eq!(nodes.len(), 1);
+    let gathered = nodes[0].get("facts").is_some();
+    run.code(if gathered { 0 } else { 1 });
+    if gathered {
+        assert!(nodes[0]["facts"]["identity"]["cpus"].as_u64().unwrap() >= 1);
+    }
+}

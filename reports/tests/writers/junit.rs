@@ -247,3 +247,24 @@ fn the_schema_check_does_reject_what_jenkins_would() {
     let missing = good.replacen(" failures=\"", " x-failures=\"", 1);
     assert!(xmllint(&missing).is_err());
 }
+
+#[test]
+fn a_large_cluster_renders_every_finding() {
+    // 250 nodes x 40 findings: the size the harness is built for, end to end through a parser.
+    let mut report = fixture::report_with(Vec::new());
+    let template = report.nodes[1].clone();
+    report.nodes = (0..250)
+        .map(|i| tarmac_reports::NodeReport {
+            name: format!("w{i}"),
+            ..template.clone()
+        })
+        .collect();
+    report.findings = (0..250)
+        .flat_map(|i| (0..40).map(move |c| Finding::fail(&format!("c{c}"), &format!("w{i}"), "no")))
+        .collect();
+    let xml = render(&report);
+    let doc = roxmltree::Document::parse(&xml).unwrap();
+    assert_eq!(testcases(&doc).len(), 10_000);
+    let terminal = tarmac_reports::Terminal::default().render(&report).unwrap();
+    assert_eq!(terminal.matches("  FAIL   ").count(), 10_000);
+}

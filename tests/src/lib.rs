@@ -1,5 +1,31 @@
 //! Test support: the lab of network-namespace nodes running real OpenSSH, and helpers to
 //! build the `tarmac` binary and the probe for end-to-end tests.
+//!
+//! ```no_run
+//! use tarmac_tests::{Fault, Lab, lab_ready, tarmac_bin};
+//! # fn main() -> Result<(), tarmac_tests::LabError> {
+//! if !lab_ready() {
+//!     return Ok(()); // not root or a tool is missing (a failure under TARMAC_LAB_REQUIRED=1)
+//! }
+//! let lab = Lab::builder("e2e1") // unique per test; the process id is appended
+//!     .node("cp1").roles(&["control-plane", "etcd"])
+//!     .node("w1").disk("64M").fault(Fault::SwapOn)
+//!     .build()?;
+//! // Everything runs from the lab's client namespace: only lab addresses are reachable there.
+//! let out = lab.client_command(tarmac_bin())
+//!     .args(["check", "-i"]).arg(lab.inventory_path())
+//!     .output().expect("tarmac runs");
+//! assert!(lab.processes("w1")?.iter().all(|(_, cmd)| !cmd.contains("tarmac-probe")));
+//! assert_eq!(lab.exec_ok("w1", "ls -A /tmp")?, "");
+//! # let _ = out;
+//! # Ok(())
+//! # } // dropping `lab` removes its namespaces, processes and files, also on panic
+//! ```
+//!
+//! Layout: a switch namespace holds the bridges (198.18.0.0/24 for the client and ordinary
+//! nodes, 198.18.1.0/24 behind the bastion); each node is a network namespace whose sshd runs
+//! in its own mount and UTS namespaces (own hostname, /tmp, /home, /root, /var/lib overlays,
+//! /var/lib/docker tmpfs, users and sudoers). Files live in `/run/tarmac-lab/<id>/`.
 
 mod binaries;
 mod command;

@@ -174,23 +174,19 @@ pub fn sweep_stale() -> Vec<String> {
             Err(e) => eprintln!("tarmac-lab: could not remove stale lab {}: {e}", state.id),
         }
     }
-    let known: Vec<String> = list()
-        .iter()
-        .map(|s| format!("{NETNS_PREFIX}{}-", s.id))
-        .collect();
-    let dirs: Vec<String> = fs::read_dir(LAB_ROOT)
+    // Namespaces first, records second: a lab records itself before creating namespaces, so
+    // every namespace listed here whose lab is alive has a record by the time we look.
+    let namespaces = lab_namespaces();
+    let claimed: Vec<String> = fs::read_dir(LAB_ROOT)
         .map(|rd| {
             rd.filter_map(|e| e.ok())
                 .map(|e| format!("{NETNS_PREFIX}{}-", e.file_name().to_string_lossy()))
                 .collect()
         })
         .unwrap_or_default();
-    for ns in lab_namespaces() {
-        let claimed = known
-            .iter()
-            .chain(dirs.iter())
-            .any(|p| ns.starts_with(p.as_str()));
-        if !claimed && remove_netns("sweep", &ns).is_ok() {
+    for ns in namespaces {
+        let owned = claimed.iter().any(|p| ns.starts_with(p.as_str()));
+        if !owned && remove_netns("sweep", &ns).is_ok() {
             removed.push(format!("netns {ns}"));
         }
     }

@@ -43,12 +43,17 @@ pub fn down(id: &str) -> Result<(), LabError> {
 
 /// Kills every process in `ns` (sshd, its sessions, the node's holder, fault listeners),
 /// then deletes it.
+/// Another process (a concurrent stale sweep) removing it first is not an error.
 pub(crate) fn remove_netns(lab: &str, ns: &str) -> Result<(), LabError> {
-    if !Path::new("/run/netns").join(ns).exists() {
+    let gone = || !Path::new("/run/netns").join(ns).exists();
+    if gone() {
         return Ok(());
     }
-    kill_all_in(lab, ns)?;
-    run_args(lab, "ip", &["netns", "delete", ns]).map(|_| ())
+    let result = kill_all_in(lab, ns).and_then(|()| run_args(lab, "ip", &["netns", "delete", ns]));
+    match result {
+        Err(_) if gone() => Ok(()),
+        other => other.map(|_| ()),
+    }
 }
 
 fn kill_all_in(lab: &str, ns: &str) -> Result<(), LabError> {

@@ -358,8 +358,8 @@ fn a_lab_whose_owner_died_is_swept() {
     lab.disarm();
     assert_eq!(namespaces_of(&id).len(), 3);
 
-    let removed = sweep_stale();
-    assert!(removed.contains(&format!("lab {id}")), "{removed:?}");
+    // A concurrent test's sweep may get there first; either way a sweep removed it.
+    sweep_stale();
     assert_eq!(namespaces_of(&id), Vec::<String>::new());
     assert!(!Path::new(&format!("/run/tarmac-lab/{id}")).exists());
 }

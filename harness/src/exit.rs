@@ -14,6 +14,9 @@ pub enum Exit {
     /// Bad flags, an unreadable or invalid inventory, an unwritable report path:
     /// reported before any node is touched.
     Usage,
+    /// The run finished but a requested report file could not be written; like an
+    /// unwritable path found before the run, this is the caller's setup, not a verdict.
+    ReportNotWritten,
     /// Ctrl-C: the shell's convention, 128 + SIGINT.
     Interrupted,
 }
@@ -23,7 +26,7 @@ impl Exit {
         match self {
             Exit::Success => 0,
             Exit::Failed => 1,
-            Exit::Usage => 2,
+            Exit::Usage | Exit::ReportNotWritten => 2,
             Exit::Interrupted => 130,
         }
     }

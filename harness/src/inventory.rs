@@ -16,14 +16,17 @@ use serde::Deserialize;
 use tarmac_checks::{ByteSize, Cni, Role};
 
 pub use cidr_list::CidrList;
-pub use inventory_error::InventoryError;
+pub use inventory_error::{InventoryError, ParseError};
 pub use node_address::NodeAddress;
 pub use node_list::{NodeList, RawNode};
 pub use ssh_settings::{BastionAddress, OneOrMany, SshSettings};
 
 /// tarmac's own inventory format (see DESIGN.md).
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "an inventory: a mapping with nodes: and optionally ssh:, cluster:, checks:"
+)]
 pub struct NativeInventory {
     #[serde(default)]
     pub ssh: SshSettings,
@@ -124,17 +127,17 @@ impl Inventory {
             path: path.to_owned(),
             source,
         })?;
-        Self::parse(&text).map_err(|e| InventoryError::from_yaml(path, &e))
+        Self::parse(&text).map_err(|e| InventoryError::invalid(path, e))
     }
 
     /// Parses inventory text: Kubespray's format when the top level has an `all` key
     /// (Ansible's root group), tarmac's own otherwise.
-    pub fn parse(text: &str) -> Result<Self, serde_yaml::Error> {
+    pub fn parse(text: &str) -> Result<Self, ParseError> {
         let value: serde_yaml::Value = serde_yaml::from_str(text)?;
         if value.get("all").is_some() {
             kubespray::parse(text)
         } else {
-            serde_yaml::from_str::<NativeInventory>(text).map(Inventory::from)
+            Ok(serde_yaml::from_str::<NativeInventory>(text).map(Inventory::from)?)
         }
     }
 }

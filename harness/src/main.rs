@@ -3,6 +3,7 @@
 //! code through `exit.rs`.
 
 use std::io::Write;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -79,18 +80,27 @@ async fn run_command(command: &Command, config: &RunConfig) -> anyhow::Result<Ex
         Command::Check(_) => {
             let events: Arc<dyn EventSink> = Arc::new(Progress::stderr());
             let report = run::check(config, ctx, events).await;
-            // Files first: a CI job that stops reading stdout must still get them.
-            if let Some(path) = &config.json {
-                Json.write_file(&report, path)?;
-            }
-            if let Some(path) = &config.junit {
-                Junit.write_file(&report, path)?;
+            // Files first: a CI job that stops reading stdout must still get them. A file
+            // that cannot be written does not hide the terminal report.
+            let formats: [(&dyn ReportFormat, &Option<PathBuf>); 2] =
+                [(&Json, &config.json), (&Junit, &config.junit)];
+            let mut unwritten = 0;
+            for (format, path) in formats {
+                if let Some(path) = path
+                    && let Err(e) = format.write_file(&report, path)
+                {
+                    eprintln!("error: {:#}", anyhow::Error::from(e));
+                    unwritten += 1;
+                }
             }
             let terminal = Terminal {
                 color: config.color,
                 verbose: config.verbose,
             };
             print_stdout(terminal.render(&report)?.as_bytes())?;
+            if unwritten > 0 {
+                return Ok(Exit::ReportNotWritten);
+            }
             Ok(Exit::for_findings(&report.findings, config.fail_on))
         }
         Command::Facts(_) => {

@@ -66,11 +66,13 @@ pub fn probe_request(config: &RunConfig, node: &NodeSpec) -> ProbeRequest {
 /// The one seam between orchestration and transports: facts of one node, however it
 /// is reached.
 pub async fn gather_node(
+    node: &str,
     conn: &Connection,
     req: &ProbeRequest,
     ctx: &RunContext,
 ) -> Result<NodeFacts, NodeError> {
-    let _ = ctx;
+    // `node` and `ctx` are for the SSH arm: errors name the node, the SSH state is shared.
+    let _ = (node, ctx);
     match conn {
         Connection::Local => {
             let req = req.clone();
@@ -118,8 +120,11 @@ pub async fn gather_all(
                     node: node.name.clone(),
                 });
             }
-            let facts = match tokio::time::timeout(ctx.node_timeout, gather_node(&conn, &req, &ctx))
-                .await
+            let facts = match tokio::time::timeout(
+                ctx.node_timeout,
+                gather_node(&node.name, &conn, &req, &ctx),
+            )
+            .await
             {
                 Ok(result) => result,
                 Err(_) => Err(NodeError::Timeout(ctx.node_timeout)),

@@ -312,3 +312,33 @@ fn facts_prints_json() {
         assert!(nodes[0]["facts"]["identity"]["cpus"].as_u64().unwrap() >= 1);
     }
 }
+
+#[test]
+fn a_report_that_cannot_be_written_still_prints_and_exits_2() {
+    let run = Test::new().args(["check", "--json", "/dev/full"]).run();
+    run.code(2)
+        .stderr_has("error: cannot write the JSON report to /dev/full")
+        .stdout_has("checks:");
+}
+
+#[test]
+fn unreachable_nodes_are_error_findings_and_exit_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("report.json");
+    let run = Test::new()
+        .args(["check", "-i", &data("lab.yaml"), "--node-timeout", "5"])
+        .args(["--json", json.to_str().unwrap()])
+        .run();
+    run.code(1);
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let nodes = report["nodes"].as_array().unwrap();
+    let names: Vec<&str> = nodes.iter().map(|n| n["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["cp1", "w1"]);
+    for (node, finding) in nodes.iter().zip(findings(&report)) {
+        assert_eq!(node["status"], "error");
+        assert_eq!(finding["check"], "node.reachable");
+        assert_eq!(finding["status"], "error");
+        assert_eq!(finding["node"], node["name"]);
+    }
+    assert_eq!(findings(&report).len(), 2);
+}

@@ -11,19 +11,45 @@ pub enum InventoryError {
         #[source]
         source: std::io::Error,
     },
-    #[error("inventory {}{}: {message}", path.display(), Location(*location))]
-    Invalid {
-        path: PathBuf,
-        /// Line and column, 1-based, when the YAML parser knows them.
-        location: Option<(usize, usize)>,
-        message: String,
-    },
+    #[error("inventory {}{}: {}", path.display(), Location(problem.location), problem.message)]
+    Invalid { path: PathBuf, problem: ParseError },
 }
 
 impl InventoryError {
+    pub fn invalid(path: &Path, problem: ParseError) -> Self {
+        InventoryError::Invalid {
+            path: path.to_owned(),
+            problem,
+        }
+    }
+}
+
+/// What is wrong with inventory text, and where (1-based line and column) when known.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParseError {
+    pub location: Option<(usize, usize)>,
+    pub message: String,
+}
+
+impl ParseError {
+    /// A problem found after parsing, located at the first line that starts with `key:`
+    /// (a Kubespray host or group), so the user still gets a line to go to.
+    pub fn at_key(text: &str, key: &str, message: String) -> Self {
+        let location = text.lines().enumerate().find_map(|(i, line)| {
+            let body = line.trim_start();
+            let rest = body.strip_prefix(key)?;
+            rest.trim_start()
+                .starts_with(':')
+                .then(|| (i + 1, line.len() - body.len() + 1))
+        });
+        ParseError { location, message }
+    }
+}
+
+impl From<serde_yaml::Error> for ParseError {
     /// Splits serde_yaml's "msg at line L column C" into a location and a message so the
     /// location can be shown the way editors and compilers do: `file:line:col`.
-    pub fn from_yaml(path: &Path, err: &serde_yaml::Error) -> Self {
+    fn from(err: serde_yaml::Error) -> Self {
         let text = err.to_string();
         let location = err.location().map(|l| (l.line(), l.column()));
         let message = match location {
@@ -32,13 +58,22 @@ impl InventoryError {
             }
             None => text,
         };
-        InventoryError::Invalid {
-            path: path.to_owned(),
-            location,
-            message,
-        }
+        ParseError { location, message }
     }
 }
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}{}",
+            Location(self.location).to_string().trim_start_matches(':'),
+            self.message
+        )
+    }
+}
+
+impl std::error::Error for ParseError {}
 
 struct Location(Option<(usize, usize)>);
 
@@ -59,8 +94,19 @@ mod tests {
     #[test]
     fn shows_file_line_column_then_the_problem() {
         let err = serde_yaml::from_str::<Vec<u16>>("- 1\n- x\n").unwrap_err();
-        let shown = InventoryError::from_yaml(Path::new("lab.yaml"), &err).to_string();
+        let shown = InventoryError::invalid(Path::new("lab.yaml"), err.into()).to_string();
         assert!(shown.starts_with("inventory lab.yaml:2:3: "), "{shown}");
         assert!(!shown.contains("at line"), "{shown}");
+    }
+
+    #[test]
+    fn a_key_is_found_at_its_first_line() {
+        let text = "all:\n  hosts:\n    node_1:\n      ip: 1.2.3.4\n";
+        let e = ParseError::at_key(text, "node_1", "bad".into());
+        assert_eq!(e.location, Some((3, 5)));
+        assert_eq!(
+            ParseError::at_key(text, "node_2", "bad".into()).location,
+            None
+        );
     }
 }

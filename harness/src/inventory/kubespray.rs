@@ -7,14 +7,14 @@ use std::collections::BTreeSet;
 use std::fmt;
 use std::marker::PhantomData;
 
-use serde::de::{Error as _, MapAccess, Visitor};
+use serde::de::{MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use tarmac_checks::{Cni, Role};
 
 use super::cidr_list::CidrList;
 use super::node_address::NodeAddress;
 use super::ssh_settings::{OneOrMany, SshSettings};
-use super::{ClusterSection, Inventory, InventoryNode};
+use super::{ClusterSection, Inventory, InventoryNode, ParseError};
 
 /// The groups that give a host its roles, with their pre-2.16 spellings.
 const ROLE_GROUPS: [(Role, [&str; 2]); 3] = [
@@ -25,7 +25,10 @@ const ROLE_GROUPS: [(Role, [&str; 2]); 3] = [
 
 /// An Ansible group: its hosts, its child groups, its variables.
 #[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "an Ansible group: a mapping with hosts:, children: or vars:"
+)]
 struct Group {
     #[serde(default)]
     hosts: Option<OrderedMap<Option<HostVars>>>,
@@ -150,7 +153,7 @@ fn merge_host(into: &mut HostVars, from: HostVars) {
 }
 
 /// Parses a Kubespray/Ansible YAML inventory whose top level holds `all`.
-pub fn parse(text: &str) -> Result<Inventory, serde_yaml::Error> {
+pub fn parse(text: &str) -> Result<Inventory, ParseError> {
     let root: OrderedMap<Option<Group>> = serde_yaml::from_str(text)?;
     let mut flat = Flat::default();
     let mut all_vars = None;
@@ -181,17 +184,21 @@ pub fn parse(text: &str) -> Result<Inventory, serde_yaml::Error> {
             ));
             continue;
         }
-        inv.nodes.push(node(name, vars, roles)?);
+        inv.nodes
+            .push(node(name, vars, roles).map_err(|e| ParseError::at_key(text, name, e))?);
     }
     if inv.nodes.is_empty() {
-        return Err(serde_yaml::Error::custom(
-            "no hosts in kube_control_plane, kube_node or etcd: expected a Kubespray hosts.yaml",
+        return Err(ParseError::at_key(
+            text,
+            "all",
+            "all: no hosts in kube_control_plane, kube_node or etcd: expected a Kubespray hosts.yaml"
+                .to_owned(),
         ));
     }
     Ok(inv)
 }
 
-fn node(name: &str, vars: &HostVars, roles: Vec<Role>) -> Result<InventoryNode, serde_yaml::Error> {
+fn node(name: &str, vars: &HostVars, roles: Vec<Role>) -> Result<InventoryNode, String> {
     // Peers reach a node on `ip` (Kubespray's cluster address); SSH goes to `ansible_host`.
     let address = match vars
         .ip
@@ -202,7 +209,7 @@ fn node(name: &str, vars: &HostVars, roles: Vec<Role>) -> Result<InventoryNode, 
         Some(a) => a,
         None => name
             .parse()
-            .map_err(|e: String| serde_yaml::Error::custom(format!("all.hosts.{name}: {e}")))?,
+            .map_err(|e: String| format!("all.hosts.{name}: {e} (set ansible_host or ip)"))?,
     };
     let ssh_host = vars.ansible_host.clone().filter(|h| *h != address);
     Ok(InventoryNode {
@@ -322,7 +329,7 @@ all:
     #[test]
     fn bad_host_address_has_a_location() {
         let err = parse("all:\n  hosts:\n    n1:\n      ip: 10.0.0.300\n").unwrap_err();
-        assert_eq!(err.location().map(|l| l.line()), Some(4), "{err}");
+        assert_eq!(err.location, Some((4, 11)), "{err}");
         assert!(err.to_string().contains("invalid address"), "{err}");
     }
 
@@ -330,5 +337,13 @@ all:
     fn no_kubernetes_hosts_is_an_error() {
         let err = parse("all:\n  hosts:\n    n1:\n").unwrap_err();
         assert!(err.to_string().contains("no hosts"), "{err}");
+        assert_eq!(err.location, Some((1, 1)));
+        let text = "all:\n  hosts:\n    bad_name:\n  children:\n    kube_node:\n      hosts:\n        bad_name:\n";
+        let err = parse(text).unwrap_err();
+        assert_eq!(err.location, Some((3, 5)), "{err}");
+        assert!(
+            err.message.contains("invalid address \"bad_name\""),
+            "{err}"
+        );
     }
 }

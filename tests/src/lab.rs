@@ -9,10 +9,10 @@ use std::process::{Command, Output};
 use crate::command::{describe, run_args};
 use crate::inventory::{Login, inventory_yaml};
 use crate::keys;
-use crate::node::{NodeProcesses, create_network, in_node, start_node};
+use crate::node::{NodeProcesses, create_network, in_node, start_nodes};
 use crate::node_files::{NodePaths, write, write_node_files};
 use crate::state::{LabState, Owner, claim};
-use crate::topology::{CLIENT_ADDRESS, Topology};
+use crate::topology::{CLIENT_ADDRESS, NodePlan, Topology};
 use crate::{Fault, LabBuilder, LabError, sweep_stale, teardown};
 
 /// One node of a running lab.
@@ -115,23 +115,39 @@ impl Lab {
         write(&id, &self.known_hosts(), &known_hosts, 0o644)?;
         let config = keys::ssh_config(&self.client_key(), &self.known_hosts());
         write(&id, &self.ssh_config(), &config, 0o644)?;
-        for (plan, paths) in self.topology.nodes.clone().iter().zip(&all_paths) {
-            let procs = start_node(&id, paths, plan)?;
-            self.nodes.push(LabNode {
-                name: plan.spec.name.clone(),
-                address: plan.address(),
-                roles: plan.spec.roles.clone(),
-                netns: plan.netns.clone(),
-                is_bastion: plan.spec.is_bastion,
-                behind_bastion: plan.spec.behind_bastion,
-                holder_pid: procs.holder.id(),
-                sshd_pid: procs.sshd.as_ref().map(|c| c.id()),
-                faults: plan.spec.faults.clone(),
-                disk: plan.spec.disk.clone(),
-            });
-            self.processes.push(procs);
+        let nodes: Vec<(NodePaths, NodePlan)> = all_paths
+            .into_iter()
+            .zip(self.topology.nodes.iter().cloned())
+            .collect();
+        let mut first_error = None;
+        for ((_, plan), started) in nodes.iter().zip(start_nodes(&id, &nodes)) {
+            match started {
+                Ok(procs) => self.add_node(plan, procs),
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        if let Some(e) = first_error {
+            return Err(e);
         }
         write(&id, &self.inventory_path(), &self.inventory_yaml(), 0o644)
+    }
+
+    fn add_node(&mut self, plan: &NodePlan, procs: NodeProcesses) {
+        self.nodes.push(LabNode {
+            name: plan.spec.name.clone(),
+            address: plan.address(),
+            roles: plan.spec.roles.clone(),
+            netns: plan.netns.clone(),
+            is_bastion: plan.spec.is_bastion,
+            behind_bastion: plan.spec.behind_bastion,
+            holder_pid: procs.holder.id(),
+            sshd_pid: procs.sshd.as_ref().map(|c| c.id()),
+            faults: plan.spec.faults.clone(),
+            disk: plan.spec.disk.clone(),
+        });
+        self.processes.push(procs);
     }
 
     /// The lab id: the builder's name plus `-<pid>` unless persistent.
@@ -301,11 +317,7 @@ impl Lab {
 
     fn stop(&mut self) -> Result<(), LabError> {
         for procs in &mut self.processes {
-            for child in procs.all_mut() {
-                // Already gone is fine; the netns sweep in `teardown` catches anything left.
-                let _ = child.kill();
-                let _ = child.wait();
-            }
+            procs.stop();
         }
         self.processes.clear();
         teardown(&self.state)

@@ -28,6 +28,15 @@ pub(crate) struct NodeProcesses {
 }
 
 impl NodeProcesses {
+    /// Kills and reaps every process (sshd first, so no new session starts meanwhile).
+    pub(crate) fn stop(&mut self) {
+        for child in self.all_mut() {
+            // An already exited child is fine; anything it spawned dies with the netns sweep.
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
     pub(crate) fn all_mut(&mut self) -> impl Iterator<Item = &mut Child> {
         self.sshd
             .iter_mut()
@@ -112,11 +121,7 @@ fn connect(lab: &str, sw: &str, ns: &str, port: &Port) -> Result<(), LabError> {
 
 /// Starts one node: its namespace holder, then sysctls, firewall rules, fault listeners and
 /// (unless `Fault::SshdDown`) sshd, waiting until each is really up.
-pub(crate) fn start_node(
-    lab: &str,
-    paths: &NodePaths,
-    node: &NodePlan,
-) -> Result<NodeProcesses, LabError> {
+fn start_node(lab: &str, paths: &NodePaths, node: &NodePlan) -> Result<NodeProcesses, LabError> {
     let script = setup_script(paths, node);
     let mut holder_cmd = Command::new("ip");
     holder_cmd.args([
@@ -130,23 +135,28 @@ pub(crate) fn start_node(
         "private",
     ]);
     holder_cmd.args(["/bin/sh", "-c", &script]);
-    let mut holder = spawn(lab, &mut holder_cmd, &paths.file("setup.log"))?;
-    let ready = paths.ready();
-    wait_until(
-        lab,
-        node,
-        "namespace setup",
-        &paths.file("setup.log"),
-        &mut holder,
-        || ready.exists(),
-    )?;
+    let log = paths.file("setup.log");
+    let holder = spawn(lab, &mut holder_cmd, &log)?;
     let mut procs = NodeProcesses {
         holder,
         sshd: None,
         helpers: Vec::new(),
     };
-    // From here on the caller owns `procs` and kills them if a later step fails.
-    configure(lab, paths, node, &mut procs)?;
+    let ready = paths.ready();
+    let started = wait_until(
+        lab,
+        node,
+        "namespace setup",
+        &log,
+        &mut procs.holder,
+        || ready.exists(),
+    )
+    .and_then(|()| configure(lab, paths, node, &mut procs));
+    if let Err(e) = started {
+        // Reap what did start; the lab's teardown removes the namespaces.
+        procs.stop();
+        return Err(e);
+    }
     Ok(procs)
 }
 
@@ -183,19 +193,13 @@ fn configure(
                 let log = paths.file(&format!("listener-{port}.log"));
                 let mut cmd = in_node(holder);
                 cmd.args(["/usr/bin/python3", "-c", &listener_program(port)]);
-                procs.helpers.push(spawn(lab, &mut cmd, &log)?);
-                let child = procs
-                    .helpers
-                    .last_mut()
-                    .ok_or_else(|| LabError::invalid(lab, "listener vanished"))?;
-                wait_until(
-                    lab,
-                    node,
-                    &format!("listener on port {port}"),
-                    &log,
-                    child,
-                    || tcp_listening(holder, port),
-                )?;
+                let mut child = spawn(lab, &mut cmd, &log)?;
+                let what = format!("listener on port {port}");
+                let waited = wait_until(lab, node, &what, &log, &mut child, || {
+                    tcp_listening(holder, port)
+                });
+                procs.helpers.push(child);
+                waited?;
             }
             _ => {}
         }
@@ -205,12 +209,41 @@ fn configure(
         let config = paths.sshd_config();
         let mut cmd = in_node(holder);
         cmd.args(["/usr/sbin/sshd", "-D", "-e", "-f"]).arg(&config);
-        let sshd = procs.sshd.insert(spawn(lab, &mut cmd, &log)?);
-        wait_until(lab, node, "sshd", &log, sshd, || {
+        let mut sshd = spawn(lab, &mut cmd, &log)?;
+        let waited = wait_until(lab, node, "sshd", &log, &mut sshd, || {
             tcp_listening(holder, SSH_PORT)
-        })?;
+        });
+        procs.sshd = Some(sshd);
+        waited?;
     }
     Ok(())
+}
+
+/// How many nodes start at once: enough to hide the waits on sshd, few enough for a small host.
+const PARALLEL_STARTS: usize = 16;
+
+/// Starts every node, a batch at a time; one result per node, in order.
+pub(crate) fn start_nodes(
+    lab: &str,
+    nodes: &[(NodePaths, NodePlan)],
+) -> Vec<Result<NodeProcesses, LabError>> {
+    let mut results = Vec::with_capacity(nodes.len());
+    for batch in nodes.chunks(PARALLEL_STARTS) {
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = batch
+                .iter()
+                .map(|(paths, plan)| scope.spawn(move || start_node(lab, paths, plan)))
+                .collect();
+            for handle in handles {
+                results.push(
+                    handle.join().unwrap_or_else(|_| {
+                        Err(LabError::invalid(lab, "starting a node panicked"))
+                    }),
+                );
+            }
+        });
+    }
+    results
 }
 
 /// A command that runs inside the node's network, mount and UTS namespaces.

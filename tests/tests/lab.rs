@@ -162,6 +162,25 @@ fn a_panicking_test_still_tears_its_lab_down() {
 }
 
 #[test]
+fn a_failed_build_says_why_and_leaves_nothing() {
+    if !lab_ready() {
+        return;
+    }
+    let err = Lab::builder("fb")
+        .node("ok")
+        .node("bad")
+        .disk("not-a-size")
+        .build()
+        .unwrap_err();
+    let message = err.to_string();
+    assert!(message.contains("node bad: namespace setup"), "{message}");
+    assert!(message.contains("mount"), "the setup log is quoted: {message}");
+    let id = format!("fb-{}", std::process::id());
+    assert_eq!(namespaces_of(&id), Vec::<String>::new());
+    assert!(!Path::new(&format!("/run/tarmac-lab/{id}")).exists());
+}
+
+#[test]
 fn faults_show_only_in_their_node() {
     if !lab_ready() {
         return;
@@ -358,8 +377,20 @@ fn a_lab_whose_owner_died_is_swept() {
     lab.disarm();
     assert_eq!(namespaces_of(&id).len(), 3);
 
-    // A concurrent test's sweep may get there first; either way a sweep removed it.
+    // A namespace with the lab prefix and no record at all, as a crash mid-teardown leaves.
+    let orphan_id = format!("orphan{}", std::process::id());
+    let orphan = format!("tlab-{orphan_id}-x");
+    assert!(
+        Command::new("ip")
+            .args(["netns", "add", &orphan])
+            .status()
+            .unwrap()
+            .success()
+    );
+
+    // A concurrent test's sweep may get there first; either way a sweep removed them.
     sweep_stale();
+    assert_eq!(namespaces_of(&orphan_id), Vec::<String>::new());
     assert_eq!(namespaces_of(&id), Vec::<String>::new());
     assert!(!Path::new(&format!("/run/tarmac-lab/{id}")).exists());
 }

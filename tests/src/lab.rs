@@ -225,6 +225,14 @@ impl Lab {
         inventory_yaml(&self.state.id, &self.nodes, login)
     }
 
+    /// Writes [`Lab::inventory_yaml_as`] to `<lab dir>/inventory-<user>.yaml` and returns the path.
+    pub fn write_inventory_as(&self, user: &str, sudo: bool) -> Result<PathBuf, LabError> {
+        let path = self.dir.join(format!("inventory-{user}.yaml"));
+        let yaml = self.inventory_yaml_as(user, sudo);
+        write(&self.state.id, &path, &yaml, 0o644)?;
+        Ok(path)
+    }
+
     /// Runs `sh -c cmd` inside the node's network, mount and UTS namespaces, as root, for
     /// assertions about the node. The output is returned whatever the exit status.
     pub fn exec(&self, node: &str, cmd: &str) -> Result<Output, LabError> {

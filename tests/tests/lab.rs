@@ -174,7 +174,10 @@ fn a_failed_build_says_why_and_leaves_nothing() {
         .unwrap_err();
     let message = err.to_string();
     assert!(message.contains("node bad: namespace setup"), "{message}");
-    assert!(message.contains("mount"), "the setup log is quoted: {message}");
+    assert!(
+        message.contains("mount"),
+        "the setup log is quoted: {message}"
+    );
     let id = format!("fb-{}", std::process::id());
     assert_eq!(namespaces_of(&id), Vec::<String>::new());
     assert!(!Path::new(&format!("/run/tarmac-lab/{id}")).exists());

@@ -36,6 +36,7 @@ mod keys;
 mod lab;
 mod lab_builder;
 mod listen;
+mod network;
 mod node;
 mod node_files;
 mod skip;

@@ -1,5 +1,5 @@
-//! Bringing a lab up on the host: namespaces, bridges and veths, then each node's
-//! namespace holder, sysctls, firewall, fault listeners and sshd.
+//! Starting a lab node's processes: its namespace holder (own mount and UTS namespaces),
+//! then sysctls, firewall rules, fault listeners and sshd, each waited on until really up.
 
 use std::fs::{self, File};
 use std::os::unix::process::CommandExt;
@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use crate::command::{describe, run_args};
 use crate::listen::tcp_listening;
 use crate::node_files::{NodePaths, setup_script};
-use crate::topology::{Bridge, NodePlan, Port, Topology};
+use crate::topology::NodePlan;
 use crate::{Fault, LabError};
 
 const READY_TIMEOUT: Duration = Duration::from_secs(15);
@@ -43,80 +43,6 @@ impl NodeProcesses {
             .chain(self.helpers.iter_mut())
             .chain(std::iter::once(&mut self.holder))
     }
-}
-
-/// Creates every namespace, the bridges in the switch namespace, and one veth pair per port
-/// created directly across namespaces, so no interface ever appears in the root namespace.
-pub(crate) fn create_network(lab: &str, topo: &Topology) -> Result<(), LabError> {
-    for ns in topo.namespaces() {
-        run_args(lab, "ip", &["netns", "add", &ns])?;
-        // Only 198.18.0.0/16 may carry traffic: no IPv6 on lab links (lo keeps ::1).
-        run_args(
-            lab,
-            "ip",
-            &[
-                "netns",
-                "exec",
-                &ns,
-                "sysctl",
-                "-qw",
-                "net.ipv6.conf.default.disable_ipv6=1",
-            ],
-        )?;
-        run_args(lab, "ip", &["-n", &ns, "link", "set", "lo", "up"])?;
-    }
-    let sw = topo.switch_ns.as_str();
-    let mut bridges = vec![Bridge::Front];
-    if topo.has_inner_bridge() {
-        bridges.push(Bridge::Inner);
-    }
-    for bridge in bridges {
-        run_args(
-            lab,
-            "ip",
-            &["-n", sw, "link", "add", bridge.name(), "type", "bridge"],
-        )?;
-        run_args(lab, "ip", &["-n", sw, "link", "set", bridge.name(), "up"])?;
-    }
-    connect(lab, sw, &topo.client_ns, &topo.client_port)?;
-    for node in &topo.nodes {
-        for port in &node.ports {
-            connect(lab, sw, &node.netns, port)?;
-        }
-    }
-    Ok(())
-}
-
-fn connect(lab: &str, sw: &str, ns: &str, port: &Port) -> Result<(), LabError> {
-    let (sw_if, node_if) = (port.switch_if.as_str(), port.node_if.as_str());
-    run_args(
-        lab,
-        "ip",
-        &[
-            "-n", sw, "link", "add", sw_if, "type", "veth", "peer", "name", node_if, "netns", ns,
-        ],
-    )?;
-    run_args(
-        lab,
-        "ip",
-        &[
-            "-n",
-            sw,
-            "link",
-            "set",
-            sw_if,
-            "master",
-            port.bridge.name(),
-            "up",
-        ],
-    )?;
-    run_args(
-        lab,
-        "ip",
-        &["-n", ns, "addr", "add", &port.cidr(), "dev", node_if],
-    )?;
-    run_args(lab, "ip", &["-n", ns, "link", "set", node_if, "up"])?;
-    Ok(())
 }
 
 /// Starts one node: its namespace holder, then sysctls, firewall rules, fault listeners and

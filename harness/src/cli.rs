@@ -38,9 +38,16 @@ pub struct RunArgs {
     /// Nodes gathered at the same time.
     #[arg(long, value_name = "N", default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub concurrency: u32,
-    /// Seconds one node may take before it is reported as an error.
-    #[arg(long, value_name = "SECS", default_value_t = 120, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    /// Seconds one node may take, all steps together, before it is reported as an error.
+    #[arg(long, value_name = "SECS", default_value_t = 180, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub node_timeout: u64,
+    /// Trust and record the host key of a node missing from known_hosts (trust on first
+    /// use). A changed key is always refused.
+    #[arg(long)]
+    pub accept_new_host_keys: bool,
+    /// Leave the probe on the nodes, so the next run skips the upload.
+    #[arg(long)]
+    pub keep_probe: bool,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -12,6 +12,7 @@ use crate::config_error::ConfigError;
 use crate::ignore_list::IgnoreList;
 use crate::inventory::{ChecksSection, ClusterSection, Inventory, SshSettings, SwapSeverity};
 use crate::node_error::NODE_REACHABLE;
+use crate::ssh::{HostConfig, SshConfig};
 use crate::target::{Connection, JumpHost, SshTarget};
 
 #[derive(Debug, Clone)]
@@ -31,6 +32,10 @@ pub struct RunConfig {
     /// Nodes gathered at the same time.
     pub concurrency: usize,
     pub node_timeout: Duration,
+    /// Trust on first use for nodes missing from known_hosts.
+    pub accept_new_host_keys: bool,
+    /// Leave the probe on the nodes after the run.
+    pub keep_probe: bool,
     /// Printed on stderr before the run; none of them stops it.
     pub warnings: Vec<String>,
 }
@@ -62,9 +67,12 @@ impl RunConfig {
     }
 
     pub fn for_ports(args: &PortsArgs) -> Result<Self, ConfigError> {
+        // `ports` reaches no node; the run settings are never used.
         let run = RunArgs {
             concurrency: 1,
             node_timeout: 1,
+            accept_new_host_keys: false,
+            keep_probe: false,
         };
         Self::load(args.inventory.inventory.as_deref(), args.phase, &run)
     }
@@ -87,6 +95,7 @@ impl RunConfig {
             None => Inventory::default(),
         };
         let nodes = if inventory.is_some() {
+            let ssh_config = SshConfig::load_default()?;
             inv.nodes
                 .iter()
                 .map(|n| {
@@ -96,7 +105,8 @@ impl RunConfig {
                         roles: normalized_roles(&n.roles),
                     };
                     let host = n.ssh_host.as_ref().unwrap_or(&n.address).to_string();
-                    let target = ssh_target(host, &inv.ssh.overlaid(&n.ssh));
+                    let file = ssh_config.resolve(&host);
+                    let target = ssh_target(host, &inv.ssh.overlaid(&n.ssh), &file);
                     (spec, Connection::Ssh(target))
                 })
                 .collect()
@@ -122,6 +132,8 @@ impl RunConfig {
             color: false,
             concurrency: usize::try_from(run.concurrency).unwrap_or(usize::MAX),
             node_timeout: Duration::from_secs(run.node_timeout),
+            accept_new_host_keys: run.accept_new_host_keys,
+            keep_probe: run.keep_probe,
             warnings: inv.warnings,
         })
     }
@@ -194,29 +206,41 @@ fn settings(section: &ChecksSection) -> Settings {
     }
 }
 
-/// OpenSSH's defaults for whatever the inventory leaves out.
-fn ssh_target(host: String, ssh: &SshSettings) -> SshTarget {
+/// The inventory's settings first, then `~/.ssh/config` for this host, then OpenSSH's
+/// defaults for whatever both leave out.
+fn ssh_target(host: String, ssh: &SshSettings, file: &HostConfig) -> SshTarget {
     let user = ssh
         .user
         .clone()
+        .or_else(|| file.user.clone())
         .or_else(|| std::env::var("USER").ok().filter(|u| !u.is_empty()))
         .unwrap_or_else(|| "root".to_owned());
     let identity_files: Vec<PathBuf> = match &ssh.identity_file {
         Some(files) => files.to_vec().iter().map(|f| expand_home(f)).collect(),
+        None if !file.identity_files.is_empty() => file.identity_files.clone(),
         None => ["~/.ssh/id_ed25519", "~/.ssh/id_ecdsa", "~/.ssh/id_rsa"]
             .iter()
             .map(|f| expand_home(f))
             .collect(),
     };
-    let bastion = ssh.bastion.as_ref().map(|b| JumpHost {
-        host: b.host.clone(),
-        port: b.port.unwrap_or(22),
-        user: b.user.clone().unwrap_or_else(|| user.clone()),
+    let jump = ssh
+        .bastion
+        .as_ref()
+        .map(|b| (b.host.clone(), b.port, b.user.clone()))
+        .or_else(|| {
+            file.proxy_jump
+                .as_ref()
+                .map(|j| (j.host.clone(), j.port, j.user.clone()))
+        });
+    let bastion = jump.map(|(host, port, jump_user)| JumpHost {
+        host,
+        port: port.unwrap_or(22),
+        user: jump_user.unwrap_or_else(|| user.clone()),
         identity_files: identity_files.clone(),
     });
     SshTarget {
-        host,
-        port: ssh.port.unwrap_or(22),
+        host: file.host_name.clone().unwrap_or(host),
+        port: ssh.port.or(file.port).unwrap_or(22),
         user,
         identity_files,
         known_hosts: expand_home(ssh.known_hosts.as_deref().unwrap_or("~/.ssh/known_hosts")),
@@ -291,7 +315,11 @@ mod tests {
         )
         .unwrap();
         let n = &inv.nodes[0];
-        let t = ssh_target(n.address.to_string(), &inv.ssh.overlaid(&n.ssh));
+        let t = ssh_target(
+            n.address.to_string(),
+            &inv.ssh.overlaid(&n.ssh),
+            &HostConfig::default(),
+        );
         assert_eq!((t.user.as_str(), t.port, t.sudo), ("ops", 2222, true));
         assert_eq!(t.known_hosts, PathBuf::from("/etc/tarmac/known_hosts"));
         let jump = t.bastion.unwrap();
@@ -300,6 +328,31 @@ mod tests {
             ("jump.lab.example", 22, "ops")
         );
         assert_eq!(normalized_roles(&n.roles), [Role::Worker]);
+    }
+
+    #[test]
+    fn ssh_config_fills_what_the_inventory_leaves_out() {
+        let file = SshConfig::parse(
+            Path::new("config"),
+            "Host w*\n  HostName 198.18.0.99\n  User deploy\n  Port 2200\n  IdentityFile /keys/lab\n  ProxyJump jump@198.18.0.1\n",
+        )
+        .unwrap();
+        let resolved = file.resolve("w1");
+        let from_file = ssh_target("w1".into(), &SshSettings::default(), &resolved);
+        assert_eq!(from_file.host, "198.18.0.99");
+        assert_eq!((from_file.user.as_str(), from_file.port), ("deploy", 2200));
+        assert_eq!(from_file.identity_files, [PathBuf::from("/keys/lab")]);
+        assert_eq!(
+            from_file.bastion.map(|b| (b.user, b.host)),
+            Some(("jump".into(), "198.18.0.1".into()))
+        );
+        let inventory = SshSettings {
+            user: Some("root".into()),
+            port: Some(22),
+            ..SshSettings::default()
+        };
+        let inv_wins = ssh_target("w1".into(), &inventory, &resolved);
+        assert_eq!((inv_wins.user.as_str(), inv_wins.port), ("root", 22));
     }
 
     #[test]

@@ -15,6 +15,16 @@ pub enum ConfigError {
         path: PathBuf,
         why: String,
     },
+    /// `~/.ssh/config` or the probe binary, needed before any node is reached.
+    #[error(transparent)]
+    Ssh(Box<crate::ssh::SshError>),
     #[error("--json and --junit both name {}: give each report its own file", .0.display())]
     SameReportPath(PathBuf),
+}
+
+impl From<crate::ssh::SshError> for ConfigError {
+    fn from(e: crate::ssh::SshError) -> Self {
+        // Boxed: SshError is large and would bloat every Result of config loading.
+        ConfigError::Ssh(Box::new(e))
+    }
 }

@@ -75,7 +75,7 @@ fn execute(command: &Command, config: &RunConfig) -> anyhow::Result<Exit> {
 }
 
 async fn run_command(command: &Command, config: &RunConfig) -> anyhow::Result<Exit> {
-    let ctx = Arc::new(RunContext::new(config));
+    let ctx = Arc::new(RunContext::new(config)?);
     match command {
         Command::Check(_) => {
             let events: Arc<dyn EventSink> = Arc::new(Progress::stderr());

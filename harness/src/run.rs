@@ -13,21 +13,42 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use crate::config::RunConfig;
+use crate::config_error::ConfigError;
 use crate::node_error::{NODE_REACHABLE, NodeError};
+use crate::ssh::{ProbeBinary, SshOptions, SshRun};
 use crate::target::Connection;
 use crate::timestamp::rfc3339_utc;
 
 /// What every node's gathering shares for the whole run (transport state lives here).
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct RunContext {
     pub node_timeout: std::time::Duration,
+    /// The SSH transport; `None` when no node is reached over SSH.
+    pub ssh: Option<SshRun>,
 }
 
 impl RunContext {
-    pub fn new(config: &RunConfig) -> Self {
-        Self {
+    /// Prepares the transports the configured nodes need. Fails, before any node is
+    /// touched, when the probe binary to upload cannot be found or read.
+    pub fn new(config: &RunConfig) -> Result<Self, ConfigError> {
+        let needs_ssh = config
+            .nodes
+            .iter()
+            .any(|(_, conn)| matches!(conn, Connection::Ssh(_)));
+        let ssh = if needs_ssh {
+            let options = SshOptions {
+                keep_probe: config.keep_probe,
+                accept_new_host_keys: config.accept_new_host_keys,
+                ..SshOptions::default()
+            };
+            Some(SshRun::new(ProbeBinary::locate()?, options))
+        } else {
+            None
+        };
+        Ok(Self {
             node_timeout: config.node_timeout,
-        }
+            ssh,
+        })
     }
 }
 
@@ -71,8 +92,6 @@ pub async fn gather_node(
     req: &ProbeRequest,
     ctx: &RunContext,
 ) -> Result<NodeFacts, NodeError> {
-    // `node` and `ctx` are for the SSH arm: errors name the node, the SSH state is shared.
-    let _ = (node, ctx);
     match conn {
         Connection::Local => {
             let req = req.clone();
@@ -81,7 +100,15 @@ pub async fn gather_node(
                 .await
                 .map_err(|e| NodeError::GatherAborted(join_error_message(e)))
         }
-        Connection::Ssh(_) => Err(NodeError::Unsupported("ssh transport not built yet")),
+        Connection::Ssh(target) => match &ctx.ssh {
+            Some(ssh) => ssh
+                .probe_node(node, target, req)
+                .await
+                .map_err(|e| NodeError::Transport(Box::new(e))),
+            None => Err(NodeError::Unsupported(
+                "the SSH transport was not set up for this run",
+            )),
+        },
     }
 }
 
@@ -231,7 +258,13 @@ pub async fn check(config: &RunConfig, ctx: Arc<RunContext>, events: Arc<dyn Eve
 }
 
 fn unreachable_finding(node: &str, e: &NodeError) -> Finding {
-    Finding::error(NODE_REACHABLE, Some(node), e.to_string()).with_remediation(
+    // Transport errors name their node for logs; the finding already belongs to it.
+    let text = e.to_string();
+    let message = text
+        .strip_prefix(&format!("{node}: "))
+        .unwrap_or(&text)
+        .to_owned();
+    Finding::error(NODE_REACHABLE, Some(node), message).with_remediation(
         "Check that the node is up and reachable as the inventory says, then run tarmac again.",
     )
 }
@@ -292,7 +325,12 @@ mod tests {
             ..local.0.clone()
         };
         c.nodes.push((remote, Connection::Ssh(ssh)));
-        let report = check(&c, Arc::new(RunContext::new(&c)), Arc::new(Silent)).await;
+        // No SSH transport in this context: the remote node cannot be gathered.
+        let ctx = RunContext {
+            node_timeout: c.node_timeout,
+            ssh: None,
+        };
+        let report = check(&c, Arc::new(ctx), Arc::new(Silent)).await;
         assert_eq!(report.nodes.len(), 2);
         assert_eq!(report.nodes[1].status, NodeStatus::Error);
         let err: Vec<_> = report.findings_of(Some("far")).collect();
@@ -302,7 +340,7 @@ mod tests {
             (NODE_REACHABLE, Status::Error, true)
         );
         assert!(
-            err[0].message.contains("ssh transport"),
+            err[0].message.contains("SSH transport"),
             "{}",
             err[0].message
         );

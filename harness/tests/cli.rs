@@ -11,6 +11,7 @@ use serde_json::Value;
 /// One invocation of the binary, built fluently (cf. just's `Test`).
 struct Test {
     args: Vec<String>,
+    env: Vec<(String, String)>,
 }
 
 struct Run {
@@ -21,7 +22,15 @@ struct Run {
 
 impl Test {
     fn new() -> Self {
-        Test { args: Vec::new() }
+        Test {
+            args: Vec::new(),
+            env: Vec::new(),
+        }
+    }
+
+    fn env(mut self, key: &str, value: impl AsRef<str>) -> Self {
+        self.env.push((key.to_owned(), value.as_ref().to_owned()));
+        self
     }
 
     fn arg(mut self, arg: impl AsRef<str>) -> Self {
@@ -40,6 +49,7 @@ impl Test {
             .args(&self.args)
             .env_remove("CI")
             .env("NO_COLOR", "1")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .output()
             .expect("run tarmac");
         Run {
@@ -325,7 +335,11 @@ fn a_report_that_cannot_be_written_still_prints_and_exits_2() {
 fn unreachable_nodes_are_error_findings_and_exit_1() {
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("report.json");
+    // Any file will do as the probe: no lab node answers at these addresses.
+    let probe = dir.path().join("tarmac-probe");
+    std::fs::write(&probe, b"not uploaded").unwrap();
     let run = Test::new()
+        .env("TARMAC_PROBE", probe.to_str().unwrap())
         .args(["check", "-i", &data("lab.yaml"), "--node-timeout", "5"])
         .args(["--json", json.to_str().unwrap()])
         .run();

@@ -66,7 +66,12 @@ pub async fn run_probe(
 
     let open = async {
         let channel = conn.channel_open_session().await?;
-        let command = upload::command(probe, settings.sudo, settings.keep_probe);
+        let command = upload::command(
+            probe,
+            settings.sudo,
+            settings.keep_probe,
+            settings.probe_timeout,
+        );
         channel.exec(true, command).await?;
         Ok::<_, russh::Error>(channel)
     };

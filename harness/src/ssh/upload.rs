@@ -11,7 +11,9 @@
 //!    is missing), and renames it into place: a partial upload is never run or kept;
 //! 3. the script says `tarmac-upload ready`; the harness sends the request line and EOF;
 //!    the script runs the probe (under `sudo -n` if asked) with that stdin;
-//! 4. when the probe ends the script deletes it (and the directory if empty) unless the
+//! 4. a watchdog (polling once a second, so nothing of it outlives the probe by more)
+//!    kills the probe if it outlives the probe deadline;
+//! 5. when the probe ends the script deletes it (and the directory if empty) unless the
 //!    probe is to be kept, and exits with the probe's status.
 //!
 //! Problems are reported as `tarmac-error <kind> <text>` lines and exit codes 90/91.
@@ -19,7 +21,11 @@
 //! Interruption: the script, not the harness, owns cleanup. If the harness dies or the
 //! connection drops, sshd closes the session's pipes without killing it (no pty): an
 //! unfinished upload ends short and is deleted, a running probe sees EOF/EPIPE and ends,
-//! and the script then deletes it. HUP/INT/TERM also trigger cleanup.
+//! and the script then deletes it. On HUP/INT/TERM (the harness sends TERM when a phase
+//! times out) it stops the probe and cleans up at once: the probe runs in the background
+//! under `wait`, because a shell defers traps until a foreground command has finished.
+
+use std::time::Duration;
 
 use super::probe_binary::ProbeBinary;
 
@@ -63,11 +69,18 @@ impl ScriptLine {
 
 /// The exec command: `sh -c '<script>'`, so the script runs under a POSIX shell whatever
 /// the login shell is. The script holds no `'` or `\`, which read the same in every shell.
-pub fn command(probe: &ProbeBinary, sudo: bool, keep: bool) -> String {
-    format!("sh -c '{}'", script(probe, sudo, keep))
+pub fn command(probe: &ProbeBinary, sudo: bool, keep: bool, probe_timeout: Duration) -> String {
+    format!("sh -c '{}'", script(probe, sudo, keep, probe_timeout))
 }
 
-fn script(probe: &ProbeBinary, sudo: bool, keep: bool) -> String {
+/// The node enforces the probe's deadline itself, a little after the harness's own (so the
+/// harness reports the timeout first): sshd does not deliver signal requests to every
+/// session (not to root's, for one), and a probe must not outlive a vanished harness.
+fn node_deadline(probe_timeout: Duration) -> u64 {
+    probe_timeout.as_secs() + 3
+}
+
+fn script(probe: &ProbeBinary, sudo: bool, keep: bool, probe_timeout: Duration) -> String {
     let template = r#"umask 077
 trap "" PIPE
 if [ -n "$HOME" ] && [ -d "$HOME" ] && [ -w "$HOME" ]; then d="$HOME/.cache/tarmac"; else d="/tmp/tarmac-$(id -u)"; fi
@@ -87,9 +100,16 @@ cleanup() {
   rm -f "$t"
   if [ "@KEEP@" = 0 ]; then rm -f "$p"; rmdir "$d" 2>/dev/null; fi
 }
-trap "cleanup; exit 129" HUP
-trap "cleanup; exit 130" INT
-trap "cleanup; exit 143" TERM
+stop() {
+  if [ -n "$pid" ]; then kill "$pid" 2>/dev/null; fi
+  if [ -n "$wd" ]; then kill "$wd" 2>/dev/null; fi
+  cleanup
+}
+pid=
+wd=
+trap "stop; exit 129" HUP
+trap "stop; exit 130" INT
+trap "stop; exit 143" TERM
 if [ -f "$p" ] && [ ! -L "$p" ] && [ -O "$p" ] && [ -x "$p" ] && verify "$p"; then
   echo "tarmac-upload present"
 else
@@ -99,8 +119,15 @@ else
   if ! chmod 700 "$t" || ! mv -f "$t" "$p"; then cleanup; echo "tarmac-error upload cannot install $p"; exit 91; fi
 fi
 echo "tarmac-upload ready"
-@SUDO@"$p"
+exec 3<&0
+@SUDO@"$p" <&3 3<&- &
+pid=$!
+exec 3<&-
+( i=0; while [ $i -lt @DEADLINE@ ]; do sleep 1; kill -0 "$pid" 2>/dev/null || exit 0; i=$((i+1)); done; kill "$pid" ) </dev/null >/dev/null 2>&1 &
+wd=$!
+wait "$pid"
 s=$?
+kill "$wd" 2>/dev/null
 cleanup
 exit $s"#;
     template
@@ -109,6 +136,7 @@ exit $s"#;
         .replace("@SIZE@", &probe.bytes().len().to_string())
         .replace("@KEEP@", if keep { "1" } else { "0" })
         .replace("@SUDO@", if sudo { "sudo -n " } else { "" })
+        .replace("@DEADLINE@", &node_deadline(probe_timeout).to_string())
 }
 
 #[cfg(test)]
@@ -138,7 +166,7 @@ mod tests {
     #[test]
     fn script_is_shell_neutral() {
         let probe = ProbeBinary::from_bytes(Path::new("p"), b"#!/bin/sh\n".to_vec());
-        let s = script(&probe, true, false);
+        let s = script(&probe, true, false, Duration::from_secs(60));
         assert!(!s.contains(['\'', '\\']), "{s}");
         assert!(!s.contains('@'), "every placeholder replaced: {s}");
         assert!(s.contains("sudo -n \"$p\""));
@@ -148,7 +176,7 @@ mod tests {
     fn run_locally(home: &Path, probe: &ProbeBinary, keep: bool, send: &[u8]) -> (String, i32) {
         let mut child = Command::new("sh")
             .arg("-c")
-            .arg(script(probe, false, keep))
+            .arg(script(probe, false, keep, Duration::from_secs(60)))
             .env("HOME", home)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -188,6 +216,79 @@ mod tests {
             "tarmac-upload present\ntarmac-upload ready\nprobe got again\n"
         );
         assert!(!kept.exists());
+    }
+
+    #[test]
+    fn term_stops_the_probe_and_cleans_up_at_once() {
+        use std::io::{BufRead, BufReader};
+        use std::time::{Duration, Instant};
+
+        let home = tempfile::tempdir().unwrap();
+        let body = b"#!/bin/sh\nsleep 30\n".to_vec();
+        let probe = ProbeBinary::from_bytes(Path::new("p"), body.clone());
+        let mut child = Command::new("sh")
+            .arg("-c")
+            .arg(script(&probe, false, false, Duration::from_secs(60)))
+            .env("HOME", home.path())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        stdout.read_line(&mut line).unwrap();
+        assert_eq!(line, "tarmac-upload need\n");
+        stdin.write_all(&body).unwrap();
+        line.clear();
+        stdout.read_line(&mut line).unwrap();
+        assert_eq!(line, "tarmac-upload ready\n");
+        let kept = home.path().join(".cache/tarmac").join(probe.remote_name());
+        assert!(kept.exists());
+
+        let started = Instant::now();
+        let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap());
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+        let status = child.wait().unwrap();
+        assert_eq!(status.code(), Some(143));
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the trap ran without waiting for the probe"
+        );
+        assert!(!kept.exists(), "probe removed");
+        assert!(
+            !home.path().join(".cache/tarmac").exists(),
+            "directory removed"
+        );
+    }
+
+    #[test]
+    fn watchdog_ends_a_probe_past_its_deadline() {
+        let home = tempfile::tempdir().unwrap();
+        let body = b"#!/bin/sh\nexec sleep 30\n".to_vec();
+        let probe = ProbeBinary::from_bytes(Path::new("p"), body.clone());
+        let started = std::time::Instant::now();
+        let out = Command::new("sh")
+            .arg("-c")
+            .arg(script(&probe, false, false, Duration::ZERO))
+            .env("HOME", home.path())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .and_then(|mut child| {
+                child.stdin.take().unwrap().write_all(&body)?;
+                child.wait_with_output()
+            })
+            .unwrap();
+        let elapsed = started.elapsed();
+        assert_eq!(
+            out.status.code(),
+            Some(143),
+            "killed by the watchdog's TERM"
+        );
+        assert!(elapsed >= Duration::from_secs(2), "{elapsed:?}");
+        assert!(elapsed < Duration::from_secs(15), "{elapsed:?}");
+        assert!(!home.path().join(".cache/tarmac").exists());
     }
 
     #[test]

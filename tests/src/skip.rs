@@ -1,6 +1,7 @@
 //! Deciding whether lab tests can run here: they need root and a few host tools. Without
 //! them a test skips (and says why), unless TARMAC_LAB_REQUIRED=1 (CI) turns that into a failure.
 
+use std::io::Write as _;
 use std::path::Path;
 
 /// Tools the lab runs, by absolute path where the lab calls them that way.
@@ -30,7 +31,23 @@ pub fn missing_lab_prerequisites() -> Vec<String> {
             missing.push(format!("{tool} not found"));
         }
     }
+    if missing.is_empty() && !can_unshare() {
+        // Root in an unprivileged container: no CAP_SYS_ADMIN, so no namespaces either.
+        missing.push(
+            "cannot create network and mount namespaces (`unshare --net --mount true` failed)"
+                .to_owned(),
+        );
+    }
     missing
+}
+
+fn can_unshare() -> bool {
+    std::process::Command::new("unshare")
+        .args(["--net", "--mount", "true"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
 }
 
 /// Call first in every lab test: `if !tarmac_tests::lab_ready() { return; }`.
@@ -40,7 +57,9 @@ pub fn lab_ready() -> bool {
     match decide(&missing_lab_prerequisites(), required) {
         Decision::Run => true,
         Decision::Skip(why) => {
-            eprintln!(
+            // Straight to stderr: libtest would swallow eprintln! of a passing test.
+            let _ = writeln!(
+                std::io::stderr(),
                 "skipping lab test: {why} (set TARMAC_LAB_REQUIRED=1 to make this a failure)"
             );
             false

@@ -93,6 +93,11 @@ fn three_nodes_answer_ssh_as_themselves_and_vanish_on_drop() {
             .any(|(pid, _)| Some(*pid) == lab.node("w1").unwrap().sshd_pid)
     );
 
+    // Nodes reach each other over the bridge (the probe's peer checks need it).
+    let w1 = lab.address("w1").unwrap();
+    let peer = format!("timeout 2 bash -c 'exec 3<>/dev/tcp/{w1}/22' && echo reached");
+    assert_eq!(lab.exec_ok("cp1", &peer).unwrap().trim(), "reached");
+
     // Users: the sudo user may, the plain user may not.
     assert_eq!(
         ssh_ok(&lab, "w1", SUDO_USER, "id -un; sudo -n id -u"),

@@ -49,8 +49,7 @@ fn main() -> ExitCode {
 }
 
 fn execute(command: &Command, config: &RunConfig) -> anyhow::Result<Exit> {
-    if let Command::Ports(args) = command {
-        let _ = args;
+    if let Command::Ports(_) = command {
         let table = tarmac::ports_table::render(
             config.nodes.iter().map(|(n, _)| n),
             &config.plan,
@@ -63,7 +62,9 @@ fn execute(command: &Command, config: &RunConfig) -> anyhow::Result<Exit> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(async {
+    // Ctrl-C drops the run's future: node tasks are aborted and their SSH sessions
+    // closed (the node-side script cleans up after itself, see ssh/upload.rs).
+    let exit = runtime.block_on(async {
         tokio::select! {
             exit = run_command(command, config) => exit,
             _ = tokio::signal::ctrl_c() => {
@@ -71,7 +72,10 @@ fn execute(command: &Command, config: &RunConfig) -> anyhow::Result<Exit> {
                 Ok(Exit::Interrupted)
             }
         }
-    })
+    });
+    // An in-process gather cannot be aborted mid-read; do not wait long for it.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(2));
+    exit
 }
 
 async fn run_command(command: &Command, config: &RunConfig) -> anyhow::Result<Exit> {

@@ -356,3 +356,67 @@ fn unreachable_nodes_are_error_findings_and_exit_1() {
     }
     assert_eq!(findings(&report).len(), 2);
 }
+
+#[test]
+fn ctrl_c_stops_the_run_with_130() {
+    use std::net::TcpListener;
+    use std::time::{Duration, Instant};
+
+    // An "SSH server" on loopback that accepts and never speaks: the node hangs in its
+    // handshake until Ctrl-C.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().take(4) {
+            held.push(stream);
+        }
+        std::thread::sleep(Duration::from_secs(20));
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let inventory = dir.path().join("hang.yaml");
+    let known_hosts = dir.path().join("known_hosts");
+    std::fs::write(
+        &inventory,
+        format!(
+            "ssh: {{port: {port}, known_hosts: {}}}\nnodes: [{{name: hang, address: 127.0.0.1, roles: [worker]}}]\n",
+            known_hosts.display()
+        ),
+    )
+    .unwrap();
+    let probe = dir.path().join("tarmac-probe");
+    std::fs::write(&probe, b"not uploaded").unwrap();
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tarmac"))
+        .args([
+            "check",
+            "-i",
+            inventory.to_str().unwrap(),
+            "--node-timeout",
+            "30",
+        ])
+        .env("TARMAC_PROBE", &probe)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "tarmac ended before Ctrl-C"
+    );
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap());
+    let sent = Instant::now();
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if sent.elapsed() > Duration::from_secs(10) {
+            let _ = child.kill();
+            panic!("tarmac did not stop within 10s of Ctrl-C");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(130));
+}

@@ -3,7 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::Value;
@@ -419,4 +419,184 @@ fn ctrl_c_stops_the_run_with_130() {
         std::thread::sleep(Duration::from_millis(50));
     };
     assert_eq!(status.code(), Some(130));
+}
+
+/// The probe, built the way scripts/build-probe does (a no-op when it is up to date).
+fn built_probe() -> PathBuf {
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let status = Command::new(cargo)
+        .args(["build", "-p", "tarmac-checks", "--bin", "tarmac-probe"])
+        .args([
+            "--profile",
+            "probe",
+            "--target",
+            "x86_64-unknown-linux-musl",
+        ])
+        .current_dir(workspace)
+        .status()
+        .unwrap();
+    assert!(status.success(), "building the probe failed");
+    // <target>/debug/tarmac → <target>
+    let target = Path::new(env!("CARGO_BIN_EXE_tarmac"))
+        .ancestors()
+        .nth(2)
+        .unwrap();
+    target.join("x86_64-unknown-linux-musl/probe/tarmac-probe")
+}
+
+fn keygen(path: &Path) {
+    let out = Command::new("ssh-keygen")
+        .args([
+            "-q",
+            "-t",
+            "ed25519",
+            "-N",
+            "",
+            "-C",
+            "tarmac-cli-test",
+            "-f",
+        ])
+        .arg(path)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+}
+
+/// A real OpenSSH sshd on a free loopback port, killed on drop.
+struct Sshd {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl Drop for Sshd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_sshd(dir: &Path) -> Sshd {
+    use std::time::{Duration, Instant};
+    std::fs::create_dir_all("/run/sshd").unwrap();
+    keygen(&dir.join("host_key"));
+    keygen(&dir.join("client_key"));
+    std::fs::copy(dir.join("client_key.pub"), dir.join("authorized_keys")).unwrap();
+    std::fs::create_dir_all(dir.join("home")).unwrap();
+    for _attempt in 0..5 {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let config = dir.join("sshd_config");
+        std::fs::write(
+            &config,
+            format!(
+                "Port {port}\nListenAddress 127.0.0.1\nHostKey {d}/host_key\nPidFile none\n\
+                 AuthorizedKeysFile {d}/authorized_keys\nStrictModes no\nUsePAM no\n\
+                 PasswordAuthentication no\nKbdInteractiveAuthentication no\n\
+                 PermitRootLogin prohibit-password\nPrintMotd no\nSetEnv HOME={d}/home\n",
+                d = dir.display()
+            ),
+        )
+        .unwrap();
+        let log = std::fs::File::create(dir.join("sshd.log")).unwrap();
+        let mut child = Command::new("/usr/sbin/sshd")
+            .args(["-D", "-e", "-f"])
+            .arg(&config)
+            .stdin(std::process::Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if child.try_wait().unwrap().is_some() {
+                break; // lost the port to someone else: try another
+            }
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Sshd { child, port };
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    panic!("sshd did not start");
+}
+
+fn is_root() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    // /proc/self belongs to the effective user.
+    if std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0) {
+        return true;
+    }
+    assert!(
+        std::env::var("TARMAC_LAB_REQUIRED").as_deref() != Ok("1"),
+        "TARMAC_LAB_REQUIRED=1 but the SSH test needs root to run sshd"
+    );
+    eprintln!("skipping: needs root to run sshd");
+    false
+}
+
+#[test]
+fn check_over_ssh_gathers_every_inventory_node() {
+    if !is_root() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let sshd = start_sshd(d);
+    let host_key = std::fs::read_to_string(d.join("host_key.pub")).unwrap();
+    let mut words = host_key.split_whitespace();
+    let (kind, key) = (words.next().unwrap(), words.next().unwrap());
+    std::fs::write(
+        d.join("known_hosts"),
+        format!("[127.0.0.1]:{} {kind} {key}\n", sshd.port),
+    )
+    .unwrap();
+    let inventory = d.join("loopback.yaml");
+    std::fs::write(
+        &inventory,
+        format!(
+            "ssh:\n  user: root\n  port: {port}\n  identity_file: {d}/client_key\n  known_hosts: {d}/known_hosts\n\
+             checks:\n  disk:\n    - {{path: /, min_free: 1MiB}}\n\
+             nodes:\n  - {{name: n1, address: 127.0.0.1, roles: [control-plane, etcd]}}\n  - {{name: n2, address: 127.0.0.1, roles: [worker]}}\n",
+            port = sshd.port,
+            d = d.display()
+        ),
+    )
+    .unwrap();
+    let json = d.join("report.json");
+    let run = Test::new()
+        .env("TARMAC_PROBE", built_probe().to_str().unwrap())
+        .env("HOME", d.join("home").to_str().unwrap())
+        .env("SSH_AUTH_SOCK", "")
+        .args([
+            "check",
+            "-i",
+            inventory.to_str().unwrap(),
+            "--node-timeout",
+            "60",
+        ])
+        .args(["--json", json.to_str().unwrap()])
+        .run();
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let nodes = report["nodes"].as_array().unwrap();
+    assert_eq!(nodes.len(), 2);
+    for node in nodes {
+        assert_eq!(node["status"], "checked", "{}\n{}", run.stderr, run.stdout);
+        assert!(node["facts"]["identity"]["cpus"].as_u64().unwrap() >= 1);
+        assert_eq!(node["facts"]["disks"][0]["path"], "/");
+    }
+    assert!(
+        !findings(&report)
+            .iter()
+            .any(|f| f["check"] == "node.reachable")
+    );
+    run.code(expected_exit(&report, &["fail", "error"]));
+    assert!(
+        std::fs::read_dir(d.join("home/.cache/tarmac")).map_or(true, |mut e| e.next().is_none()),
+        "the probe was left on the node"
+    );
 }

@@ -131,17 +131,19 @@ impl Sshd {
                      PasswordAuthentication no\nKbdInteractiveAuthentication no\n\
                      PermitRootLogin prohibit-password\nAllowTcpForwarding yes\nPrintMotd no\n\
                      SetEnv HOME={d}/home PATH={d}/bin:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin\n\
-                     LogLevel ERROR\n",
+                     LogLevel INFO\n",
                     d = d.display()
                 ),
             )
             .unwrap();
+            let log = std::fs::File::create(d.join("sshd.log")).unwrap();
             let mut child = Command::new("/usr/sbin/sshd")
                 .arg("-D")
                 .arg("-e")
                 .arg("-f")
                 .arg(&config)
                 .stdin(Stdio::null())
+                .stderr(log)
                 .spawn()
                 .unwrap();
             let deadline = Instant::now() + Duration::from_secs(5);
@@ -162,6 +164,14 @@ impl Sshd {
 
     fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
+    }
+
+    /// Successful logins so far, from sshd's log.
+    fn logins(&self) -> usize {
+        std::fs::read_to_string(self.path("sshd.log"))
+            .unwrap()
+            .matches("Accepted publickey")
+            .count()
     }
 
     /// The sshd's host key as a known_hosts line for `[127.0.0.1]:port`.
@@ -394,7 +404,7 @@ async fn keep_probe_keeps_it_and_the_next_run_skips_the_upload() {
 }
 
 #[tokio::test]
-async fn bastion_tunnels_to_the_node() {
+async fn nodes_behind_a_bastion_share_its_connection() {
     if !ready() {
         return;
     }
@@ -408,14 +418,58 @@ async fn bastion_tunnels_to_the_node() {
         user: "root".to_owned(),
         identity_files: vec![sshd.path("client_key")],
     });
-    let run = SshRun::new(real_probe(), options());
-    let request = request();
-    let (a, b) = tokio::join!(
-        run.probe_node("n1", &target, &request),
-        run.probe_node("n2", &target, &request)
+    let run = SshRun::new(
+        real_probe(),
+        SshOptions {
+            connections_per_bastion: 1,
+            ..options()
+        },
     );
-    assert!(!a.unwrap().identity.hostname.is_empty());
-    assert!(!b.unwrap().identity.hostname.is_empty());
+    let request = request();
+    let (a, b, c) = tokio::join!(
+        run.probe_node("n1", &target, &request),
+        run.probe_node("n2", &target, &request),
+        run.probe_node("n3", &target, &request)
+    );
+    for facts in [a, b, c] {
+        assert!(!facts.unwrap().identity.hostname.is_empty());
+    }
+    assert_eq!(
+        sshd.logins(),
+        1 + 3,
+        "one bastion login, then one per tunnelled node"
+    );
+    assert!(!sshd.probe_dir().exists());
+}
+
+#[tokio::test]
+async fn an_unknown_bastion_is_refused_too() {
+    if !ready() {
+        return;
+    }
+    // known_hosts knows 127.0.0.1 (the node) but not "localhost" (the bastion's name).
+    let sshd = Sshd::start();
+    let known_hosts = sshd.write_known_hosts(&sshd.known_hosts_line());
+    let mut target = sshd.target(known_hosts);
+    target.bastion = Some(JumpHost {
+        host: "localhost".to_owned(),
+        port: sshd.port,
+        user: "root".to_owned(),
+        identity_files: vec![sshd.path("client_key")],
+    });
+    let run = SshRun::new(real_probe(), options());
+    let err = run.probe_node("n1", &target, &request()).await.unwrap_err();
+    match &err {
+        SshError::Bastion { source, .. } => {
+            assert!(matches!(**source, SshError::UnknownHostKey { .. }), "{err}");
+        }
+        other => panic!("expected a bastion error, got {other}"),
+    }
+    assert!(err.is_host_key_problem());
+    assert_eq!(sshd.logins(), 0);
+    // The next node behind the same bastion fails fast with the same reason.
+    let again = run.probe_node("n2", &target, &request()).await.unwrap_err();
+    assert!(again.to_string().contains("localhost"), "{again}");
     assert!(!sshd.probe_dir().exists());
 }
 
@@ -483,12 +537,19 @@ async fn garbage_and_stale_probes_are_protocol_errors() {
         .unwrap_err();
     assert!(err.to_string().contains("protocol version 99"), "{err}");
 
-    let flood = SshRun::new(fake_probe("head -c 20000000 /dev/zero"), options());
+    // The cap is 16 MiB by default; a smaller one keeps this debug-build test quick.
+    let flood = SshRun::new(
+        fake_probe("head -c 20000000 /dev/zero"),
+        SshOptions {
+            max_probe_output: 1024 * 1024,
+            ..options()
+        },
+    );
     let err = flood
         .probe_node("n1", &target, &request())
         .await
         .unwrap_err();
-    assert!(err.to_string().contains("16 MiB"), "{err}");
+    assert!(err.to_string().contains("more than 1 MiB"), "{err}");
 
     // Each probe removes itself when it ends, whatever the harness made of its output.
     let deadline = Instant::now() + Duration::from_secs(10);

@@ -4,29 +4,46 @@
 use tarmac_checks::NodeFacts;
 use tarmac_checks::protocol::{PROTOCOL_VERSION, ProbeMessage};
 
-/// More than this on stdout is not a probe talking: stop reading.
+/// More than this on stdout is not a probe talking: stop reading. (Facts are tens of KiB.)
 pub const MAX_PROBE_OUTPUT: usize = 16 * 1024 * 1024;
 
 /// What the probe said so far.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct ProbeOutput {
     pub probe_version: Option<String>,
     pub facts: Option<NodeFacts>,
     pub error: Option<String>,
     pub done: bool,
+    limit: usize,
     received: usize,
     partial: Vec<u8>,
 }
 
+impl Default for ProbeOutput {
+    fn default() -> ProbeOutput {
+        ProbeOutput::with_limit(MAX_PROBE_OUTPUT)
+    }
+}
+
 impl ProbeOutput {
+    /// Accepts at most `limit` bytes of stdout.
+    pub fn with_limit(limit: usize) -> ProbeOutput {
+        ProbeOutput {
+            probe_version: None,
+            facts: None,
+            error: None,
+            done: false,
+            limit,
+            received: 0,
+            partial: Vec::new(),
+        }
+    }
+
     /// Feeds a chunk of stdout; complete lines are parsed at once.
     pub fn push(&mut self, data: &[u8]) -> Result<(), String> {
         self.received = self.received.saturating_add(data.len());
-        if self.received > MAX_PROBE_OUTPUT {
-            return Err(format!(
-                "the probe wrote more than {} MiB",
-                MAX_PROBE_OUTPUT / (1024 * 1024)
-            ));
+        if self.received > self.limit {
+            return Err(format!("the probe wrote more than {}", size(self.limit)));
         }
         self.partial.extend_from_slice(data);
         while let Some(end) = self.partial.iter().position(|&b| b == b'\n') {
@@ -87,6 +104,15 @@ impl ProbeOutput {
             ProbeMessage::Done => self.done = true,
         }
         Ok(())
+    }
+}
+
+fn size(bytes: usize) -> String {
+    const MIB: usize = 1024 * 1024;
+    if bytes >= MIB && bytes.is_multiple_of(MIB) {
+        format!("{} MiB", bytes / MIB)
+    } else {
+        format!("{bytes} bytes")
     }
 }
 
@@ -170,5 +196,10 @@ mod tests {
             }
         }
         assert!(result.unwrap_err().contains("16 MiB"));
+        let mut small = ProbeOutput::with_limit(10);
+        assert_eq!(
+            small.push(b"0123456789x").unwrap_err(),
+            "the probe wrote more than 10 bytes"
+        );
     }
 }

@@ -27,6 +27,8 @@ pub struct ProbeRunSettings {
     pub keep_probe: bool,
     pub upload_timeout: Duration,
     pub probe_timeout: Duration,
+    /// Bytes of probe stdout accepted.
+    pub max_output: usize,
 }
 
 /// Everything the channel said, gathered for the verdict.
@@ -84,7 +86,10 @@ pub async fn run_probe(
         })?
         .map_err(transport(Phase::Upload))?;
 
-    let mut t = Transcript::default();
+    let mut t = Transcript {
+        output: ProbeOutput::with_limit(settings.max_output),
+        ..Transcript::default()
+    };
     let driven = drive(&mut channel, &mut t, node, probe, &request_line, settings).await;
     if let Err(e) = driven {
         if matches!(e, SshError::Timeout { .. }) {

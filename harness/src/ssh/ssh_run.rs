@@ -16,6 +16,7 @@ use super::connection::{self, Connection, Endpoint};
 use super::error::{Phase, SshError};
 use super::known_hosts::KnownHosts;
 use super::probe_binary::ProbeBinary;
+use super::probe_output::MAX_PROBE_OUTPUT;
 use super::probe_run::{ProbeRunSettings, run_probe};
 use crate::target::{JumpHost, SshTarget};
 
@@ -36,6 +37,8 @@ pub struct SshOptions {
     /// ssh-agent socket; `SSH_AUTH_SOCK` by default.
     pub agent_socket: Option<PathBuf>,
     pub connections_per_bastion: usize,
+    /// Bytes of probe output accepted before the node is a protocol error.
+    pub max_probe_output: usize,
 }
 
 impl Default for SshOptions {
@@ -51,6 +54,7 @@ impl Default for SshOptions {
                 .filter(|s| !s.is_empty())
                 .map(PathBuf::from),
             connections_per_bastion: DEFAULT_CONNECTIONS_PER_BASTION,
+            max_probe_output: MAX_PROBE_OUTPUT,
         }
     }
 }
@@ -127,6 +131,7 @@ impl SshRun {
             keep_probe: self.options.keep_probe,
             upload_timeout: self.options.upload_timeout,
             probe_timeout: self.options.probe_timeout,
+            max_output: self.options.max_probe_output,
         };
         let facts = run_probe(&conn, name, &target.user, &self.probe, request, settings).await;
         // A polite goodbye; the node's side is already done, so do not wait long for it.

@@ -71,20 +71,16 @@ fn request() -> ProbeRequest {
 }
 
 fn keygen(path: &Path, passphrase: &str) {
-    let out = Command::new("ssh-keygen")
-        .args([
-            "-q",
-            "-t",
-            "ed25519",
-            "-N",
-            passphrase,
-            "-C",
-            "tarmac-test",
-            "-f",
-        ])
-        .arg(path)
-        .output()
-        .unwrap();
+    keygen_typed(path, "ed25519", passphrase);
+}
+
+fn keygen_typed(path: &Path, kind: &str, passphrase: &str) {
+    let mut command = Command::new("ssh-keygen");
+    command.args(["-q", "-t", kind, "-N", passphrase, "-C", "tarmac-test"]);
+    if kind == "rsa" {
+        command.args(["-b", "2048"]); // enough for a test, and quick to make
+    }
+    let out = command.arg("-f").arg(path).output().unwrap();
     assert!(out.status.success(), "{out:?}");
 }
 
@@ -106,6 +102,8 @@ impl Sshd {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
         keygen(&d.join("host_key"), "");
+        // A second host key: the server holds several, as real ones do.
+        keygen_typed(&d.join("host_key_ecdsa"), "ecdsa", "");
         keygen(&d.join("client_key"), "");
         std::fs::copy(d.join("client_key.pub"), d.join("authorized_keys")).unwrap();
         std::fs::create_dir(d.join("home")).unwrap();
@@ -126,7 +124,7 @@ impl Sshd {
             std::fs::write(
                 &config,
                 format!(
-                    "Port {port}\nListenAddress 127.0.0.1\nHostKey {d}/host_key\nPidFile none\n\
+                    "Port {port}\nListenAddress 127.0.0.1\nHostKey {d}/host_key\nHostKey {d}/host_key_ecdsa\nPidFile none\n\
                      AuthorizedKeysFile {d}/authorized_keys\nStrictModes no\nUsePAM no\n\
                      PasswordAuthentication no\nKbdInteractiveAuthentication no\n\
                      PermitRootLogin prohibit-password\nAllowTcpForwarding yes\nPrintMotd no\n\
@@ -166,6 +164,14 @@ impl Sshd {
         self.dir.path().join(name)
     }
 
+    /// A known_hosts line for `[127.0.0.1]:port` with the public key in `file`.
+    fn known_hosts_line_for(&self, file: &str) -> String {
+        let public = std::fs::read_to_string(self.path(file)).unwrap();
+        let mut words = public.split_whitespace();
+        let (kind, data) = (words.next().unwrap(), words.next().unwrap());
+        format!("[127.0.0.1]:{} {kind} {data}\n", self.port)
+    }
+
     /// Successful logins so far, from sshd's log.
     fn logins(&self) -> usize {
         std::fs::read_to_string(self.path("sshd.log"))
@@ -174,12 +180,9 @@ impl Sshd {
             .count()
     }
 
-    /// The sshd's host key as a known_hosts line for `[127.0.0.1]:port`.
+    /// The sshd's (ed25519) host key as a known_hosts line for `[127.0.0.1]:port`.
     fn known_hosts_line(&self) -> String {
-        let public = std::fs::read_to_string(self.path("host_key.pub")).unwrap();
-        let mut words = public.split_whitespace();
-        let (kind, data) = (words.next().unwrap(), words.next().unwrap());
-        format!("[127.0.0.1]:{} {kind} {data}\n", self.port)
+        self.known_hosts_line_for("host_key.pub")
     }
 
     fn write_known_hosts(&self, text: &str) -> PathBuf {
@@ -726,4 +729,45 @@ async fn closed_port_is_a_connect_error() {
             .starts_with("n1: cannot connect to 127.0.0.1:"),
         "{err}"
     );
+}
+
+#[tokio::test]
+async fn the_known_key_type_is_asked_for_first() {
+    if !ready() {
+        return;
+    }
+    // known_hosts holds only the server's ECDSA key; it also has an ed25519 one, which
+    // russh would prefer. Asking for ECDSA first (as OpenSSH does) avoids a false alarm.
+    let sshd = Sshd::start();
+    let known_hosts = sshd.write_known_hosts(&sshd.known_hosts_line_for("host_key_ecdsa.pub"));
+    let run = SshRun::new(real_probe(), options());
+    run.probe_node("n1", &sshd.target(known_hosts), &request())
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn rsa_and_ecdsa_identity_files_authenticate() {
+    if !ready() {
+        return;
+    }
+    let sshd = Sshd::start();
+    let known_hosts = sshd.write_known_hosts(&sshd.known_hosts_line());
+    // OpenSSH 8.8+ refuses SHA-1 `ssh-rsa` signatures: RSA must use rsa-sha2-*.
+    for kind in ["rsa", "ecdsa"] {
+        let key = sshd.path(&format!("id_{kind}"));
+        keygen_typed(&key, kind, "");
+        std::fs::copy(
+            sshd.path(&format!("id_{kind}.pub")),
+            sshd.path("authorized_keys"),
+        )
+        .unwrap();
+        let mut target = sshd.target(known_hosts.clone());
+        target.identity_files = vec![key];
+        let run = SshRun::new(real_probe(), options());
+        run.probe_node("n1", &target, &request())
+            .await
+            .unwrap_or_else(|e| panic!("{kind}: {e}"));
+    }
+    assert_eq!(sshd.logins(), 2);
 }

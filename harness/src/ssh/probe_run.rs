@@ -93,7 +93,8 @@ pub async fn run_probe(
     let driven = drive(&mut channel, &mut t, node, probe, &request_line, settings).await;
     if let Err(e) = driven {
         if matches!(e, SshError::Timeout { .. }) {
-            // Ask the script to clean up (it traps TERM), then give up on the channel.
+            // Ask the script to stop the probe and clean up (it traps TERM). sshd refuses
+            // signal requests for some sessions (root's); the script's watchdog covers those.
             let _ = tokio::time::timeout(Duration::from_secs(2), async {
                 let _ = channel.signal(Sig::TERM).await;
                 let _ = channel.close().await;

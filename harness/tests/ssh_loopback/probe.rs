@@ -1,0 +1,242 @@
+//! Running the probe: facts, upload reuse, sudo, protocol errors, timeouts, cleanup.
+
+use std::net::TcpListener;
+use std::os::unix::fs::MetadataExt;
+use std::time::{Duration, Instant};
+
+use tarmac::ssh::{SshError, SshOptions, SshRun};
+use tarmac::target::SshTarget;
+
+use crate::sshd::{Sshd, fake_probe, options, ready, real_probe, request};
+
+#[tokio::test]
+async fn real_probe_returns_facts_and_leaves_nothing_behind() {
+    if !ready() {
+        return;
+    }
+    let sshd = Sshd::start();
+    let known_hosts = sshd.write_known_hosts(&sshd.known_hosts_line());
+    let run = SshRun::new(real_probe(), options());
+    let facts = run
+        .probe_node("n1", &sshd.target(known_hosts), &request())
+        .await
+        .unwrap();
+    assert!(!facts.identity.hostname.is_empty());
+    assert!(facts.identity.cpus >= 1);
+    assert_eq!(facts.disks.len(), 1, "the requested disk path was measured");
+    assert!(
+        !sshd.probe_dir().exists(),
+        "probe and its directory removed: {:?}",
+        sshd.probe_files()
+    );
+}
+
+#[tokio::test]
+async fn keep_probe_keeps_it_and_the_next_run_skips_the_upload() {
+    if !ready() {
+        return;
+    }
+    let sshd = Sshd::start();
+    let known_hosts = sshd.write_known_hosts(&sshd.known_hosts_line());
+    let target = sshd.target(known_hosts);
+    let probe = real_probe();
+    let keep = SshRun::new(
+        probe.clone(),
+        SshOptions {
+            keep_probe: true,
+            ..options()
+        },
+    );
+    keep.probe_node("n1", &target, &request()).await.unwrap();
+    let kept = sshd.probe_dir().join(probe.remote_name());
+    assert_eq!(sshd.probe_files(), vec![probe.remote_name()]);
+    let dir_mode = std::fs::metadata(sshd.probe_dir()).unwrap().mode() & 0o777;
+    assert_eq!(dir_mode, 0o700, "private directory");
+    let first = std::fs::metadata(&kept).unwrap();
+
+    keep.probe_node("n1", &target, &request()).await.unwrap();
+    let second = std::fs::metadata(&kept).unwrap();
+    assert_eq!(
+        (first.ino(), first.mtime_nsec()),
+        (second.ino(), second.mtime_nsec()),
+        "the same file was reused, not uploaded again"
+    );
+
+    // Without keep_probe, the kept probe is used once more and then removed.
+    let tidy = SshRun::new(probe, options());
+    tidy.probe_node("n1", &target, &request()).await.unwrap();
+    assert!(!sshd.probe_dir().exists(), "{:?}", sshd.probe_files());
+}
+
+#[tokio::test]
+async fn sudo_runs_the_probe_through_sudo() {
+    if !ready() {
+        return;
+    }
+    let sshd = Sshd::start();
+    let known_hosts = sshd.write_known_hosts(&sshd.known_hosts_line());
+    let mut target = sshd.target(known_hosts);
+    target.sudo = true;
+    let run = SshRun::new(real_probe(), options());
+    let facts = run.probe_node("n1", &target, &request()).await.unwrap();
+    assert!(!facts.identity.hostname.is_empty());
+}
+
+#[tokio::test]
+async fn sudo_password_prompt_is_a_clear_error_not_a_hang() {
+    if !ready() {
+        return;
+    }
+    // What `sudo -n` does for a user without NOPASSWD; the sessions' PATH finds this first.
+    let sshd = Sshd::start_with(&[("sudo", "echo \"sudo: a password is required\" >&2\nexit 1")]);
+    let known_hosts = sshd.write_known_hosts(&sshd.known_hosts_line());
+    let mut target = sshd.target(known_hosts);
+    target.sudo = true;
+    let run = SshRun::new(real_probe(), options());
+    let started = Instant::now();
+    let err = run.probe_node("n1", &target, &request()).await.unwrap_err();
+    assert!(matches!(err, SshError::Sudo { .. }), "{err}");
+    assert!(err.to_string().contains("NOPASSWD"), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(20));
+    assert!(!sshd.probe_dir().exists());
+}
+
+#[tokio::test]
+async fn garbage_and_stale_probes_are_protocol_errors() {
+    if !ready() {
+        return;
+    }
+    let sshd = Sshd::start();
+    let known_hosts = sshd.write_known_hosts(&sshd.known_hosts_line());
+    let target = sshd.target(known_hosts);
+
+    let garbage = SshRun::new(
+        fake_probe("read line; echo \"Segmentation fault\""),
+        options(),
+    );
+    let err = garbage
+        .probe_node("n1", &target, &request())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, SshError::Protocol { .. }), "{err}");
+
+    let stale = SshRun::new(
+        fake_probe(
+            "read line; echo \"{\\\"type\\\":\\\"hello\\\",\\\"version\\\":99,\\\"probe_version\\\":\\\"9\\\"}\"",
+        ),
+        options(),
+    );
+    let err = stale
+        .probe_node("n1", &target, &request())
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("protocol version 99"), "{err}");
+
+    // The cap is 16 MiB by default; a smaller one keeps this debug-build test quick.
+    let flood = SshRun::new(
+        fake_probe("head -c 20000000 /dev/zero"),
+        SshOptions {
+            max_probe_output: 1024 * 1024,
+            ..options()
+        },
+    );
+    let err = flood
+        .probe_node("n1", &target, &request())
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("more than 1 MiB"), "{err}");
+
+    // Each probe removes itself when it ends, whatever the harness made of its output.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while sshd.probe_dir().exists() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(!sshd.probe_dir().exists(), "{:?}", sshd.probe_files());
+}
+
+#[tokio::test]
+async fn probe_timeout_stops_the_probe_and_cleans_up() {
+    if !ready() {
+        return;
+    }
+    let sshd = Sshd::start();
+    let known_hosts = sshd.write_known_hosts(&sshd.known_hosts_line());
+    let run = SshRun::new(
+        fake_probe("exec sleep 60"),
+        SshOptions {
+            probe_timeout: Duration::from_secs(1),
+            ..options()
+        },
+    );
+    let err = run
+        .probe_node("n1", &sshd.target(known_hosts), &request())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            SshError::Timeout {
+                phase: tarmac::ssh::Phase::Probe,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while sshd.probe_dir().exists() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(!sshd.probe_dir().exists(), "{:?}", sshd.probe_files());
+}
+
+#[tokio::test]
+async fn dropped_future_still_leaves_nothing_behind() {
+    if !ready() {
+        return;
+    }
+    let sshd = Sshd::start();
+    let known_hosts = sshd.write_known_hosts(&sshd.known_hosts_line());
+    let run = SshRun::new(fake_probe("read line; sleep 2"), options());
+    let target = sshd.target(known_hosts);
+    let cancelled = tokio::time::timeout(
+        Duration::from_millis(1500),
+        run.probe_node("n1", &target, &request()),
+    )
+    .await;
+    assert!(
+        cancelled.is_err(),
+        "the probe was still running when dropped"
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while sshd.probe_dir().exists() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(!sshd.probe_dir().exists(), "{:?}", sshd.probe_files());
+}
+
+#[tokio::test]
+async fn closed_port_is_a_connect_error() {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dir = tempfile::tempdir().unwrap();
+    let target = SshTarget {
+        host: "127.0.0.1".to_owned(),
+        port,
+        user: "root".to_owned(),
+        identity_files: Vec::new(),
+        known_hosts: dir.path().join("known_hosts"),
+        bastion: None,
+        sudo: false,
+    };
+    let run = SshRun::new(fake_probe("true"), options());
+    let err = run.probe_node("n1", &target, &request()).await.unwrap_err();
+    assert!(matches!(err, SshError::Connect { .. }), "{err}");
+    assert!(
+        err.to_string()
+            .starts_with("n1: cannot connect to 127.0.0.1:"),
+        "{err}"
+    );
+}

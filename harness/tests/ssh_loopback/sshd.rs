@@ -1,0 +1,234 @@
+//! The fixture: a real sshd on 127.0.0.1 with its own keys and HOME, the probes to run,
+//! and the transport options the tests start from.
+
+use std::net::{TcpListener, TcpStream};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use tarmac::ssh::{ProbeBinary, SshOptions};
+use tarmac::target::SshTarget;
+use tarmac_checks::protocol::{PROTOCOL_VERSION, ProbeRequest};
+
+pub fn ready() -> bool {
+    // /proc/self belongs to the effective user.
+    if std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0) {
+        return true;
+    }
+    if std::env::var("TARMAC_LAB_REQUIRED").is_ok_and(|v| v == "1") {
+        panic!("TARMAC_LAB_REQUIRED=1 but the SSH loopback tests need root");
+    }
+    eprintln!("skipping SSH loopback test: needs root to run sshd");
+    false
+}
+
+/// The real probe, built once per test binary the way scripts/build-probe does.
+pub fn real_probe() -> ProbeBinary {
+    static PATH: OnceLock<PathBuf> = OnceLock::new();
+    let path = PATH.get_or_init(|| {
+        let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+        let status = Command::new(cargo)
+            .args(["build", "-p", "tarmac-checks", "--bin", "tarmac-probe"])
+            .args([
+                "--profile",
+                "probe",
+                "--target",
+                "x86_64-unknown-linux-musl",
+            ])
+            .current_dir(workspace)
+            .status()
+            .unwrap();
+        assert!(status.success(), "building the probe failed");
+        // <target>/debug/deps/ssh_loopback-<hash> → <target>
+        let exe = std::env::current_exe().unwrap();
+        let target = exe.ancestors().nth(3).unwrap();
+        target.join("x86_64-unknown-linux-musl/probe/tarmac-probe")
+    });
+    ProbeBinary::from_path(path).unwrap()
+}
+
+/// A stand-in probe: a shell script, for the failure modes the real one never shows.
+pub fn fake_probe(body: &str) -> ProbeBinary {
+    ProbeBinary::from_bytes(
+        Path::new("fake-probe"),
+        format!("#!/bin/sh\n{body}\n").into_bytes(),
+    )
+}
+
+pub fn request() -> ProbeRequest {
+    ProbeRequest {
+        version: PROTOCOL_VERSION,
+        disk_paths: vec!["/".to_owned()],
+        bind_ports: Vec::new(),
+    }
+}
+
+pub fn keygen(path: &Path, passphrase: &str) {
+    keygen_typed(path, "ed25519", passphrase);
+}
+
+pub fn keygen_typed(path: &Path, kind: &str, passphrase: &str) {
+    let mut command = Command::new("ssh-keygen");
+    command.args(["-q", "-t", kind, "-N", passphrase, "-C", "tarmac-test"]);
+    if kind == "rsa" {
+        command.args(["-b", "2048"]); // enough for a test, and quick to make
+    }
+    let out = command.arg("-f").arg(path).output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+}
+
+/// One sshd, torn down on drop.
+pub struct Sshd {
+    child: Child,
+    pub port: u16,
+    dir: tempfile::TempDir,
+}
+
+impl Sshd {
+    pub fn start() -> Sshd {
+        Sshd::start_with(&[])
+    }
+
+    /// `fakes`: executables put first on the session's PATH (name, script body).
+    pub fn start_with(fakes: &[(&str, &str)]) -> Sshd {
+        std::fs::create_dir_all("/run/sshd").unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        keygen(&d.join("host_key"), "");
+        // A second host key: the server holds several, as real ones do.
+        keygen_typed(&d.join("host_key_ecdsa"), "ecdsa", "");
+        keygen(&d.join("client_key"), "");
+        std::fs::copy(d.join("client_key.pub"), d.join("authorized_keys")).unwrap();
+        std::fs::create_dir(d.join("home")).unwrap();
+        std::fs::create_dir(d.join("bin")).unwrap();
+        for (name, body) in fakes {
+            let path = d.join("bin").join(name);
+            std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+            std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+                .unwrap();
+        }
+        for _attempt in 0..5 {
+            let port = TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port();
+            let config = d.join("sshd_config");
+            std::fs::write(
+                &config,
+                format!(
+                    "Port {port}\nListenAddress 127.0.0.1\nHostKey {d}/host_key\nHostKey {d}/host_key_ecdsa\nPidFile none\n\
+                     AuthorizedKeysFile {d}/authorized_keys\nStrictModes no\nUsePAM no\n\
+                     PasswordAuthentication no\nKbdInteractiveAuthentication no\n\
+                     PermitRootLogin prohibit-password\nAllowTcpForwarding yes\nPrintMotd no\n\
+                     SetEnv HOME={d}/home PATH={d}/bin:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin\n\
+                     LogLevel INFO\n",
+                    d = d.display()
+                ),
+            )
+            .unwrap();
+            let log = std::fs::File::create(d.join("sshd.log")).unwrap();
+            let mut child = Command::new("/usr/sbin/sshd")
+                .arg("-D")
+                .arg("-e")
+                .arg("-f")
+                .arg(&config)
+                .stdin(Stdio::null())
+                .stderr(log)
+                .spawn()
+                .unwrap();
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while Instant::now() < deadline {
+                if child.try_wait().unwrap().is_some() {
+                    break; // lost the port race: try another
+                }
+                if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                    return Sshd { child, port, dir };
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        panic!("sshd did not start");
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// A known_hosts line for `[127.0.0.1]:port` with the public key in `file`.
+    pub fn known_hosts_line_for(&self, file: &str) -> String {
+        let public = std::fs::read_to_string(self.path(file)).unwrap();
+        let mut words = public.split_whitespace();
+        let (kind, data) = (words.next().unwrap(), words.next().unwrap());
+        format!("[127.0.0.1]:{} {kind} {data}\n", self.port)
+    }
+
+    /// Successful logins so far, from sshd's log.
+    pub fn logins(&self) -> usize {
+        std::fs::read_to_string(self.path("sshd.log"))
+            .unwrap()
+            .matches("Accepted publickey")
+            .count()
+    }
+
+    /// The sshd's (ed25519) host key as a known_hosts line for `[127.0.0.1]:port`.
+    pub fn known_hosts_line(&self) -> String {
+        self.known_hosts_line_for("host_key.pub")
+    }
+
+    pub fn write_known_hosts(&self, text: &str) -> PathBuf {
+        let path = self.path("known_hosts");
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    pub fn target(&self, known_hosts: PathBuf) -> SshTarget {
+        SshTarget {
+            host: "127.0.0.1".to_owned(),
+            port: self.port,
+            user: "root".to_owned(),
+            identity_files: vec![self.path("client_key")],
+            known_hosts,
+            bastion: None,
+            sudo: false,
+        }
+    }
+
+    /// The node-side probe directory (the sessions' HOME is ours).
+    pub fn probe_dir(&self) -> PathBuf {
+        self.path("home/.cache/tarmac")
+    }
+
+    /// Probe files left on the "node".
+    pub fn probe_files(&self) -> Vec<String> {
+        match std::fs::read_dir(self.probe_dir()) {
+            Ok(entries) => entries
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect(),
+            Err(_) => Vec::new(),
+        }
+    }
+}
+
+impl Drop for Sshd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn options() -> SshOptions {
+    SshOptions {
+        connect_timeout: Duration::from_secs(5),
+        auth_timeout: Duration::from_secs(10),
+        upload_timeout: Duration::from_secs(30),
+        probe_timeout: Duration::from_secs(60),
+        agent_socket: None,
+        ..SshOptions::default()
+    }
+}

@@ -9,8 +9,10 @@
 //! 2. on `need` the harness sends exactly the probe's bytes; the script writes them to a
 //!    temporary file (`head -c SIZE`), checks the SHA-256 (or the size where `sha256sum`
 //!    is missing), and renames it into place: a partial upload is never run or kept;
-//! 3. the script says `tarmac-upload ready`; the harness sends the request line and EOF;
-//!    the script runs the probe (under `sudo -n` if asked) with that stdin;
+//! 3. the script hard-links the probe to a name of its own (so that another tarmac run
+//!    on the same node removing the shared file cannot pull it away), says
+//!    `tarmac-upload ready`, the harness sends the request line and EOF, and the script
+//!    runs its link (under `sudo -n` if asked) with that stdin;
 //! 4. a watchdog (polling once a second, so nothing of it outlives the probe by more)
 //!    kills the probe if it outlives the probe deadline;
 //! 5. when the probe ends the script deletes it (and the directory if empty) unless the
@@ -96,8 +98,9 @@ verify() {
   fi
   [ "$(($(wc -c < "$1")))" = "@SIZE@" ]
 }
+r="$d/.run-@NAME@.$$"
 cleanup() {
-  rm -f "$t"
+  rm -f "$t" "$r"
   if [ "@KEEP@" = 0 ]; then rm -f "$p"; rmdir "$d" 2>/dev/null; fi
 }
 stop() {
@@ -118,9 +121,10 @@ else
   if ! verify "$t"; then cleanup; echo "tarmac-error upload checksum mismatch for $t"; exit 91; fi
   if ! chmod 700 "$t" || ! mv -f "$t" "$p"; then cleanup; echo "tarmac-error upload cannot install $p"; exit 91; fi
 fi
+if ! ln -f "$p" "$r"; then cleanup; echo "tarmac-error upload cannot link $p to $r"; exit 91; fi
 echo "tarmac-upload ready"
 exec 3<&0
-@SUDO@"$p" <&3 3<&- &
+@SUDO@"$r" <&3 3<&- &
 pid=$!
 exec 3<&-
 ( i=0; while [ $i -lt @DEADLINE@ ]; do sleep 1; kill -0 "$pid" 2>/dev/null || exit 0; i=$((i+1)); done; kill "$pid" ) </dev/null >/dev/null 2>&1 &
@@ -169,7 +173,7 @@ mod tests {
         let s = script(&probe, true, false, Duration::from_secs(60));
         assert!(!s.contains(['\'', '\\']), "{s}");
         assert!(!s.contains('@'), "every placeholder replaced: {s}");
-        assert!(s.contains("sudo -n \"$p\""));
+        assert!(s.contains("sudo -n \"$r\""));
     }
 
     /// Runs the script with a local `sh`, playing the harness's side of the dialogue.
@@ -288,6 +292,40 @@ mod tests {
         );
         assert!(elapsed >= Duration::from_secs(2), "{elapsed:?}");
         assert!(elapsed < Duration::from_secs(15), "{elapsed:?}");
+        assert!(!home.path().join(".cache/tarmac").exists());
+    }
+
+    #[test]
+    fn another_run_removing_the_shared_probe_does_not_break_this_one() {
+        use std::io::{BufRead, BufReader};
+
+        let home = tempfile::tempdir().unwrap();
+        let body = b"#!/bin/sh\nread line\necho \"probe got $line\"\n".to_vec();
+        let probe = ProbeBinary::from_bytes(Path::new("p"), body.clone());
+        let mut child = Command::new("sh")
+            .arg("-c")
+            .arg(script(&probe, false, false, Duration::from_secs(60)))
+            .env("HOME", home.path())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        stdout.read_line(&mut line).unwrap();
+        stdin.write_all(&body).unwrap();
+        line.clear();
+        stdout.read_line(&mut line).unwrap();
+        assert_eq!(line, "tarmac-upload ready\n");
+        // What a concurrent run's cleanup does, between our "ready" and our request.
+        std::fs::remove_file(home.path().join(".cache/tarmac").join(probe.remote_name())).unwrap();
+        stdin.write_all(b"request\n").unwrap();
+        drop(stdin);
+        line.clear();
+        stdout.read_line(&mut line).unwrap();
+        assert_eq!(line, "probe got request\n");
+        assert!(child.wait().unwrap().success());
         assert!(!home.path().join(".cache/tarmac").exists());
     }
 

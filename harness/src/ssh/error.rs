@@ -135,18 +135,12 @@ pub enum SshError {
     )]
     EncryptedIdentity { node: String, path: PathBuf },
 
-    #[error("cannot use identity file {path}: {reason}")]
-    IdentityFile { path: PathBuf, reason: String },
-
     #[error("{node}: authentication as {user} was refused; tried: {tried}")]
     AuthRejected {
         node: String,
         user: String,
         tried: String,
     },
-
-    #[error("ssh-agent at SSH_AUTH_SOCK={socket}: {reason}")]
-    Agent { socket: PathBuf, reason: String },
 
     #[error(
         "{node}: the private probe directory {dir} is unsafe ({reason}); \

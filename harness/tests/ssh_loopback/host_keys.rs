@@ -128,3 +128,28 @@ async fn the_known_key_type_is_asked_for_first() {
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn hashed_known_hosts_from_ssh_keygen_are_honoured() {
+    if !ready() {
+        return;
+    }
+    let sshd = Sshd::start();
+    let known_hosts = sshd.write_known_hosts(&sshd.known_hosts_line());
+    let hashed = std::process::Command::new("ssh-keygen")
+        .arg("-H")
+        .arg("-f")
+        .arg(&known_hosts)
+        .output()
+        .unwrap();
+    assert!(hashed.status.success(), "{hashed:?}");
+    let text = std::fs::read_to_string(&known_hosts).unwrap();
+    assert!(
+        text.starts_with("|1|") && !text.contains("127.0.0.1"),
+        "{text}"
+    );
+    let run = SshRun::new(real_probe(), options());
+    run.probe_node("n1", &sshd.target(known_hosts), &request())
+        .await
+        .unwrap();
+}

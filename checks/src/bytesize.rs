@@ -58,7 +58,9 @@ impl FromStr for ByteSize {
             .unwrap_or(t.len());
         let (number, unit) = t.split_at(split);
         let unit = unit.trim().to_ascii_uppercase();
-        let unit = unit.strip_suffix('I').map_or(unit.clone(), |u| format!("{u}IB"));
+        let unit = unit
+            .strip_suffix('I')
+            .map_or(unit.clone(), |u| format!("{u}IB"));
         let multiplier = if unit.is_empty() {
             1
         } else {

@@ -184,7 +184,9 @@ pub enum BindOutcome {
     /// The address family is not available on this node (e.g. IPv6 disabled).
     Unsupported,
     /// Binding failed for another reason (permission, ...).
-    Failed { error: String },
+    Failed {
+        error: String,
+    },
 }
 
 impl BindOutcome {

@@ -65,7 +65,12 @@ pub struct Finding {
 }
 
 impl Finding {
-    pub fn new(check: &str, node: Option<&str>, status: Status, message: impl Into<String>) -> Self {
+    pub fn new(
+        check: &str,
+        node: Option<&str>,
+        status: Status,
+        message: impl Into<String>,
+    ) -> Self {
         Self {
             check: check.to_owned(),
             node: node.map(str::to_owned),

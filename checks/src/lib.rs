@@ -9,6 +9,7 @@ pub mod finding;
 pub mod gather;
 pub mod plan;
 pub mod protocol;
+pub mod reachability;
 pub mod rules;
 pub mod spec;
 
@@ -16,4 +17,5 @@ pub use bytesize::ByteSize;
 pub use facts::NodeFacts;
 pub use finding::{CheckId, Finding, Status};
 pub use plan::{PortPlan, PortRequirement, Protocol};
+pub use reachability::{Reachability, Verdict};
 pub use spec::{ClusterSpec, Cni, NodeSpec, Phase, Role, Settings};

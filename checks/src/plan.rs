@@ -57,7 +57,13 @@ pub struct PortRequirement {
 }
 
 impl PortRequirement {
-    fn new(port: u16, protocol: Protocol, component: &str, served_by: &[Role], reach: Reach) -> Self {
+    fn new(
+        port: u16,
+        protocol: Protocol,
+        component: &str,
+        served_by: &[Role],
+        reach: Reach,
+    ) -> Self {
         Self {
             port,
             protocol,
@@ -105,31 +111,71 @@ impl PortPlan {
         let all = Reach::AllNodes;
         let mut reqs = vec![
             PortRequirement::new(6443, Tcp, "kube-apiserver", &[ControlPlane], all.clone()),
-            PortRequirement::new(2379, Tcp, "etcd client", &[Etcd], Reach::Roles(vec![ControlPlane, Etcd])),
+            PortRequirement::new(
+                2379,
+                Tcp,
+                "etcd client",
+                &[Etcd],
+                Reach::Roles(vec![ControlPlane, Etcd]),
+            ),
             PortRequirement::new(2380, Tcp, "etcd peer", &[Etcd], Reach::Roles(vec![Etcd])),
             PortRequirement::new(10250, Tcp, "kubelet", &[], Reach::Roles(vec![ControlPlane])),
             PortRequirement::new(10259, Tcp, "kube-scheduler", &[ControlPlane], Reach::Local),
-            PortRequirement::new(10257, Tcp, "kube-controller-manager", &[ControlPlane], Reach::Local),
+            PortRequirement::new(
+                10257,
+                Tcp,
+                "kube-controller-manager",
+                &[ControlPlane],
+                Reach::Local,
+            ),
             PortRequirement::new(10256, Tcp, "kube-proxy health", &[Worker], Reach::Local),
         ];
-        reqs.extend(
-            NODEPORT_SAMPLE
-                .iter()
-                .map(|p| PortRequirement::new(*p, Tcp, "NodePort range", &[Worker], all.clone()).on_demand()),
-        );
+        reqs.extend(NODEPORT_SAMPLE.iter().map(|p| {
+            PortRequirement::new(*p, Tcp, "NodePort range", &[Worker], all.clone()).on_demand()
+        }));
         match cluster.cni {
             Cni::Calico => {
-                reqs.push(PortRequirement::new(179, Tcp, "calico BGP", &[], all.clone()));
-                reqs.push(PortRequirement::new(4789, Udp, "calico VXLAN", &[], all.clone()).on_demand());
-                reqs.push(PortRequirement::new(5473, Tcp, "calico Typha", &[], all.clone()).on_demand());
+                reqs.push(PortRequirement::new(
+                    179,
+                    Tcp,
+                    "calico BGP",
+                    &[],
+                    all.clone(),
+                ));
+                reqs.push(
+                    PortRequirement::new(4789, Udp, "calico VXLAN", &[], all.clone()).on_demand(),
+                );
+                reqs.push(
+                    PortRequirement::new(5473, Tcp, "calico Typha", &[], all.clone()).on_demand(),
+                );
             }
             Cni::Flannel => {
-                reqs.push(PortRequirement::new(8472, Udp, "flannel VXLAN", &[], all.clone()));
+                reqs.push(PortRequirement::new(
+                    8472,
+                    Udp,
+                    "flannel VXLAN",
+                    &[],
+                    all.clone(),
+                ));
             }
             Cni::Cilium => {
-                reqs.push(PortRequirement::new(4240, Tcp, "cilium health", &[], all.clone()));
-                reqs.push(PortRequirement::new(8472, Udp, "cilium VXLAN", &[], all.clone()));
-                reqs.push(PortRequirement::new(4244, Tcp, "cilium Hubble", &[], all.clone()).on_demand());
+                reqs.push(PortRequirement::new(
+                    4240,
+                    Tcp,
+                    "cilium health",
+                    &[],
+                    all.clone(),
+                ));
+                reqs.push(PortRequirement::new(
+                    8472,
+                    Udp,
+                    "cilium VXLAN",
+                    &[],
+                    all.clone(),
+                ));
+                reqs.push(
+                    PortRequirement::new(4244, Tcp, "cilium Hubble", &[], all.clone()).on_demand(),
+                );
             }
             Cni::None => {}
         }
@@ -138,8 +184,13 @@ impl PortPlan {
     }
 
     /// The ports `node` must serve, in plan order.
-    pub fn served_by<'a>(&'a self, node: &'a NodeSpec) -> impl Iterator<Item = &'a PortRequirement> + 'a {
-        self.requirements.iter().filter(move |r| r.is_served_by(node))
+    pub fn served_by<'a>(
+        &'a self,
+        node: &'a NodeSpec,
+    ) -> impl Iterator<Item = &'a PortRequirement> + 'a {
+        self.requirements
+            .iter()
+            .filter(move |r| r.is_served_by(node))
     }
 }
 

@@ -96,7 +96,8 @@ impl Default for ClusterSpec {
 
 fn net(s: &str) -> IpNet {
     // Literal constants above; parse cannot fail.
-    s.parse().unwrap_or_else(|_| unreachable!("bad built-in CIDR {s}"))
+    s.parse()
+        .unwrap_or_else(|_| unreachable!("bad built-in CIDR {s}"))
 }
 
 impl ClusterSpec {

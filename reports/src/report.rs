@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 
 use serde::{Deserialize, Serialize};
-use tarmac_checks::{Finding, NodeFacts, Phase, Role};
+use tarmac_checks::{Finding, NodeFacts, Phase, Reachability, Role};
 
 use crate::summary::Summary;
 
@@ -20,6 +20,10 @@ pub struct Report {
     pub duration_ms: u64,
     pub nodes: Vec<NodeReport>,
     pub findings: Vec<Finding>,
+    /// The full reachability matrix of the mesh phase (every from × to × port probed);
+    /// empty when no mesh ran.
+    #[serde(default)]
+    pub reachability: Vec<Reachability>,
     pub summary: Summary,
 }
 
@@ -60,6 +64,7 @@ impl Report {
             duration_ms,
             nodes,
             findings,
+            reachability: Vec::new(),
             summary,
         }
     }

@@ -7,6 +7,7 @@ pub mod evaluate;
 pub mod facts;
 pub mod finding;
 pub mod gather;
+pub mod mesh;
 pub mod plan;
 pub mod protocol;
 pub mod reachability;

@@ -2,13 +2,16 @@
 //!
 //! The harness writes one [`ProbeRequest`] line to the probe's stdin; the probe answers
 //! with [`ProbeMessage`] lines on stdout: `hello` first, then `facts` (or `error`), then
-//! `done`. Every line carries the protocol version so a stale probe is detected, not
+//! `done`. With a mesh request, stdin stays open between `facts` and `done`: the probe
+//! says `listening`, the harness sends [`MeshCommand`] lines (`probe`, then `close`), the
+//! probe answers `reach` lines and `probed`. Every line carries the protocol version so a stale probe is detected, not
 //! misread.
 
 use serde::{Deserialize, Serialize};
 
 use crate::facts::NodeFacts;
 use crate::plan::{PortPlan, Protocol};
+use crate::reachability::Reachability;
 use crate::spec::{ClusterSpec, DEFAULT_DISK_PATHS, NodeSpec, Role};
 
 /// Bumped on any incompatible change to the messages below.
@@ -25,6 +28,9 @@ pub struct ProbeRequest {
     pub disk_paths: Vec<String>,
     /// Ports to bind-test, per protocol, on IPv4 and IPv6.
     pub bind_ports: Vec<PortSpec>,
+    /// The node-to-node mesh phase, after the facts; `None` for a facts-only run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mesh: Option<MeshRequest>,
 }
 
 impl ProbeRequest {
@@ -51,8 +57,57 @@ impl ProbeRequest {
             version: PROTOCOL_VERSION,
             disk_paths: DEFAULT_DISK_PATHS.iter().map(|p| (*p).to_owned()).collect(),
             bind_ports,
+            mesh: None,
         }
     }
+}
+
+/// The mesh phase a probe joins after sending its facts: listen (pre-install), report
+/// `listening`, wait for one [`MeshCommand::Probe`], probe, report, wait for `close`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MeshRequest {
+    /// Per-run random token: only a listener that echoes it proves reachability.
+    pub token: String,
+    /// This node's inventory name, which its listeners announce.
+    pub node: String,
+    /// Ports to open listeners on (empty post-install: the real services answer there).
+    pub listen: Vec<PortSpec>,
+    /// Post-install: a TCP connect is enough, nobody answers with our token.
+    #[serde(default)]
+    pub connect_only: bool,
+    /// Per-probe deadline (TCP connect + greeting; UDP all attempts).
+    pub probe_timeout_ms: u64,
+    /// Probes in flight at once on this node.
+    pub concurrency: u32,
+    /// How long to wait for each harness command before giving up and closing.
+    pub command_timeout_ms: u64,
+}
+
+/// One peer port a node must probe.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MeshTarget {
+    pub node: String,
+    pub address: String,
+    pub port: u16,
+    pub protocol: Protocol,
+}
+
+/// A port the probe could not listen on, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListenFailure {
+    pub port: u16,
+    pub protocol: Protocol,
+    pub error: String,
+}
+
+/// One line the harness writes after the request during the mesh phase.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum MeshCommand {
+    /// Probe these targets, then answer `probed`.
+    Probe { targets: Vec<MeshTarget> },
+    /// Every peer is done: close the listeners and finish.
+    Close,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -65,8 +120,97 @@ pub struct PortSpec {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "kebab-case")]
 pub enum ProbeMessage {
-    Hello { version: u32, probe_version: String },
-    Facts { facts: Box<NodeFacts> },
-    Error { message: String },
+    Hello {
+        version: u32,
+        probe_version: String,
+    },
+    Facts {
+        facts: Box<NodeFacts>,
+    },
+    Error {
+        message: String,
+    },
+    /// Mesh: the listeners are open (pre-install), or none were asked for.
+    Listening {
+        bound: Vec<PortSpec>,
+        failed: Vec<ListenFailure>,
+    },
+    /// Mesh: the verdict of one probe from this node.
+    Reach(Reachability),
+    /// Mesh: every target was probed.
+    Probed,
     Done,
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+    use crate::reachability::Verdict;
+
+    #[test]
+    fn mesh_messages_round_trip_as_tagged_lines() {
+        let reach = ProbeMessage::Reach(Reachability {
+            from: "w1".into(),
+            to: "cp1".into(),
+            port: 6443,
+            protocol: Protocol::Tcp,
+            result: Verdict::Ok,
+            rtt_us: Some(120),
+            note: String::new(),
+        });
+        let line = serde_json::to_string(&reach).unwrap();
+        assert_eq!(
+            line,
+            r#"{"type":"reach","from":"w1","to":"cp1","port":6443,"protocol":"tcp","result":"ok","rtt_us":120}"#
+        );
+        assert_eq!(serde_json::from_str::<ProbeMessage>(&line).unwrap(), reach);
+        let listening = ProbeMessage::Listening {
+            bound: vec![PortSpec {
+                port: 4789,
+                protocol: Protocol::Udp,
+            }],
+            failed: vec![ListenFailure {
+                port: 6443,
+                protocol: Protocol::Tcp,
+                error: "Address in use".into(),
+            }],
+        };
+        let line = serde_json::to_string(&listening).unwrap();
+        assert_eq!(
+            serde_json::from_str::<ProbeMessage>(&line).unwrap(),
+            listening
+        );
+        let probe = MeshCommand::Probe {
+            targets: vec![MeshTarget {
+                node: "cp1".into(),
+                address: "198.18.0.11".into(),
+                port: 6443,
+                protocol: Protocol::Tcp,
+            }],
+        };
+        let line = serde_json::to_string(&probe).unwrap();
+        assert!(
+            line.starts_with(r#"{"type":"probe","targets":[{"#),
+            "{line}"
+        );
+        assert_eq!(serde_json::from_str::<MeshCommand>(&line).unwrap(), probe);
+        assert_eq!(
+            serde_json::from_str::<MeshCommand>(r#"{"type":"close"}"#).unwrap(),
+            MeshCommand::Close
+        );
+    }
+
+    #[test]
+    fn a_request_without_mesh_reads_and_writes_as_before() {
+        let request = ProbeRequest::all_roles_default();
+        let line = serde_json::to_string(&request).unwrap();
+        assert!(!line.contains("mesh"));
+        let old = r#"{"version":1,"disk_paths":["/"],"bind_ports":[]}"#;
+        assert_eq!(
+            serde_json::from_str::<ProbeRequest>(old).unwrap().mesh,
+            None
+        );
+    }
 }

@@ -201,6 +201,7 @@ fn a_request_is_answered_with_hello_facts_done() {
             port,
             protocol: Protocol::Tcp,
         }],
+        mesh: None,
     };
     let output = run(&[], &request_line(&request));
     assert!(output.status.success(), "{output:?}");

@@ -81,6 +81,7 @@ pub fn probe_request(config: &RunConfig, node: &NodeSpec) -> ProbeRequest {
             .map(|d| d.path.clone())
             .collect(),
         bind_ports,
+        mesh: None,
     }
 }
 

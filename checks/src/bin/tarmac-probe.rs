@@ -1,13 +1,16 @@
 //! `tarmac-probe`: the static binary the harness runs on each node. It reads one
-//! request line on stdin and answers in JSON lines (`hello`, `facts` or `error`, `done`).
-//! Read-only: it gathers facts and bind-tests ports, and leaves nothing behind.
+//! request line on stdin and answers in JSON lines (`hello`, `facts` or `error`, `done`);
+//! a mesh request adds listeners and peer probes between `facts` and `done`.
+//! Read-only: it gathers facts, bind-tests ports, listens only during the mesh phase, and
+//! leaves nothing behind.
 
 use std::ffi::OsString;
-use std::io::{self, BufRead, Write};
+use std::io::{self, BufRead, BufReader, Write};
 use std::process::ExitCode;
 
 use serde::Deserialize;
 use tarmac_checks::gather::gather;
+use tarmac_checks::mesh::session::{self, SessionError};
 use tarmac_checks::protocol::{PROBE_VERSION, PROTOCOL_VERSION, ProbeMessage, ProbeRequest};
 
 /// A request is a few hundred bytes; anything near this is not a harness talking.
@@ -96,7 +99,8 @@ fn print_facts() -> io::Result<()> {
 }
 
 /// The protocol: `hello` at once (so a stale probe is caught before any work), then
-/// the answer to the one request line, then `done`.
+/// the answer to the one request line, then (with a mesh request) the mesh phase, then
+/// `done`.
 fn serve() -> ExitCode {
     let mut out = io::stdout().lock();
     let hello = ProbeMessage::Hello {
@@ -107,19 +111,45 @@ fn serve() -> ExitCode {
         eprintln!("tarmac-probe: cannot write to stdout: {e}");
         return ExitCode::from(EXIT_IO);
     }
-    let (answer, code) = match read_request(io::stdin().lock()) {
+    let (answer, mut code, mesh) = match read_request(io::stdin().lock()) {
         Ok(request) => {
             let facts = Box::new(gather(&request));
-            (ProbeMessage::Facts { facts }, 0)
+            (ProbeMessage::Facts { facts }, 0, request.mesh)
         }
         Err(e) => (
             ProbeMessage::Error {
                 message: e.to_string(),
             },
             e.exit_code(),
+            None,
         ),
     };
-    match send(&mut out, &answer).and_then(|()| send(&mut out, &ProbeMessage::Done)) {
+    if let Err(e) = send(&mut out, &answer) {
+        eprintln!("tarmac-probe: cannot write to stdout: {e}");
+        return ExitCode::from(EXIT_IO);
+    }
+    if let Some(mesh) = mesh {
+        // Stdin stays open for the mesh commands; what read_request buffered beyond its
+        // line is still in stdin's shared buffer.
+        let commands = session::spawn_line_reader(BufReader::new(io::stdin()));
+        match session::run(&mesh, &commands, &mut |m| send(&mut out, m)) {
+            Ok(()) => {}
+            Err(SessionError::Write(e)) => {
+                eprintln!("tarmac-probe: cannot write to stdout: {e}");
+                return ExitCode::from(EXIT_IO);
+            }
+            Err(e @ SessionError::BadCommand(_)) => {
+                code = EXIT_BAD_REQUEST;
+                let error = ProbeMessage::Error {
+                    message: e.to_string(),
+                };
+                if send(&mut out, &error).is_err() {
+                    return ExitCode::from(EXIT_IO);
+                }
+            }
+        }
+    }
+    match send(&mut out, &ProbeMessage::Done) {
         Ok(()) => ExitCode::from(code),
         Err(e) => {
             eprintln!("tarmac-probe: cannot write to stdout: {e}");

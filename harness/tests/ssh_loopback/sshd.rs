@@ -63,6 +63,7 @@ pub fn request() -> ProbeRequest {
         version: PROTOCOL_VERSION,
         disk_paths: vec!["/".to_owned()],
         bind_ports: Vec::new(),
+        mesh: None,
     }
 }
 

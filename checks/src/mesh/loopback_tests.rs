@@ -1,0 +1,287 @@
+//! The prober against real sockets on 127.0.0.1: tarmac's listeners, foreign services,
+//! silent ones, closed ports. Loopback only.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, UdpSocket};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use super::listeners::Listeners;
+use super::prober::{ProbeOptions, probe_all, probe_one};
+use super::session;
+use crate::plan::Protocol;
+use crate::protocol::{MeshCommand, MeshRequest, MeshTarget, PortSpec, ProbeMessage};
+use crate::reachability::Verdict;
+
+const TOKEN: &str = "0123456789abcdef";
+
+fn options(timeout_ms: u64) -> ProbeOptions {
+    ProbeOptions {
+        from: "w1".into(),
+        token: TOKEN.into(),
+        timeout: Duration::from_millis(timeout_ms),
+        connect_only: false,
+        concurrency: 4,
+    }
+}
+
+fn target(node: &str, port: u16, protocol: Protocol) -> MeshTarget {
+    MeshTarget {
+        node: node.into(),
+        address: "127.0.0.1".into(),
+        port,
+        protocol,
+    }
+}
+
+/// A port nothing listens on right now (TCP and UDP both free).
+fn free_port() -> u16 {
+    loop {
+        let tcp = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = tcp.local_addr().unwrap().port();
+        if UdpSocket::bind(("0.0.0.0", port)).is_ok()
+            && TcpListener::bind(("0.0.0.0", port)).is_err()
+        {
+            return port;
+        }
+    }
+}
+
+fn spec(port: u16, protocol: Protocol) -> PortSpec {
+    PortSpec { port, protocol }
+}
+
+#[test]
+fn our_listener_is_ok_with_an_rtt_over_tcp_and_udp() {
+    let port = free_port();
+    let listeners = Listeners::open(
+        &[spec(port, Protocol::Tcp), spec(port, Protocol::Udp)],
+        TOKEN,
+        "cp1",
+    );
+    assert_eq!(listeners.bound.len(), 2, "{:?}", listeners.failed);
+    for protocol in [Protocol::Tcp, Protocol::Udp] {
+        let r = probe_one(&target("cp1", port, protocol), &options(2000));
+        assert_eq!(r.result, Verdict::Ok, "{protocol}: {}", r.note);
+        assert!(r.rtt_us.is_some());
+        assert_eq!((r.from.as_str(), r.to.as_str()), ("w1", "cp1"));
+    }
+    // The same listener, expected to be another node's: an address mix-up.
+    let r = probe_one(&target("cp2", port, Protocol::Tcp), &options(2000));
+    assert_eq!(r.result, Verdict::WrongPeer);
+    assert!(
+        r.note.contains("cp1") && r.note.contains("cp2"),
+        "{}",
+        r.note
+    );
+    assert_eq!(r.rtt_us, None);
+    listeners.close();
+    // Closed means closed: the port is refused afterwards.
+    let r = probe_one(&target("cp1", port, Protocol::Tcp), &options(2000));
+    assert_eq!(r.result, Verdict::Refused, "{}", r.note);
+}
+
+#[test]
+fn a_closed_port_is_refused_over_tcp_and_udp() {
+    let port = free_port();
+    let r = probe_one(&target("cp1", port, Protocol::Tcp), &options(1000));
+    assert_eq!(r.result, Verdict::Refused, "{}", r.note);
+    let r = probe_one(&target("cp1", port, Protocol::Udp), &options(1000));
+    assert_eq!(r.result, Verdict::Refused, "{}", r.note);
+}
+
+#[test]
+fn a_foreign_tcp_service_is_a_wrong_peer_naming_what_it_said() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = std::thread::spawn(move || {
+        let (mut conn, _) = listener.accept().unwrap();
+        conn.write_all(b"SSH-2.0-OpenSSH_9.2\r\n").unwrap();
+        let _ = conn.read(&mut [0u8; 16]);
+    });
+    let r = probe_one(&target("cp1", port, Protocol::Tcp), &options(2000));
+    server.join().unwrap();
+    assert_eq!(r.result, Verdict::WrongPeer);
+    assert!(r.note.contains("SSH-2.0-OpenSSH_9.2"), "{}", r.note);
+}
+
+#[test]
+fn a_silent_tcp_service_is_a_wrong_peer() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let r = probe_one(&target("cp1", port, Protocol::Tcp), &options(300));
+    drop(listener);
+    assert_eq!(r.result, Verdict::WrongPeer);
+    assert!(r.note.contains("said nothing"), "{}", r.note);
+}
+
+#[test]
+fn a_full_accept_queue_drops_the_handshake_a_timeout() {
+    use socket2::{Domain, SockAddr, Socket, Type};
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+    socket
+        .bind(&SockAddr::from(std::net::SocketAddr::from((
+            [127, 0, 0, 1],
+            0,
+        ))))
+        .unwrap();
+    socket.listen(0).unwrap();
+    let port = socket.local_addr().unwrap().as_socket().unwrap().port();
+    // Fill the queue (nobody accepts); Linux then drops further SYNs.
+    let mut held = Vec::new();
+    for _ in 0..4 {
+        if let Ok(c) = std::net::TcpStream::connect_timeout(
+            &([127, 0, 0, 1], port).into(),
+            Duration::from_millis(200),
+        ) {
+            held.push(c);
+        }
+    }
+    let r = probe_one(&target("cp1", port, Protocol::Tcp), &options(300));
+    assert_eq!(r.result, Verdict::Timeout, "{}", r.note);
+}
+
+#[test]
+fn udp_silence_is_a_timeout_and_a_foreign_reply_a_wrong_peer() {
+    let silent = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let r = probe_one(&target("w2", port, Protocol::Udp), &options(300));
+    assert_eq!(r.result, Verdict::Timeout, "{}", r.note);
+    drop(silent);
+
+    let echo = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = echo.local_addr().unwrap().port();
+    let server = std::thread::spawn(move || {
+        let mut buf = [0u8; 128];
+        let (_, from) = echo.recv_from(&mut buf).unwrap();
+        echo.send_to(b"not tarmac", from).unwrap();
+    });
+    let r = probe_one(&target("w2", port, Protocol::Udp), &options(2000));
+    server.join().unwrap();
+    assert_eq!(r.result, Verdict::WrongPeer, "{}", r.note);
+    assert!(r.note.contains("not tarmac"), "{}", r.note);
+}
+
+#[test]
+fn a_port_already_held_is_reported_not_listened_on() {
+    let held = TcpListener::bind("0.0.0.0:0").unwrap();
+    let port = held.local_addr().unwrap().port();
+    let listeners = Listeners::open(&[spec(port, Protocol::Tcp)], TOKEN, "cp1");
+    assert!(listeners.bound.is_empty());
+    assert_eq!(listeners.failed.len(), 1);
+    assert_eq!(listeners.failed[0].port, port);
+}
+
+#[test]
+fn probe_all_returns_one_result_per_target_with_bounded_threads() {
+    let port = free_port();
+    let listeners = Listeners::open(&[spec(port, Protocol::Tcp)], TOKEN, "cp1");
+    let targets: Vec<MeshTarget> = (0..20)
+        .map(|_| target("cp1", port, Protocol::Tcp))
+        .collect();
+    let mut results = Vec::new();
+    probe_all(&targets, &options(2000), |r| results.push(r));
+    assert_eq!(results.len(), 20);
+    assert!(results.iter().all(|r| r.result == Verdict::Ok));
+    listeners.close();
+}
+
+#[test]
+fn post_install_probes_only_connect() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let opts = ProbeOptions {
+        connect_only: true,
+        ..options(1000)
+    };
+    let r = probe_one(&target("cp1", port, Protocol::Tcp), &opts);
+    assert_eq!(r.result, Verdict::Ok, "{}", r.note);
+}
+
+#[test]
+fn the_session_listens_probes_and_closes_on_command() {
+    let port = free_port();
+    let request = MeshRequest {
+        token: TOKEN.into(),
+        node: "cp1".into(),
+        listen: vec![spec(port, Protocol::Tcp), spec(port, Protocol::Udp)],
+        connect_only: false,
+        probe_timeout_ms: 2000,
+        concurrency: 2,
+        command_timeout_ms: 5000,
+    };
+    let (tx, rx) = mpsc::channel();
+    let probe = MeshCommand::Probe {
+        targets: vec![
+            target("cp1", port, Protocol::Tcp),
+            target("cp1", port, Protocol::Udp),
+        ],
+    };
+    tx.send(serde_json::to_string(&probe).unwrap()).unwrap();
+    tx.send(serde_json::to_string(&MeshCommand::Close).unwrap())
+        .unwrap();
+    let mut said = Vec::new();
+    session::run(&request, &rx, &mut |m| {
+        said.push(m.clone());
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(said.len(), 4, "{said:?}");
+    assert!(
+        matches!(&said[0], ProbeMessage::Listening { bound, failed } if bound.len() == 2 && failed.is_empty())
+    );
+    for m in &said[1..3] {
+        assert!(
+            matches!(m, ProbeMessage::Reach(r) if r.result == Verdict::Ok && r.from == "cp1"),
+            "{m:?}"
+        );
+    }
+    assert_eq!(said[3], ProbeMessage::Probed);
+    // Listeners are gone once the session returns.
+    assert!(TcpListener::bind(("0.0.0.0", port)).is_ok());
+}
+
+#[test]
+fn the_session_closes_when_the_harness_goes_away() {
+    let port = free_port();
+    let request = MeshRequest {
+        token: TOKEN.into(),
+        node: "cp1".into(),
+        listen: vec![spec(port, Protocol::Tcp)],
+        connect_only: false,
+        probe_timeout_ms: 500,
+        concurrency: 1,
+        command_timeout_ms: 60_000,
+    };
+    let (tx, rx) = mpsc::channel::<String>();
+    drop(tx); // EOF before any command
+    let started = std::time::Instant::now();
+    let mut said = Vec::new();
+    session::run(&request, &rx, &mut |m| {
+        said.push(m.clone());
+        Ok(())
+    })
+    .unwrap();
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert_eq!(said.len(), 1, "only `listening`: {said:?}");
+    assert!(TcpListener::bind(("0.0.0.0", port)).is_ok());
+}
+
+#[test]
+fn a_bad_command_ends_the_session_with_an_error() {
+    let request = MeshRequest {
+        token: TOKEN.into(),
+        node: "cp1".into(),
+        listen: vec![],
+        connect_only: true,
+        probe_timeout_ms: 500,
+        concurrency: 1,
+        command_timeout_ms: 5000,
+    };
+    let (tx, rx) = mpsc::channel();
+    tx.send("{\"type\":\"launch\"}\n".to_owned()).unwrap();
+    let err = session::run(&request, &rx, &mut |_| Ok(())).unwrap_err();
+    assert!(matches!(err, session::SessionError::BadCommand(_)), "{err}");
+}

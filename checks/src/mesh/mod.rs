@@ -1,0 +1,18 @@
+//! The node-to-node mesh: tarmac's own listeners, the prober that tries every peer port,
+//! the probe-side session that drives both, which pairs the plan asks for, and the
+//! findings made from the resulting matrix. Std threads and sockets only (no tokio).
+
+pub mod findings;
+pub mod greeting;
+pub mod listeners;
+pub mod prober;
+pub mod session;
+pub mod targets;
+
+#[cfg(test)]
+mod loopback_tests;
+
+pub use findings::{MESH_REACHABLE, mesh_findings};
+pub use listeners::Listeners;
+pub use prober::{ProbeOptions, probe_all, probe_one};
+pub use targets::{MeshPair, listen_ports, mesh_pairs};

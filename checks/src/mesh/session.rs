@@ -1,0 +1,114 @@
+//! The probe's side of the mesh phase, after its facts: open the listeners, say
+//! `listening`, wait for the harness's `probe` command, probe, say `reach`… `probed`, wait
+//! for `close` (or EOF: the harness went away), close the listeners. Every wait is bounded
+//! by the request's command timeout, so a vanished harness never leaves a listener behind.
+
+use std::io::{self, BufRead, Read};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::time::Duration;
+
+use super::listeners::Listeners;
+use super::prober::{ProbeOptions, probe_all};
+use crate::protocol::{MeshCommand, MeshRequest, ProbeMessage};
+
+/// A command line longer than this is not the harness talking (750 targets are ~60 KiB).
+const MAX_COMMAND_BYTES: u64 = 8 * 1024 * 1024;
+
+/// Why the mesh phase ended early.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    #[error("cannot write to stdout: {0}")]
+    Write(#[from] io::Error),
+    #[error("the harness sent an invalid mesh command: {0}")]
+    BadCommand(String),
+}
+
+/// Reads lines from `input` on a thread of its own (std has no read timeout on stdin)
+/// and hands them over; the channel closes at EOF, on a read error or an oversized line.
+pub fn spawn_line_reader(input: impl BufRead + Send + 'static) -> Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    let spawned = std::thread::Builder::new()
+        .name("mesh-stdin".to_owned())
+        .spawn(move || {
+            let mut input = input;
+            loop {
+                let mut line = Vec::new();
+                let read = input
+                    .by_ref()
+                    .take(MAX_COMMAND_BYTES)
+                    .read_until(b'\n', &mut line);
+                match read {
+                    Ok(0) | Err(_) => return,
+                    Ok(_) if !line.ends_with(b"\n") => return,
+                    Ok(_) => {
+                        if tx
+                            .send(String::from_utf8_lossy(&line).into_owned())
+                            .is_err()
+                        {
+                            return;
+                        }
+                    }
+                }
+            }
+        });
+    // Without a reader the channel is closed at once: the session sees EOF and closes.
+    drop(spawned);
+    rx
+}
+
+/// Runs the mesh phase; `send` writes one message line.
+pub fn run(
+    request: &MeshRequest,
+    commands: &Receiver<String>,
+    send: &mut dyn FnMut(&ProbeMessage) -> io::Result<()>,
+) -> Result<(), SessionError> {
+    let listeners = Listeners::open(&request.listen, &request.token, &request.node);
+    send(&ProbeMessage::Listening {
+        bound: listeners.bound.clone(),
+        failed: listeners.failed.clone(),
+    })?;
+    let wait = Duration::from_millis(request.command_timeout_ms);
+    if let Some(MeshCommand::Probe { targets }) = next_command(commands, wait)? {
+        let options = ProbeOptions {
+            from: request.node.clone(),
+            token: request.token.clone(),
+            timeout: Duration::from_millis(request.probe_timeout_ms),
+            connect_only: request.connect_only,
+            concurrency: usize::try_from(request.concurrency).unwrap_or(1),
+        };
+        let mut failed = None;
+        probe_all(&targets, &options, |reach| {
+            if failed.is_none()
+                && let Err(e) = send(&ProbeMessage::Reach(reach))
+            {
+                failed = Some(e);
+            }
+        });
+        if let Some(e) = failed {
+            return Err(e.into());
+        }
+        send(&ProbeMessage::Probed)?;
+        // `close`, EOF or the timeout: each ends the phase the same way.
+        let _ = next_command(commands, wait)?;
+    }
+    listeners.close();
+    Ok(())
+}
+
+/// The next command; `None` at EOF or after `wait`.
+fn next_command(
+    commands: &Receiver<String>,
+    wait: Duration,
+) -> Result<Option<MeshCommand>, SessionError> {
+    loop {
+        match commands.recv_timeout(wait) {
+            Ok(line) if line.trim().is_empty() => {}
+            Ok(line) => {
+                return serde_json::from_str(line.trim())
+                    .map(Some)
+                    .map_err(|e| SessionError::BadCommand(e.to_string()));
+            }
+            Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => return Ok(None),
+        }
+    }
+}

@@ -2,12 +2,14 @@
 //! and the writers that turn them into progress, terminal text, JSON and JUnit. Writers
 //! know nothing about how facts were gathered.
 
+pub mod drift;
 pub mod error;
 pub mod event;
 pub mod format;
 pub mod json;
 pub mod junit;
 pub mod progress;
+pub mod prometheus;
 pub mod report;
 pub mod summary;
 pub mod terminal;
@@ -19,6 +21,7 @@ pub use format::ReportFormat;
 pub use json::Json;
 pub use junit::Junit;
 pub use progress::{Progress, ProgressCounts};
+pub use prometheus::Prometheus;
 pub use report::{NodeReport, NodeStatus, Report, SCHEMA};
 pub use summary::Summary;
 pub use terminal::Terminal;

@@ -16,6 +16,8 @@ pub enum FormatError {
     Json(#[from] serde_json::Error),
     #[error("cannot encode the report as JUnit XML")]
     Junit(#[from] junit_report::Error),
+    #[error("cannot render the HTML report")]
+    Html(#[from] minijinja::Error),
 }
 
 #[derive(Debug, thiserror::Error)]

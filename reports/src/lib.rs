@@ -1,11 +1,12 @@
 //! The result of a run ([`Report`]), the events a run emits while it goes ([`RunEvent`]),
-//! and the writers that turn them into progress, terminal text, JSON and JUnit. Writers
+//! and the writers that turn them into progress, terminal text, JSON, JUnit and HTML. Writers
 //! know nothing about how facts were gathered.
 
 pub mod drift;
 pub mod error;
 pub mod event;
 pub mod format;
+pub mod html;
 pub mod json;
 pub mod junit;
 pub mod progress;
@@ -18,6 +19,7 @@ pub mod text;
 pub use error::{FormatError, ReportError};
 pub use event::{EventSink, RunEvent, Silent};
 pub use format::ReportFormat;
+pub use html::Html;
 pub use json::Json;
 pub use junit::Junit;
 pub use progress::{Progress, ProgressCounts};

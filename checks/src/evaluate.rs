@@ -2,6 +2,7 @@
 
 use rayon::prelude::*;
 
+use crate::cluster_rules::{CLUSTER_RULES, ClusterContext};
 use crate::facts::NodeFacts;
 use crate::finding::Finding;
 use crate::plan::PortPlan;
@@ -32,4 +33,66 @@ pub fn evaluate_nodes(
         })
         .flatten()
         .collect()
+}
+
+/// Evaluates every cluster rule over all checked nodes at once; findings come back in
+/// registry order. Nodes whose facts could not be gathered are not passed in: a rule
+/// compares the nodes it has. With no node checked there is nothing to compare, and the
+/// run's findings are the reasons no node could be checked.
+pub fn evaluate_cluster(
+    nodes: &[(&NodeSpec, &NodeFacts)],
+    cluster: &ClusterSpec,
+    settings: &Settings,
+) -> Vec<Finding> {
+    if nodes.is_empty() {
+        return Vec::new();
+    }
+    let ctx = ClusterContext { cluster, settings };
+    CLUSTER_RULES
+        .par_iter()
+        .map(|rule| (rule.eval)(&ctx, nodes))
+        .flatten()
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+    use crate::cluster_rules::CLUSTER_RULES;
+    use crate::finding::Status;
+    use crate::rules::fixtures::healthy;
+
+    #[test]
+    fn every_cluster_rule_reports_and_a_cloned_machine_id_fails() {
+        let nodes: Vec<NodeSpec> = ["cp1", "w1"]
+            .map(|name| NodeSpec {
+                name: name.to_owned(),
+                address: "198.18.0.11".to_owned(),
+                roles: vec![],
+            })
+            .to_vec();
+        let mut w1 = healthy();
+        w1.identity.hostname = "w1".to_owned();
+        w1.network.interfaces.clear();
+        let facts = [healthy(), w1];
+        let pairs: Vec<(&NodeSpec, &NodeFacts)> = nodes.iter().zip(&facts).collect();
+        let findings = evaluate_cluster(&pairs, &ClusterSpec::default(), &Settings::default());
+        for rule in CLUSTER_RULES {
+            assert!(findings.iter().any(|f| f.check == rule.id), "{}", rule.id);
+        }
+        let status = |id: &str| {
+            findings
+                .iter()
+                .filter(|f| f.check == id)
+                .map(|f| f.status)
+                .max()
+                .unwrap()
+        };
+        assert_eq!(status("unique.machine_id"), Status::Fail);
+        assert_eq!(status("unique.hostname"), Status::Pass);
+        assert_eq!(status("cidr.host_overlap"), Status::Pass);
+        assert!(evaluate_cluster(&[], &ClusterSpec::default(), &Settings::default()).is_empty());
+    }
 }

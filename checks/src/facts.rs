@@ -214,9 +214,23 @@ pub struct ProcessRef {
 pub struct Clock {
     /// The node's wall clock when the facts were gathered, in Unix milliseconds.
     pub unix_ms: i64,
+    /// The harness's wall clock when these facts reached it (set by the harness, never by
+    /// the probe): `unix_ms - received_unix_ms` is the node's offset from the harness,
+    /// comparable across nodes gathered at different moments of a fan-out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub received_unix_ms: Option<i64>,
 }
 
 impl NodeFacts {
+    /// These facts stamped with this machine's clock as they arrive at the harness
+    /// (see [`Clock::received_unix_ms`]).
+    pub fn received_now(mut self) -> Self {
+        use std::time::{SystemTime, UNIX_EPOCH};
+        let now = SystemTime::now().duration_since(UNIX_EPOCH);
+        self.time.received_unix_ms = now.ok().and_then(|d| i64::try_from(d.as_millis()).ok());
+        self
+    }
+
     pub fn sysctl(&self, name: &str) -> Option<&str> {
         self.sysctls.get(name).and_then(|v| v.as_deref())
     }

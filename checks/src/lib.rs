@@ -3,6 +3,8 @@
 //! facts into findings. No tokio, SSH or Wasm here: this crate also builds the static probe.
 
 pub mod bytesize;
+pub mod cidr;
+pub mod cluster_rules;
 pub mod evaluate;
 pub mod facts;
 pub mod finding;
@@ -19,4 +21,4 @@ pub use facts::NodeFacts;
 pub use finding::{CheckId, Finding, Status};
 pub use plan::{PortPlan, PortRequirement, Protocol};
 pub use reachability::{Reachability, Verdict};
-pub use spec::{ClusterSpec, Cni, NodeSpec, Phase, Role, Settings};
+pub use spec::{ClusterSpec, Cni, CniMode, NodeSpec, Phase, Role, Settings};

@@ -5,7 +5,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::spec::{ClusterSpec, Cni, NodeSpec, Role};
+use crate::spec::{ClusterSpec, Cni, CniMode, NodeSpec, Role};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -93,6 +93,41 @@ impl PortRequirement {
     }
 }
 
+/// The CNI's own ports. Without a mode, Calico's plan keeps every port it may use (BGP,
+/// and VXLAN and Typha on demand); a mode narrows it to what that mode really needs.
+fn cni_ports(cni: Cni, mode: Option<CniMode>) -> Vec<PortRequirement> {
+    use Protocol::{Tcp, Udp};
+    let all = || Reach::AllNodes;
+    let port =
+        |port, protocol, component| PortRequirement::new(port, protocol, component, &[], all());
+    let mut reqs = Vec::new();
+    match (cni, mode) {
+        (Cni::Calico, None) => {
+            reqs.push(port(179, Tcp, "calico BGP"));
+            reqs.push(port(4789, Udp, "calico VXLAN").on_demand());
+        }
+        // VXLAN mode runs without BGP (Kubespray's calico_network_backend: vxlan).
+        (Cni::Calico, Some(CniMode::Vxlan)) => reqs.push(port(4789, Udp, "calico VXLAN")),
+        // IP-in-IP is IP protocol 4, not a port: only the BGP sessions are testable.
+        (Cni::Calico, Some(_)) => reqs.push(port(179, Tcp, "calico BGP")),
+        (Cni::Flannel, _) => reqs.push(port(8472, Udp, "flannel VXLAN")),
+        (Cni::Cilium, mode) => {
+            reqs.push(port(4240, Tcp, "cilium health"));
+            match mode {
+                Some(CniMode::Geneve) => reqs.push(port(6081, Udp, "cilium Geneve")),
+                Some(CniMode::Native) => {}
+                _ => reqs.push(port(8472, Udp, "cilium VXLAN")),
+            }
+            reqs.push(port(4244, Tcp, "cilium Hubble").on_demand());
+        }
+        (Cni::None, _) => {}
+    }
+    if cni == Cni::Calico {
+        reqs.push(port(5473, Tcp, "calico Typha").on_demand());
+    }
+    reqs
+}
+
 /// The NodePort range is 2768 ports; a handful spread over it finds a firewall rule that
 /// covers only part of it without testing every port.
 pub const NODEPORT_SAMPLE: [u16; 5] = [30000, 30691, 31383, 32075, 32767];
@@ -106,7 +141,7 @@ pub struct PortPlan {
 impl PortPlan {
     /// The plan for a cluster: Kubernetes' own ports, the CNI's, then the user's extras.
     pub fn for_cluster(cluster: &ClusterSpec, extra: &[PortRequirement]) -> Self {
-        use Protocol::{Tcp, Udp};
+        use Protocol::Tcp;
         use Role::{ControlPlane, Etcd, Worker};
         let all = Reach::AllNodes;
         let mut reqs = vec![
@@ -133,52 +168,7 @@ impl PortPlan {
         reqs.extend(NODEPORT_SAMPLE.iter().map(|p| {
             PortRequirement::new(*p, Tcp, "NodePort range", &[Worker], all.clone()).on_demand()
         }));
-        match cluster.cni {
-            Cni::Calico => {
-                reqs.push(PortRequirement::new(
-                    179,
-                    Tcp,
-                    "calico BGP",
-                    &[],
-                    all.clone(),
-                ));
-                reqs.push(
-                    PortRequirement::new(4789, Udp, "calico VXLAN", &[], all.clone()).on_demand(),
-                );
-                reqs.push(
-                    PortRequirement::new(5473, Tcp, "calico Typha", &[], all.clone()).on_demand(),
-                );
-            }
-            Cni::Flannel => {
-                reqs.push(PortRequirement::new(
-                    8472,
-                    Udp,
-                    "flannel VXLAN",
-                    &[],
-                    all.clone(),
-                ));
-            }
-            Cni::Cilium => {
-                reqs.push(PortRequirement::new(
-                    4240,
-                    Tcp,
-                    "cilium health",
-                    &[],
-                    all.clone(),
-                ));
-                reqs.push(PortRequirement::new(
-                    8472,
-                    Udp,
-                    "cilium VXLAN",
-                    &[],
-                    all.clone(),
-                ));
-                reqs.push(
-                    PortRequirement::new(4244, Tcp, "cilium Hubble", &[], all.clone()).on_demand(),
-                );
-            }
-            Cni::None => {}
-        }
+        reqs.extend(cni_ports(cluster.cni, cluster.cni_mode));
         reqs.extend(extra.iter().cloned());
         Self { requirements: reqs }
     }
@@ -241,5 +231,52 @@ mod tests {
         let w = ports(&plan, &node(&[Role::Worker]));
         assert!(w.contains(&(8472, Protocol::Udp)));
         assert!(!w.contains(&(4789, Protocol::Udp)));
+    }
+
+    fn worker_ports(cni: Cni, mode: Option<CniMode>) -> Vec<(u16, Protocol)> {
+        let cluster = ClusterSpec {
+            cni,
+            cni_mode: mode,
+            ..ClusterSpec::default()
+        };
+        ports(
+            &PortPlan::for_cluster(&cluster, &[]),
+            &node(&[Role::Worker]),
+        )
+    }
+
+    #[test]
+    fn the_cni_mode_decides_between_vxlan_and_bgp() {
+        let vxlan = worker_ports(Cni::Calico, Some(CniMode::Vxlan));
+        assert!(vxlan.contains(&(4789, Protocol::Udp)));
+        assert!(!vxlan.contains(&(179, Protocol::Tcp)));
+        for mode in [CniMode::Ipip, CniMode::Bgp] {
+            let bgp = worker_ports(Cni::Calico, Some(mode));
+            assert!(bgp.contains(&(179, Protocol::Tcp)), "{mode}");
+            assert!(!bgp.contains(&(4789, Protocol::Udp)), "{mode}");
+        }
+        let default = worker_ports(Cni::Calico, None);
+        assert!(
+            default.contains(&(179, Protocol::Tcp)) && default.contains(&(4789, Protocol::Udp))
+        );
+    }
+
+    #[test]
+    fn cilium_geneve_replaces_vxlan_and_native_needs_no_overlay_port() {
+        let geneve = worker_ports(Cni::Cilium, Some(CniMode::Geneve));
+        assert!(geneve.contains(&(6081, Protocol::Udp)));
+        assert!(!geneve.contains(&(8472, Protocol::Udp)));
+        let native = worker_ports(Cni::Cilium, Some(CniMode::Native));
+        assert!(!native.iter().any(|(_, p)| *p == Protocol::Udp));
+        assert!(native.contains(&(4240, Protocol::Tcp)));
+        assert!(worker_ports(Cni::Cilium, None).contains(&(8472, Protocol::Udp)));
+    }
+
+    #[test]
+    fn extra_ports_come_last() {
+        let extra =
+            PortRequirement::new(9100, Protocol::Tcp, "node-exporter", &[], Reach::AllNodes);
+        let plan = PortPlan::for_cluster(&ClusterSpec::default(), std::slice::from_ref(&extra));
+        assert_eq!(plan.requirements.last(), Some(&extra));
     }
 }

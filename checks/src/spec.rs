@@ -75,10 +75,57 @@ pub enum Cni {
     None,
 }
 
+/// How the CNI carries pod traffic between nodes; it decides the overlay ports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CniMode {
+    /// VXLAN overlay (Calico 4789/udp; Cilium 8472/udp).
+    Vxlan,
+    /// Calico IP-in-IP (IP protocol 4, not a port) with BGP between nodes.
+    Ipip,
+    /// Calico BGP without encapsulation.
+    Bgp,
+    /// Cilium Geneve overlay (6081/udp).
+    Geneve,
+    /// Cilium native routing: no overlay port.
+    Native,
+}
+
+impl CniMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CniMode::Vxlan => "vxlan",
+            CniMode::Ipip => "ipip",
+            CniMode::Bgp => "bgp",
+            CniMode::Geneve => "geneve",
+            CniMode::Native => "native",
+        }
+    }
+
+    /// The modes `cni` supports; an empty list means it takes no mode.
+    pub fn supported_by(cni: Cni) -> &'static [CniMode] {
+        match cni {
+            Cni::Calico => &[CniMode::Vxlan, CniMode::Ipip, CniMode::Bgp],
+            Cni::Cilium => &[CniMode::Vxlan, CniMode::Geneve, CniMode::Native],
+            Cni::Flannel => &[CniMode::Vxlan],
+            Cni::None => &[],
+        }
+    }
+}
+
+impl fmt::Display for CniMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Cluster-wide settings from the inventory's `cluster:` section.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ClusterSpec {
     pub cni: Cni,
+    /// `None`: the CNI's default, planned permissively (every port the CNI may use).
+    #[serde(default)]
+    pub cni_mode: Option<CniMode>,
     /// One network per family (dual-stack has two).
     pub pod_cidr: Vec<IpNet>,
     pub service_cidr: Vec<IpNet>,
@@ -88,6 +135,7 @@ impl Default for ClusterSpec {
     fn default() -> Self {
         Self {
             cni: Cni::Calico,
+            cni_mode: None,
             pod_cidr: vec![net("10.244.0.0/16")],
             service_cidr: vec![net("10.96.0.0/12")],
         }
@@ -140,6 +188,26 @@ pub struct Settings {
     pub control_plane_min_memory: ByteSize,
     pub worker_min_cpus: u32,
     pub worker_min_memory: ByteSize,
+    /// How far a node's clock may drift from the others'.
+    #[serde(default)]
+    pub clock_skew: ClockSkew,
+}
+
+/// Clock skew thresholds, in milliseconds from the reference (median) node's clock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClockSkew {
+    pub warn_ms: u64,
+    pub fail_ms: u64,
+}
+
+impl Default for ClockSkew {
+    fn default() -> Self {
+        // Half a second is already visible in logs and TLS validity; 5 s breaks etcd leases.
+        Self {
+            warn_ms: 500,
+            fail_ms: 5_000,
+        }
+    }
 }
 
 impl Default for Settings {
@@ -159,6 +227,7 @@ impl Default for Settings {
             control_plane_min_memory: ByteSize::mb(1700),
             worker_min_cpus: 1,
             worker_min_memory: ByteSize::mb(1024),
+            clock_skew: ClockSkew::default(),
         }
     }
 }

@@ -77,6 +77,13 @@ pub struct CheckArgs {
     /// When to colour the terminal report.
     #[arg(long, value_enum, default_value_t = ColorArg::Auto)]
     pub color: ColorArg,
+    /// Skip the node-to-node mesh (tarmac's listeners and the peer port probes).
+    #[arg(long)]
+    pub no_mesh: bool,
+    /// Milliseconds one mesh probe may take (TCP handshake and greeting, or every UDP
+    /// attempt) before its pair is reported as a timeout.
+    #[arg(long, value_name = "MS", default_value_t = 3000, value_parser = clap::value_parser!(u64).range(100..=60_000))]
+    pub mesh_timeout: u64,
 }
 
 #[derive(Debug, Clone, Args)]

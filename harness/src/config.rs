@@ -36,6 +36,8 @@ pub struct RunConfig {
     pub accept_new_host_keys: bool,
     /// Leave the probe on the nodes after the run.
     pub keep_probe: bool,
+    /// The node-to-node mesh; `None` with `--no-mesh` and for commands other than check.
+    pub mesh: Option<crate::mesh::MeshSettings>,
     /// Printed on stderr before the run; none of them stops it.
     pub warnings: Vec<String>,
 }
@@ -53,10 +55,14 @@ impl RunConfig {
         };
         config.verbose = args.verbose;
         config.color = use_color(args.color);
+        config.mesh = (!args.no_mesh).then(|| crate::mesh::MeshSettings {
+            probe_timeout: Duration::from_millis(args.mesh_timeout),
+            ..crate::mesh::MeshSettings::default()
+        });
         let known: Vec<&str> = tarmac_checks::rules::NODE_RULES
             .iter()
             .map(|r| r.id)
-            .chain([NODE_REACHABLE])
+            .chain([NODE_REACHABLE, tarmac_checks::mesh::MESH_REACHABLE])
             .collect();
         for id in config.ignore.unknown(&known) {
             config
@@ -134,6 +140,7 @@ impl RunConfig {
             node_timeout: Duration::from_secs(run.node_timeout),
             accept_new_host_keys: run.accept_new_host_keys,
             keep_probe: run.keep_probe,
+            mesh: None,
             warnings: inv.warnings,
         })
     }

@@ -3,8 +3,14 @@
 //! that can be checked while reading is, so errors point at a line and column.
 
 pub mod cidr_list;
+pub mod clock_skew;
+pub mod cluster_files;
+pub mod cross_checks;
+pub mod extra_port;
 pub mod inventory_error;
+pub mod kubeadm_config;
 pub mod kubespray;
+pub mod kubespray_group_vars;
 pub mod node_address;
 pub mod node_list;
 pub mod parsed_str;
@@ -13,9 +19,11 @@ pub mod ssh_settings;
 use std::path::Path;
 
 use serde::Deserialize;
-use tarmac_checks::{ByteSize, Cni, Role};
+use tarmac_checks::{ByteSize, Cni, CniMode, Role};
 
 pub use cidr_list::CidrList;
+pub use clock_skew::ClockSkewSection;
+pub use extra_port::ExtraPort;
 pub use inventory_error::{InventoryError, ParseError};
 pub use node_address::NodeAddress;
 pub use node_list::{NodeList, RawNode};
@@ -42,8 +50,17 @@ pub struct NativeInventory {
 #[serde(deny_unknown_fields)]
 pub struct ClusterSection {
     pub cni: Option<Cni>,
+    /// calico: vxlan | ipip | bgp; cilium: vxlan | geneve | native.
+    pub cni_mode: Option<CniMode>,
     pub pod_cidr: Option<CidrList>,
     pub service_cidr: Option<CidrList>,
+    /// A kubeadm config file (ClusterConfiguration) giving the pod and service subnets,
+    /// relative to the inventory file.
+    pub kubeadm_config: Option<String>,
+    /// A Kubespray group_vars file (k8s_cluster/k8s-cluster.yml) giving them.
+    pub kubespray_group_vars: Option<String>,
+    /// Ports the cluster needs beyond Kubernetes' and the CNI's.
+    pub extra_ports: Option<Vec<ExtraPort>>,
 }
 
 /// The `checks:` section: thresholds and severities overriding the defaults.
@@ -56,6 +73,7 @@ pub struct ChecksSection {
     pub control_plane_min_memory: Option<ByteSize>,
     pub worker_min_cpus: Option<u32>,
     pub worker_min_memory: Option<ByteSize>,
+    pub clock_skew: Option<ClockSkewSection>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -127,7 +145,9 @@ impl Inventory {
             path: path.to_owned(),
             source,
         })?;
-        Self::parse(&text).map_err(|e| InventoryError::invalid(path, e))
+        let mut inv = Self::parse(&text).map_err(|e| InventoryError::invalid(path, e))?;
+        cluster_files::resolve(&mut inv, &text, path)?;
+        Ok(inv)
     }
 
     /// Parses inventory text: Kubespray's format when the top level has an `all` key
@@ -137,7 +157,9 @@ impl Inventory {
         if value.get("all").is_some() {
             kubespray::parse(text)
         } else {
-            Ok(serde_yaml::from_str::<NativeInventory>(text).map(Inventory::from)?)
+            let inv = serde_yaml::from_str::<NativeInventory>(text).map(Inventory::from)?;
+            cross_checks::check(&inv, text)?;
+            Ok(inv)
         }
     }
 }

@@ -8,6 +8,7 @@ pub mod exit;
 pub mod facts_document;
 pub mod ignore_list;
 pub mod inventory;
+pub mod mesh;
 pub mod node_error;
 pub mod ports_table;
 pub mod run;

@@ -13,7 +13,7 @@ use tarmac::cli::{Cli, Command};
 use tarmac::config::RunConfig;
 use tarmac::exit::Exit;
 use tarmac::run::{self, RunContext};
-use tarmac_reports::{EventSink, Json, Junit, Progress, ReportFormat, Silent, Terminal};
+use tarmac_reports::{EventSink, Html, Json, Junit, Progress, ReportFormat, Silent, Terminal};
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -86,8 +86,11 @@ async fn run_command(command: &Command, config: &RunConfig) -> anyhow::Result<Ex
             let report = run::check(config, ctx, events).await;
             // Files first: a CI job that stops reading stdout must still get them. A file
             // that cannot be written does not hide the terminal report.
-            let formats: [(&dyn ReportFormat, &Option<PathBuf>); 2] =
-                [(&Json, &config.json), (&Junit, &config.junit)];
+            let formats: [(&dyn ReportFormat, &Option<PathBuf>); 3] = [
+                (&Json, &config.json),
+                (&Junit, &config.junit),
+                (&Html, &config.html),
+            ];
             let mut unwritten = 0;
             for (format, path) in formats {
                 if let Some(path) = path

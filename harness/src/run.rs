@@ -206,7 +206,8 @@ pub async fn check(config: &RunConfig, ctx: Arc<RunContext>, events: Arc<dyn Eve
     events.emit(&RunEvent::RunStarted {
         nodes: config.nodes.len(),
     });
-    let gathered = gather_all(config, ctx, events.clone()).await;
+    let (gathered, reachability) =
+        crate::mesh::gather_with_mesh(config, ctx, events.clone()).await;
     let checked: Vec<(&NodeSpec, &NodeFacts)> = gathered
         .iter()
         .filter_map(|g| g.facts.as_ref().ok().map(|f| (&g.node, f)))
@@ -217,6 +218,10 @@ pub async fn check(config: &RunConfig, ctx: Arc<RunContext>, events: Arc<dyn Eve
         &config.settings,
         &config.plan,
     );
+    // Mesh findings belong to the probing node: they join its findings below.
+    let specs: Vec<NodeSpec> = gathered.iter().map(|g| g.node.clone()).collect();
+    let mesh = tarmac_checks::mesh::mesh_findings(&reachability, &config.plan, &specs);
+    let evaluated: Vec<Finding> = evaluated.into_iter().chain(mesh).collect();
     let mut findings = Vec::with_capacity(evaluated.len() + gathered.len());
     let mut nodes = Vec::with_capacity(gathered.len());
     for g in gathered {
@@ -249,13 +254,15 @@ pub async fn check(config: &RunConfig, ctx: Arc<RunContext>, events: Arc<dyn Eve
     config.ignore.apply(&mut findings);
     events.emit(&RunEvent::RunFinished);
     let duration_ms = u64::try_from(clock.elapsed().as_millis()).unwrap_or(u64::MAX);
-    Report::new(
+    let mut report = Report::new(
         config.settings.phase,
         started_at,
         duration_ms,
         nodes,
         findings,
-    )
+    );
+    report.reachability = reachability;
+    report
 }
 
 fn unreachable_finding(node: &str, e: &NodeError) -> Finding {

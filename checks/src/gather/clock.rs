@@ -10,7 +10,10 @@ pub fn now() -> Clock {
         Ok(after) => i64::try_from(after.as_millis()).unwrap_or(i64::MAX),
         Err(before) => i64::try_from(before.duration().as_millis()).map_or(i64::MIN, |ms| -ms),
     };
-    Clock { unix_ms }
+    Clock {
+        unix_ms,
+        received_unix_ms: None,
+    }
 }
 
 #[cfg(test)]

@@ -173,6 +173,7 @@ pub fn healthy() -> NodeFacts {
         },
         time: Clock {
             unix_ms: 1_795_000_000_000,
+            received_unix_ms: None,
         },
         gather_errors: Vec::new(),
     }

@@ -13,6 +13,22 @@ pub enum InventoryError {
     },
     #[error("inventory {}{}: {}", path.display(), Location(problem.location), problem.message)]
     Invalid { path: PathBuf, problem: ParseError },
+    /// A file named by `cluster.kubeadm_config` or `cluster.kubespray_group_vars`.
+    #[error("cannot read {what} {} (cluster.{key} in inventory {}): {source}", path.display(), inventory.display())]
+    ClusterFileRead {
+        what: &'static str,
+        key: &'static str,
+        path: PathBuf,
+        inventory: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{what} {}{}: {}", path.display(), Location(problem.location), problem.message)]
+    ClusterFile {
+        what: &'static str,
+        path: PathBuf,
+        problem: ParseError,
+    },
 }
 
 impl InventoryError {

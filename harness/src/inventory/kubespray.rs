@@ -248,6 +248,7 @@ fn apply_all_vars(inv: &mut Inventory, vars: GroupVars) {
         cni,
         pod_cidr: vars.kube_pods_subnet,
         service_cidr: vars.kube_service_addresses,
+        ..ClusterSection::default()
     };
 }
 

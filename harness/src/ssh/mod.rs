@@ -19,4 +19,4 @@ pub use error::{KeyChange, Phase, SshError};
 pub use known_hosts::{HostKeyStatus, KnownHosts};
 pub use probe_binary::ProbeBinary;
 pub use ssh_config::{HostConfig, JumpSpec, SshConfig};
-pub use ssh_run::{SshOptions, SshRun};
+pub use ssh_run::{MeshNode, SshOptions, SshRun};

@@ -1,8 +1,8 @@
 //! Reading the probe's stdout: versioned JSON lines (`hello`, `facts`|`error`, `done`),
 //! bounded in size, where anything unexpected is a protocol error and never a crash.
 
-use tarmac_checks::NodeFacts;
-use tarmac_checks::protocol::{PROTOCOL_VERSION, ProbeMessage};
+use tarmac_checks::protocol::{ListenFailure, PROTOCOL_VERSION, PortSpec, ProbeMessage};
+use tarmac_checks::{NodeFacts, Reachability};
 
 /// More than this on stdout is not a probe talking: stop reading. (Facts are tens of KiB.)
 pub const MAX_PROBE_OUTPUT: usize = 16 * 1024 * 1024;
@@ -13,6 +13,12 @@ pub struct ProbeOutput {
     pub probe_version: Option<String>,
     pub facts: Option<NodeFacts>,
     pub error: Option<String>,
+    /// Mesh: the ports the probe listens on and those it could not bind.
+    pub listening: Option<(Vec<PortSpec>, Vec<ListenFailure>)>,
+    /// Mesh: probe results not yet taken by the harness.
+    pub reach: Vec<Reachability>,
+    /// Mesh: every target was probed.
+    pub probed: bool,
     pub done: bool,
     limit: usize,
     received: usize,
@@ -32,6 +38,9 @@ impl ProbeOutput {
             probe_version: None,
             facts: None,
             error: None,
+            listening: None,
+            reach: Vec::new(),
+            probed: false,
             done: false,
             limit,
             received: 0,
@@ -101,6 +110,14 @@ impl ProbeOutput {
                 self.facts = Some(*facts);
             }
             ProbeMessage::Error { message } => self.error = Some(message),
+            ProbeMessage::Listening { bound, failed } => {
+                if self.listening.is_some() {
+                    return Err("a second `listening`".to_owned());
+                }
+                self.listening = Some((bound, failed));
+            }
+            ProbeMessage::Reach(reach) => self.reach.push(reach),
+            ProbeMessage::Probed => self.probed = true,
             ProbeMessage::Done => self.done = true,
         }
         Ok(())

@@ -1,12 +1,13 @@
 //! Driving the one exec channel of a node: the upload dialogue of [`super::upload`], then
-//! the probe's request and its line protocol, with a deadline for each phase.
+//! the probe's request and its line protocol, with a deadline for each phase. A mesh run
+//! keeps the channel (and the probe's stdin) open across phases: [`MeshChannel`].
 
 use std::time::Duration;
 
 use russh::client::Msg;
 use russh::{Channel, ChannelMsg, Sig};
-use tarmac_checks::NodeFacts;
-use tarmac_checks::protocol::ProbeRequest;
+use tarmac_checks::protocol::{ListenFailure, MeshCommand, MeshTarget, PortSpec, ProbeRequest};
+use tarmac_checks::{NodeFacts, Reachability};
 use tokio::time::{Instant, timeout_at};
 
 use super::connection::Connection;
@@ -29,6 +30,9 @@ pub struct ProbeRunSettings {
     pub probe_timeout: Duration,
     /// Bytes of probe stdout accepted.
     pub max_output: usize,
+    /// How much longer than `probe_timeout` the node-side watchdog lets the probe live
+    /// (the mesh phase keeps it running after its facts).
+    pub extra_lifetime: Duration,
 }
 
 /// Everything the channel said, gathered for the verdict.
@@ -53,157 +57,358 @@ pub async fn run_probe(
     request: &ProbeRequest,
     settings: ProbeRunSettings,
 ) -> Result<NodeFacts, SshError> {
-    let transport = |phase: Phase| {
-        move |source: russh::Error| SshError::Transport {
-            node: node.to_owned(),
-            phase,
-            source,
+    let mut driver = Driver::open(conn, node, probe, request, settings, true).await?;
+    driver.pump(probe, |_| false).await?;
+    driver.finish(user)
+}
+
+/// The probe's channel kept open across the mesh phases: started (facts and `listening`
+/// read), then [`MeshChannel::probe`], then [`MeshChannel::close`].
+#[derive(Debug)]
+pub struct MeshChannel {
+    driver: Driver,
+    user: String,
+}
+
+impl MeshChannel {
+    /// Uploads and starts the probe with a mesh request (stdin stays open), and reads
+    /// until its facts and `listening` (or its end). The facts are returned at once.
+    pub async fn start(
+        conn: &Connection,
+        node: &str,
+        user: &str,
+        probe: &ProbeBinary,
+        request: &ProbeRequest,
+        settings: ProbeRunSettings,
+    ) -> Result<(MeshChannel, NodeFacts, Listening), SshError> {
+        let mut driver = Driver::open(conn, node, probe, request, settings, false).await?;
+        let open = driver
+            .pump(probe, |o| {
+                o.listening.is_some() || o.error.is_some() || o.done
+            })
+            .await?;
+        let listening = driver.t.output.listening.take();
+        match (open, listening) {
+            (true, Some(listening)) if driver.t.output.facts.is_some() => {
+                let facts = driver
+                    .t
+                    .output
+                    .facts
+                    .take()
+                    .ok_or_else(|| driver.protocol("no facts"))?;
+                Ok((
+                    MeshChannel {
+                        driver,
+                        user: user.to_owned(),
+                    },
+                    facts,
+                    listening,
+                ))
+            }
+            // Ended early or said something else: the ordinary verdict names why.
+            _ => {
+                let facts = driver.finish(user)?;
+                drop(facts);
+                Err(driver_protocol_error(
+                    node,
+                    "the probe ended before listening",
+                ))
+            }
         }
-    };
-    let mut request_line = serde_json::to_vec(request).map_err(|e| SshError::Protocol {
+    }
+
+    /// Sends the targets and reads the probe's `reach` lines until `probed`.
+    pub async fn probe(
+        &mut self,
+        targets: Vec<MeshTarget>,
+        within: Duration,
+    ) -> Result<Vec<Reachability>, SshError> {
+        let line = command_line(&MeshCommand::Probe { targets }, &self.driver.node)?;
+        self.driver.deadline = Instant::now() + within;
+        self.driver.send(&line, false).await?;
+        let open = self
+            .driver
+            .pump_plain(|o| o.probed || o.error.is_some() || o.done)
+            .await?;
+        let output = &mut self.driver.t.output;
+        if let Some(message) = output.error.take() {
+            return Err(SshError::ProbeFailed {
+                node: self.driver.node.clone(),
+                message,
+            });
+        }
+        if !open || !output.probed {
+            return Err(self.driver.protocol("the probe ended before `probed`"));
+        }
+        Ok(std::mem::take(&mut output.reach))
+    }
+
+    /// Tells the probe to close its listeners and reads until the channel is gone.
+    pub async fn close(mut self, within: Duration) -> Result<(), SshError> {
+        let line = command_line(&MeshCommand::Close, &self.driver.node)?;
+        self.driver.deadline = Instant::now() + within;
+        // A probe that already ended cannot hear us; its exit is what we wait for.
+        let _ = self.driver.send(&line, true).await;
+        self.driver.pump_plain(|_| false).await?;
+        self.driver.finish(&self.user).map(drop)
+    }
+}
+
+/// The probe's `listening` answer: bound ports and failures.
+pub type Listening = (Vec<PortSpec>, Vec<ListenFailure>);
+
+fn command_line(command: &MeshCommand, node: &str) -> Result<Vec<u8>, SshError> {
+    let mut line = serde_json::to_vec(command)
+        .map_err(|e| driver_protocol_error(node, &format!("cannot encode a command: {e}")))?;
+    line.push(b'\n');
+    Ok(line)
+}
+
+fn driver_protocol_error(node: &str, reason: &str) -> SshError {
+    SshError::Protocol {
         node: node.to_owned(),
-        reason: format!("cannot encode the request: {e}"),
-    })?;
-    request_line.push(b'\n');
+        reason: reason.to_owned(),
+    }
+}
 
-    let open = async {
-        let channel = conn.channel_open_session().await?;
-        let command = upload::command(
-            probe,
-            settings.sudo,
-            settings.keep_probe,
-            settings.probe_timeout,
-        );
-        channel.exec(true, command).await?;
-        Ok::<_, russh::Error>(channel)
-    };
-    let mut channel = tokio::time::timeout(settings.upload_timeout, open)
-        .await
-        .map_err(|_| SshError::Timeout {
+/// One exec channel and everything it said, read phase by phase.
+#[derive(Debug)]
+struct Driver {
+    channel: Channel<Msg>,
+    t: Transcript,
+    node: String,
+    settings: ProbeRunSettings,
+    request_line: Vec<u8>,
+    /// Plain runs send EOF after the request; mesh runs keep stdin for commands.
+    eof_after_request: bool,
+    phase: Phase,
+    deadline: Instant,
+}
+
+impl Driver {
+    async fn open(
+        conn: &Connection,
+        node: &str,
+        probe: &ProbeBinary,
+        request: &ProbeRequest,
+        settings: ProbeRunSettings,
+        eof_after_request: bool,
+    ) -> Result<Driver, SshError> {
+        let mut request_line = serde_json::to_vec(request).map_err(|e| SshError::Protocol {
             node: node.to_owned(),
+            reason: format!("cannot encode the request: {e}"),
+        })?;
+        request_line.push(b'\n');
+        let open = async {
+            let channel = conn.channel_open_session().await?;
+            let command = upload::command(
+                probe,
+                settings.sudo,
+                settings.keep_probe,
+                settings.probe_timeout + settings.extra_lifetime,
+            );
+            channel.exec(true, command).await?;
+            Ok::<_, russh::Error>(channel)
+        };
+        let channel = tokio::time::timeout(settings.upload_timeout, open)
+            .await
+            .map_err(|_| SshError::Timeout {
+                node: node.to_owned(),
+                phase: Phase::Upload,
+                after: settings.upload_timeout,
+            })?
+            .map_err(|source| SshError::Transport {
+                node: node.to_owned(),
+                phase: Phase::Upload,
+                source,
+            })?;
+        Ok(Driver {
+            channel,
+            t: Transcript {
+                output: ProbeOutput::with_limit(settings.max_output),
+                ..Transcript::default()
+            },
+            node: node.to_owned(),
+            settings,
+            request_line,
+            eof_after_request,
             phase: Phase::Upload,
-            after: settings.upload_timeout,
-        })?
-        .map_err(transport(Phase::Upload))?;
+            deadline: Instant::now() + settings.upload_timeout,
+        })
+    }
 
-    let mut t = Transcript {
-        output: ProbeOutput::with_limit(settings.max_output),
-        ..Transcript::default()
-    };
-    let driven = drive(&mut channel, &mut t, node, probe, &request_line, settings).await;
-    if let Err(e) = driven {
-        if matches!(e, SshError::Timeout { .. }) {
+    fn protocol(&self, reason: &str) -> SshError {
+        driver_protocol_error(&self.node, reason)
+    }
+
+    fn timed_out(&self) -> SshError {
+        SshError::Timeout {
+            node: self.node.clone(),
+            phase: self.phase,
+            after: match self.phase {
+                Phase::Upload => self.settings.upload_timeout,
+                _ => self.settings.probe_timeout,
+            },
+        }
+    }
+
+    async fn send(&mut self, bytes: &[u8], eof: bool) -> Result<(), SshError> {
+        let sent = timeout_at(self.deadline, async {
+            self.channel.data(bytes).await?;
+            if eof {
+                self.channel.eof().await?;
+            }
+            Ok::<_, russh::Error>(())
+        })
+        .await;
+        match sent {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(source)) => Err(SshError::Transport {
+                node: self.node.clone(),
+                phase: self.phase,
+                source,
+            }),
+            Err(_) => Err(self.timed_out()),
+        }
+    }
+
+    /// [`Driver::pump`] once the probe runs (no upload dialogue left to answer).
+    async fn pump_plain(&mut self, done: impl Fn(&ProbeOutput) -> bool) -> Result<bool, SshError> {
+        self.pump_inner(None, done).await
+    }
+
+    async fn pump(
+        &mut self,
+        probe: &ProbeBinary,
+        done: impl Fn(&ProbeOutput) -> bool,
+    ) -> Result<bool, SshError> {
+        self.pump_inner(Some(probe), done).await
+    }
+
+    /// Reads the channel until `done` holds (true: the channel is still open) or the
+    /// channel is gone (false). On a timeout the node-side script is asked to stop.
+    async fn pump_inner(
+        &mut self,
+        probe: Option<&ProbeBinary>,
+        done: impl Fn(&ProbeOutput) -> bool,
+    ) -> Result<bool, SshError> {
+        let driven = self.drive(probe, &done).await;
+        if let Err(e) = &driven
+            && matches!(e, SshError::Timeout { .. })
+        {
             // Ask the script to stop the probe and clean up (it traps TERM). sshd refuses
             // signal requests for some sessions (root's); the script's watchdog covers those.
             let _ = tokio::time::timeout(Duration::from_secs(2), async {
-                let _ = channel.signal(Sig::TERM).await;
-                let _ = channel.close().await;
+                let _ = self.channel.signal(Sig::TERM).await;
+                let _ = self.channel.close().await;
             })
             .await;
         }
-        return Err(e);
+        driven
     }
-    if t.ready
-        && t.protocol_error.is_none()
-        && let Err(reason) = t.output.finish()
-    {
-        t.protocol_error = Some(reason);
-    }
-    verdict(t, node, user, settings.sudo)
-}
 
-/// Reads the channel until it is gone, answering the script, each phase under its deadline.
-async fn drive(
-    channel: &mut Channel<Msg>,
-    t: &mut Transcript,
-    node: &str,
-    probe: &ProbeBinary,
-    request_line: &[u8],
-    settings: ProbeRunSettings,
-) -> Result<(), SshError> {
-    let mut phase = Phase::Upload;
-    let mut deadline = Instant::now() + settings.upload_timeout;
-    let timed_out = |phase: Phase| SshError::Timeout {
-        node: node.to_owned(),
-        phase,
-        after: match phase {
-            Phase::Upload => settings.upload_timeout,
-            _ => settings.probe_timeout,
-        },
-    };
-    let failed = |phase: Phase, source: russh::Error| SshError::Transport {
-        node: node.to_owned(),
-        phase,
-        source,
-    };
-    loop {
-        let msg = match timeout_at(deadline, channel.wait()).await {
-            Ok(Some(msg)) => msg,
-            Ok(None) => return Ok(()),
-            Err(_) => return Err(timed_out(phase)),
-        };
-        match msg {
-            ChannelMsg::Data { data } if t.ready => {
-                if let Err(reason) = t.output.push(&data) {
-                    t.protocol_error = Some(reason);
-                    let _ = channel.close().await;
-                    return Ok(());
-                }
+    async fn drive(
+        &mut self,
+        probe: Option<&ProbeBinary>,
+        done: &impl Fn(&ProbeOutput) -> bool,
+    ) -> Result<bool, SshError> {
+        loop {
+            if self.t.ready && done(&self.t.output) {
+                return Ok(true);
             }
-            ChannelMsg::Data { data } => {
-                t.preamble.extend_from_slice(&data);
-                t.preamble_len += data.len();
-                while let Some(end) = t.preamble.iter().position(|&b| b == b'\n') {
-                    let line: Vec<u8> = t.preamble.drain(..=end).collect();
-                    match ScriptLine::parse(&String::from_utf8_lossy(&line)) {
-                        ScriptLine::Need => timeout_at(deadline, channel.data(probe.bytes()))
-                            .await
-                            .map_err(|_| timed_out(phase))?
-                            .map_err(|e| failed(phase, e))?,
-                        ScriptLine::Present | ScriptLine::Other => {}
-                        ScriptLine::Ready => {
-                            t.ready = true;
-                            phase = Phase::Probe;
-                            deadline = Instant::now() + settings.probe_timeout;
-                            timeout_at(deadline, async {
-                                channel.data(request_line).await?;
-                                channel.eof().await
-                            })
-                            .await
-                            .map_err(|_| timed_out(phase))?
-                            .map_err(|e| failed(phase, e))?;
-                            // What followed "ready" in this chunk is the probe's.
-                            let rest = std::mem::take(&mut t.preamble);
-                            if let Err(reason) = t.output.push(&rest) {
-                                t.protocol_error = Some(reason);
-                                let _ = channel.close().await;
-                                return Ok(());
-                            }
-                            break;
-                        }
-                        error => t.script_error = Some(error),
+            let msg = match timeout_at(self.deadline, self.channel.wait()).await {
+                Ok(Some(msg)) => msg,
+                Ok(None) => return Ok(false),
+                Err(_) => return Err(self.timed_out()),
+            };
+            match msg {
+                ChannelMsg::Data { data } if self.t.ready => {
+                    if let Err(reason) = self.t.output.push(&data) {
+                        self.t.protocol_error = Some(reason);
+                        let _ = self.channel.close().await;
+                        return Ok(false);
                     }
                 }
-                if !t.ready && t.preamble_len > MAX_PREAMBLE {
-                    t.protocol_error =
-                        Some("more than 64 KiB of output before the probe started".to_owned());
-                    let _ = channel.close().await;
-                    return Ok(());
+                ChannelMsg::Data { data } => {
+                    let open = self.preamble(&data, probe).await?;
+                    if !open {
+                        return Ok(false);
+                    }
                 }
+                ChannelMsg::ExtendedData { data, .. } => {
+                    let room = MAX_STDERR.saturating_sub(self.t.stderr.len());
+                    self.t
+                        .stderr
+                        .extend_from_slice(&data[..data.len().min(room)]);
+                }
+                ChannelMsg::ExitStatus { exit_status } => {
+                    self.t.exit = Some(format!("status {exit_status}"));
+                }
+                ChannelMsg::ExitSignal { signal_name, .. } => {
+                    self.t.exit = Some(format!("signal {signal_name:?}"));
+                }
+                // Data may follow ExitStatus: read on until the channel is gone.
+                _ => {}
             }
-            ChannelMsg::ExtendedData { data, .. } => {
-                let room = MAX_STDERR.saturating_sub(t.stderr.len());
-                t.stderr.extend_from_slice(&data[..data.len().min(room)]);
-            }
-            ChannelMsg::ExitStatus { exit_status } => {
-                t.exit = Some(format!("status {exit_status}"));
-            }
-            ChannelMsg::ExitSignal { signal_name, .. } => {
-                t.exit = Some(format!("signal {signal_name:?}"));
-            }
-            // Data may follow ExitStatus: read on until the channel is gone.
-            _ => {}
         }
+    }
+
+    /// The upload script's lines before the probe runs; false when the channel was
+    /// closed over a protocol error.
+    async fn preamble(
+        &mut self,
+        data: &[u8],
+        probe: Option<&ProbeBinary>,
+    ) -> Result<bool, SshError> {
+        self.t.preamble.extend_from_slice(data);
+        self.t.preamble_len += data.len();
+        while let Some(end) = self.t.preamble.iter().position(|&b| b == b'\n') {
+            let line: Vec<u8> = self.t.preamble.drain(..=end).collect();
+            match ScriptLine::parse(&String::from_utf8_lossy(&line)) {
+                ScriptLine::Need => match probe {
+                    Some(probe) => self.send(probe.bytes(), false).await?,
+                    None => {
+                        return Err(self.protocol("the upload script asked for the probe again"));
+                    }
+                },
+                ScriptLine::Present | ScriptLine::Other => {}
+                ScriptLine::Ready => {
+                    self.t.ready = true;
+                    self.phase = Phase::Probe;
+                    self.deadline = Instant::now() + self.settings.probe_timeout;
+                    let line = std::mem::take(&mut self.request_line);
+                    self.send(&line, self.eof_after_request).await?;
+                    // What followed "ready" in this chunk is the probe's.
+                    let rest = std::mem::take(&mut self.t.preamble);
+                    if let Err(reason) = self.t.output.push(&rest) {
+                        self.t.protocol_error = Some(reason);
+                        let _ = self.channel.close().await;
+                        return Ok(false);
+                    }
+                    return Ok(true);
+                }
+                error => self.t.script_error = Some(error),
+            }
+        }
+        if !self.t.ready && self.t.preamble_len > MAX_PREAMBLE {
+            self.t.protocol_error =
+                Some("more than 64 KiB of output before the probe started".to_owned());
+            let _ = self.channel.close().await;
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    /// The channel is gone: its verdict.
+    fn finish(&mut self, user: &str) -> Result<NodeFacts, SshError> {
+        let mut t = std::mem::take(&mut self.t);
+        if t.ready
+            && t.protocol_error.is_none()
+            && let Err(reason) = t.output.finish()
+        {
+            t.protocol_error = Some(reason);
+        }
+        verdict(t, &self.node, user, self.settings.sudo)
     }
 }
 

@@ -1,14 +1,15 @@
 //! One run's SSH transport: what is shared by every node (probe bytes, known_hosts indexes,
 //! credentials, bastion connections) and the per-node sequence connect → verify →
-//! authenticate → upload → probe → clean up.
+//! authenticate → upload → probe → clean up; for a mesh run the connection stays open
+//! across the mesh phases ([`MeshNode`]).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tarmac_checks::NodeFacts;
-use tarmac_checks::protocol::ProbeRequest;
+use tarmac_checks::protocol::{MeshTarget, ProbeRequest};
+use tarmac_checks::{NodeFacts, Reachability};
 
 use super::auth::Credentials;
 use super::bastion::{self, BastionPool, DEFAULT_CONNECTIONS_PER_BASTION};
@@ -17,7 +18,7 @@ use super::error::{Phase, SshError};
 use super::known_hosts::KnownHosts;
 use super::probe_binary::ProbeBinary;
 use super::probe_output::MAX_PROBE_OUTPUT;
-use super::probe_run::{ProbeRunSettings, run_probe};
+use super::probe_run::{Listening, MeshChannel, ProbeRunSettings, run_probe};
 use crate::target::{JumpHost, SshTarget};
 
 /// Knobs of the SSH transport. There is deliberately no way to skip host key checks.
@@ -108,6 +109,49 @@ impl SshRun {
         target: &SshTarget,
         request: &ProbeRequest,
     ) -> Result<NodeFacts, SshError> {
+        let conn = self.connect(name, target).await?;
+        let settings = self.run_settings(target, Duration::ZERO);
+        let facts = run_probe(&conn, name, &target.user, &self.probe, request, settings).await;
+        goodbye(&conn).await;
+        facts
+    }
+
+    /// Like [`SshRun::probe_node`] for a request with a mesh: returns once the probe has
+    /// sent its facts and opened its listeners, keeping the connection for the next
+    /// phases. `lifetime` is how much longer than the probe timeout the mesh may last
+    /// (the node-side watchdog ends the probe after that, whatever the harness does).
+    pub async fn start_mesh(
+        &self,
+        name: &str,
+        target: &SshTarget,
+        request: &ProbeRequest,
+        lifetime: Duration,
+    ) -> Result<(MeshNode, NodeFacts, Listening), SshError> {
+        let conn = self.connect(name, target).await?;
+        let settings = self.run_settings(target, lifetime);
+        match MeshChannel::start(&conn, name, &target.user, &self.probe, request, settings).await {
+            Ok((channel, facts, listening)) => Ok((MeshNode { conn, channel }, facts, listening)),
+            Err(e) => {
+                goodbye(&conn).await;
+                Err(e)
+            }
+        }
+    }
+
+    fn run_settings(&self, target: &SshTarget, extra_lifetime: Duration) -> ProbeRunSettings {
+        ProbeRunSettings {
+            sudo: target.sudo,
+            keep_probe: self.options.keep_probe,
+            upload_timeout: self.options.upload_timeout,
+            probe_timeout: self.options.probe_timeout,
+            max_output: self.options.max_probe_output,
+            extra_lifetime,
+        }
+    }
+
+    /// Connect (directly or through the target's bastion), verify the host key (nothing
+    /// is sent to an unverified host) and authenticate.
+    async fn connect(&self, name: &str, target: &SshTarget) -> Result<Connection, SshError> {
         let known_hosts = self.known_hosts(&target.known_hosts)?;
         let endpoint = Endpoint {
             node: name.to_owned(),
@@ -126,21 +170,7 @@ impl SshRun {
         };
         self.authenticate(&mut conn, name, &target.user, &target.identity_files)
             .await?;
-        let settings = ProbeRunSettings {
-            sudo: target.sudo,
-            keep_probe: self.options.keep_probe,
-            upload_timeout: self.options.upload_timeout,
-            probe_timeout: self.options.probe_timeout,
-            max_output: self.options.max_probe_output,
-        };
-        let facts = run_probe(&conn, name, &target.user, &self.probe, request, settings).await;
-        // A polite goodbye; the node's side is already done, so do not wait long for it.
-        let _ = tokio::time::timeout(
-            Duration::from_secs(2),
-            conn.disconnect(russh::Disconnect::ByApplication, "", "en"),
-        )
-        .await;
-        facts
+        Ok(conn)
     }
 
     async fn authenticate(
@@ -223,5 +253,46 @@ impl SshRun {
         self.authenticate(&mut conn, &label, &jump.user, &jump.identity_files)
             .await?;
         Ok(conn)
+    }
+}
+
+/// A polite goodbye; the node's side is already done, so do not wait long for it.
+async fn goodbye(conn: &Connection) {
+    let _ = tokio::time::timeout(
+        Duration::from_secs(2),
+        conn.disconnect(russh::Disconnect::ByApplication, "", "en"),
+    )
+    .await;
+}
+
+/// One node in the mesh phase: its connection and the probe's open channel.
+pub struct MeshNode {
+    conn: Connection,
+    channel: MeshChannel,
+}
+
+impl std::fmt::Debug for MeshNode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MeshNode")
+            .field("channel", &self.channel)
+            .finish_non_exhaustive()
+    }
+}
+
+impl MeshNode {
+    /// Sends the probe its targets and returns their results.
+    pub async fn probe(
+        &mut self,
+        targets: Vec<MeshTarget>,
+        within: Duration,
+    ) -> Result<Vec<Reachability>, SshError> {
+        self.channel.probe(targets, within).await
+    }
+
+    /// Closes the listeners, waits for the probe to end (and clean up), disconnects.
+    pub async fn close(self, within: Duration) -> Result<(), SshError> {
+        let closed = self.channel.close(within).await;
+        goodbye(&self.conn).await;
+        closed
     }
 }

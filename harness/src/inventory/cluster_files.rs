@@ -1,0 +1,200 @@
+//! The files an inventory may point at for the cluster's networks
+//! (`cluster.kubeadm_config`, `cluster.kubespray_group_vars`): read relative to the
+//! inventory, and merged with what the inventory says. A network given twice with
+//! different values is refused rather than one silently winning.
+
+use std::path::{Path, PathBuf};
+
+use super::cidr_list::CidrList;
+use super::inventory_error::{InventoryError, ParseError};
+use super::{Inventory, kubeadm_config, kubespray_group_vars};
+
+/// What one file gives, each value with the key and place it came from.
+#[derive(Debug, Default)]
+pub struct Subnets {
+    pub pod: Option<Found>,
+    pub service: Option<Found>,
+    /// Things in the file tarmac could not use, for the user.
+    pub warnings: Vec<String>,
+}
+
+/// A value and where it was read.
+#[derive(Debug)]
+pub struct Found {
+    pub value: CidrList,
+    /// The key(s) as the file names them, e.g. `networking.podSubnet`.
+    pub key: String,
+    pub location: Option<(usize, usize)>,
+}
+
+impl Found {
+    /// `value`, located at the first line whose key is `line_key`.
+    pub fn at(text: &str, line_key: &str, key: &str, value: CidrList) -> Self {
+        Self {
+            value,
+            key: key.to_owned(),
+            location: ParseError::at_key(text, line_key, String::new()).location,
+        }
+    }
+}
+
+/// One kind of file an inventory can point at.
+struct Pointer {
+    /// The `cluster:` key naming the file.
+    key: &'static str,
+    what: &'static str,
+    parse: fn(&str) -> Result<Subnets, ParseError>,
+}
+
+const POINTERS: [Pointer; 2] = [
+    Pointer {
+        key: "kubeadm_config",
+        what: "kubeadm config",
+        parse: kubeadm_config::parse,
+    },
+    Pointer {
+        key: "kubespray_group_vars",
+        what: "Kubespray group_vars",
+        parse: kubespray_group_vars::parse,
+    },
+];
+
+/// A value and, for messages, where it came from.
+struct Candidate {
+    value: CidrList,
+    origin: String,
+    /// The inventory key to point at when this value conflicts with another.
+    inventory_key: &'static str,
+}
+
+/// Reads the files `inv` points at and merges their networks into `inv.cluster`.
+pub fn resolve(inv: &mut Inventory, text: &str, inventory: &Path) -> Result<(), InventoryError> {
+    let mut pods = Vec::new();
+    let mut services = Vec::new();
+    for (key, value) in [
+        ("pod_cidr", &inv.cluster.pod_cidr),
+        ("service_cidr", &inv.cluster.service_cidr),
+    ] {
+        let found = value.clone().map(|value| Candidate {
+            value,
+            origin: format!("cluster.{key} in the inventory"),
+            inventory_key: key,
+        });
+        if key == "pod_cidr" {
+            pods.extend(found)
+        } else {
+            services.extend(found)
+        }
+    }
+    for pointer in &POINTERS {
+        let named = match pointer.key {
+            "kubeadm_config" => inv.cluster.kubeadm_config.clone(),
+            _ => inv.cluster.kubespray_group_vars.clone(),
+        };
+        let Some(named) = named else { continue };
+        let path = relative_to(inventory, &named);
+        let body =
+            std::fs::read_to_string(&path).map_err(|source| InventoryError::ClusterFileRead {
+                what: pointer.what,
+                key: pointer.key,
+                path: path.clone(),
+                inventory: inventory.to_owned(),
+                source,
+            })?;
+        let subnets = (pointer.parse)(&body).map_err(|problem| InventoryError::ClusterFile {
+            what: pointer.what,
+            path: path.clone(),
+            problem,
+        })?;
+        let origin = |f: &Found| {
+            let place = f
+                .location
+                .map(|(l, c)| format!(":{l}:{c}"))
+                .unwrap_or_default();
+            format!("{} in {} {}{place}", f.key, pointer.what, path.display())
+        };
+        for (list, found) in [(&mut pods, subnets.pod), (&mut services, subnets.service)] {
+            list.extend(found.map(|f| Candidate {
+                origin: origin(&f),
+                value: f.value,
+                inventory_key: pointer.key,
+            }));
+        }
+        inv.warnings.extend(
+            subnets
+                .warnings
+                .into_iter()
+                .map(|w| format!("{} {}: {w}", pointer.what, path.display())),
+        );
+    }
+    let at = |c: &Candidate, message: String| {
+        let mut problem = ParseError::at_key(text, c.inventory_key, message.clone());
+        if problem.location.is_none() {
+            // A Kubespray hosts.yaml names the networks with Kubespray's own keys.
+            let kubespray = if c.inventory_key == "pod_cidr" {
+                "kube_pods_subnet"
+            } else {
+                "kube_service_addresses"
+            };
+            problem = ParseError::at_key(text, kubespray, message);
+        }
+        InventoryError::invalid(inventory, problem)
+    };
+    inv.cluster.pod_cidr = merge("pod", pods, &at)?;
+    inv.cluster.service_cidr = merge("service", services, &at)?;
+    Ok(())
+}
+
+/// The one value all candidates agree on (order of families aside), or an error naming
+/// the first two that disagree.
+fn merge(
+    kind: &str,
+    candidates: Vec<Candidate>,
+    at: &dyn Fn(&Candidate, String) -> InventoryError,
+) -> Result<Option<CidrList>, InventoryError> {
+    let mut iter = candidates.into_iter();
+    let Some(first) = iter.next() else {
+        return Ok(None);
+    };
+    for other in iter {
+        if sorted(&other.value) != sorted(&first.value) {
+            let message = format!(
+                "the {kind} CIDR is given twice with different values: {} is {} but {} is {}; \
+                 give it once, or the same value in both",
+                first.origin,
+                show(&first.value),
+                other.origin,
+                show(&other.value)
+            );
+            return Err(at(&other, message));
+        }
+    }
+    Ok(Some(first.value))
+}
+
+fn sorted(list: &CidrList) -> Vec<String> {
+    let mut nets: Vec<String> = list.0.iter().map(ToString::to_string).collect();
+    nets.sort();
+    nets
+}
+
+fn show(list: &CidrList) -> String {
+    list.0
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// `named` as written when absolute or under `~/`, else relative to the inventory's
+/// directory (not the working directory: an inventory and its files move together).
+fn relative_to(inventory: &Path, named: &str) -> PathBuf {
+    if let (Some(rest), Some(home)) = (named.strip_prefix("~/"), std::env::var_os("HOME")) {
+        return PathBuf::from(home).join(rest);
+    }
+    let path = Path::new(named);
+    match inventory.parent() {
+        Some(dir) if path.is_relative() => dir.join(path),
+        _ => path.to_owned(),
+    }
+}

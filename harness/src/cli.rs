@@ -65,6 +65,10 @@ pub struct CheckArgs {
     /// Also write the report as JUnit XML to FILE.
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
+    /// Also write the report as one self-contained HTML page (with the reachability
+    /// matrix) to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
     /// Report this check but do not let it fail the run; `all` ignores every check.
     #[arg(long, value_name = "CHECK_ID")]
     pub ignore: Vec<String>,
@@ -133,6 +137,18 @@ mod tests {
     fn the_flags_are_consistent() {
         use clap::CommandFactory;
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn html_takes_a_file() {
+        let cli = Cli::try_parse_from(["tarmac", "check", "--html", "out/report.html"]);
+        match cli.map(|c| c.command) {
+            Ok(Command::Check(args)) => {
+                assert_eq!(args.html, Some(PathBuf::from("out/report.html")));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(Cli::try_parse_from(["tarmac", "check", "--html"]).is_err());
     }
 
     #[test]

@@ -24,6 +24,8 @@ pub struct RunConfig {
     pub plan: PortPlan,
     pub json: Option<PathBuf>,
     pub junit: Option<PathBuf>,
+    /// The self-contained HTML report (`--html`).
+    pub html: Option<PathBuf>,
     pub ignore: IgnoreList,
     /// The least severe status that fails the run.
     pub fail_on: Status,
@@ -48,6 +50,14 @@ impl RunConfig {
         check_report_paths(args.json.as_deref(), args.junit.as_deref())?;
         config.json.clone_from(&args.json);
         config.junit.clone_from(&args.junit);
+        if let Some(path) = &args.html {
+            writable(path).map_err(|why| ConfigError::ReportPath {
+                format: "HTML",
+                path: path.clone(),
+                why,
+            })?;
+        }
+        config.html.clone_from(&args.html);
         config.ignore = IgnoreList::from_args(&args.ignore);
         config.fail_on = match args.fail_on {
             FailOnArg::Fail => Status::Fail,
@@ -132,6 +142,7 @@ impl RunConfig {
             settings,
             json: None,
             junit: None,
+            html: None,
             ignore: IgnoreList::Checks(Default::default()),
             fail_on: Status::Fail,
             verbose: false,

@@ -21,6 +21,8 @@ pub enum Command {
     Ports(PortsArgs),
     /// Gather facts only and print them as JSON.
     Facts(FactsArgs),
+    /// The plugin author's kit: new, run, test, inspect.
+    Plugin(crate::plugin::kit::PluginArgs),
 }
 
 /// Where the nodes come from.
@@ -69,6 +71,10 @@ pub struct CheckArgs {
     /// matrix) to FILE.
     #[arg(long, value_name = "FILE")]
     pub html: Option<PathBuf>,
+    /// A Wasm plugin (.wasm component, or a directory of them) to run beside the built-in
+    /// checks; repeatable.
+    #[arg(long, value_name = "PATH")]
+    pub plugin: Vec<PathBuf>,
     /// Report this check but do not let it fail the run; `all` ignores every check.
     #[arg(long, value_name = "CHECK_ID")]
     pub ignore: Vec<String>,

@@ -40,6 +40,10 @@ pub struct RunConfig {
     pub keep_probe: bool,
     /// The node-to-node mesh; `None` with `--no-mesh` and for commands other than check.
     pub mesh: Option<crate::mesh::MeshSettings>,
+    /// Wasm plugins to run beside the built-in checks (inventory first, then `--plugin`).
+    pub plugins: Vec<crate::plugin::PluginSource>,
+    /// Plugin-requested commands the inventory allows on the nodes.
+    pub commands_allowed: Vec<String>,
     /// Printed on stderr before the run; none of them stops it.
     pub warnings: Vec<String>,
 }
@@ -65,6 +69,9 @@ impl RunConfig {
         };
         config.verbose = args.verbose;
         config.color = use_color(args.color);
+        config
+            .plugins
+            .extend(crate::plugin::sources::from_flags(&args.plugin)?);
         config.mesh = (!args.no_mesh).then(|| crate::mesh::MeshSettings {
             probe_timeout: Duration::from_millis(args.mesh_timeout),
             ..crate::mesh::MeshSettings::default()
@@ -152,6 +159,11 @@ impl RunConfig {
             accept_new_host_keys: run.accept_new_host_keys,
             keep_probe: run.keep_probe,
             mesh: None,
+            plugins: match inventory {
+                Some(path) => crate::plugin::sources::from_inventory(&inv.plugins, path)?,
+                None => Vec::new(),
+            },
+            commands_allowed: inv.commands_allowed,
             warnings: inv.warnings,
         })
     }

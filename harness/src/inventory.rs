@@ -14,6 +14,7 @@ pub mod kubespray_group_vars;
 pub mod node_address;
 pub mod node_list;
 pub mod parsed_str;
+pub mod plugin_entry;
 pub mod ssh_settings;
 
 use std::path::Path;
@@ -27,13 +28,14 @@ pub use extra_port::ExtraPort;
 pub use inventory_error::{InventoryError, ParseError};
 pub use node_address::NodeAddress;
 pub use node_list::{NodeList, RawNode};
+pub use plugin_entry::PluginEntry;
 pub use ssh_settings::{BastionAddress, OneOrMany, SshSettings};
 
 /// tarmac's own inventory format (see DESIGN.md).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(
     deny_unknown_fields,
-    expecting = "an inventory: a mapping with nodes: and optionally ssh:, cluster:, checks:"
+    expecting = "an inventory: a mapping with nodes: and optionally ssh:, cluster:, checks:, plugins:, commands_allowed:"
 )]
 pub struct NativeInventory {
     #[serde(default)]
@@ -43,6 +45,12 @@ pub struct NativeInventory {
     #[serde(default)]
     pub checks: ChecksSection,
     pub nodes: NodeList,
+    /// Wasm plugins to run beside the built-in checks.
+    #[serde(default)]
+    pub plugins: Vec<PluginEntry>,
+    /// Names of plugin-requested commands the operator allows on the nodes.
+    #[serde(default)]
+    pub commands_allowed: Vec<String>,
 }
 
 /// The `cluster:` section; what is absent takes the built-in default.
@@ -98,6 +106,8 @@ pub struct Inventory {
     pub cluster: ClusterSection,
     pub checks: ChecksSection,
     pub nodes: Vec<InventoryNode>,
+    pub plugins: Vec<PluginEntry>,
+    pub commands_allowed: Vec<String>,
     /// Things worth telling the user that do not stop the run.
     pub warnings: Vec<String>,
 }
@@ -133,6 +143,8 @@ impl From<NativeInventory> for Inventory {
             cluster: raw.cluster,
             checks: raw.checks,
             nodes,
+            plugins: raw.plugins,
+            commands_allowed: raw.commands_allowed,
             warnings: Vec::new(),
         }
     }

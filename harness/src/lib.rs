@@ -10,6 +10,7 @@ pub mod ignore_list;
 pub mod inventory;
 pub mod mesh;
 pub mod node_error;
+pub mod plugin;
 pub mod ports_table;
 pub mod run;
 pub mod ssh;

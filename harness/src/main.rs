@@ -28,6 +28,7 @@ fn main() -> ExitCode {
         Command::Check(args) => RunConfig::for_check(args),
         Command::Ports(args) => RunConfig::for_ports(args),
         Command::Facts(args) => RunConfig::for_facts(args),
+        Command::Plugin(args) => return plugin_kit(args),
     };
     let config = match config {
         Ok(config) => config,
@@ -122,7 +123,18 @@ async fn run_command(command: &Command, config: &RunConfig) -> anyhow::Result<Ex
             }
             Ok(document.exit())
         }
-        Command::Ports(_) => Ok(Exit::Success),
+        Command::Ports(_) | Command::Plugin(_) => Ok(Exit::Success),
+    }
+}
+
+/// `tarmac plugin ...`: needs no inventory and no runtime.
+fn plugin_kit(args: &tarmac::plugin::kit::PluginArgs) -> ExitCode {
+    match tarmac::plugin::kit::execute(args) {
+        Ok(exit) => exit.into(),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            Exit::Usage.into()
+        }
     }
 }
 

@@ -212,12 +212,13 @@ pub async fn check(config: &RunConfig, ctx: Arc<RunContext>, events: Arc<dyn Eve
         .iter()
         .filter_map(|g| g.facts.as_ref().ok().map(|f| (&g.node, f)))
         .collect();
-    let evaluated = tarmac_checks::evaluate::evaluate_nodes(
+    let mut evaluated = tarmac_checks::evaluate::evaluate_nodes(
         &checked,
         &config.cluster,
         &config.settings,
         &config.plan,
     );
+    evaluated.extend(crate::plugin::in_run::plugin_findings(&config.plugins, &checked).await);
     // Mesh findings belong to the probing node: they join its findings below.
     let specs: Vec<NodeSpec> = gathered.iter().map(|g| g.node.clone()).collect();
     let mesh = tarmac_checks::mesh::mesh_findings(&reachability, &config.plan, &specs);

@@ -1,0 +1,87 @@
+//! One sandboxed call into a plugin: a fresh store with the memory cap and the epoch
+//! deadline, instantiated from the reused `PluginPre`, and a failure classified in words
+//! (timed out, out of memory, trapped) for the `error` finding.
+
+use wasmtime::{Engine, Store, Trap};
+
+use crate::plugin::bindings::{Plugin, PluginPre};
+use crate::plugin::host::{HostState, LogLine};
+use crate::plugin::limits::Limits;
+
+/// Why a call produced no result.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CallFailure {
+    #[error("timed out after {0:?} in {1}()")]
+    Timeout(std::time::Duration, &'static str),
+    #[error("exceeded its {0} MiB memory limit in {1}()")]
+    Memory(usize, &'static str),
+    #[error("trapped in {1}(): {0}")]
+    Trap(String, &'static str),
+}
+
+/// The result of a call plus what the plugin logged meanwhile.
+#[derive(Debug)]
+pub struct CallOutput<R> {
+    pub result: Result<R, CallFailure>,
+    pub log: Vec<LogLine>,
+}
+
+/// Runs `f` on a fresh instance of `pre`. `what` names the export for messages.
+pub fn call<R>(
+    engine: &Engine,
+    pre: &PluginPre<HostState>,
+    limits: &Limits,
+    what: &'static str,
+    f: impl FnOnce(&mut Store<HostState>, &Plugin) -> wasmtime::Result<R>,
+) -> CallOutput<R> {
+    let mut store = Store::new(engine, HostState::new(limits));
+    store.limiter(|state| &mut state.limits);
+    store.set_epoch_deadline(limits.deadline_ticks());
+    store.epoch_deadline_trap();
+    let result = pre
+        .instantiate(&mut store)
+        .and_then(|plugin| f(&mut store, &plugin))
+        .map_err(|e| classify(&e, limits, what));
+    let state = store.into_data();
+    let result = result.map_err(|failure| with_stderr(failure, &state.stderr.contents()));
+    let mut log = state.log;
+    if state.dropped_log_lines > 0 {
+        log.push(LogLine {
+            level: crate::plugin::bindings::LogLevel::Warn,
+            message: format!("{} more log lines dropped", state.dropped_log_lines),
+        });
+    }
+    CallOutput { result, log }
+}
+
+fn classify(e: &wasmtime::Error, limits: &Limits, what: &'static str) -> CallFailure {
+    if let Some(Trap::Interrupt) = e.downcast_ref::<Trap>() {
+        return CallFailure::Timeout(limits.deadline, what);
+    }
+    let text = format!("{e:#}");
+    // StoreLimits' trap_on_grow_failure reports "forcing trap when growing memory ...";
+    // a guest's own allocator may instead abort on the failed grow: both mean the cap.
+    if text.contains("growing memory") || text.contains("memory allocation of") {
+        return CallFailure::Memory(limits.memory_bytes >> 20, what);
+    }
+    // The root cause is the trap itself ("wasm `unreachable` instruction executed");
+    // the outer context only says where.
+    let root = e.root_cause().to_string();
+    let first = root.lines().next().unwrap_or("unknown error").to_owned();
+    CallFailure::Trap(first, what)
+}
+
+/// A trap's reason plus the last lines the plugin wrote to stderr (a panic message).
+fn with_stderr(failure: CallFailure, stderr: &[u8]) -> CallFailure {
+    let CallFailure::Trap(reason, what) = failure else {
+        return failure;
+    };
+    let text = String::from_utf8_lossy(stderr);
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    if lines.is_empty() {
+        return CallFailure::Trap(reason, what);
+    }
+    let tail = lines[lines.len().saturating_sub(2)..].join(" / ");
+    let tail = crate::plugin::host::truncate(tail, 512);
+    CallFailure::Trap(format!("{reason} (stderr: {tail})"), what)
+}

@@ -1,0 +1,96 @@
+//! Plugins inside `tarmac check`: load every configured plugin (compiled or from the
+//! cache) and evaluate it over the nodes whose facts were gathered, off the async runtime.
+//! Nothing here can stop the run: every failure is an `error` finding.
+
+use tarmac_checks::{Finding, NodeFacts, NodeSpec};
+
+use crate::plugin::engine::PluginEngine;
+use crate::plugin::evaluate::evaluate_plugins;
+use crate::plugin::host::level_name;
+use crate::plugin::input::PluginNode;
+use crate::plugin::limits::Limits;
+use crate::plugin::loader::{PluginSource, load};
+
+/// The findings of every plugin in `sources` over `checked`; empty without plugins.
+pub async fn plugin_findings(
+    sources: &[PluginSource],
+    checked: &[(&NodeSpec, &NodeFacts)],
+) -> Vec<Finding> {
+    if sources.is_empty() {
+        return Vec::new();
+    }
+    let sources = sources.to_vec();
+    let nodes: Vec<PluginNode> = checked
+        .iter()
+        .map(|(spec, facts)| PluginNode {
+            name: spec.name.clone(),
+            address: spec.address.clone(),
+            roles: spec.roles.iter().map(role_name).collect(),
+            facts: (*facts).clone(),
+        })
+        .collect();
+    let fallback = sources.clone();
+    // Compiling and running Wasm is CPU-bound: keep it off the runtime's workers.
+    match tokio::task::spawn_blocking(move || evaluate_blocking(&sources, &nodes)).await {
+        Ok(findings) => findings,
+        Err(e) => fallback
+            .iter()
+            .map(|s| engine_failure(s, &format!("plugin evaluation aborted: {e}")))
+            .collect(),
+    }
+}
+
+fn evaluate_blocking(sources: &[PluginSource], nodes: &[PluginNode]) -> Vec<Finding> {
+    let engine = match PluginEngine::new() {
+        Ok(engine) => engine,
+        Err(e) => {
+            return sources
+                .iter()
+                .map(|s| engine_failure(s, &e.to_string()))
+                .collect();
+        }
+    };
+    let limits = Limits::default();
+    let mut plugins = Vec::new();
+    let mut findings = Vec::new();
+    for source in sources {
+        match load(&engine, source, &limits) {
+            Ok(plugin) => plugins.push(plugin),
+            Err(e) => findings.push(engine_failure(source, &e.to_string())),
+        }
+    }
+    let (found, logs) = evaluate_plugins(&engine, &plugins, nodes, &limits);
+    for log in logs {
+        let node = log.node.map(|n| format!(" [{n}]")).unwrap_or_default();
+        eprintln!(
+            "plugin {}{node} {}: {}",
+            log.plugin,
+            level_name(log.line.level),
+            log.line.message
+        );
+    }
+    findings.extend(found);
+    findings
+}
+
+/// A plugin that could not even be read: named by its file.
+fn engine_failure(source: &PluginSource, reason: &str) -> Finding {
+    let stem = source
+        .path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    Finding::error(
+        &format!("plugin.{stem}"),
+        None,
+        format!("plugin {}: {reason}", source.path.display()),
+    )
+    .with_detail("plugin_path", source.path.display().to_string())
+}
+
+fn role_name(role: &tarmac_checks::Role) -> String {
+    match serde_json::to_value(role) {
+        Ok(serde_json::Value::String(s)) => s,
+        _ => format!("{role:?}").to_lowercase(),
+    }
+}

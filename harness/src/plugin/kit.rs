@@ -1,0 +1,281 @@
+//! `tarmac plugin new|run|test|inspect`: the plugin author's kit. Works on saved facts, so
+//! a plugin is developed and tested in CI without a cluster.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use clap::{Args, Subcommand, ValueEnum};
+use tarmac_checks::{Finding, Status};
+
+use crate::exit::Exit;
+use crate::plugin::bindings::{self as wit, WIT_TEXT, WIT_WORLD};
+use crate::plugin::cases;
+use crate::plugin::engine::PluginEngine;
+use crate::plugin::evaluate::evaluate_plugins;
+use crate::plugin::host::level_name;
+use crate::plugin::limits::Limits;
+use crate::plugin::loader::{LoadedPlugin, PluginSource, load};
+use crate::plugin::saved_facts;
+use crate::plugin::scaffold;
+
+#[derive(Debug, Clone, Args)]
+pub struct PluginArgs {
+    #[command(subcommand)]
+    pub command: PluginCommand,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum PluginCommand {
+    /// Create a plugin project that builds as is.
+    New(NewArgs),
+    /// Run a plugin against saved facts and print its findings.
+    Run(RunArgs),
+    /// Run a plugin against declarative cases; exits 1 on any mismatch.
+    Test(TestArgs),
+    /// Show a plugin's metadata, requirements and the WIT world it targets.
+    Inspect(InspectArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Lang {
+    Rust,
+    C,
+    Python,
+    Js,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct NewArgs {
+    /// The plugin's language.
+    #[arg(long, value_enum)]
+    pub lang: Lang,
+    /// Project directory to create (its last component names the plugin).
+    pub name: PathBuf,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    /// The plugin component (.wasm).
+    pub plugin: PathBuf,
+    /// Saved facts: `tarmac facts` output, a JSON report, or one node's facts.
+    #[arg(long, value_name = "FILE")]
+    pub facts: PathBuf,
+    /// The plugin's config as JSON text.
+    #[arg(long, value_name = "JSON", default_value = "{}")]
+    pub config: String,
+    /// Print the findings as JSON instead of lines.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct TestArgs {
+    /// The plugin component (.wasm).
+    pub plugin: PathBuf,
+    /// Directory of case files (*.yaml, *.yml, *.json).
+    pub cases: PathBuf,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct InspectArgs {
+    /// The plugin component (.wasm).
+    pub plugin: PathBuf,
+    /// Also print where the compiled artifact is cached and whether this load compiled.
+    #[arg(short, long)]
+    pub verbose: bool,
+    /// Also print the full WIT package.
+    #[arg(long)]
+    pub wit: bool,
+}
+
+/// Runs one `tarmac plugin` subcommand. `Err` is a usage problem (exit 2).
+pub fn execute(args: &PluginArgs) -> anyhow::Result<Exit> {
+    match &args.command {
+        PluginCommand::New(a) => {
+            let written = scaffold::create(a.lang, &a.name)?;
+            let mut out = std::io::stdout().lock();
+            for file in written {
+                writeln!(out, "created {}", file.display())?;
+            }
+            writeln!(out, "build it with: cd {} && ./build.sh", a.name.display())?;
+            Ok(Exit::Success)
+        }
+        PluginCommand::Run(a) => run(a),
+        PluginCommand::Test(a) => test(a),
+        PluginCommand::Inspect(a) => inspect(a),
+    }
+}
+
+fn parse_config(text: &str) -> anyhow::Result<serde_json::Value> {
+    serde_json::from_str(text).map_err(|e| anyhow::anyhow!("--config is not valid JSON: {e}"))
+}
+
+fn load_one(
+    engine: &PluginEngine,
+    path: &Path,
+    config: serde_json::Value,
+    limits: &Limits,
+) -> anyhow::Result<LoadedPlugin> {
+    let source = PluginSource {
+        path: path.to_owned(),
+        config,
+    };
+    Ok(load(engine, &source, limits)?)
+}
+
+fn run(a: &RunArgs) -> anyhow::Result<Exit> {
+    let config = parse_config(&a.config)?;
+    let nodes = saved_facts::read(&a.facts)?;
+    let engine = PluginEngine::new()?;
+    let limits = Limits::default();
+    let plugin = load_one(&engine, &a.plugin, config, &limits)?;
+    let (findings, logs) =
+        evaluate_plugins(&engine, std::slice::from_ref(&plugin), &nodes, &limits);
+    for log in &logs {
+        let node = log
+            .node
+            .as_deref()
+            .map(|n| format!(" [{n}]"))
+            .unwrap_or_default();
+        eprintln!(
+            "{} {}{node}: {}",
+            level_name(log.line.level),
+            log.plugin,
+            log.line.message
+        );
+    }
+    let mut out = std::io::stdout().lock();
+    if a.json {
+        writeln!(out, "{}", serde_json::to_string_pretty(&findings)?)?;
+    } else {
+        for f in &findings {
+            writeln!(out, "{}", finding_line(f))?;
+        }
+    }
+    Ok(Exit::for_findings(&findings, Status::Fail))
+}
+
+pub fn finding_line(f: &Finding) -> String {
+    format!(
+        "{:<5} {} {}: {}",
+        f.status.as_str(),
+        f.check,
+        f.node.as_deref().unwrap_or("cluster"),
+        f.message
+    )
+}
+
+fn test(a: &TestArgs) -> anyhow::Result<Exit> {
+    let cases = cases::read_dir(&a.cases)?;
+    let engine = PluginEngine::new()?;
+    let limits = Limits::default();
+    let mut failed = 0;
+    let mut out = std::io::stdout().lock();
+    for case in &cases {
+        let plugin = load_one(&engine, &a.plugin, case.config.clone(), &limits)?;
+        let (findings, _) =
+            evaluate_plugins(&engine, std::slice::from_ref(&plugin), &case.nodes, &limits);
+        let mismatches = case.mismatches(&findings);
+        if mismatches.is_empty() {
+            writeln!(out, "ok   {}", case.name)?;
+        } else {
+            failed += 1;
+            writeln!(out, "FAIL {}", case.name)?;
+            for m in mismatches {
+                writeln!(out, "     {m}")?;
+            }
+            for f in &findings {
+                writeln!(out, "     got: {}", finding_line(f))?;
+            }
+        }
+    }
+    writeln!(
+        out,
+        "{} cases, {} passed, {failed} failed",
+        cases.len(),
+        cases.len() - failed
+    )?;
+    Ok(if failed == 0 {
+        Exit::Success
+    } else {
+        Exit::Failed
+    })
+}
+
+fn inspect(a: &InspectArgs) -> anyhow::Result<Exit> {
+    let engine = PluginEngine::new()?;
+    let limits = Limits::default();
+    let bytes = std::fs::read(&a.plugin)
+        .map_err(|e| anyhow::anyhow!("cannot read plugin {}: {e}", a.plugin.display()))?;
+    let plugin = load_one(&engine, &a.plugin, serde_json::json!({}), &limits)?;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "plugin:      {}", a.plugin.display())?;
+    writeln!(out, "world:       {WIT_WORLD}")?;
+    match &plugin.metadata {
+        Some(m) => write_metadata(&mut out, m)?,
+        None => writeln!(out, "metadata:    unavailable")?,
+    }
+    if let Some(problem) = &plugin.problem {
+        writeln!(out, "problem:     {problem}")?;
+    }
+    if a.verbose {
+        writeln!(out, "size:        {} bytes", bytes.len())?;
+        writeln!(out, "compilation: {}", plugin.cache.as_str())?;
+        let artifact = engine
+            .cache_dir()
+            .map(|d| d.join(engine.cache_name(&bytes)).display().to_string())
+            .unwrap_or_else(|| "none (no cache directory)".to_owned());
+        writeln!(out, "artifact:    {artifact}")?;
+    }
+    if a.wit {
+        writeln!(out, "\n{WIT_TEXT}")?;
+    }
+    Ok(if plugin.metadata.is_some() {
+        Exit::Success
+    } else {
+        Exit::Failed
+    })
+}
+
+fn write_metadata(out: &mut impl Write, m: &wit::Metadata) -> std::io::Result<()> {
+    let scope = match m.scope {
+        wit::Scope::Node => "node",
+        wit::Scope::Cluster => "cluster",
+    };
+    writeln!(out, "id:          {}", m.id)?;
+    writeln!(out, "name:        {}", m.name)?;
+    writeln!(out, "version:     {}", m.version)?;
+    writeln!(out, "scope:       {scope}")?;
+    writeln!(out, "description: {}", m.description)?;
+    let r = &m.requirements;
+    writeln!(out, "requires:")?;
+    writeln!(
+        out,
+        "  files:     {}",
+        list(r.files.iter().map(String::as_str))
+    )?;
+    writeln!(
+        out,
+        "  sysctls:   {}",
+        list(r.sysctls.iter().map(String::as_str))
+    )?;
+    let commands: Vec<String> = r
+        .commands
+        .iter()
+        .map(|c| format!("{} ({})", c.name, c.argv.join(" ")))
+        .collect();
+    writeln!(
+        out,
+        "  commands:  {}",
+        list(commands.iter().map(String::as_str))
+    )
+}
+
+fn list<'a>(items: impl Iterator<Item = &'a str>) -> String {
+    let items: Vec<&str> = items.collect();
+    if items.is_empty() {
+        "-".to_owned()
+    } else {
+        items.join(", ")
+    }
+}

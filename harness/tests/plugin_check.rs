@@ -1,0 +1,79 @@
+//! `tarmac check --plugin` on this machine: plugin findings join the built-in ones in the
+//! JSON report, a plugin whose config is rejected is one `error` finding while the rest of
+//! the run goes on, and the report itself is valid saved facts for `tarmac plugin run`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[path = "plugins/support.rs"]
+mod support;
+
+#[test]
+fn plugin_findings_join_the_report_and_a_bad_plugin_spoils_nothing_else() {
+    let cache = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let report_path = dir.path().join("report.json");
+    let out = support::tarmac(cache.path())
+        .args(["check", "--color", "never", "--plugin"])
+        .arg(support::kernel_same_minor())
+        // hostname-scheme requires a pattern: with none its config is rejected.
+        .arg("--plugin")
+        .arg(support::hostname_scheme())
+        .arg("--json")
+        .arg(&report_path)
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&report_path).unwrap())
+        .unwrap_or_else(|e| {
+            panic!("{e}: {}", String::from_utf8_lossy(&out.stderr));
+        });
+    let findings = report["findings"].as_array().unwrap();
+    let of = |check: &str| -> Vec<&serde_json::Value> {
+        findings.iter().filter(|f| f["check"] == check).collect()
+    };
+    let kernel = of("site.kernel-same-minor");
+    assert_eq!(kernel.len(), 1, "{kernel:?}");
+    assert_eq!(kernel[0]["status"], "pass");
+    assert!(kernel[0]["node"].is_null());
+    let hostname = of("site.hostname-scheme");
+    assert_eq!(hostname.len(), 1, "{hostname:?}");
+    assert_eq!(hostname[0]["status"], "error");
+    let message = hostname[0]["message"].as_str().unwrap();
+    assert!(message.contains("rejected its config {}"), "{message}");
+    assert!(message.contains("hostname_scheme.wasm"), "{message}");
+    // The built-in checks ran as usual.
+    assert!(!of("swap.off").is_empty(), "{findings:#?}");
+    // An error finding fails the run.
+    assert_eq!(out.status.code(), Some(1));
+    let terminal = String::from_utf8_lossy(&out.stdout);
+    assert!(terminal.contains("site.hostname-scheme"), "{terminal}");
+
+    // The report is saved facts: the cluster-scoped plugin reads it back.
+    let rerun = support::tarmac(cache.path())
+        .args(["plugin", "run"])
+        .arg(support::kernel_same_minor())
+        .arg("--facts")
+        .arg(&report_path)
+        .output()
+        .unwrap();
+    assert_eq!(
+        rerun.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&rerun.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&rerun.stdout).starts_with("pass  site.kernel-same-minor cluster")
+    );
+}
+
+#[test]
+fn a_missing_plugin_stops_the_run_before_any_node() {
+    let cache = tempfile::tempdir().unwrap();
+    let out = support::tarmac(cache.path())
+        .args(["check", "--plugin", "/nonexistent/dir/of/plugins"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("/nonexistent/dir/of/plugins"), "{stderr}");
+}

@@ -1,0 +1,232 @@
+//! The plugin author's kit through the real binary: `plugin run`, `plugin test` (the
+//! examples' own cases, and a mismatch), `plugin inspect` (a cached second load does not
+//! recompile), and `plugin new` (the Rust scaffold builds and passes its own case).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[path = "plugins/support.rs"]
+mod support;
+
+use std::process::Output;
+
+fn text(out: &Output) -> String {
+    format!(
+        "status {:?}\nstdout:\n{}\nstderr:\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+#[test]
+fn the_examples_pass_their_own_cases() {
+    let cache = tempfile::tempdir().unwrap();
+    for (wasm, cases) in [
+        (support::kernel_same_minor(), "kernel-same-minor"),
+        (support::hostname_scheme(), "hostname-scheme"),
+    ] {
+        let out = support::tarmac(cache.path())
+            .args(["plugin", "test"])
+            .arg(&wasm)
+            .arg(support::example_cases(cases))
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains(" 0 failed"),
+            "{}",
+            text(&out)
+        );
+    }
+}
+
+#[test]
+fn a_mismatching_case_fails_the_test_command() {
+    let cache = tempfile::tempdir().unwrap();
+    let cases = tempfile::tempdir().unwrap();
+    let facts = support::fixture("mixed.json");
+    std::fs::write(
+        cases.path().join("wrong.yaml"),
+        format!(
+            "facts: {}\nexpect:\n  site.kernel-same-minor: pass\n",
+            facts.display()
+        ),
+    )
+    .unwrap();
+    let out = support::tarmac(cache.path())
+        .args(["plugin", "test"])
+        .arg(support::kernel_same_minor())
+        .arg(cases.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("FAIL wrong.yaml"), "{}", text(&out));
+    assert!(stdout.contains("expected pass, got fail"), "{}", text(&out));
+}
+
+#[test]
+fn run_prints_findings_and_exits_by_them() {
+    let cache = tempfile::tempdir().unwrap();
+    let run = |facts: &str| {
+        support::tarmac(cache.path())
+            .args(["plugin", "run"])
+            .arg(support::hostname_scheme())
+            .arg("--facts")
+            .arg(support::fixture(facts))
+            .args(["--config", r#"{"pattern": "k8s-@@-##"}"#])
+            .output()
+            .unwrap()
+    };
+    let good = run("uniform.json");
+    assert_eq!(good.status.code(), Some(0), "{}", text(&good));
+    assert_eq!(
+        String::from_utf8_lossy(&good.stdout)
+            .matches("pass  site.hostname-scheme")
+            .count(),
+        3
+    );
+    let bad = run("mixed.json");
+    assert_eq!(bad.status.code(), Some(1), "{}", text(&bad));
+    assert!(
+        String::from_utf8_lossy(&bad.stdout)
+            .contains("fail  site.hostname-scheme w2: hostname \"node7\""),
+        "{}",
+        text(&bad)
+    );
+}
+
+#[test]
+fn a_config_that_is_not_json_is_a_usage_error() {
+    let cache = tempfile::tempdir().unwrap();
+    let out = support::tarmac(cache.path())
+        .args(["plugin", "run"])
+        .arg(support::kernel_same_minor())
+        .arg("--facts")
+        .arg(support::fixture("uniform.json"))
+        .args(["--config", "{not json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--config is not valid JSON"));
+}
+
+#[test]
+fn a_cached_second_load_does_not_recompile() {
+    let cache = tempfile::tempdir().unwrap();
+    let inspect = || {
+        let out = support::tarmac(cache.path())
+            .args(["plugin", "inspect", "--verbose"])
+            .arg(support::kernel_same_minor())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let first = inspect();
+    assert!(first.contains("compilation: compiled"), "{first}");
+    assert!(
+        first.contains("world:       tarmac:check/plugin@0.1.0"),
+        "{first}"
+    );
+    assert!(first.contains("scope:       cluster"), "{first}");
+    let artifacts: Vec<_> = std::fs::read_dir(cache.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(artifacts.len(), 1, "{artifacts:?}");
+    let written = std::fs::metadata(&artifacts[0])
+        .unwrap()
+        .modified()
+        .unwrap();
+    let second = inspect();
+    assert!(second.contains("compilation: cached"), "{second}");
+    let after = std::fs::metadata(&artifacts[0])
+        .unwrap()
+        .modified()
+        .unwrap();
+    assert_eq!(written, after, "the artifact was rewritten");
+}
+
+#[test]
+fn a_corrupt_cache_entry_is_recompiled_not_trusted() {
+    let cache = tempfile::tempdir().unwrap();
+    let inspect = || {
+        let out = support::tarmac(cache.path())
+            .args(["plugin", "inspect", "-v"])
+            .arg(support::hostname_scheme())
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert!(inspect().contains("compilation: compiled"));
+    let artifact = std::fs::read_dir(cache.path())
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    std::fs::write(&artifact, b"not a compiled component").unwrap();
+    let again = inspect();
+    assert!(again.contains("compilation: compiled"), "{again}");
+    assert!(
+        again.contains("id:          site.hostname-scheme"),
+        "{again}"
+    );
+}
+
+#[test]
+fn a_missing_plugin_is_a_usage_error() {
+    let cache = tempfile::tempdir().unwrap();
+    let out = support::tarmac(cache.path())
+        .args(["plugin", "inspect", "/nonexistent/plugin.wasm"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/plugin.wasm"));
+}
+
+#[test]
+fn the_rust_scaffold_builds_and_passes_its_case() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path().join("cpu-count");
+    let cache = tempfile::tempdir().unwrap();
+    let out = support::tarmac(cache.path())
+        .args(["plugin", "new", "--lang", "rust"])
+        .arg(&project)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    // Build it as its README says, sharing the examples' target dir to reuse compiled deps.
+    support::built();
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let build = std::process::Command::new(cargo)
+        .args([
+            "build",
+            "--release",
+            "--target",
+            "wasm32-wasip2",
+            "--manifest-path",
+        ])
+        .arg(project.join("Cargo.toml"))
+        .arg("--target-dir")
+        .arg(support::plugin_target_dir())
+        .output()
+        .unwrap();
+    assert!(build.status.success(), "{}", text(&build));
+    let wasm = support::built().join("cpu_count.wasm");
+    let test = support::tarmac(cache.path())
+        .args(["plugin", "test"])
+        .arg(&wasm)
+        .arg(project.join("cases"))
+        .output()
+        .unwrap();
+    assert_eq!(test.status.code(), Some(0), "{}", text(&test));
+    // A second scaffold into the same place is refused, not overwritten.
+    let again = support::tarmac(cache.path())
+        .args(["plugin", "new", "--lang", "rust"])
+        .arg(&project)
+        .output()
+        .unwrap();
+    assert_eq!(again.status.code(), Some(2), "{}", text(&again));
+}

@@ -1,0 +1,128 @@
+//! `test.faulty`: one plugin, many faults, chosen by config `{"fault": "<name>"}`, so the
+//! host's handling of each is proven against a real component:
+//! `loop` never returns, `alloc` allocates without bound, `trap` panics, `too-many`
+//! returns 100 000 findings, `long-message` a 1 MiB message, `foreign-node` a finding on a
+//! node it was not given, `escape` tries to read a file and an environment variable and
+//! reports what happened, `none` behaves. Any other value is rejected by validate-config.
+
+wit_bindgen::generate!({ world: "plugin", path: "../../../../wit" });
+
+use tarmac::check::host::log;
+// `Metadata`, `NodeFacts` and `Finding` are in scope already: the world `use`s them.
+use tarmac::check::types::{LogLevel, Requirements, Scope, Status};
+
+const ID: &str = "test.faulty";
+const FAULTS: [&str; 8] = [
+    "loop",
+    "alloc",
+    "trap",
+    "too-many",
+    "long-message",
+    "foreign-node",
+    "escape",
+    "none",
+];
+
+struct Faulty;
+
+/// The fault named in `{"fault": "..."}`; no JSON crate, to keep this plugin tiny.
+fn fault(config: &str) -> Option<&'static str> {
+    FAULTS.iter().copied().find(|f| {
+        config
+            .replace(' ', "")
+            .contains(&format!("\"fault\":\"{f}\""))
+    })
+}
+
+fn finding(node: Option<String>, status: Status, message: String) -> Finding {
+    Finding {
+        check: ID.to_owned(),
+        node,
+        status,
+        message,
+        remediation: String::new(),
+        details: Vec::new(),
+    }
+}
+
+impl Guest for Faulty {
+    fn describe() -> Metadata {
+        Metadata {
+            id: ID.to_owned(),
+            name: "Misbehaves on purpose".to_owned(),
+            version: "0.1.0".to_owned(),
+            description: "Test plugin: each config value triggers one fault.".to_owned(),
+            scope: Scope::Cluster,
+            requirements: Requirements {
+                files: Vec::new(),
+                sysctls: Vec::new(),
+                commands: Vec::new(),
+            },
+        }
+    }
+
+    fn validate_config(config: String) -> Result<(), String> {
+        match fault(&config) {
+            Some(_) => Ok(()),
+            None => Err(format!("\"fault\" must be one of {FAULTS:?}")),
+        }
+    }
+
+    fn check(nodes: Vec<NodeFacts>, config: String) -> Result<Vec<Finding>, String> {
+        let first = nodes.first().map(|n| n.name.clone());
+        match fault(&config) {
+            Some("loop") => {
+                let mut n: u64 = 0;
+                loop {
+                    n = std::hint::black_box(n.wrapping_add(1));
+                }
+            }
+            Some("alloc") => {
+                let mut hoard: Vec<Vec<u8>> = Vec::new();
+                loop {
+                    hoard.push(vec![1u8; 1 << 20]);
+                    std::hint::black_box(&hoard);
+                }
+            }
+            Some("trap") => panic!("faulty plugin panics on purpose"),
+            Some("too-many") => Ok((0..100_000)
+                .map(|i| finding(first.clone(), Status::Pass, format!("finding {i}")))
+                .collect()),
+            Some("long-message") => Ok(vec![finding(first, Status::Pass, "x".repeat(1 << 20))]),
+            Some("foreign-node") => Ok(vec![finding(
+                Some("not-a-node-of-this-run".to_owned()),
+                Status::Pass,
+                "about someone else".to_owned(),
+            )]),
+            Some("escape") => {
+                let file = std::fs::read_to_string("/etc/hostname");
+                let env = std::env::var("HOME");
+                let vars = std::env::vars().count();
+                log(
+                    LogLevel::Info,
+                    &format!("read /etc/hostname: {file:?}; HOME: {env:?}"),
+                );
+                let contained = file.is_err() && env.is_err() && vars == 0;
+                let status = if contained {
+                    Status::Pass
+                } else {
+                    Status::Fail
+                };
+                Ok(vec![finding(
+                    first,
+                    status,
+                    format!(
+                        "file read: {}; env HOME: {}; {vars} env vars visible",
+                        file.map(|_| "succeeded".to_owned())
+                            .unwrap_or_else(|e| format!("failed ({e})")),
+                        env.map(|_| "visible".to_owned())
+                            .unwrap_or_else(|e| format!("not visible ({e})")),
+                    ),
+                )])
+            }
+            _ => Ok(vec![finding(first, Status::Pass, "behaved".to_owned())]),
+        }
+    }
+}
+
+export!(Faulty);

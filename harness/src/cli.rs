@@ -21,6 +21,13 @@ pub enum Command {
     Ports(PortsArgs),
     /// Gather facts only and print them as JSON.
     Facts(FactsArgs),
+    /// Check again and report what drifted since an earlier JSON report (the baseline).
+    #[command(long_about = AUDIT_ABOUT)]
+    Audit(AuditArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to stdout.
+    Completions(CompletionsArgs),
+    /// Print the man page (roff) to stdout: `tarmac man > tarmac.1`.
+    Man,
     /// The plugin author's kit: new, run, test, inspect.
     Plugin(crate::plugin::kit::PluginArgs),
 }
@@ -67,6 +74,9 @@ pub struct CheckArgs {
     /// Also write the report as JUnit XML to FILE.
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
+    /// Also write a Prometheus textfile (for node_exporter's textfile collector) to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub prom: Option<PathBuf>,
     /// Also write the report as one self-contained HTML page (with the reachability
     /// matrix) to FILE.
     #[arg(long, value_name = "FILE")]
@@ -94,6 +104,44 @@ pub struct CheckArgs {
     /// attempt) before its pair is reported as a timeout.
     #[arg(long, value_name = "MS", default_value_t = 3000, value_parser = clap::value_parser!(u64).range(100..=60_000))]
     pub mesh_timeout: u64,
+}
+
+const AUDIT_ABOUT: &str = "\
+Check every node again (post-install phase unless --phase says otherwise) and compare with \
+an earlier JSON report, the baseline. Each difference is a finding whose check id starts \
+with drift.: drift.check (a new failure: fail; a new warning: warn; a resolved one: pass), \
+drift.disk (disk.free crossed its threshold: its new status), drift.reachability (a pair \
+that answered ok no longer does: fail; any other verdict change: warn), and warn for \
+drift.node, drift.kernel, drift.os, drift.sysctl, drift.swap, drift.module, \
+drift.listening, drift.route and drift.address (before -> after in the message). Noise \
+(clocks, counters, used swap, free bytes, pids, round-trip times) is not drift.
+
+Exit codes: 0 no drift at or above --fail-on-drift (default warn), 1 there is, 2 the run \
+could not start (bad flags, unreadable inventory or baseline). Failing checks that failed \
+in the baseline too are reported but are not drift and do not change the exit code.";
+
+/// `tarmac audit`: a check run compared with a baseline report.
+#[derive(Debug, Clone, Args)]
+// Same flags as `check`, but an audit looks at a running cluster, and its verdict is
+// drift, not the checks' own statuses.
+#[command(mut_arg("phase", |a| a.default_value("post-install")))]
+#[command(mut_arg("fail_on", |a| a.hide(true)))]
+pub struct AuditArgs {
+    /// An earlier JSON report (`tarmac check --json` or `tarmac audit --json`).
+    #[arg(long, value_name = "FILE")]
+    pub baseline: PathBuf,
+    /// The least severe drift that fails the run (exit 1).
+    #[arg(long, value_enum, value_name = "STATUS", default_value_t = FailOnArg::Warn)]
+    pub fail_on_drift: FailOnArg,
+    #[command(flatten)]
+    pub check: CheckArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -155,6 +203,25 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert!(Cli::try_parse_from(["tarmac", "check", "--html"]).is_err());
+    }
+
+    #[test]
+    fn audit_defaults_to_post_install_and_fails_on_warn_drift() {
+        let cli = Cli::try_parse_from(["tarmac", "audit", "--baseline", "b.json", "--prom", "p"]);
+        match cli.map(|c| c.command) {
+            Ok(Command::Audit(a)) => {
+                assert_eq!(a.check.phase, PhaseArg::PostInstall);
+                assert_eq!(a.fail_on_drift, FailOnArg::Warn);
+                assert_eq!(a.check.prom, Some(PathBuf::from("p")));
+            }
+            other => panic!("{other:?}"),
+        }
+        let cli = Cli::try_parse_from(["tarmac", "check"]);
+        match cli.map(|c| c.command) {
+            Ok(Command::Check(a)) => assert_eq!(a.phase, PhaseArg::PreInstall),
+            other => panic!("{other:?}"),
+        }
+        assert!(Cli::try_parse_from(["tarmac", "audit"]).is_err());
     }
 
     #[test]

@@ -26,6 +26,10 @@ pub struct RunConfig {
     pub junit: Option<PathBuf>,
     /// The self-contained HTML report (`--html`).
     pub html: Option<PathBuf>,
+    /// Prometheus textfile (`--prom`).
+    pub prom: Option<PathBuf>,
+    /// `tarmac audit`: the baseline the run is compared with.
+    pub audit: Option<crate::audit::Audit>,
     pub ignore: IgnoreList,
     /// The least severe status that fails the run.
     pub fail_on: Status,
@@ -62,6 +66,8 @@ impl RunConfig {
             })?;
         }
         config.html.clone_from(&args.html);
+        check_report_path("Prometheus", args.prom.as_deref())?;
+        config.prom.clone_from(&args.prom);
         config.ignore = IgnoreList::from_args(&args.ignore);
         config.fail_on = match args.fail_on {
             FailOnArg::Fail => Status::Fail,
@@ -80,6 +86,7 @@ impl RunConfig {
             .iter()
             .map(|r| r.id)
             .chain([NODE_REACHABLE, tarmac_checks::mesh::MESH_REACHABLE])
+            .chain(tarmac_reports::drift::CHECK_IDS.iter().copied())
             .collect();
         for id in config.ignore.unknown(&known) {
             config
@@ -150,6 +157,8 @@ impl RunConfig {
             json: None,
             junit: None,
             html: None,
+            prom: None,
+            audit: None,
             ignore: IgnoreList::Checks(Default::default()),
             fail_on: Status::Fail,
             verbose: false,
@@ -313,6 +322,17 @@ fn check_report_paths(json: Option<&Path>, junit: Option<&Path>) -> Result<(), C
         }
     }
     Ok(())
+}
+
+fn check_report_path(format: &'static str, path: Option<&Path>) -> Result<(), ConfigError> {
+    match path {
+        Some(path) => writable(path).map_err(|why| ConfigError::ReportPath {
+            format,
+            path: path.to_owned(),
+            why,
+        }),
+        None => Ok(()),
+    }
 }
 
 fn writable(path: &Path) -> Result<(), String> {

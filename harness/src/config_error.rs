@@ -24,6 +24,9 @@ pub enum ConfigError {
     /// An inventory `plugins:` entry that cannot be used.
     #[error(transparent)]
     PluginEntry(#[from] crate::plugin::sources::PluginEntryError),
+    /// `tarmac audit --baseline`: missing, unreadable, or not a tarmac report.
+    #[error(transparent)]
+    Baseline(#[from] tarmac_reports::ReportError),
     #[error("--json and --junit both name {}: give each report its own file", .0.display())]
     SameReportPath(PathBuf),
 }

@@ -1,13 +1,16 @@
 //! The tarmac harness: command line, inventory, planning, transports and orchestration.
 //! `main.rs` is the thin binary edge; everything testable lives here.
 
+pub mod audit;
 pub mod cli;
+pub mod completions;
 pub mod config;
 pub mod config_error;
 pub mod exit;
 pub mod facts_document;
 pub mod ignore_list;
 pub mod inventory;
+pub mod man_page;
 pub mod mesh;
 pub mod node_error;
 pub mod plugin;

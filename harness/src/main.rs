@@ -13,7 +13,9 @@ use tarmac::cli::{Cli, Command};
 use tarmac::config::RunConfig;
 use tarmac::exit::Exit;
 use tarmac::run::{self, RunContext};
-use tarmac_reports::{EventSink, Html, Json, Junit, Progress, ReportFormat, Silent, Terminal};
+use tarmac_reports::{
+    EventSink, Html, Json, Junit, Progress, Prometheus, ReportFormat, Silent, Terminal,
+};
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -28,6 +30,9 @@ fn main() -> ExitCode {
         Command::Check(args) => RunConfig::for_check(args),
         Command::Ports(args) => RunConfig::for_ports(args),
         Command::Facts(args) => RunConfig::for_facts(args),
+        Command::Audit(args) => tarmac::audit::config(args),
+        Command::Completions(args) => return emit(Ok(tarmac::completions::script(args.shell))),
+        Command::Man => return emit(tarmac::man_page::render()),
         Command::Plugin(args) => return plugin_kit(args),
     };
     let config = match config {
@@ -82,9 +87,16 @@ fn execute(command: &Command, config: &RunConfig) -> anyhow::Result<Exit> {
 async fn run_command(command: &Command, config: &RunConfig) -> anyhow::Result<Exit> {
     let ctx = Arc::new(RunContext::new(config)?);
     match command {
-        Command::Check(_) => {
+        Command::Check(_) | Command::Audit(_) => {
             let events: Arc<dyn EventSink> = Arc::new(Progress::stderr());
             let report = run::check(config, ctx, events).await;
+            let report = match &config.audit {
+                Some(audit) => audit.audited(report, &config.ignore),
+                None => report,
+            };
+            let prom = Prometheus {
+                drift_measured: config.audit.is_some(),
+            };
             // Files first: a CI job that stops reading stdout must still get them. A file
             // that cannot be written does not hide the terminal report.
             let formats: [(&dyn ReportFormat, &Option<PathBuf>); 3] = [
@@ -101,6 +113,12 @@ async fn run_command(command: &Command, config: &RunConfig) -> anyhow::Result<Ex
                     unwritten += 1;
                 }
             }
+            if let Some(path) = &config.prom
+                && let Err(e) = prom.write_file(&report, path)
+            {
+                eprintln!("error: {:#}", anyhow::Error::from(e));
+                unwritten += 1;
+            }
             let terminal = Terminal {
                 color: config.color,
                 verbose: config.verbose,
@@ -109,7 +127,10 @@ async fn run_command(command: &Command, config: &RunConfig) -> anyhow::Result<Ex
             if unwritten > 0 {
                 return Ok(Exit::ReportNotWritten);
             }
-            Ok(Exit::for_findings(&report.findings, config.fail_on))
+            Ok(match &config.audit {
+                Some(audit) => audit.exit(&report),
+                None => Exit::for_findings(&report.findings, config.fail_on),
+            })
         }
         Command::Facts(_) => {
             let gathered = run::gather_all(config, ctx, Arc::new(Silent)).await;
@@ -123,7 +144,9 @@ async fn run_command(command: &Command, config: &RunConfig) -> anyhow::Result<Ex
             }
             Ok(document.exit())
         }
-        Command::Ports(_) | Command::Plugin(_) => Ok(Exit::Success),
+        Command::Ports(_) | Command::Plugin(_) | Command::Completions(_) | Command::Man => {
+            Ok(Exit::Success)
+        }
     }
 }
 
@@ -131,6 +154,20 @@ async fn run_command(command: &Command, config: &RunConfig) -> anyhow::Result<Ex
 fn plugin_kit(args: &tarmac::plugin::kit::PluginArgs) -> ExitCode {
     match tarmac::plugin::kit::execute(args) {
         Ok(exit) => exit.into(),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            Exit::Usage.into()
+        }
+    }
+}
+
+/// Prints generated text (completions, man page): 0 when printed, 2 when it could not be.
+fn emit(text: std::io::Result<Vec<u8>>) -> ExitCode {
+    match text
+        .map_err(anyhow::Error::from)
+        .and_then(|t| print_stdout(&t))
+    {
+        Ok(()) => Exit::Success.into(),
         Err(e) => {
             eprintln!("error: {e:#}");
             Exit::Usage.into()

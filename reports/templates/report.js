@@ -178,16 +178,27 @@
       panel.hidden = true;
       cells = drawMatrix(data, grid, select.value);
     });
-    grid.addEventListener("click", function (event) {
-      var cell = event.target.closest ? event.target.closest(".cell.probed") : null;
-      if (!cell) return;
+    function openCell(cell) {
       var previous = grid.querySelector(".cell.selected");
       if (previous) previous.classList.remove("selected");
       cell.classList.add("selected");
       var from = Number(cell.getAttribute("data-from"));
       var to = Number(cell.getAttribute("data-to"));
       showDetails(data, panel, from, to, cells[from * data.nodes.length + to]);
+      return from + "," + to;
+    }
+    grid.addEventListener("click", function (event) {
+      var cell = event.target.closest ? event.target.closest(".cell.probed") : null;
+      if (!cell) return;
+      // The address then names the cell, so a reader can link a colleague to it.
+      history.replaceState(null, "", "#cell=" + openCell(cell));
     });
+    // Opened as `report.html#cell=FROM,TO` (row and column numbers, from 0): show that cell.
+    var linked = /^#cell=(\d+),(\d+)$/.exec(window.location.hash);
+    if (linked) {
+      var cell = grid.querySelector('.cell.probed[data-from="' + linked[1] + '"][data-to="' + linked[2] + '"]');
+      if (cell) openCell(cell);
+    }
   }
 
   try {

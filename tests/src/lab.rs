@@ -9,6 +9,7 @@ use std::process::{Command, Output};
 use crate::command::{describe, run_args};
 use crate::inventory::{Login, inventory_yaml};
 use crate::keys;
+use crate::neighbour_table;
 use crate::network::create_network;
 use crate::node::{NodeProcesses, in_node, start_nodes};
 use crate::node_files::{NodePaths, write, write_node_files};
@@ -59,6 +60,7 @@ impl Lab {
         let topology =
             Topology::plan(&id, &builder.nodes).map_err(|r| LabError::invalid(&id, r))?;
         sweep_stale();
+        neighbour_table::ensure_room(&id)?;
         let state = LabState {
             id,
             owner: if builder.persistent {

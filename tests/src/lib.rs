@@ -28,6 +28,7 @@
 //! /var/lib/docker tmpfs, users and sudoers). Files live in `/run/tarmac-lab/<id>/`.
 
 mod binaries;
+mod check_run;
 mod command;
 mod error;
 mod fault;
@@ -35,7 +36,9 @@ mod inventory;
 mod keys;
 mod lab;
 mod lab_builder;
+mod leftovers;
 mod listen;
+mod neighbour_table;
 mod network;
 mod node;
 mod node_files;
@@ -45,10 +48,12 @@ mod teardown;
 mod topology;
 
 pub use binaries::{probe_bin, tarmac_bin, workspace_root};
+pub use check_run::{CheckRun, run_check};
 pub use error::LabError;
 pub use fault::Fault;
 pub use lab::{Lab, LabNode};
 pub use lab_builder::LabBuilder;
+pub use leftovers::{leftovers, leftovers_on};
 pub use node_files::{PLAIN_USER, SUDO_USER};
 pub use skip::{lab_ready, missing_lab_prerequisites};
 pub use state::{LAB_ROOT, LabState, Owner, list as list_labs, sweep_stale};

@@ -150,6 +150,9 @@ pub(crate) fn setup_script(paths: &NodePaths, node: &NodePlan) -> String {
         "if [ -e /etc/machine-id ]; then mount --bind {} /etc/machine-id; fi\n",
         q(paths.etc("machine-id"))
     );
+    // `ip netns exec` gave the node a fresh sysfs with nothing on /sys/fs/cgroup; a real
+    // node has the kernel's cgroup mounts there, and the probe's cgroup fact reads them.
+    s += &cgroup_mounts(&fs::read_to_string("/proc/self/mounts").unwrap_or_default());
     if node.has(Fault::SwapOn) {
         for file in ["swaps", "meminfo"] {
             s += &format!("mount --bind {} /proc/{file}\n", q(paths.proc(file)));
@@ -157,6 +160,34 @@ pub(crate) fn setup_script(paths: &NodePaths, node: &NodePlan) -> String {
     }
     s += &format!("touch {}\n", q(paths.ready()));
     s += "exec sleep infinity\n";
+    s
+}
+
+/// Shell lines that mount what the host has on /sys/fs/cgroup (cgroup2, or a tmpfs holding
+/// v1 hierarchies), so a node reports the host kernel's cgroup version as a real one would.
+/// Only the top mount is required; a v1 hierarchy that cannot be mounted again is skipped.
+pub(crate) fn cgroup_mounts(host_mounts: &str) -> String {
+    const ROOT: &str = "/sys/fs/cgroup";
+    let mut s = String::new();
+    for line in host_mounts.lines() {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let [source, target, fstype, options, ..] = fields[..] else {
+            continue;
+        };
+        let (source, fstype, options) = (
+            shell_quote(source),
+            shell_quote(fstype),
+            shell_quote(options),
+        );
+        if target == ROOT {
+            s += &format!("mount -t {fstype} -o {options} {source} {ROOT}\n");
+        } else if target.starts_with(&format!("{ROOT}/")) {
+            let target = shell_quote(target);
+            s += &format!(
+                "mkdir -p {target} && mount -t {fstype} -o {options} {source} {target} || :\n"
+            );
+        }
+    }
     s
 }
 
@@ -290,6 +321,27 @@ mod tests {
         let shadow = shadow_for(&passwd);
         assert_eq!(shadow.lines().count(), 3);
         assert!(shadow.lines().all(|l| l.split(':').nth(1) == Some("*")));
+    }
+
+    #[test]
+    fn cgroup_mounts_mirror_the_host() {
+        let v1 = "sysfs /sys sysfs rw 0 0\n\
+                  tmpfs /sys/fs/cgroup tmpfs rw,relatime,mode=755 0 0\n\
+                  cgroup /sys/fs/cgroup/memory cgroup rw,relatime,memory 0 0\n\
+                  tmpfs /tmp tmpfs rw 0 0\n";
+        let script = cgroup_mounts(v1);
+        assert_eq!(
+            script,
+            "mount -t 'tmpfs' -o 'rw,relatime,mode=755' 'tmpfs' /sys/fs/cgroup\n\
+             mkdir -p '/sys/fs/cgroup/memory' && mount -t 'cgroup' -o 'rw,relatime,memory' \
+             'cgroup' '/sys/fs/cgroup/memory' || :\n"
+        );
+        let v2 = "cgroup2 /sys/fs/cgroup cgroup2 rw,nosuid 0 0\n";
+        assert_eq!(
+            cgroup_mounts(v2),
+            "mount -t 'cgroup2' -o 'rw,nosuid' 'cgroup2' /sys/fs/cgroup\n"
+        );
+        assert_eq!(cgroup_mounts("proc /proc proc rw 0 0\n"), "");
     }
 
     #[test]

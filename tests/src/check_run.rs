@@ -1,0 +1,111 @@
+//! One `tarmac check` against a lab, run from the lab's client namespace, with its exit code,
+//! output and both machine-readable reports read back for assertions.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::command::describe;
+use crate::{Lab, LabError, tarmac_bin};
+
+/// What one run produced. `json` is the parsed `--json` report, `junit` the `--junit` text.
+#[derive(Debug)]
+pub struct CheckRun {
+    /// `None` when tarmac was killed by a signal.
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+    pub json: Value,
+    pub junit: String,
+    pub elapsed: Duration,
+}
+
+impl CheckRun {
+    /// The findings of the JSON report.
+    pub fn findings(&self) -> &[Value] {
+        self.json["findings"].as_array().map_or(&[], Vec::as_slice)
+    }
+
+    /// `(node, check)` of every finding with one of `statuses` (a cluster-wide finding's
+    /// node is `cluster`), sorted, duplicates kept.
+    pub fn with_status(&self, statuses: &[&str]) -> Vec<(String, String)> {
+        let mut found: Vec<(String, String)> = self
+            .findings()
+            .iter()
+            .filter(|f| statuses.iter().any(|s| f["status"] == *s))
+            .map(|f| {
+                let node = f["node"].as_str().unwrap_or("cluster").to_owned();
+                (node, f["check"].as_str().unwrap_or("").to_owned())
+            })
+            .collect();
+        found.sort();
+        found
+    }
+
+    /// The messages of `node`'s findings for `check`.
+    pub fn messages(&self, node: &str, check: &str) -> Vec<String> {
+        self.findings()
+            .iter()
+            .filter(|f| f["node"] == node && f["check"] == check)
+            .map(|f| f["message"].as_str().unwrap_or("").to_owned())
+            .collect()
+    }
+
+    /// Everything tarmac printed, for assertion messages.
+    pub fn transcript(&self) -> String {
+        format!(
+            "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        )
+    }
+}
+
+/// Runs `tarmac check -i <inventory> --json .. --junit .. <args>` in the lab's client
+/// namespace (so its traffic stays in the lab) and reads both reports back.
+pub fn run_check(lab: &Lab, inventory: &Path, args: &[&str]) -> Result<CheckRun, LabError> {
+    static RUNS: AtomicUsize = AtomicUsize::new(0);
+    let n = RUNS.fetch_add(1, Ordering::Relaxed);
+    let json_path = lab.dir().join(format!("report-{n}.json"));
+    let junit_path = lab.dir().join(format!("report-{n}.xml"));
+    let mut cmd = lab.client_command(tarmac_bin());
+    cmd.args(["check", "--color", "never", "-i"])
+        .arg(inventory)
+        .arg("--json")
+        .arg(&json_path)
+        .arg("--junit")
+        .arg(&junit_path)
+        .args(args);
+    let started = Instant::now();
+    let out = cmd.output().map_err(|source| LabError::Spawn {
+        lab: lab.id().to_owned(),
+        command: describe(&cmd),
+        source,
+    })?;
+    let elapsed = started.elapsed();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let unreadable = |what: &Path, why: String| {
+        LabError::invalid(
+            lab.id(),
+            format!(
+                "tarmac check wrote no readable {} ({why}); stderr: {stderr}",
+                what.display()
+            ),
+        )
+    };
+    let text =
+        std::fs::read_to_string(&json_path).map_err(|e| unreadable(&json_path, e.to_string()))?;
+    let json = serde_json::from_str(&text).map_err(|e| unreadable(&json_path, e.to_string()))?;
+    let junit =
+        std::fs::read_to_string(&junit_path).map_err(|e| unreadable(&junit_path, e.to_string()))?;
+    Ok(CheckRun {
+        code: out.status.code(),
+        stdout,
+        stderr,
+        json,
+        junit,
+        elapsed,
+    })
+}

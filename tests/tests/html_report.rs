@@ -52,6 +52,7 @@ fn run_chromium(
     browser: &Path,
     dir: &Path,
     page: &Path,
+    fragment: &str,
     extra: &[OsString],
     stdout_file: &Path,
 ) -> String {
@@ -62,6 +63,7 @@ fn run_chromium(
     user_data.push(&profile);
     let mut url = OsString::from("file://");
     url.push(page);
+    url.push(fragment);
     let stderr_file = dir.join("chromium-stderr.txt");
     let mut child = Command::new("unshare")
         .arg("--net")
@@ -127,6 +129,8 @@ struct Dom {
     problems: BTreeSet<(String, String, String)>,
     /// The text of `#render-errors`, for failure messages.
     render_errors: String,
+    /// The text of the cell details panel (`#cell-details`).
+    cell_details: String,
 }
 
 fn utf8(bytes: &[u8]) -> String {
@@ -141,7 +145,9 @@ fn parse(html: &str) -> Dom {
         text: String::new(),
         problems: BTreeSet::new(),
         render_errors: String::new(),
+        cell_details: String::new(),
     };
+    let mut in_details = false;
     let mut problem: Option<(String, String)> = None;
     let mut in_errors = false;
     for token in Tokenizer::new_with_emitter(html, emitter) {
@@ -171,15 +177,22 @@ fn parse(html: &str) -> Dom {
                         status.clone(),
                     ));
                 }
-                in_errors = element.attr("id") == "render-errors";
+                in_errors |= element.attr("id") == "render-errors";
+                in_details |= element.attr("id") == "cell-details";
                 dom.elements.push(element);
             }
             Token::EndTag(tag) if tag.name == b"li" => problem = None,
             Token::EndTag(tag) if tag.name == b"ul" => in_errors = false,
+            // The panel holds a heading and a table, no nested div.
+            Token::EndTag(tag) if tag.name == b"div" => in_details = false,
             Token::String(s) => {
                 let text = utf8(&s.value);
                 if in_errors {
                     dom.render_errors.push_str(&text);
+                }
+                if in_details {
+                    dom.cell_details.push_str(&text);
+                    dom.cell_details.push(' ');
                 }
                 dom.text.push_str(&text);
             }
@@ -246,6 +259,62 @@ fn probed_pairs(report: &Value) -> (Pairs, Pairs) {
     (all, failing)
 }
 
+/// Opens the report at `#cell=FROM,TO` for a failing pair: the details panel lists each
+/// port the pair was probed on with its verdict.
+fn linked_cell_shows_its_ports(
+    browser: &Path,
+    lab: &Lab,
+    page: &Path,
+    report: &Value,
+    (from, to): &(String, String),
+) {
+    let names: Vec<&str> = report["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["name"].as_str().unwrap())
+        .collect();
+    let index = |name: &str| names.iter().position(|n| *n == name).unwrap();
+    let fragment = format!("#cell={},{}", index(from), index(to));
+    let dom_path = lab.dir().join("report.cell.html");
+    run_chromium(
+        browser,
+        lab.dir(),
+        page,
+        &fragment,
+        &["--dump-dom".into()],
+        &dom_path,
+    );
+    let dom = parse(&std::fs::read_to_string(&dom_path).unwrap());
+    assert_eq!(
+        dom.body().attr("data-render"),
+        "ok",
+        "{}",
+        dom.render_errors
+    );
+    let panel = dom.by_id("cell-details").unwrap();
+    assert!(
+        !panel.attrs.contains_key("hidden"),
+        "{fragment} opened no details"
+    );
+    assert!(
+        dom.cell_details.contains(&format!("{from} \u{2192} {to}")),
+        "{}",
+        dom.cell_details
+    );
+    for probe in report["reachability"].as_array().unwrap() {
+        if probe["from"] == from.as_str() && probe["to"] == to.as_str() {
+            let port = format!("{}/{}", probe["port"], probe["protocol"].as_str().unwrap());
+            let verdict = probe["result"].as_str().unwrap();
+            assert!(
+                dom.cell_details.contains(&format!("{port} {verdict}")),
+                "{port} {verdict} missing from the details: {}",
+                dom.cell_details
+            );
+        }
+    }
+}
+
 #[test]
 fn chromium_renders_the_report_of_a_lab_run_with_faults() {
     if !lab_ready() {
@@ -292,6 +361,7 @@ fn chromium_renders_the_report_of_a_lab_run_with_faults() {
         &browser,
         lab.dir(),
         &html_path,
+        "",
         &["--dump-dom".into()],
         &dom_path,
     );
@@ -334,6 +404,15 @@ fn chromium_renders_the_report_of_a_lab_run_with_faults() {
         assert_eq!(matrix.attr("data-cells"), pairs.len().to_string());
         assert_eq!(dom.count("div", "probed"), pairs.len());
         assert_eq!(dom.count("div", "failing"), failing.len(), "{failing:?}");
+        // Hovering a cell names the pair and each port with its verdict.
+        for cell in dom.elements.iter().filter(|e| e.has_class("probed")) {
+            let title = cell.attr("title");
+            assert!(
+                title.contains(" \u{2192} ")
+                    && (title.contains("/tcp: ") || title.contains("/udp: ")),
+                "cell title {title:?}"
+            );
+        }
         let dropped = report["reachability"]
             .as_array()
             .unwrap()
@@ -344,6 +423,9 @@ fn chromium_renders_the_report_of_a_lab_run_with_faults() {
                 failing.iter().any(|(_, to)| to == "w2"),
                 "the firewall drop on w2:10250 shows no failing cell"
             );
+        }
+        if let Some(pair) = failing.iter().next() {
+            linked_cell_shows_its_ports(&browser, &lab, &html_path, &report, pair);
         }
     }
 
@@ -358,6 +440,7 @@ fn chromium_renders_the_report_of_a_lab_run_with_faults() {
         &browser,
         lab.dir(),
         &html_path,
+        "",
         &[flag, "--window-size=1400,1000".into()],
         &lab.dir().join("screenshot.out"),
     );

@@ -30,6 +30,52 @@ pub struct NodeFacts {
     /// at the first unreadable file; rules that need a missing fact report `error`.
     #[serde(default)]
     pub gather_errors: Vec<GatherError>,
+    /// Files and command outputs plugins asked for in their requirements; empty when no
+    /// plugin asked. Sysctls plugins ask for join `sysctls`.
+    #[serde(default, skip_serializing_if = "Requested::is_empty")]
+    pub requested: Requested,
+}
+
+/// What plugins asked the probe to gather beyond the standard facts.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Requested {
+    pub files: Vec<RequestedFile>,
+    pub commands: Vec<CommandOutput>,
+}
+
+impl Requested {
+    pub fn is_empty(&self) -> bool {
+        self.files.is_empty() && self.commands.is_empty()
+    }
+}
+
+/// A file a plugin asked for, read up to a size cap. A missing file is `exists: false`,
+/// not an error.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RequestedFile {
+    pub path: String,
+    pub exists: bool,
+    /// The text (lossy UTF-8), at most the cap.
+    pub content: String,
+    /// The file was longer than the cap.
+    pub truncated: bool,
+    /// Why an existing file could not be read (e.g. permission denied).
+    pub error: Option<String>,
+}
+
+/// A command a plugin asked for and the inventory allowed, run with a timeout.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CommandOutput {
+    /// The command's name in the plugin's requirements and in `commands_allowed`.
+    pub name: String,
+    /// `None` when it did not start, or was killed at its timeout.
+    pub exit_code: Option<i64>,
+    pub stdout: String,
+    pub stderr: String,
+    /// stdout or stderr was cut at the cap.
+    pub truncated: bool,
+    /// Why it did not run or did not finish.
+    pub error: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

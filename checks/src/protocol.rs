@@ -31,6 +31,22 @@ pub struct ProbeRequest {
     /// The node-to-node mesh phase, after the facts; `None` for a facts-only run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mesh: Option<MeshRequest>,
+    /// Files plugins asked for (read size-capped; missing ones reported as missing).
+    #[serde(default)]
+    pub files: Vec<String>,
+    /// Sysctls plugins asked for, beyond the standard ones.
+    #[serde(default)]
+    pub sysctls: Vec<String>,
+    /// Commands plugins asked for that the inventory allow-lists.
+    #[serde(default)]
+    pub commands: Vec<CommandRequest>,
+}
+
+/// A command to run on the node (no shell), with its output capped.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommandRequest {
+    pub name: String,
+    pub argv: Vec<String>,
 }
 
 impl ProbeRequest {
@@ -58,6 +74,9 @@ impl ProbeRequest {
             disk_paths: DEFAULT_DISK_PATHS.iter().map(|p| (*p).to_owned()).collect(),
             bind_ports,
             mesh: None,
+            files: Vec::new(),
+            sysctls: Vec::new(),
+            commands: Vec::new(),
         }
     }
 }

@@ -202,6 +202,9 @@ fn a_request_is_answered_with_hello_facts_done() {
             protocol: Protocol::Tcp,
         }],
         mesh: None,
+        files: Vec::new(),
+        sysctls: Vec::new(),
+        commands: Vec::new(),
     };
     let output = run(&[], &request_line(&request));
     assert!(output.status.success(), "{output:?}");

@@ -48,6 +48,8 @@ pub struct RunConfig {
     pub plugins: Vec<crate::plugin::PluginSource>,
     /// Plugin-requested commands the inventory allows on the nodes.
     pub commands_allowed: Vec<String>,
+    /// What the plugins' describe() asks every node's probe to gather.
+    pub plugin_requirements: crate::plugin::requirements::PluginRequirements,
     /// Printed on stderr before the run; none of them stops it.
     pub warnings: Vec<String>,
 }
@@ -78,6 +80,8 @@ impl RunConfig {
         config
             .plugins
             .extend(crate::plugin::sources::from_flags(&args.plugin)?);
+        config.plugin_requirements =
+            crate::plugin::requirements::collect(&config.plugins, &config.commands_allowed);
         config.mesh = (!args.no_mesh).then(|| crate::mesh::MeshSettings {
             probe_timeout: Duration::from_millis(args.mesh_timeout),
             ..crate::mesh::MeshSettings::default()
@@ -173,6 +177,7 @@ impl RunConfig {
                 None => Vec::new(),
             },
             commands_allowed: inv.commands_allowed,
+            plugin_requirements: Default::default(),
             warnings: inv.warnings,
         })
     }

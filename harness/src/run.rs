@@ -82,6 +82,9 @@ pub fn probe_request(config: &RunConfig, node: &NodeSpec) -> ProbeRequest {
             .collect(),
         bind_ports,
         mesh: None,
+        files: config.plugin_requirements.files.clone(),
+        sysctls: config.plugin_requirements.sysctls.clone(),
+        commands: config.plugin_requirements.commands.clone(),
     }
 }
 

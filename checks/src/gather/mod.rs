@@ -15,6 +15,7 @@ mod network;
 mod os_release;
 mod ports;
 mod read;
+pub mod requested;
 mod routes;
 mod socket_owners;
 mod swap;
@@ -31,7 +32,7 @@ use log::GatherLog;
 /// be read is recorded in `gather_errors`.
 pub fn gather(request: &ProbeRequest) -> NodeFacts {
     let mut log = GatherLog::default();
-    let facts = NodeFacts {
+    let mut facts = NodeFacts {
         probe_version: PROBE_VERSION.to_owned(),
         identity: identity::gather(&mut log),
         swap: swap::gather(&mut log),
@@ -45,7 +46,9 @@ pub fn gather(request: &ProbeRequest) -> NodeFacts {
         },
         time: clock::now(),
         gather_errors: Vec::new(),
+        requested: requested::gather(request),
     };
+    requested::add_sysctls(&mut facts.sysctls, &request.sysctls);
     NodeFacts {
         gather_errors: log.into_errors(),
         ..facts

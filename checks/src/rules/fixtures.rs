@@ -176,6 +176,7 @@ pub fn healthy() -> NodeFacts {
             received_unix_ms: None,
         },
         gather_errors: Vec::new(),
+        requested: Default::default(),
     }
 }
 

@@ -8,7 +8,7 @@ wasmtime::component::bindgen!({
 
 // The world `use`s metadata, node-facts and finding, so bindgen puts those at the top level.
 pub use tarmac::check::types::{
-    CommandOutput, Detail, FileContent, LogLevel, OsRelease, Scope, Status, Sysctl,
+    CommandOutput, Detail, FileContent, LogLevel, OsRelease, Requirements, Scope, Status, Sysctl,
 };
 
 /// The WIT world's text, as `tarmac plugin inspect` shows it.

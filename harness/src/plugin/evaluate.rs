@@ -58,7 +58,10 @@ fn evaluate_one(
     let results: Vec<(Vec<Finding>, Vec<PluginLog>)> = batches
         .par_iter()
         .map(|(node, batch)| {
-            let input: Vec<wit::NodeFacts> = batch.iter().map(|n| n.to_wit()).collect();
+            let input: Vec<wit::NodeFacts> = batch
+                .iter()
+                .map(|n| n.to_wit(&metadata.requirements))
+                .collect();
             let config = plugin.config_text.as_str();
             let out = call(&engine.engine, pre, limits, "check", |store, p| {
                 p.call_check(store, &input, config)

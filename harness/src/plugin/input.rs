@@ -15,7 +15,9 @@ pub struct PluginNode {
 }
 
 impl PluginNode {
-    pub fn to_wit(&self) -> wit::NodeFacts {
+    /// The node as `plugin` sees it: its requested files and commands, in the order its
+    /// requirements name them, from what the probe gathered.
+    pub fn to_wit(&self, wanted: &wit::Requirements) -> wit::NodeFacts {
         let f = &self.facts;
         let id = &f.identity;
         wit::NodeFacts {
@@ -41,10 +43,62 @@ impl PluginNode {
                     value: value.clone(),
                 })
                 .collect(),
-            files: Vec::new(),
-            commands: Vec::new(),
+            files: wanted.files.iter().map(|p| self.file(p)).collect(),
+            commands: wanted
+                .commands
+                .iter()
+                .map(|c| self.command(&c.name))
+                .collect(),
             // NodeFacts is plain data; encoding it cannot fail, but never panic over it.
             facts_json: serde_json::to_string(f).unwrap_or_else(|_| "{}".to_owned()),
+        }
+    }
+
+    fn file(&self, path: &str) -> wit::FileContent {
+        match self.facts.requested.files.iter().find(|f| f.path == path) {
+            Some(f) => wit::FileContent {
+                path: f.path.clone(),
+                exists: f.exists,
+                content: f.content.clone(),
+                truncated: f.truncated,
+                error: f.error.clone(),
+            },
+            None => wit::FileContent {
+                path: path.to_owned(),
+                exists: false,
+                content: String::new(),
+                truncated: false,
+                error: Some("not gathered: these facts hold no such file".to_owned()),
+            },
+        }
+    }
+
+    fn command(&self, name: &str) -> wit::CommandOutput {
+        match self
+            .facts
+            .requested
+            .commands
+            .iter()
+            .find(|c| c.name == name)
+        {
+            Some(c) => wit::CommandOutput {
+                name: c.name.clone(),
+                exit_code: c.exit_code,
+                stdout: c.stdout.clone(),
+                stderr: c.stderr.clone(),
+                truncated: c.truncated,
+                error: c.error.clone(),
+            },
+            None => wit::CommandOutput {
+                name: name.to_owned(),
+                exit_code: None,
+                stdout: String::new(),
+                stderr: String::new(),
+                truncated: false,
+                error: Some(
+                    "not run: the inventory's commands_allowed does not list it".to_owned(),
+                ),
+            },
         }
     }
 }

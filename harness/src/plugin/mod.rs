@@ -13,6 +13,7 @@ pub mod input;
 pub mod kit;
 pub mod limits;
 pub mod loader;
+pub mod requirements;
 pub mod saved_facts;
 pub mod scaffold;
 pub mod sources;

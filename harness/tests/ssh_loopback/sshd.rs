@@ -64,6 +64,9 @@ pub fn request() -> ProbeRequest {
         disk_paths: vec!["/".to_owned()],
         bind_ports: Vec::new(),
         mesh: None,
+        files: Vec::new(),
+        sysctls: Vec::new(),
+        commands: Vec::new(),
     }
 }
 

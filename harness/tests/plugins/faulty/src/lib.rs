@@ -3,16 +3,17 @@
 //! `loop` never returns, `alloc` allocates without bound, `trap` panics, `too-many`
 //! returns 100 000 findings, `long-message` a 1 MiB message, `foreign-node` a finding on a
 //! node it was not given, `escape` tries to read a file and an environment variable and
-//! reports what happened, `none` behaves. Any other value is rejected by validate-config.
+//! reports what happened, `requested` reports the files, sysctl and commands it asked for,
+//! `none` behaves. Any other value is rejected by validate-config.
 
 wit_bindgen::generate!({ world: "plugin", path: "../../../../wit" });
 
 use tarmac::check::host::log;
 // `Metadata`, `NodeFacts` and `Finding` are in scope already: the world `use`s them.
-use tarmac::check::types::{LogLevel, Requirements, Scope, Status};
+use tarmac::check::types::{CommandRequest, LogLevel, Requirements, Scope, Status};
 
 const ID: &str = "test.faulty";
-const FAULTS: [&str; 8] = [
+const FAULTS: [&str; 9] = [
     "loop",
     "alloc",
     "trap",
@@ -20,6 +21,7 @@ const FAULTS: [&str; 8] = [
     "long-message",
     "foreign-node",
     "escape",
+    "requested",
     "none",
 ];
 
@@ -53,10 +55,23 @@ impl Guest for Faulty {
             version: "0.1.0".to_owned(),
             description: "Test plugin: each config value triggers one fault.".to_owned(),
             scope: Scope::Cluster,
+            // Used by the `requested` mode; harmless for the others.
             requirements: Requirements {
-                files: Vec::new(),
-                sysctls: Vec::new(),
-                commands: Vec::new(),
+                files: vec![
+                    "/etc/hostname".to_owned(),
+                    "/nonexistent/tarmac/file".to_owned(),
+                ],
+                sysctls: vec!["kernel.ostype".to_owned()],
+                commands: vec![
+                    CommandRequest {
+                        name: "uname".to_owned(),
+                        argv: vec!["uname".to_owned(), "-s".to_owned()],
+                    },
+                    CommandRequest {
+                        name: "not-allowed".to_owned(),
+                        argv: vec!["true".to_owned()],
+                    },
+                ],
             },
         }
     }
@@ -120,9 +135,34 @@ impl Guest for Faulty {
                     ),
                 )])
             }
+            Some("requested") => Ok(nodes.iter().map(requested).collect()),
             _ => Ok(vec![finding(first, Status::Pass, "behaved".to_owned())]),
         }
     }
+}
+
+/// What the node's requested facts look like, in one line, and whether they are as
+/// expected on a Linux node: hostname file read, missing file missing, sysctl and the
+/// allowed command present, the other command refused.
+fn requested(node: &NodeFacts) -> Finding {
+    let file = |p: &str| node.files.iter().find(|f| f.path == p);
+    let cmd = |n: &str| node.commands.iter().find(|c| c.name == n);
+    let hostname = file("/etc/hostname").is_some_and(|f| f.exists && !f.content.is_empty());
+    let missing = file("/nonexistent/tarmac/file").is_some_and(|f| !f.exists && f.error.is_none());
+    let sysctl = node
+        .sysctls
+        .iter()
+        .any(|s| s.name == "kernel.ostype" && s.value.as_deref() == Some("Linux"));
+    let uname = cmd("uname").is_some_and(|c| c.exit_code == Some(0) && c.stdout.trim() == "Linux");
+    let refused = cmd("not-allowed").is_some_and(|c| c.exit_code.is_none() && c.error.is_some());
+    let ok = hostname && missing && sysctl && uname && refused;
+    finding(
+        Some(node.name.clone()),
+        if ok { Status::Pass } else { Status::Fail },
+        format!(
+            "hostname file {hostname}, missing file {missing}, sysctl {sysctl}, uname {uname}, refused {refused}"
+        ),
+    )
 }
 
 export!(Faulty);

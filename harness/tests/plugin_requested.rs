@@ -1,0 +1,61 @@
+//! Plugin requirements end to end on this machine: describe() asks for files, a sysctl
+//! and commands; only the allow-listed command reaches the probe request; the real
+//! gatherer reads them (a missing file is missing, not an error) and the plugin sees them.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[path = "plugins/support.rs"]
+mod support;
+
+use tarmac::plugin::requirements::collect;
+use tarmac::plugin::{Limits, PluginEngine, PluginNode, PluginSource, evaluate_plugins, loader};
+use tarmac_checks::Status;
+use tarmac_checks::protocol::ProbeRequest;
+
+#[test]
+fn requested_files_sysctls_and_allowed_commands_reach_the_plugin() {
+    let cache = tempfile::tempdir().unwrap();
+    let source = PluginSource {
+        path: support::faulty(),
+        config: serde_json::json!({ "fault": "requested" }),
+    };
+    let engine = PluginEngine::new()
+        .unwrap()
+        .with_cache_dir(Some(cache.path().to_owned()));
+    let limits = Limits::default();
+    let plugin = loader::load(&engine, &source, &limits).unwrap();
+
+    let wanted = collect(std::slice::from_ref(&source), &["uname".to_owned()]);
+    assert_eq!(wanted.files, ["/etc/hostname", "/nonexistent/tarmac/file"]);
+    assert_eq!(wanted.sysctls, ["kernel.ostype"]);
+    let names: Vec<_> = wanted.commands.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["uname"],
+        "a command the inventory does not allow must not be sent"
+    );
+
+    let request = ProbeRequest {
+        files: wanted.files,
+        sysctls: wanted.sysctls,
+        commands: wanted.commands,
+        ..ProbeRequest::all_roles_default()
+    };
+    let facts = tarmac_checks::gather::gather(&request);
+    assert!(
+        facts
+            .requested
+            .files
+            .iter()
+            .any(|f| f.path == "/nonexistent/tarmac/file" && !f.exists)
+    );
+    let node = PluginNode {
+        name: "local".to_owned(),
+        address: "127.0.0.1".to_owned(),
+        roles: vec!["worker".to_owned()],
+        facts,
+    };
+    let (findings, _) = evaluate_plugins(&engine, &[plugin], &[node], &limits);
+    assert_eq!(findings.len(), 1, "{findings:#?}");
+    assert_eq!(findings[0].status, Status::Pass, "{}", findings[0].message);
+}

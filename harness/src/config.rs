@@ -4,13 +4,17 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use tarmac_checks::spec::DiskRequirement;
-use tarmac_checks::{ClusterSpec, NodeSpec, Phase, PortPlan, Role, Settings, Status};
+use tarmac_checks::spec::{ClockSkew, DiskRequirement};
+use tarmac_checks::{
+    ClusterSpec, NodeSpec, Phase, PortPlan, PortRequirement, Role, Settings, Status,
+};
 
 use crate::cli::{CheckArgs, ColorArg, FactsArgs, FailOnArg, PhaseArg, PortsArgs, RunArgs};
 use crate::config_error::ConfigError;
 use crate::ignore_list::IgnoreList;
-use crate::inventory::{ChecksSection, ClusterSection, Inventory, SshSettings, SwapSeverity};
+use crate::inventory::{
+    ChecksSection, ClusterSection, ExtraPort, Inventory, SshSettings, SwapSeverity,
+};
 use crate::node_error::NODE_REACHABLE;
 use crate::ssh::{HostConfig, SshConfig};
 use crate::target::{Connection, JumpHost, SshTarget};
@@ -77,18 +81,23 @@ impl RunConfig {
         };
         config.verbose = args.verbose;
         config.color = use_color(args.color);
+        config.mesh = (!args.no_mesh).then(|| crate::mesh::MeshSettings {
+            probe_timeout: Duration::from_millis(args.mesh_timeout),
+            ..crate::mesh::MeshSettings::default()
+        });
         config
             .plugins
             .extend(crate::plugin::sources::from_flags(&args.plugin)?);
         config.plugin_requirements =
             crate::plugin::requirements::collect(&config.plugins, &config.commands_allowed);
-        config.mesh = (!args.no_mesh).then(|| crate::mesh::MeshSettings {
-            probe_timeout: Duration::from_millis(args.mesh_timeout),
-            ..crate::mesh::MeshSettings::default()
-        });
         let known: Vec<&str> = tarmac_checks::rules::NODE_RULES
             .iter()
             .map(|r| r.id)
+            .chain(
+                tarmac_checks::cluster_rules::CLUSTER_RULES
+                    .iter()
+                    .map(|r| r.id),
+            )
             .chain([NODE_REACHABLE, tarmac_checks::mesh::MESH_REACHABLE])
             .chain(tarmac_reports::drift::CHECK_IDS.iter().copied())
             .collect();
@@ -155,7 +164,7 @@ impl RunConfig {
         };
         Ok(RunConfig {
             nodes,
-            plan: PortPlan::for_cluster(&cluster, &[]),
+            plan: PortPlan::for_cluster(&cluster, &extra_ports(&inv.cluster)),
             cluster,
             settings,
             json: None,
@@ -208,6 +217,7 @@ fn cluster_spec(section: &ClusterSection) -> ClusterSpec {
     let default = ClusterSpec::default();
     ClusterSpec {
         cni: section.cni.unwrap_or(default.cni),
+        cni_mode: section.cni_mode,
         pod_cidr: section
             .pod_cidr
             .as_ref()
@@ -217,6 +227,15 @@ fn cluster_spec(section: &ClusterSection) -> ClusterSpec {
             .as_ref()
             .map_or(default.service_cidr, |c| c.0.clone()),
     }
+}
+
+fn extra_ports(section: &ClusterSection) -> Vec<PortRequirement> {
+    section
+        .extra_ports
+        .iter()
+        .flatten()
+        .map(ExtraPort::requirement)
+        .collect()
 }
 
 fn settings(section: &ChecksSection) -> Settings {
@@ -247,6 +266,12 @@ fn settings(section: &ChecksSection) -> Settings {
         worker_min_memory: section
             .worker_min_memory
             .unwrap_or(default.worker_min_memory),
+        clock_skew: section
+            .clock_skew
+            .map_or(default.clock_skew, |c| ClockSkew {
+                warn_ms: c.warn.map_or(default.clock_skew.warn_ms, |m| m.0),
+                fail_ms: c.fail.map_or(default.clock_skew.fail_ms, |m| m.0),
+            }),
     }
 }
 

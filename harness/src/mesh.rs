@@ -256,7 +256,7 @@ async fn run_mesh(
 }
 
 /// How long the probing phase may take: the busiest node's share of probes, in rounds
-/// of `concurrency`, each at most one probe timeout.
+/// of `concurrency`, each at most one probe timeout, twice (timeouts are retried once).
 fn probe_budget(pairs: &[MeshPair], nodes: usize, settings: MeshSettings) -> Duration {
     let mut per_node = vec![0u32; nodes];
     for p in pairs {
@@ -266,7 +266,7 @@ fn probe_budget(pairs: &[MeshPair], nodes: usize, settings: MeshSettings) -> Dur
     }
     let busiest = per_node.into_iter().max().unwrap_or(0);
     let rounds = busiest.div_ceil(settings.concurrency.max(1)).max(1);
-    settings.probe_timeout * rounds + Duration::from_secs(5)
+    settings.probe_timeout * rounds * 2 + Duration::from_secs(5)
 }
 
 fn millis(d: Duration) -> u64 {
@@ -518,7 +518,7 @@ mod tests {
             probe_timeout: Duration::from_secs(1),
             concurrency: 1000,
         };
-        assert_eq!(probe_budget(&pairs, 10, settings), Duration::from_secs(6));
+        assert_eq!(probe_budget(&pairs, 10, settings), Duration::from_secs(7));
         let slow = MeshSettings {
             concurrency: 1,
             ..settings

@@ -44,13 +44,49 @@ pub struct ProbeOptions {
 type Outcome = (Verdict, Option<Duration>, String);
 
 /// Probes every target on at most `options.concurrency` threads, handing each result to
-/// `each` as soon as it is known (on the calling thread).
+/// `each` as soon as it is known (on the calling thread). A timeout is probed once more
+/// after the first pass before it is reported: one lost SYN, datagram or ARP answer (a
+/// burst of hundreds of nodes resolving each other at once) is not a firewall.
 pub fn probe_all(
     targets: &[MeshTarget],
     options: &ProbeOptions,
     mut each: impl FnMut(Reachability),
 ) {
-    let workers = options.concurrency.clamp(1, targets.len().max(1));
+    let mut again = Vec::new();
+    run_pass(targets, options, |r| {
+        if r.result == Verdict::Timeout {
+            again.push(r);
+        } else {
+            each(r);
+        }
+    });
+    let retry: Vec<MeshTarget> = again
+        .iter()
+        .map(|r| MeshTarget {
+            node: r.to.clone(),
+            address: targets
+                .iter()
+                .find(|t| t.node == r.to && t.port == r.port && t.protocol == r.protocol)
+                .map(|t| t.address.clone())
+                .unwrap_or_default(),
+            port: r.port,
+            protocol: r.protocol,
+        })
+        .collect();
+    run_pass(&retry, options, |mut r| {
+        if r.result == Verdict::Timeout {
+            r.note.push_str(" (and again on a retry)");
+        }
+        each(r);
+    });
+}
+
+/// One pass over `targets` on a bounded number of threads.
+fn run_pass(targets: &[MeshTarget], options: &ProbeOptions, mut each: impl FnMut(Reachability)) {
+    if targets.is_empty() {
+        return;
+    }
+    let workers = options.concurrency.clamp(1, targets.len());
     let next = AtomicUsize::new(0);
     let (tx, rx) = mpsc::channel();
     std::thread::scope(|scope| {

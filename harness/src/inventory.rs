@@ -158,6 +158,9 @@ impl Inventory {
             source,
         })?;
         let mut inv = Self::parse(&text).map_err(|e| InventoryError::invalid(path, e))?;
+        if is_kubespray(&text) && inv.cluster.kubespray_group_vars.is_none() {
+            inv.cluster.kubespray_group_vars = cluster_files::group_vars_beside(path);
+        }
         cluster_files::resolve(&mut inv, &text, path)?;
         Ok(inv)
     }
@@ -165,6 +168,7 @@ impl Inventory {
     /// Parses inventory text: Kubespray's format when the top level has an `all` key
     /// (Ansible's root group), tarmac's own otherwise.
     pub fn parse(text: &str) -> Result<Self, ParseError> {
+        // The syntax error, if any, as YAML sees it, before either format's rules.
         let value: serde_yaml::Value = serde_yaml::from_str(text)?;
         if value.get("all").is_some() {
             kubespray::parse(text)
@@ -174,6 +178,11 @@ impl Inventory {
             Ok(inv)
         }
     }
+}
+
+/// Kubespray's format: the top level has an `all` key (Ansible's root group).
+fn is_kubespray(text: &str) -> bool {
+    serde_yaml::from_str::<serde_yaml::Value>(text).is_ok_and(|v| v.get("all").is_some())
 }
 
 #[cfg(test)]

@@ -365,3 +365,45 @@ fn templated_group_vars_warn_and_the_inventory_value_is_used() {
         run.stderr
     );
 }
+
+const KUBESPRAY_HOSTS: &str = "\
+all:
+  hosts:
+    node1: {ansible_host: 198.18.2.1, ip: 198.18.2.1}
+    node2: {ansible_host: 198.18.2.2, ip: 198.18.2.2}
+  children:
+    kube_control_plane: {hosts: {node1: }}
+    etcd: {hosts: {node1: }}
+    kube_node: {hosts: {node2: }}
+";
+
+#[test]
+fn a_kubespray_inventory_reads_the_group_vars_ansible_would_read_beside_it() {
+    let d = Dir::new();
+    d.file(
+        "mycluster/group_vars/k8s_cluster/k8s-cluster.yml",
+        GROUP_VARS,
+    );
+    let hosts = d.file("mycluster/hosts.yaml", KUBESPRAY_HOSTS);
+    let loaded = Inventory::load(&hosts).unwrap();
+    assert_eq!(
+        nets(loaded.cluster.pod_cidr.as_ref()),
+        ["10.233.64.0/18", "fd85:ee78:d8a6:8607::1:0/112"]
+    );
+    // all.vars in hosts.yaml saying otherwise is refused at its line.
+    let vars = format!("{KUBESPRAY_HOSTS}  vars:\n    kube_pods_subnet: 10.10.0.0/16\n");
+    let hosts = d.file("mycluster/hosts.yaml", &vars);
+    let err = refused(&hosts);
+    assert!(err.contains(&format!("{}:10:5:", hosts.display())), "{err}");
+    assert!(
+        err.contains("all.vars.kube_pods_subnet in the inventory is 10.10.0.0/16"),
+        "{err}"
+    );
+    assert!(
+        err.contains("kube_pods_subnet + kube_pods_subnet_ipv6 in Kubespray group_vars"),
+        "{err}"
+    );
+    // Without group_vars beside it, the inventory stands alone.
+    let alone = d.file("other/hosts.yaml", KUBESPRAY_HOSTS);
+    assert!(Inventory::load(&alone).unwrap().cluster.pod_cidr.is_none());
+}

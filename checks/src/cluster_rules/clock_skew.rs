@@ -9,7 +9,9 @@
 //! Limitation: an offset also carries the delay between the probe reading its clock and
 //! the harness receiving the facts (the probe's remaining gathering and the transfer,
 //! milliseconds on a LAN); delays similar on every node cancel out. Without stamps
-//! (facts from elsewhere) the raw clocks are compared, and the finding says so.
+//! (facts gathered by a path that does not stamp them) the raw clocks are compared; the
+//! fan-out's own spread could then pass for skew, so only the fail threshold is applied,
+//! and the finding says so.
 
 use super::{ClusterContext, ClusterRule};
 use crate::facts::NodeFacts;
@@ -55,7 +57,7 @@ fn eval(ctx: &ClusterContext<'_>, nodes: &[(&NodeSpec, &NodeFacts)]) -> Vec<Find
             let size = skew.unsigned_abs();
             let status = if size > limits.fail_ms {
                 Status::Fail
-            } else if size > limits.warn_ms {
+            } else if stamped && size > limits.warn_ms {
                 Status::Warn
             } else {
                 Status::Pass
@@ -64,7 +66,8 @@ fn eval(ctx: &ClusterContext<'_>, nodes: &[(&NodeSpec, &NodeFacts)]) -> Vec<Find
             let basis = if stamped {
                 ""
             } else {
-                " (raw clocks: the gather times were not recorded, so fan-out delay counts as skew)"
+                " (raw clocks: arrival times were not recorded, so fan-out delay counts as skew \
+                 and only the fail threshold applies)"
             };
             let message = format!(
                 "clock is {} {direction} the median node {reference}'s{basis}, expected within {} \
@@ -178,9 +181,17 @@ mod tests {
         }
         c.facts("w2").time.unix_ms += 150;
         let f = c.eval(&RULE);
-        assert_eq!(f[2].status, Status::Warn);
+        assert_eq!(f[2].status, Status::Pass, "raw clocks: only fail counts");
         assert!(f[2].message.contains("raw clocks"), "{}", f[2].message);
         assert!(!f[2].details.contains_key("offset_from_harness_ms"));
+        c.facts("w2").time.unix_ms += 100;
+        assert_eq!(c.eval(&RULE)[2].status, Status::Fail);
+        for n in ["cp1", "w1", "w2"] {
+            let t = &mut c.facts(n).time;
+            t.received_unix_ms = Some(t.unix_ms);
+        }
+        c.facts("w2").time.unix_ms += 150;
+        assert_eq!(c.eval(&RULE)[2].status, Status::Warn);
     }
 
     #[test]

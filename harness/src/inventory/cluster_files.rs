@@ -75,9 +75,14 @@ pub fn resolve(inv: &mut Inventory, text: &str, inventory: &Path) -> Result<(), 
         ("pod_cidr", &inv.cluster.pod_cidr),
         ("service_cidr", &inv.cluster.service_cidr),
     ] {
+        // A Kubespray hosts.yaml gives the networks in all.vars, under Kubespray's names.
+        let written = match ParseError::at_key(text, key, String::new()).location {
+            Some(_) => format!("cluster.{key}"),
+            None => format!("all.vars.{}", kubespray_key(key)),
+        };
         let found = value.clone().map(|value| Candidate {
             value,
-            origin: format!("cluster.{key} in the inventory"),
+            origin: format!("{written} in the inventory"),
             inventory_key: key,
         });
         if key == "pod_cidr" {
@@ -127,21 +132,18 @@ pub fn resolve(inv: &mut Inventory, text: &str, inventory: &Path) -> Result<(), 
                 .map(|w| format!("{} {}: {w}", pointer.what, path.display())),
         );
     }
-    let at = |c: &Candidate, message: String| {
-        let mut problem = ParseError::at_key(text, c.inventory_key, message.clone());
-        if problem.location.is_none() {
-            // A Kubespray hosts.yaml names the networks with Kubespray's own keys.
-            let kubespray = if c.inventory_key == "pod_cidr" {
-                "kube_pods_subnet"
-            } else {
-                "kube_service_addresses"
-            };
-            problem = ParseError::at_key(text, kubespray, message);
+    // Point at the key that brought the disagreeing value in or, for a group_vars file
+    // found beside a Kubespray inventory, at the inventory's own value.
+    let at = |network_key: &'static str| {
+        move |c: &Candidate, message: String| {
+            let location = [c.inventory_key, network_key, kubespray_key(network_key)]
+                .into_iter()
+                .find_map(|key| ParseError::at_key(text, key, String::new()).location);
+            InventoryError::invalid(inventory, ParseError { location, message })
         }
-        InventoryError::invalid(inventory, problem)
     };
-    inv.cluster.pod_cidr = merge("pod", pods, &at)?;
-    inv.cluster.service_cidr = merge("service", services, &at)?;
+    inv.cluster.pod_cidr = merge("pod", pods, &at("pod_cidr"))?;
+    inv.cluster.service_cidr = merge("service", services, &at("service_cidr"))?;
     Ok(())
 }
 
@@ -172,6 +174,15 @@ fn merge(
     Ok(Some(first.value))
 }
 
+/// Kubespray's name for a network the native inventory calls `key`.
+fn kubespray_key(key: &str) -> &'static str {
+    if key == "pod_cidr" {
+        "kube_pods_subnet"
+    } else {
+        "kube_service_addresses"
+    }
+}
+
 fn sorted(list: &CidrList) -> Vec<String> {
     let mut nets: Vec<String> = list.0.iter().map(ToString::to_string).collect();
     nets.sort();
@@ -184,6 +195,23 @@ fn show(list: &CidrList) -> String {
         .map(ToString::to_string)
         .collect::<Vec<_>>()
         .join(",")
+}
+
+/// Where Ansible, and so Kubespray, looks for the cluster's group variables beside a
+/// `hosts.yaml`, newest layout first.
+const GROUP_VARS_BESIDE: [&str; 2] = [
+    "group_vars/k8s_cluster/k8s-cluster.yml",
+    "group_vars/k8s-cluster/k8s-cluster.yml",
+];
+
+/// The group_vars file Kubespray would read for the inventory at `hosts`, if it exists:
+/// a Kubespray inventory is used as is, so its networks are found where Ansible finds them.
+pub fn group_vars_beside(hosts: &Path) -> Option<String> {
+    let dir = hosts.parent()?;
+    GROUP_VARS_BESIDE
+        .iter()
+        .find(|rel| dir.join(rel).is_file())
+        .map(|rel| (*rel).to_owned())
 }
 
 /// `named` as written when absolute or under `~/`, else relative to the inventory's

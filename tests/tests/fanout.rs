@@ -1,0 +1,404 @@
+//! `tarmac check` fanned out over SSH to a lab of real OpenSSH nodes: healthy nodes pass,
+//! each injected fault fails exactly where it was injected, unreachable nodes are `error`
+//! findings while the rest is checked, bastions and sudo work, and no run leaves anything
+//! on any node.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use tarmac_tests::{
+    CheckRun, Fault, Lab, PLAIN_USER, SUDO_USER, lab_ready, leftovers, leftovers_on, run_check,
+};
+
+/// Free space every node's /var/lib/docker must have; lab disks are 40G tmpfs by default.
+const MIN_FREE: &str = "20GiB";
+/// How long the node-side watchdog may take to notice its probe is gone.
+const GRACE: Duration = Duration::from_secs(3);
+
+/// Writes `yaml` plus a `checks.disk` section (only /var/lib/docker, which every lab node
+/// has as its own tmpfs; `/` and the other defaults are the host's disk, not the node's).
+fn inventory(lab: &Lab, name: &str, yaml: &str) -> PathBuf {
+    let path = lab.dir().join(format!("{name}.yaml"));
+    let checks =
+        format!("checks:\n  disk:\n    - path: /var/lib/docker\n      min_free: {MIN_FREE}\n");
+    std::fs::write(&path, format!("{yaml}{checks}")).unwrap();
+    path
+}
+
+/// The lab's nodes run on this machine's kernel: with cgroup v1 here, `cgroup.v2` warns on
+/// every node (a real finding about the kernel, not a lab artefact), and warnings do not
+/// fail the run. On a cgroup v2 host nothing warns.
+fn expected_warnings(nodes: &[&str]) -> Vec<(String, String)> {
+    let fs = Command::new("stat")
+        .args(["-fc", "%T", "/sys/fs/cgroup"])
+        .output()
+        .unwrap();
+    if String::from_utf8_lossy(&fs.stdout).trim() == "cgroup2fs" {
+        return Vec::new();
+    }
+    pairs(nodes.iter().map(|n| (*n, "cgroup.v2")))
+}
+
+fn pairs<'a>(items: impl IntoIterator<Item = (&'a str, &'a str)>) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = items
+        .into_iter()
+        .map(|(n, c)| (n.to_owned(), c.to_owned()))
+        .collect();
+    v.sort();
+    v
+}
+
+fn check(lab: &Lab, inventory: &Path, args: &[&str]) -> CheckRun {
+    let run = run_check(lab, inventory, args).unwrap();
+    let left = leftovers(lab, GRACE).unwrap();
+    assert!(
+        left.is_empty(),
+        "left behind: {left:?}\n{}",
+        run.transcript()
+    );
+    run
+}
+
+fn node_names(run: &CheckRun) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = run.json["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| {
+            let name = n["name"].as_str().unwrap().to_owned();
+            (name, n["status"].as_str().unwrap().to_owned())
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// The JUnit report, read with a real XML parser: one testcase per finding, classnames
+/// naming the nodes, and `(classname, name)` of every testcase with a failure or error.
+fn junit(run: &CheckRun) -> (usize, BTreeSet<String>, Vec<(String, String)>) {
+    let doc = roxmltree::Document::parse(&run.junit).unwrap();
+    let cases: Vec<_> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("testcase"))
+        .collect();
+    let classes = cases
+        .iter()
+        .map(|c| c.attribute("classname").unwrap().to_owned())
+        .collect();
+    let mut bad: Vec<(String, String)> = cases
+        .iter()
+        .filter(|c| {
+            c.children()
+                .any(|e| e.has_tag_name("failure") || e.has_tag_name("error"))
+        })
+        .map(|c| {
+            let class = c.attribute("classname").unwrap().to_owned();
+            (class, c.attribute("name").unwrap().to_owned())
+        })
+        .collect();
+    bad.sort();
+    (cases.len(), classes, bad)
+}
+
+fn set(names: &[&str]) -> BTreeSet<String> {
+    names.iter().map(|n| (*n).to_owned()).collect()
+}
+
+/// The JUnit classnames to expect: every node, plus `cluster` when the report has
+/// cluster-wide testcases (the node-to-node mesh's summary, for one). `found` decides only
+/// whether `cluster` is there; every node must be.
+fn classes(found: &BTreeSet<String>, names: &[&str]) -> BTreeSet<String> {
+    let mut all = set(names);
+    if found.contains("cluster") {
+        all.insert("cluster".to_owned());
+    }
+    all
+}
+
+#[test]
+fn healthy_nodes_pass_as_root_and_through_sudo_and_a_user_without_sudo_is_refused() {
+    if !lab_ready() {
+        return;
+    }
+    let names = ["cp1", "w1", "w2", "w3", "w4"];
+    let lab = Lab::builder("fo-ok")
+        .node("cp1")
+        .roles(&["control-plane", "etcd"])
+        .node("w1")
+        .node("w2")
+        .node("w3")
+        .node("w4")
+        .build()
+        .unwrap();
+    let as_root = inventory(&lab, "root", &lab.inventory_yaml());
+    let as_ops = inventory(&lab, "ops", &lab.inventory_yaml_as(SUDO_USER, true));
+    for inv in [&as_root, &as_ops] {
+        let run = check(&lab, inv, &[]);
+        let bad = run.with_status(&["fail", "error", "skip"]);
+        assert_eq!(bad, vec![], "{}", run.transcript());
+        assert_eq!(run.code, Some(0), "{}", run.transcript());
+        assert_eq!(run.with_status(&["warn"]), expected_warnings(&names));
+        let checked: Vec<_> = names.iter().map(|n| (*n, "checked")).collect();
+        assert_eq!(node_names(&run), pairs(checked));
+        // Each node ran every per-node check, including the root-only bind test of 179/tcp
+        // (so the probe really ran as root under `sudo -n`).
+        for node in names {
+            let msgs = run.messages(node, "port.free");
+            assert!(msgs.len() >= 5, "{node}: {msgs:?}");
+            assert!(
+                msgs.iter().any(|m| m.contains("179/tcp is free")),
+                "{msgs:?}"
+            );
+            assert_eq!(run.messages(node, "disk.free").len(), 1);
+        }
+        let (cases, classes, bad) = junit(&run);
+        assert_eq!(cases, run.findings().len());
+        assert_eq!(classes, self::classes(&classes, &names));
+        assert_eq!(bad, vec![]);
+    }
+
+    // A user without sudo rights but `sudo: true`: a clear per-node error, promptly.
+    let as_guest = inventory(&lab, "guest", &lab.inventory_yaml_as(PLAIN_USER, true));
+    let run = check(&lab, &as_guest, &[]);
+    assert_eq!(run.code, Some(1), "{}", run.transcript());
+    let refused = pairs(names.iter().map(|n| (*n, "node.reachable")));
+    assert_eq!(run.with_status(&["fail", "error"]), refused);
+    assert_eq!(
+        run.findings().len(),
+        names.len(),
+        "nothing else is reported"
+    );
+    for node in names {
+        let msg = run.messages(node, "node.reachable").join("");
+        assert!(msg.contains("sudo needs a password for guest"), "{msg}");
+    }
+    assert!(run.elapsed < Duration::from_secs(30), "{:?}", run.elapsed);
+    let (cases, classes, bad) = junit(&run);
+    let want = (names.len(), self::classes(&classes, &names), refused);
+    assert_eq!((cases, classes, bad), want);
+}
+
+#[test]
+fn one_fault_per_node_fails_exactly_that_check_on_exactly_that_node() {
+    if !lab_ready() {
+        return;
+    }
+    let lab = Lab::builder("fo-ft")
+        .node("cp1")
+        .roles(&["control-plane", "etcd"])
+        .node("swap")
+        .fault(Fault::SwapOn)
+        .node("nofwd")
+        .fault(Fault::IpForwardOff)
+        .node("small")
+        .disk("1G")
+        .node("busy")
+        .fault(Fault::PortTaken(10250))
+        .node("w1")
+        .build()
+        .unwrap();
+    let names = ["busy", "cp1", "nofwd", "small", "swap", "w1"];
+    let inv = inventory(&lab, "faults", &lab.inventory_yaml());
+    let run = check(&lab, &inv, &[]);
+    let expected = pairs([
+        ("busy", "port.free"),
+        ("nofwd", "sysctl.ip_forward"),
+        ("small", "disk.free"),
+        ("swap", "swap.off"),
+    ]);
+    assert_eq!(
+        run.with_status(&["fail", "error"]),
+        expected,
+        "{}",
+        run.transcript()
+    );
+    assert_eq!(run.code, Some(1), "{}", run.transcript());
+    assert_eq!(run.with_status(&["warn"]), expected_warnings(&names));
+    let busy = run.messages("busy", "port.free");
+    assert!(busy.iter().any(|m| m.starts_with("10250/tcp")), "{busy:?}");
+    let small = run.messages("small", "disk.free").join("");
+    assert!(
+        small.contains("1.0GiB") && small.contains("20.0GiB"),
+        "{small}"
+    );
+    let checked: Vec<_> = names.iter().map(|n| (*n, "checked")).collect();
+    assert_eq!(node_names(&run), pairs(checked));
+    let (cases, classes, bad) = junit(&run);
+    let want = (
+        run.findings().len(),
+        self::classes(&classes, &names),
+        expected,
+    );
+    assert_eq!((cases, classes, bad), want);
+}
+
+#[test]
+fn unreachable_and_rekeyed_nodes_are_errors_and_the_rest_is_checked() {
+    if !lab_ready() {
+        return;
+    }
+    let lab = Lab::builder("fo-un")
+        .node("cp1")
+        .roles(&["control-plane", "etcd"])
+        .node("w1")
+        .node("down")
+        .fault(Fault::SshdDown)
+        .node("rekeyed")
+        .fault(Fault::HostKeyChanged)
+        .build()
+        .unwrap();
+    let inv = inventory(&lab, "unreachable", &lab.inventory_yaml());
+    let run = check(&lab, &inv, &[]);
+    assert_eq!(run.code, Some(1), "{}", run.transcript());
+    let expected = pairs([("down", "node.reachable"), ("rekeyed", "node.reachable")]);
+    assert_eq!(run.with_status(&["fail", "error"]), expected);
+    assert_eq!(
+        run.with_status(&["warn"]),
+        expected_warnings(&["cp1", "w1"])
+    );
+    assert_eq!(
+        node_names(&run),
+        pairs([
+            ("cp1", "checked"),
+            ("down", "error"),
+            ("rekeyed", "error"),
+            ("w1", "checked")
+        ])
+    );
+    let down = run.messages("down", "node.reachable").join("");
+    assert!(down.contains("Connection refused"), "{down}");
+    let rekeyed = run.messages("rekeyed", "node.reachable").join("");
+    let known_hosts = lab.known_hosts().display().to_string();
+    assert!(rekeyed.contains("HAS CHANGED"), "{rekeyed}");
+    assert!(rekeyed.contains(&known_hosts), "{rekeyed}");
+    assert!(rekeyed.contains("Nothing was uploaded or run"), "{rekeyed}");
+
+    // Nothing reached the rekeyed node past the key exchange: no login, no probe directory.
+    let sshd_log = std::fs::read_to_string(lab.node_dir("rekeyed").unwrap().join("sshd.log"));
+    let sshd_log = sshd_log.unwrap();
+    assert!(!sshd_log.contains("Accepted publickey"), "{sshd_log}");
+    // The node's /root and /var/lib are overlays and /tmp a tmpfs: anything a session had
+    // written would show in them.
+    let upper = lab.node_dir("rekeyed").unwrap().join("root/upper");
+    assert_eq!(
+        std::fs::read_dir(&upper).unwrap().count(),
+        0,
+        "{}",
+        upper.display()
+    );
+    assert_eq!(lab.exec_ok("rekeyed", "ls -A /tmp").unwrap(), "");
+    let (_, classes, bad) = junit(&run);
+    assert_eq!(
+        classes,
+        self::classes(&classes, &["cp1", "down", "rekeyed", "w1"])
+    );
+    assert_eq!(bad, expected);
+}
+
+#[test]
+fn nodes_behind_a_bastion_are_checked_through_it() {
+    if !lab_ready() {
+        return;
+    }
+    // Every Kubernetes node sits on the inner bridge, where they reach each other (the
+    // mesh checks that) but the client reaches none of them: only the bastion spans both.
+    let lab = Lab::builder("fo-bs")
+        .bastion("bst")
+        .node("in1")
+        .roles(&["control-plane", "etcd"])
+        .behind_bastion()
+        .node("in2")
+        .behind_bastion()
+        .node("in3")
+        .behind_bastion()
+        .node("in4")
+        .behind_bastion()
+        .build()
+        .unwrap();
+    let names = ["in1", "in2", "in3", "in4"];
+    let inv = inventory(&lab, "bastion", &lab.inventory_yaml());
+    let run = check(&lab, &inv, &[]);
+    let bad = run.with_status(&["fail", "error", "skip"]);
+    assert_eq!(bad, vec![], "{}", run.transcript());
+    assert_eq!(run.code, Some(0), "{}", run.transcript());
+    assert_eq!(run.with_status(&["warn"]), expected_warnings(&names));
+    let checked: Vec<_> = names.iter().map(|n| (*n, "checked")).collect();
+    assert_eq!(node_names(&run), pairs(checked));
+    // The inner nodes saw their own hostnames: the bastion resolved and forwarded to each.
+    for node in names {
+        let msg = run.messages(node, "hostname.matches_inventory").join("");
+        assert!(msg.contains(&format!("`{node}` matches")), "{msg}");
+    }
+    // Every inner session came in from the bastion's inner leg, not from the client.
+    let log = std::fs::read_to_string(lab.node_dir("in2").unwrap().join("sshd.log")).unwrap();
+    assert!(
+        log.contains("Accepted publickey for root from 198.18.1.1"),
+        "{log}"
+    );
+}
+
+#[test]
+fn accept_new_host_keys_records_a_missing_key() {
+    if !lab_ready() {
+        return;
+    }
+    let lab = Lab::builder("fo-tofu")
+        .node("cp1")
+        .roles(&["control-plane", "etcd"])
+        .node("w1")
+        .build()
+        .unwrap();
+    // A known_hosts that lacks w1.
+    let all = std::fs::read_to_string(lab.known_hosts()).unwrap();
+    let partial = lab.dir().join("known_hosts_partial");
+    let without: String = all
+        .lines()
+        .filter(|l| !l.starts_with("w1,"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(&partial, &without).unwrap();
+    let yaml = lab.inventory_yaml().replace(
+        &lab.known_hosts().display().to_string(),
+        &partial.display().to_string(),
+    );
+    let inv = inventory(&lab, "tofu", &yaml);
+
+    let refused = check(&lab, &inv, &[]);
+    assert_eq!(refused.code, Some(1), "{}", refused.transcript());
+    assert_eq!(
+        refused.with_status(&["fail", "error"]),
+        pairs([("w1", "node.reachable")])
+    );
+    let msg = refused.messages("w1", "node.reachable").join("");
+    assert!(msg.contains("--accept-new-host-keys"), "{msg}");
+    assert_eq!(std::fs::read_to_string(&partial).unwrap(), without);
+
+    let learned = check(&lab, &inv, &["--accept-new-host-keys"]);
+    assert_eq!(learned.code, Some(0), "{}", learned.transcript());
+    let grown = std::fs::read_to_string(&partial).unwrap();
+    assert!(
+        grown.len() > without.len() && grown.starts_with(&without),
+        "{grown}"
+    );
+
+    let again = check(&lab, &inv, &[]);
+    assert_eq!(again.code, Some(0), "{}", again.transcript());
+    assert_eq!(std::fs::read_to_string(&partial).unwrap(), grown);
+
+    // The leftover check sees a probe when there is one: --keep-probe leaves it in place,
+    // and the next run without the flag reuses and then removes it.
+    let kept = run_check(&lab, &inv, &["--keep-probe"]).unwrap();
+    assert_eq!(kept.code, Some(0), "{}", kept.transcript());
+    let left = leftovers_on(&lab, "w1").unwrap();
+    assert!(
+        left.iter()
+            .any(|l| l.contains("/root/.cache/tarmac/tarmac-probe-")),
+        "{left:?}"
+    );
+    let cleaned = check(&lab, &inv, &[]);
+    assert_eq!(cleaned.code, Some(0), "{}", cleaned.transcript());
+}

@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# The SSH fan-out of `tarmac check` against OpenSSH, on a lab of N nodes (default 50), timed
+# by ONE hyperfine invocation inside the lab's client namespace so the ratios compare like
+# with like:
+#   ssh-xargs     xargs -P 64 of `ssh -F <lab ssh_config> <node> true`, as a user types it
+#   ssh-x25519    the same with -o KexAlgorithms=curve25519-sha256 (the cheapest session here)
+#   tarmac-first  tarmac check (uploads the probe; without --keep-probe it removes it again)
+#   tarmac-warm   tarmac check --keep-probe (probe already on the node: no upload)
+# plus, when this tarmac has --no-mesh, the two tarmac runs without the node-to-node mesh
+# (the part ssh `true` has no equivalent of). Then tarmac's peak RSS (/usr/bin/time -v),
+# the probe's size, and one timed run over a lab of BIG nodes (default 200).
+# Needs root (network namespaces), hyperfine, /usr/bin/time (Debian `time`), python3.
+# Traffic stays inside the lab (198.18.0.0/16). Usage: benches/fanout.sh [NODES] [RUNS] [BIG]
+set -euo pipefail
+NODES=${1:-50}
+RUNS=${2:-10}
+BIG=${3:-200}
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+OUT="$ROOT/target/bench-fanout"
+mkdir -p "$OUT"
+for tool in hyperfine /usr/bin/time python3; do
+  command -v "$tool" >/dev/null || { echo "fanout.sh: $tool is missing (run scripts/setup)" >&2; exit 2; }
+done
+
+# TARMAC=<path> times an already built binary (e.g. a before/after pair) instead.
+if [ -z "${TARMAC:-}" ]; then
+  cargo build -q --release -p tarmac --bin tarmac
+  TARMAC="$ROOT/target/release/tarmac"
+fi
+cargo build -q -p tarmac-checks --bin tarmac-probe --profile probe --target x86_64-unknown-linux-musl
+if [ -z "${LABBIN:-}" ]; then
+  cargo build -q --release -p tarmac-tests --bin tarmac-lab
+  LABBIN="$ROOT/target/release/tarmac-lab"
+fi
+export TARMAC_PROBE="$ROOT/target/x86_64-unknown-linux-musl/probe/tarmac-probe"
+
+SMALL=bench-fanout
+LARGE=bench-fanout-big
+cleanup() {
+  # The labs own every process on the nodes; tearing them down ends them all.
+  "$LABBIN" down "$SMALL" >/dev/null 2>&1 || true
+  "$LABBIN" down "$LARGE" >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+cleanup
+
+# A lab, and a copy of its inventory checking only the node's own /var/lib/docker (the
+# other default disk paths are the host's disk, shared by every lab node).
+up() {
+  "$LABBIN" up --nodes "$1" --name "$2" >"$OUT/$2.up"
+  local dir="/run/tarmac-lab/$2"
+  { cat "$dir/inventory.yaml"; printf 'checks:\n  disk:\n    - path: /var/lib/docker\n      min_free: 20GiB\n'; } >"$dir/bench.yaml"
+  sed -n 's/^    address: //p' "$dir/inventory.yaml" >"$dir/hosts"
+  [ "$(wc -l <"$dir/hosts")" -eq "$1" ] || { echo "fanout.sh: lab $2 lists the wrong node count" >&2; exit 1; }
+}
+
+echo "== building a $NODES-node lab" >&2
+up "$NODES" "$SMALL"
+DIR="/run/tarmac-lab/$SMALL"
+NS="tlab-$SMALL-c"
+INV="$DIR/bench.yaml"
+IN_NS=(ip netns exec "$NS")
+CHECK="$TARMAC check --color never -i $INV"
+SSH="xargs -P 64 -I{} ssh -F $DIR/ssh_config {} true < $DIR/hosts"
+SSH_X="xargs -P 64 -I{} ssh -F $DIR/ssh_config -o KexAlgorithms=curve25519-sha256 {} true < $DIR/hosts"
+
+# Both sides must work before they are timed: every ssh succeeds, tarmac exits 0.
+"${IN_NS[@]}" sh -c "$SSH"
+"${IN_NS[@]}" $CHECK --json "$OUT/first.json" >/dev/null 2>"$OUT/first.stderr" \
+  || { echo "fanout.sh: tarmac check failed on the healthy lab:" >&2; cat "$OUT/first.stderr" >&2; exit 1; }
+
+NAMES=(-n ssh-xargs "$SSH" -n ssh-x25519 "$SSH_X" -n tarmac-first "$CHECK" -n tarmac-warm "$CHECK --keep-probe")
+if "$TARMAC" check --help | grep -q -- '--no-mesh'; then
+  NAMES+=(-n tarmac-first-no-mesh "$CHECK --no-mesh" -n tarmac-warm-no-mesh "$CHECK --no-mesh --keep-probe")
+fi
+LOAD_BEFORE=$(uptime)
+echo "== hyperfine ($RUNS runs each)" >&2
+# tarmac's stdout (the terminal report) goes to /dev/null through hyperfine; its progress
+# lines go to stderr, which hyperfine also discards. The warmup leaves the probe on the nodes
+# before tarmac-warm; tarmac-first runs without --keep-probe, so each of its runs uploads.
+"${IN_NS[@]}" hyperfine --runs "$RUNS" --warmup 1 --export-json "$OUT/hyperfine.json" \
+  --export-markdown "$OUT/hyperfine.md" "${NAMES[@]}"
+LOAD_AFTER=$(uptime)
+# Leave no probe behind: one run without --keep-probe removes the kept ones.
+"${IN_NS[@]}" $CHECK >/dev/null 2>&1 || true
+
+rss() { # peak RSS in KiB of one tarmac run
+  "${IN_NS[@]}" /usr/bin/time -v $CHECK "$@" 2>&1 >/dev/null | sed -n 's/.*Maximum resident set size (kbytes): //p'
+}
+RSS_FIRST=$(rss)
+RSS_WARM=$(rss --keep-probe)
+"${IN_NS[@]}" $CHECK >/dev/null 2>&1 || true
+PROBE_BYTES=$(stat -c %s "$TARMAC_PROBE")
+"$LABBIN" down "$SMALL" >/dev/null
+
+echo "== building a $BIG-node lab" >&2
+up "$BIG" "$LARGE"
+BIG_START=$(date +%s.%N)
+ip netns exec "tlab-$LARGE-c" /usr/bin/time -v $TARMAC check --color never \
+  -i "/run/tarmac-lab/$LARGE/bench.yaml" --json "$OUT/big.json" >/dev/null 2>"$OUT/big.stderr" || true
+BIG_END=$(date +%s.%N)
+BIG_RSS=$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$OUT/big.stderr")
+
+python3 - "$OUT" "$NODES" "$BIG" "$RSS_FIRST" "$RSS_WARM" "$PROBE_BYTES" "$BIG_START" "$BIG_END" \
+  "$BIG_RSS" "$LOAD_BEFORE" "$LOAD_AFTER" <<'PY'
+import json, sys
+out, nodes, big, rss_first, rss_warm, probe, t0, t1, big_rss, load0, load1 = sys.argv[1:]
+h = {r["command"]: r for r in json.load(open(f"{out}/hyperfine.json"))["results"]}
+def line(name):
+    r = h[name]
+    return f"| {name} | {r['mean']*1000:.0f} ± {r['stddev']*1000:.0f} | {r['min']*1000:.0f} | {r['max']*1000:.0f} |"
+print(f"{nodes} nodes, {len(h['ssh-xargs']['times'])} runs each (mean ± σ, min, max in ms):\n")
+print("| command | mean | min | max |\n|---|---|---|---|")
+for name in h:
+    print(line(name))
+a, b = h["ssh-xargs"]["mean"], h["ssh-x25519"]["mean"]
+print("\n| ratio (means) | value | target |\n|---|---|---|")
+for t in [k for k in h if k.startswith("tarmac")]:
+    m = h[t]["mean"]
+    print(f"| {t} / ssh-xargs | {m/a:.2f}× | ≤ 1.0× (stretch 0.4×) |")
+    print(f"| {t} / ssh-x25519 | {m/b:.2f}× | ≤ 1.5× |")
+big_report = json.load(open(f"{out}/big.json"))
+s = big_report["summary"]
+print(f"\npeak RSS of tarmac ({nodes} nodes): first run {int(rss_first)/1024:.1f} MiB, warm {int(rss_warm)/1024:.1f} MiB")
+print(f"probe size: {int(probe)} bytes ({int(probe)/1024:.0f} KiB)")
+print(f"{big} nodes, one run: {float(t1)-float(t0):.2f} s wall (report duration_ms {big_report['duration_ms']}), "
+      f"peak RSS {int(big_rss or 0)/1024:.1f} MiB; summary {s}")
+print(f"\nload before: {load0.strip()}\nload after:  {load1.strip()}")
+PY

@@ -21,6 +21,8 @@ pub enum Command {
     Ports(PortsArgs),
     /// Gather facts only and print them as JSON.
     Facts(FactsArgs),
+    /// The plugin author's kit: new, run, test, inspect.
+    Plugin(crate::plugin::kit::PluginArgs),
     /// Check again and report what drifted since an earlier JSON report (the baseline).
     #[command(long_about = AUDIT_ABOUT)]
     Audit(AuditArgs),
@@ -28,8 +30,6 @@ pub enum Command {
     Completions(CompletionsArgs),
     /// Print the man page (roff) to stdout: `tarmac man > tarmac.1`.
     Man,
-    /// The plugin author's kit: new, run, test, inspect.
-    Plugin(crate::plugin::kit::PluginArgs),
 }
 
 /// Where the nodes come from.
@@ -74,13 +74,13 @@ pub struct CheckArgs {
     /// Also write the report as JUnit XML to FILE.
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
-    /// Also write a Prometheus textfile (for node_exporter's textfile collector) to FILE.
-    #[arg(long, value_name = "FILE")]
-    pub prom: Option<PathBuf>,
     /// Also write the report as one self-contained HTML page (with the reachability
     /// matrix) to FILE.
     #[arg(long, value_name = "FILE")]
     pub html: Option<PathBuf>,
+    /// Also write a Prometheus textfile (for node_exporter's textfile collector) to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub prom: Option<PathBuf>,
     /// A Wasm plugin (.wasm component, or a directory of them) to run beside the built-in
     /// checks; repeatable.
     #[arg(long, value_name = "PATH")]
@@ -194,18 +194,6 @@ mod tests {
     }
 
     #[test]
-    fn html_takes_a_file() {
-        let cli = Cli::try_parse_from(["tarmac", "check", "--html", "out/report.html"]);
-        match cli.map(|c| c.command) {
-            Ok(Command::Check(args)) => {
-                assert_eq!(args.html, Some(PathBuf::from("out/report.html")));
-            }
-            other => panic!("{other:?}"),
-        }
-        assert!(Cli::try_parse_from(["tarmac", "check", "--html"]).is_err());
-    }
-
-    #[test]
     fn audit_defaults_to_post_install_and_fails_on_warn_drift() {
         let cli = Cli::try_parse_from(["tarmac", "audit", "--baseline", "b.json", "--prom", "p"]);
         match cli.map(|c| c.command) {
@@ -222,6 +210,18 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert!(Cli::try_parse_from(["tarmac", "audit"]).is_err());
+    }
+
+    #[test]
+    fn html_takes_a_file() {
+        let cli = Cli::try_parse_from(["tarmac", "check", "--html", "out/report.html"]);
+        match cli.map(|c| c.command) {
+            Ok(Command::Check(args)) => {
+                assert_eq!(args.html, Some(PathBuf::from("out/report.html")));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(Cli::try_parse_from(["tarmac", "check", "--html"]).is_err());
     }
 
     #[test]

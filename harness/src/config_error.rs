@@ -18,15 +18,15 @@ pub enum ConfigError {
     /// `~/.ssh/config` or the probe binary, needed before any node is reached.
     #[error(transparent)]
     Ssh(Box<crate::ssh::SshError>),
+    /// `tarmac audit --baseline`: missing, unreadable, or not a tarmac report.
+    #[error(transparent)]
+    Baseline(#[from] tarmac_reports::ReportError),
     /// A `--plugin` path that is missing or holds no .wasm file.
     #[error(transparent)]
     Plugin(#[from] crate::plugin::PluginError),
     /// An inventory `plugins:` entry that cannot be used.
     #[error(transparent)]
     PluginEntry(#[from] crate::plugin::sources::PluginEntryError),
-    /// `tarmac audit --baseline`: missing, unreadable, or not a tarmac report.
-    #[error(transparent)]
-    Baseline(#[from] tarmac_reports::ReportError),
     #[error("--json and --junit both name {}: give each report its own file", .0.display())]
     SameReportPath(PathBuf),
 }

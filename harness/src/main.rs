@@ -144,19 +144,8 @@ async fn run_command(command: &Command, config: &RunConfig) -> anyhow::Result<Ex
             }
             Ok(document.exit())
         }
-        Command::Ports(_) | Command::Plugin(_) | Command::Completions(_) | Command::Man => {
+        Command::Ports(_) | Command::Completions(_) | Command::Man | Command::Plugin(_) => {
             Ok(Exit::Success)
-        }
-    }
-}
-
-/// `tarmac plugin ...`: needs no inventory and no runtime.
-fn plugin_kit(args: &tarmac::plugin::kit::PluginArgs) -> ExitCode {
-    match tarmac::plugin::kit::execute(args) {
-        Ok(exit) => exit.into(),
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            Exit::Usage.into()
         }
     }
 }
@@ -168,6 +157,17 @@ fn emit(text: std::io::Result<Vec<u8>>) -> ExitCode {
         .and_then(|t| print_stdout(&t))
     {
         Ok(()) => Exit::Success.into(),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            Exit::Usage.into()
+        }
+    }
+}
+
+/// `tarmac plugin ...`: needs no inventory and no runtime.
+fn plugin_kit(args: &tarmac::plugin::kit::PluginArgs) -> ExitCode {
+    match tarmac::plugin::kit::execute(args) {
+        Ok(exit) => exit.into(),
         Err(e) => {
             eprintln!("error: {e:#}");
             Exit::Usage.into()

@@ -160,6 +160,7 @@ pub async fn gather_all(
                 Ok(result) => result,
                 Err(_) => Err(NodeError::Timeout(ctx.node_timeout)),
             };
+            let facts = facts.map(NodeFacts::received_now);
             match &facts {
                 Ok(_) => {
                     if conn != Connection::Local {
@@ -209,8 +210,7 @@ pub async fn check(config: &RunConfig, ctx: Arc<RunContext>, events: Arc<dyn Eve
     events.emit(&RunEvent::RunStarted {
         nodes: config.nodes.len(),
     });
-    let (gathered, reachability) =
-        crate::mesh::gather_with_mesh(config, ctx, events.clone()).await;
+    let (gathered, reachability) = crate::mesh::gather_with_mesh(config, ctx, events.clone()).await;
     let checked: Vec<(&NodeSpec, &NodeFacts)> = gathered
         .iter()
         .filter_map(|g| g.facts.as_ref().ok().map(|f| (&g.node, f)))
@@ -221,6 +221,9 @@ pub async fn check(config: &RunConfig, ctx: Arc<RunContext>, events: Arc<dyn Eve
         &config.settings,
         &config.plan,
     );
+    let cluster =
+        tarmac_checks::evaluate::evaluate_cluster(&checked, &config.cluster, &config.settings);
+    evaluated.extend(cluster);
     evaluated.extend(crate::plugin::in_run::plugin_findings(&config.plugins, &checked).await);
     // Mesh findings belong to the probing node: they join its findings below.
     let specs: Vec<NodeSpec> = gathered.iter().map(|g| g.node.clone()).collect();

@@ -7,7 +7,7 @@ wasmtime::component::bindgen!({
 });
 
 // The world `use`s metadata, node-facts and finding, so bindgen puts those at the top level.
-pub use tarmac::check::types::{
+pub use self::tarmac::check::types::{
     CommandOutput, Detail, FileContent, LogLevel, OsRelease, Requirements, Scope, Status, Sysctl,
 };
 

@@ -1,9 +1,15 @@
-//! docs/report-schema.md documents every field the JSON report carries: a field added to
-//! the report without a line in the document fails here.
+//! docs/report-schema.md documents every field the JSON report carries, every `drift.*`
+//! check id with its status, and the detail keys of `mesh.reachable` and drift findings:
+//! a field, id or key added to the code without a line in the document fails here.
 
 use std::collections::BTreeSet;
 
 use serde_json::Value;
+use tarmac_checks::mesh::mesh_findings;
+use tarmac_checks::{
+    ClusterSpec, Finding, NodeSpec, PortPlan, Protocol, Reachability, Role, Status, Verdict,
+};
+use tarmac_reports::drift::{CHECK_IDS, compare};
 use tarmac_reports::{Json, ReportFormat};
 
 use crate::fixture;
@@ -81,4 +87,167 @@ fn every_enumerated_value_is_documented() {
         .filter(|v| !doc.contains(&format!("\"{v}\"")))
         .collect();
     assert!(missing.is_empty(), "undocumented values: {missing:?}");
+}
+
+/// The part of the document under the `### ` heading that contains `title`, up to the next
+/// heading.
+fn section<'a>(doc: &'a str, title: &str) -> &'a str {
+    let start = doc
+        .find(&format!("### {title}"))
+        .unwrap_or_else(|| panic!("no `### {title}` section"));
+    let body = &doc[start + 4..];
+    body.find("\n#").map_or(body, |end| &body[..end])
+}
+
+/// Every detail key of `findings`, with the check ids they came from for messages.
+fn detail_keys(findings: &[Finding]) -> BTreeSet<(String, String)> {
+    findings
+        .iter()
+        .flat_map(|f| f.details.keys().map(|k| (k.clone(), f.check.clone())))
+        .collect()
+}
+
+fn undocumented(text: &str, keys: &BTreeSet<(String, String)>) -> Vec<(String, String)> {
+    keys.iter()
+        .filter(|(k, _)| !text.contains(&format!("`{k}`")))
+        .cloned()
+        .collect()
+}
+
+#[test]
+fn the_drift_ids_in_the_document_are_the_code_s_each_with_a_status() {
+    let doc = doc();
+    let documented: BTreeSet<&str> = doc
+        .match_indices("`drift.")
+        .map(|(at, _)| {
+            let id = &doc[at + 1..];
+            let len = id[6..]
+                .find(|c: char| !(c.is_ascii_lowercase() || c == '_'))
+                .map_or(id.len(), |n| n + 6);
+            &id[..len]
+        })
+        .filter(|id| id.len() > "drift.".len())
+        .collect();
+    let code: BTreeSet<&str> = CHECK_IDS.iter().copied().collect();
+    assert_eq!(
+        documented, code,
+        "drift ids: document vs reports/src/drift.rs"
+    );
+    let table = section(&doc, "`drift.*`");
+    for id in CHECK_IDS {
+        let row = format!("| `{id}` | ");
+        let statuses: Vec<&str> = table
+            .lines()
+            .filter_map(|l| l.strip_prefix(&row))
+            .filter_map(|rest| rest.split(" | ").next())
+            .collect();
+        // The details table has rows for these ids too; one row must name a status.
+        assert!(
+            statuses.iter().any(|s| {
+                ["`pass`", "`warn`", "`fail`"]
+                    .iter()
+                    .any(|status| s.contains(status))
+            }),
+            "{id} has no status row in the drift table: {statuses:?}"
+        );
+    }
+}
+
+#[test]
+fn mesh_finding_details_are_documented() {
+    let node = |name: &str, last: u8, roles: &[Role]| NodeSpec {
+        name: name.to_owned(),
+        address: format!("198.18.0.{last}"),
+        roles: roles.to_vec(),
+    };
+    let nodes = [
+        node("cp1", 11, &[Role::ControlPlane, Role::Etcd]),
+        node("w1", 21, &[Role::Worker]),
+    ];
+    let cell = |from: &str, to: &str, port: u16, result: Verdict, note: &str| Reachability {
+        from: from.to_owned(),
+        to: to.to_owned(),
+        port,
+        protocol: Protocol::Tcp,
+        result,
+        rtt_us: (result == Verdict::Ok).then_some(900),
+        note: note.to_owned(),
+    };
+    let matrix = [
+        cell("w1", "cp1", 6443, Verdict::Timeout, "no answer within 3.0s"),
+        cell("w1", "cp1", 179, Verdict::Untestable, "cp1 could not bind"),
+        cell("cp1", "w1", 10250, Verdict::Ok, ""),
+    ];
+    let plan = PortPlan::for_cluster(&ClusterSpec::default(), &[]);
+    let findings = mesh_findings(&matrix, &plan, &nodes);
+    let statuses: BTreeSet<Status> = findings.iter().map(|f| f.status).collect();
+    assert_eq!(
+        statuses,
+        [Status::Pass, Status::Fail, Status::Skip].into(),
+        "{findings:#?}"
+    );
+    let keys = detail_keys(&findings);
+    assert!(keys.iter().any(|(k, _)| k == "component"), "{keys:?}");
+    let missing = undocumented(section(&doc(), "`mesh.reachable`"), &keys);
+    assert!(missing.is_empty(), "undocumented mesh details: {missing:?}");
+}
+
+#[test]
+fn drift_finding_details_are_documented() {
+    let baseline = fixture::sample();
+    let mut current = baseline.clone();
+    let cp1 = current.nodes[0].facts.as_mut().expect("cp1 has facts");
+    cp1.identity.kernel_release = "6.12.0-99-amd64".to_owned();
+    cp1.kernel.modules.push("wireguard".to_owned());
+    current.nodes.pop();
+    current.findings[2].status = Status::Pass;
+    let one_cell = |report: &mut tarmac_reports::Report, result| {
+        report.reachability = vec![Reachability {
+            from: "w1".to_owned(),
+            to: "cp1".to_owned(),
+            port: 6443,
+            protocol: Protocol::Tcp,
+            result,
+            rtt_us: None,
+            note: String::new(),
+        }];
+    };
+    let mut baseline = baseline;
+    one_cell(&mut baseline, Verdict::Ok);
+    one_cell(&mut current, Verdict::Timeout);
+    let drift = compare(&baseline, &current);
+    let ids: BTreeSet<&str> = drift.iter().map(|f| f.check.as_str()).collect();
+    let expected: BTreeSet<&str> = [
+        "drift.check",
+        "drift.node",
+        "drift.kernel",
+        "drift.module",
+        "drift.reachability",
+    ]
+    .into();
+    assert_eq!(ids, expected, "{drift:#?}");
+    let doc = doc();
+    let table = section(&doc, "`drift.*`");
+    let missing = undocumented(table, &detail_keys(&drift));
+    assert!(
+        missing.is_empty(),
+        "undocumented drift details: {missing:?}"
+    );
+    // Each finding's status is the one its row of the table gives.
+    for f in &drift {
+        let row = format!("| `{}` | ", f.check);
+        let status = format!("`{}`", f.status.as_str());
+        assert!(
+            table
+                .lines()
+                .filter_map(|l| l.strip_prefix(&row))
+                .any(|rest| rest
+                    .split(" | ")
+                    .next()
+                    .is_some_and(|s| s.contains(&status))),
+            "no {status} row for {} ({})",
+            f.check,
+            f.message
+        );
+    }
 }

@@ -1,7 +1,7 @@
 //! `unique.hostname`: no two nodes share a hostname. kubeadm registers a node under its
 //! hostname, so the second node with the same name takes over the first one's Node object.
 
-use super::unique_values::Uniqueness;
+use super::unique_values::{Uniqueness, single_value};
 use super::{ClusterContext, ClusterRule};
 use crate::facts::NodeFacts;
 use crate::finding::Finding;
@@ -23,11 +23,7 @@ const CHECK: Uniqueness = Uniqueness {
 
 /// Hostnames compare case-insensitively, as DNS and Kubernetes' lowercase node names do.
 fn values(facts: &NodeFacts) -> Vec<(String, String)> {
-    let name = facts.identity.hostname.trim().to_ascii_lowercase();
-    if name.is_empty() {
-        return Vec::new();
-    }
-    vec![(name, String::new())]
+    single_value(Some(&facts.identity.hostname))
 }
 
 fn eval(_: &ClusterContext<'_>, nodes: &[(&NodeSpec, &NodeFacts)]) -> Vec<Finding> {

@@ -1,7 +1,7 @@
 //! `unique.machine_id`: no two nodes share `/etc/machine-id`. Cloned VM images share it,
 //! and systemd, journald and some CNIs (DHCP client ids, Calico's node identity) key on it.
 
-use super::unique_values::Uniqueness;
+use super::unique_values::{Uniqueness, single_value};
 use super::{ClusterContext, ClusterRule};
 use crate::facts::NodeFacts;
 use crate::finding::Finding;
@@ -22,14 +22,7 @@ const CHECK: Uniqueness = Uniqueness {
 };
 
 fn values(facts: &NodeFacts) -> Vec<(String, String)> {
-    facts
-        .identity
-        .machine_id
-        .iter()
-        .map(|id| id.trim().to_ascii_lowercase())
-        .filter(|id| !id.is_empty())
-        .map(|id| (id, String::new()))
-        .collect()
+    single_value(facts.identity.machine_id.as_deref())
 }
 
 fn eval(_: &ClusterContext<'_>, nodes: &[(&NodeSpec, &NodeFacts)]) -> Vec<Finding> {

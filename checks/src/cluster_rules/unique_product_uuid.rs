@@ -2,7 +2,7 @@
 //! unique (kubelet reports it as the node's system UUID); cloned VMs whose hypervisor
 //! copied the UUID share it.
 
-use super::unique_values::Uniqueness;
+use super::unique_values::{Uniqueness, single_value};
 use super::{ClusterContext, ClusterRule};
 use crate::facts::NodeFacts;
 use crate::finding::Finding;
@@ -24,14 +24,7 @@ const CHECK: Uniqueness = Uniqueness {
 };
 
 fn values(facts: &NodeFacts) -> Vec<(String, String)> {
-    facts
-        .identity
-        .product_uuid
-        .iter()
-        .map(|id| id.trim().to_ascii_lowercase())
-        .filter(|id| !id.is_empty())
-        .map(|id| (id, String::new()))
-        .collect()
+    single_value(facts.identity.product_uuid.as_deref())
 }
 
 fn eval(_: &ClusterContext<'_>, nodes: &[(&NodeSpec, &NodeFacts)]) -> Vec<Finding> {

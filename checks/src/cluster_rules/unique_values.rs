@@ -126,6 +126,16 @@ impl Uniqueness {
     }
 }
 
+/// The values of a fact a node has at most one of (a hostname, an id): trimmed and
+/// lowercased, since ids and DNS names compare case-insensitively; none when empty.
+pub(super) fn single_value(value: Option<&str>) -> Vec<(String, String)> {
+    let value = value.unwrap_or_default().trim().to_ascii_lowercase();
+    if value.is_empty() {
+        return Vec::new();
+    }
+    vec![(value, String::new())]
+}
+
 fn distinct_nodes(holders: &Holders) -> Vec<String> {
     let mut names: Vec<String> = holders.iter().map(|(n, _)| n.clone()).collect();
     names.dedup();

@@ -8,7 +8,7 @@ use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream, UdpSocket
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use socket2::{Domain, SockAddr, Socket, Type};
 
@@ -18,10 +18,10 @@ use crate::protocol::{ListenFailure, PortSpec};
 
 /// How often a listener thread looks at the stop flag.
 const POLL: Duration = Duration::from_millis(200);
-/// How long one accepted connection may take (writing the greeting, waiting for the
-/// prober to close first so that the TIME_WAIT lands on its side, not on our port, where
-/// it would make the next run's bind test fail).
+/// How long a greeted connection waits for the prober to close first.
 const CONNECTION_DEADLINE: Duration = Duration::from_secs(1);
+/// Greeted connections kept open per port at most (each is a file descriptor).
+const MAX_PENDING: usize = 256;
 
 /// The open listeners of one node.
 #[derive(Debug)]
@@ -72,8 +72,7 @@ impl Listeners {
         listeners
     }
 
-    /// Stops every listener and waits for its thread (at most about [`POLL`] plus one
-    /// connection's deadline).
+    /// Stops every listener and waits for its thread (at most about [`POLL`]).
     pub fn close(mut self) {
         self.stop_all();
     }
@@ -127,32 +126,48 @@ fn bind(spec: PortSpec) -> io::Result<Socket> {
     Ok(socket)
 }
 
+/// Accepts connections and greets each at once; a greeted connection waits in
+/// `pending` until the prober hangs up, so that one slow prober never holds up the
+/// others' greetings (hundreds of peers probe the same port at once).
 fn serve_tcp(socket: &TcpListener, stop: &AtomicBool, hello: &[u8]) {
+    let mut pending = Vec::new();
     while !stop.load(Ordering::SeqCst) {
         match socket.accept() {
-            Ok((conn, _)) => answer(conn, hello),
+            Ok((conn, _)) => {
+                if let Some(conn) = greet(conn, hello) {
+                    pending.push((conn, Instant::now()));
+                }
+            }
             Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => {}
             // EMFILE and friends: back off a little rather than spin.
             Err(_) => std::thread::sleep(POLL),
         }
+        reap(&mut pending);
     }
 }
 
-/// Says the greeting, then waits (bounded) for the prober to hang up first.
-fn answer(mut stream: TcpStream, hello: &[u8]) {
-    let _ = stream.set_write_timeout(Some(CONNECTION_DEADLINE));
-    let _ = stream.set_read_timeout(Some(CONNECTION_DEADLINE));
-    if stream.write_all(hello).is_err() {
-        return;
+/// Says the greeting without blocking (it fits any fresh socket's send buffer); `None`
+/// when the connection is already unusable.
+fn greet(mut stream: TcpStream, hello: &[u8]) -> Option<TcpStream> {
+    stream.set_nonblocking(true).ok()?;
+    match stream.write(hello) {
+        Ok(n) if n == hello.len() => Some(stream),
+        _ => None,
     }
+}
+
+/// Drops the greeted connections whose prober hung up (read 0: the TIME_WAIT is on its
+/// side, not on our port, where it would make the next run's bind test fail), failed,
+/// or outlived [`CONNECTION_DEADLINE`]; and the oldest beyond [`MAX_PENDING`].
+fn reap(pending: &mut Vec<(TcpStream, Instant)>) {
     let mut sink = [0u8; 64];
-    // At most a few reads: a peer that keeps talking is cut off.
-    for _ in 0..4 {
-        match stream.read(&mut sink) {
-            Ok(0) | Err(_) => return,
-            Ok(_) => {}
-        }
-    }
+    pending.retain_mut(|(stream, since)| match stream.read(&mut sink) {
+        Ok(0) => false,
+        Err(e) if !is_timeout(&e) && e.kind() != io::ErrorKind::Interrupted => false,
+        _ => since.elapsed() < CONNECTION_DEADLINE,
+    });
+    let excess = pending.len().saturating_sub(MAX_PENDING);
+    pending.drain(..excess);
 }
 
 fn serve_udp(socket: &UdpSocket, stop: &AtomicBool, token: &str, hello: &[u8]) {

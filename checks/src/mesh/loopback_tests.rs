@@ -189,6 +189,29 @@ fn probe_all_returns_one_result_per_target_with_bounded_threads() {
 }
 
 #[test]
+fn a_prober_that_never_hangs_up_does_not_hold_up_the_others() {
+    let port = free_port();
+    let listeners = Listeners::open(&[spec(port, Protocol::Tcp)], TOKEN, "cp1");
+    // Connected, greeted, and then neither reading nor closing (a stalled peer).
+    let stalled = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let targets: Vec<MeshTarget> = (0..40)
+        .map(|_| target("cp1", port, Protocol::Tcp))
+        .collect();
+    let mut results = Vec::new();
+    // Each probe allows less time than a stalled connection is kept waiting.
+    probe_all(&targets, &options(500), |r| results.push(r));
+    assert_eq!(results.len(), 40);
+    for r in &results {
+        assert_eq!(r.result, Verdict::Ok, "{}", r.note);
+    }
+    drop(stalled);
+    listeners.close();
+    // Every prober hung up first, so no TIME_WAIT sits on the port: it binds again at once.
+    let again = Listeners::open(&[spec(port, Protocol::Tcp)], TOKEN, "cp1");
+    assert_eq!(again.bound.len(), 1, "{:?}", again.failed);
+}
+
+#[test]
 fn post_install_probes_only_connect() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();

@@ -102,6 +102,7 @@ pub async fn gather_node(
             // gather() reads /proc and binds sockets: blocking work, kept off the runtime.
             tokio::task::spawn_blocking(move || tarmac_checks::gather::gather(&req))
                 .await
+                .map(NodeFacts::received_now)
                 .map_err(|e| NodeError::GatherAborted(join_error_message(e)))
         }
         Connection::Ssh(target) => match &ctx.ssh {
@@ -160,7 +161,6 @@ pub async fn gather_all(
                 Ok(result) => result,
                 Err(_) => Err(NodeError::Timeout(ctx.node_timeout)),
             };
-            let facts = facts.map(NodeFacts::received_now);
             match &facts {
                 Ok(_) => {
                     if conn != Connection::Local {

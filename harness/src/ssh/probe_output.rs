@@ -107,7 +107,8 @@ impl ProbeOutput {
                 if self.facts.is_some() {
                     return Err("a second `facts`".to_owned());
                 }
-                self.facts = Some(*facts);
+                // Stamped on arrival: the offset clock.skew compares across nodes.
+                self.facts = Some((*facts).received_now());
             }
             ProbeMessage::Error { message } => self.error = Some(message),
             ProbeMessage::Listening { bound, failed } => {
@@ -199,6 +200,24 @@ mod tests {
                 .push(b"{\"type\":\"facts\",\"facts\":{}}\n")
                 .is_err()
         );
+    }
+
+    #[test]
+    fn facts_are_stamped_on_arrival() {
+        // A node's clock is judged against the moment its facts arrived, in every kind
+        // of run (plain and mesh), whatever the probe itself wrote.
+        let fixture = include_str!("../../../checks/tests/fixtures/debian12-fc-vm.json");
+        let mut facts: NodeFacts = serde_json::from_str(fixture).unwrap();
+        facts.time.received_unix_ms = Some(1);
+        let line = serde_json::to_string(&ProbeMessage::Facts {
+            facts: Box::new(facts),
+        })
+        .unwrap();
+        let mut out = ProbeOutput::default();
+        out.push(hello(PROTOCOL_VERSION).as_bytes()).unwrap();
+        out.push(format!("{line}\n").as_bytes()).unwrap();
+        let stamped = out.facts.unwrap().time.received_unix_ms.unwrap();
+        assert!(stamped > 1_700_000_000_000, "{stamped}");
     }
 
     #[test]

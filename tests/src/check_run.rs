@@ -1,14 +1,14 @@
-//! One `tarmac check` against a lab, run from the lab's client namespace, with its exit code,
-//! output and both machine-readable reports read back for assertions.
+//! One `tarmac check` (or `audit`) against a lab, run from the lab's client namespace, with
+//! its exit code, output and both machine-readable reports read back for assertions.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
 use crate::command::describe;
-use crate::{Lab, LabError, tarmac_bin};
+use crate::{Lab, LabError, probe_bin, tarmac_bin};
 
 /// What one run produced. `json` is the parsed `--json` report, `junit` the `--junit` text.
 #[derive(Debug)]
@@ -18,6 +18,8 @@ pub struct CheckRun {
     pub stdout: String,
     pub stderr: String,
     pub json: Value,
+    /// Where the JSON report is, e.g. to pass it to `tarmac audit --baseline`.
+    pub json_path: PathBuf,
     pub junit: String,
     pub elapsed: Duration,
 }
@@ -26,6 +28,14 @@ impl CheckRun {
     /// The findings of the JSON report.
     pub fn findings(&self) -> &[Value] {
         self.json["findings"].as_array().map_or(&[], Vec::as_slice)
+    }
+
+    /// The findings of `check`, on every node and cluster-wide, in report order.
+    pub fn of_check(&self, check: &str) -> Vec<&Value> {
+        self.findings()
+            .iter()
+            .filter(|f| f["check"] == check)
+            .collect()
     }
 
     /// `(node, check)` of every finding with one of `statuses` (a cluster-wide finding's
@@ -65,12 +75,26 @@ impl CheckRun {
 /// Runs `tarmac check -i <inventory> --json .. --junit .. <args>` in the lab's client
 /// namespace (so its traffic stays in the lab) and reads both reports back.
 pub fn run_check(lab: &Lab, inventory: &Path, args: &[&str]) -> Result<CheckRun, LabError> {
+    run_tarmac(lab, &["check"], inventory, args)
+}
+
+/// Runs `tarmac <command> --color never -i <inventory> --json .. --junit .. <args>` the
+/// same way, for any command writing both reports (`check`, `audit --baseline FILE`), with
+/// the probe this test process built.
+pub fn run_tarmac(
+    lab: &Lab,
+    command: &[&str],
+    inventory: &Path,
+    args: &[&str],
+) -> Result<CheckRun, LabError> {
     static RUNS: AtomicUsize = AtomicUsize::new(0);
     let n = RUNS.fetch_add(1, Ordering::Relaxed);
     let json_path = lab.dir().join(format!("report-{n}.json"));
     let junit_path = lab.dir().join(format!("report-{n}.xml"));
     let mut cmd = lab.client_command(tarmac_bin());
-    cmd.args(["check", "--color", "never", "-i"])
+    cmd.env("TARMAC_PROBE", probe_bin())
+        .args(command)
+        .args(["--color", "never", "-i"])
         .arg(inventory)
         .arg("--json")
         .arg(&json_path)
@@ -90,7 +114,8 @@ pub fn run_check(lab: &Lab, inventory: &Path, args: &[&str]) -> Result<CheckRun,
         LabError::invalid(
             lab.id(),
             format!(
-                "tarmac check wrote no readable {} ({why}); stderr: {stderr}",
+                "tarmac {} wrote no readable {} ({why}); stderr: {stderr}",
+                command.join(" "),
                 what.display()
             ),
         )
@@ -105,6 +130,7 @@ pub fn run_check(lab: &Lab, inventory: &Path, args: &[&str]) -> Result<CheckRun,
         stdout,
         stderr,
         json,
+        json_path,
         junit,
         elapsed,
     })

@@ -46,6 +46,13 @@ pub(crate) fn inventory_yaml(lab_id: &str, nodes: &[LabNode], login: Login<'_>) 
     y
 }
 
+/// An inventory `checks:` section measuring only /var/lib/docker against `min_free` (e.g.
+/// `1GiB`): that is the one disk each lab node has of its own (a tmpfs, 40G unless the
+/// builder says otherwise); `/` and tarmac's other default paths are the host's disk.
+pub fn docker_disk_check(min_free: &str) -> String {
+    format!("checks:\n  disk:\n    - path: /var/lib/docker\n      min_free: {min_free}\n")
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]

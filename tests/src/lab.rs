@@ -230,9 +230,15 @@ impl Lab {
 
     /// Writes [`Lab::inventory_yaml_as`] to `<lab dir>/inventory-<user>.yaml` and returns the path.
     pub fn write_inventory_as(&self, user: &str, sudo: bool) -> Result<PathBuf, LabError> {
-        let path = self.dir.join(format!("inventory-{user}.yaml"));
         let yaml = self.inventory_yaml_as(user, sudo);
-        write(&self.state.id, &path, &yaml, 0o644)?;
+        self.write_inventory(&format!("inventory-{user}"), &yaml)
+    }
+
+    /// Writes `yaml` (an inventory: [`Lab::inventory_yaml`] with sections appended, say) to
+    /// `<lab dir>/<name>.yaml` and returns the path.
+    pub fn write_inventory(&self, name: &str, yaml: &str) -> Result<PathBuf, LabError> {
+        let path = self.dir.join(format!("{name}.yaml"));
+        write(&self.state.id, &path, yaml, 0o644)?;
         Ok(path)
     }
 

@@ -48,12 +48,14 @@ mod teardown;
 mod topology;
 
 pub use binaries::{probe_bin, tarmac_bin, workspace_root};
-pub use check_run::{CheckRun, run_check};
+pub use check_run::{CheckRun, run_check, run_tarmac};
 pub use error::LabError;
 pub use fault::Fault;
+pub use inventory::docker_disk_check;
 pub use lab::{Lab, LabNode};
 pub use lab_builder::LabBuilder;
 pub use leftovers::{leftovers, leftovers_on};
+pub use listen::tcp_listening;
 pub use node_files::{PLAIN_USER, SUDO_USER};
 pub use skip::{lab_ready, missing_lab_prerequisites};
 pub use state::{LAB_ROOT, LabState, Owner, list as list_labs, sweep_stale};

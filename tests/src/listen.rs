@@ -4,7 +4,7 @@
 use std::fs;
 
 /// True when any socket in `pid`'s network namespace listens on TCP `port`.
-pub(crate) fn tcp_listening(pid: u32, port: u16) -> bool {
+pub fn tcp_listening(pid: u32, port: u16) -> bool {
     ["tcp", "tcp6"].iter().any(|table| {
         fs::read_to_string(format!("/proc/{pid}/net/{table}"))
             .map(|text| table_has_listener(&text, port))

@@ -4,46 +4,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::{Path, PathBuf};
-
 use serde_json::Value;
-use tarmac_tests::{Lab, lab_ready, probe_bin, tarmac_bin};
-
-/// Runs `tarmac check` from the lab's client namespace; returns the exit code, the JSON
-/// report and the transcript for assertion messages.
-fn check(lab: &Lab, inventory: &Path) -> (Option<i32>, Value, String) {
-    let json = lab.dir().join("cluster-rules-report.json");
-    let out = lab
-        .client_command(tarmac_bin())
-        .env("TARMAC_PROBE", probe_bin())
-        .args(["check", "--color", "never", "-i"])
-        .arg(inventory)
-        .arg("--json")
-        .arg(&json)
-        .output()
-        .unwrap();
-    let transcript = format!(
-        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = std::fs::read_to_string(&json).unwrap_or_else(|e| panic!("{e}\n{transcript}"));
-    (
-        out.status.code(),
-        serde_json::from_str(&text).unwrap(),
-        transcript,
-    )
-}
-
-fn findings<'a>(report: &'a Value, check: &str) -> Vec<&'a Value> {
-    report["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|f| f["check"] == check)
-        .collect()
-}
+use tarmac_tests::{Lab, docker_disk_check, lab_ready, run_check};
 
 fn strings(v: &Value) -> Vec<String> {
     v.as_array()
@@ -51,14 +13,6 @@ fn strings(v: &Value) -> Vec<String> {
         .iter()
         .map(|s| s.as_str().unwrap().to_owned())
         .collect()
-}
-
-fn write_inventory(lab: &Lab, cluster: &str) -> PathBuf {
-    let path = lab.dir().join("cluster-rules.yaml");
-    // Only /var/lib/docker is each node's own disk in the lab (a tmpfs).
-    let checks = "checks:\n  disk:\n    - path: /var/lib/docker\n      min_free: 1GiB\n";
-    std::fs::write(&path, format!("{}{cluster}{checks}", lab.inventory_yaml())).unwrap();
-    path
 }
 
 #[test]
@@ -83,21 +37,25 @@ fn a_cloned_machine_id_and_a_pod_cidr_over_the_lab_network_are_reported_exactly(
         lab.exec_ok("cp1", "cat /etc/machine-id").unwrap().trim(),
         id
     );
-    let inventory = write_inventory(
-        &lab,
-        "cluster:\n  cni: calico\n  pod_cidr: 198.18.0.0/16\n  service_cidr: 10.96.0.0/12\n",
+    let cluster =
+        "cluster:\n  cni: calico\n  pod_cidr: 198.18.0.0/16\n  service_cidr: 10.96.0.0/12\n";
+    let yaml = format!(
+        "{}{cluster}{}",
+        lab.inventory_yaml(),
+        docker_disk_check("1GiB")
     );
-    let (code, report, transcript) = check(&lab, &inventory);
-    assert_eq!(code, Some(1), "{transcript}");
+    let inventory = lab.write_inventory("cluster-rules", &yaml).unwrap();
+    let run = run_check(&lab, &inventory, &[]).unwrap();
+    assert_eq!(run.code, Some(1), "{}", run.transcript());
 
-    let machine_id = findings(&report, "unique.machine_id");
+    let machine_id = run.of_check("unique.machine_id");
     assert_eq!(machine_id.len(), 1, "{machine_id:#?}");
     assert_eq!(machine_id[0]["status"], "fail");
     assert_eq!(machine_id[0]["node"], Value::Null);
     assert_eq!(machine_id[0]["details"]["value"], id);
     assert_eq!(strings(&machine_id[0]["details"]["nodes"]), ["w1", "w2"]);
 
-    let overlap = findings(&report, "cidr.host_overlap");
+    let overlap = run.of_check("cidr.host_overlap");
     assert_eq!(overlap.len(), 1, "{overlap:#?}");
     let o = overlap[0];
     assert_eq!(o["status"], "fail");
@@ -123,11 +81,11 @@ fn a_cloned_machine_id_and_a_pod_cidr_over_the_lab_network_are_reported_exactly(
         "unique.mac",
         "unique.product_uuid",
     ] {
-        let found = findings(&report, check);
+        let found = run.of_check(check);
         assert_eq!(found.len(), 1, "{check}: {found:#?}");
         assert_eq!(found[0]["status"], "pass", "{check}: {found:#?}");
     }
-    let clocks = findings(&report, "clock.skew");
+    let clocks = run.of_check("clock.skew");
     assert_eq!(clocks.len(), 3, "{clocks:#?}");
     assert!(clocks.iter().all(|f| f["status"] == "pass"), "{clocks:#?}");
 }

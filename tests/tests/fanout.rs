@@ -11,7 +11,8 @@ use std::process::Command;
 use std::time::Duration;
 
 use tarmac_tests::{
-    CheckRun, Fault, Lab, PLAIN_USER, SUDO_USER, lab_ready, leftovers, leftovers_on, run_check,
+    CheckRun, Fault, Lab, PLAIN_USER, SUDO_USER, docker_disk_check, lab_ready, leftovers,
+    leftovers_on, run_check,
 };
 
 /// Free space every node's /var/lib/docker must have; lab disks are 40G tmpfs by default.
@@ -19,14 +20,10 @@ const MIN_FREE: &str = "20GiB";
 /// How long the node-side watchdog may take to notice its probe is gone.
 const GRACE: Duration = Duration::from_secs(3);
 
-/// Writes `yaml` plus a `checks.disk` section (only /var/lib/docker, which every lab node
-/// has as its own tmpfs; `/` and the other defaults are the host's disk, not the node's).
+/// Writes `yaml` plus the lab's own-disk check as `<name>.yaml`.
 fn inventory(lab: &Lab, name: &str, yaml: &str) -> PathBuf {
-    let path = lab.dir().join(format!("{name}.yaml"));
-    let checks =
-        format!("checks:\n  disk:\n    - path: /var/lib/docker\n      min_free: {MIN_FREE}\n");
-    std::fs::write(&path, format!("{yaml}{checks}")).unwrap();
-    path
+    let yaml = format!("{yaml}{}", docker_disk_check(MIN_FREE));
+    lab.write_inventory(name, &yaml).unwrap()
 }
 
 /// The lab's nodes run on this machine's kernel: with cgroup v1 here, `cgroup.v2` warns on

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use html5gum::{DefaultEmitter, Token, Tokenizer};
 use serde_json::Value;
-use tarmac_tests::{Fault, Lab, lab_ready, probe_bin, tarmac_bin, workspace_root};
+use tarmac_tests::{Fault, Lab, lab_ready, run_check, workspace_root};
 
 /// How long one Chromium run may take before it is killed and the test fails.
 const BROWSER_DEADLINE: Duration = Duration::from_secs(90);
@@ -101,6 +101,20 @@ fn run_chromium(
     let stderr = std::fs::read_to_string(&stderr_file).unwrap_or_default();
     assert!(status.success(), "chromium failed ({status}):\n{stderr}");
     stderr
+}
+
+/// The DOM of `page` at `fragment` after its script ran (Chromium's `--dump-dom`, kept as
+/// `out`), checked to have finished rendering (`<body data-render="ok">`).
+fn rendered_dom(browser: &Path, dir: &Path, page: &Path, fragment: &str, out: &Path) -> Dom {
+    run_chromium(browser, dir, page, fragment, &["--dump-dom".into()], out);
+    let dom = parse(&std::fs::read_to_string(out).unwrap());
+    assert_eq!(
+        dom.body().attr("data-render"),
+        "ok",
+        "the page's script did not finish at {fragment:?}: {}",
+        dom.render_errors
+    );
+    dom
 }
 
 /// One element of the rendered DOM: its tag and attributes.
@@ -277,21 +291,7 @@ fn linked_cell_shows_its_ports(
     let index = |name: &str| names.iter().position(|n| *n == name).unwrap();
     let fragment = format!("#cell={},{}", index(from), index(to));
     let dom_path = lab.dir().join("report.cell.html");
-    run_chromium(
-        browser,
-        lab.dir(),
-        page,
-        &fragment,
-        &["--dump-dom".into()],
-        &dom_path,
-    );
-    let dom = parse(&std::fs::read_to_string(&dom_path).unwrap());
-    assert_eq!(
-        dom.body().attr("data-render"),
-        "ok",
-        "{}",
-        dom.render_errors
-    );
+    let dom = rendered_dom(browser, lab.dir(), page, &fragment, &dom_path);
     let panel = dom.by_id("cell-details").unwrap();
     assert!(
         !panel.attrs.contains_key("hidden"),
@@ -334,45 +334,14 @@ fn chromium_renders_the_report_of_a_lab_run_with_faults() {
         .build()
         .unwrap();
     let html_path = lab.dir().join("report.html");
-    let json_path = lab.dir().join("report.json");
-    let out = lab
-        .client_command(tarmac_bin())
-        .env("TARMAC_PROBE", probe_bin())
-        .args(["check", "--color", "never", "-i"])
-        .arg(lab.inventory_path())
-        .arg("--html")
-        .arg(&html_path)
-        .arg("--json")
-        .arg(&json_path)
-        .output()
-        .unwrap();
-    let transcript = format!(
-        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(out.status.code(), Some(1), "{transcript}");
-    let report: Value =
-        serde_json::from_str(&std::fs::read_to_string(&json_path).unwrap()).unwrap();
+    let html_flag = ["--html", html_path.to_str().unwrap()];
+    let run = run_check(&lab, &lab.inventory_path(), &html_flag).unwrap();
+    let transcript = run.transcript();
+    assert_eq!(run.code, Some(1), "{transcript}");
+    let report = run.json;
 
     let dom_path = lab.dir().join("report.dom.html");
-    run_chromium(
-        &browser,
-        lab.dir(),
-        &html_path,
-        "",
-        &["--dump-dom".into()],
-        &dom_path,
-    );
-    let dom = parse(&std::fs::read_to_string(&dom_path).unwrap());
-
-    assert_eq!(
-        dom.body().attr("data-render"),
-        "ok",
-        "the page's script did not finish: {}",
-        dom.render_errors
-    );
+    let dom = rendered_dom(&browser, lab.dir(), &html_path, "", &dom_path);
     for node in ["cp1", "w1", "w2"] {
         assert!(dom.text.contains(node), "{node} missing from the page");
     }

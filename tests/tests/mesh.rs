@@ -7,135 +7,77 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
-use tarmac_tests::{Fault, Lab, lab_ready, probe_bin, tarmac_bin};
+use tarmac_tests::{CheckRun, Fault, Lab, docker_disk_check, lab_ready, leftovers, run_check};
 
-/// The lab inventory with a CNI and one disk path every lab node has as its own tmpfs.
-fn inventory(lab: &Lab) -> PathBuf {
-    let path = lab.dir().join("mesh.yaml");
+fn matrix(run: &CheckRun) -> &[Value] {
+    run.json["reachability"]
+        .as_array()
+        .map_or(&[], Vec::as_slice)
+}
+
+/// `(from, to, port, protocol, result)` of every cell whose result is not `ok`, sorted.
+fn not_ok(run: &CheckRun) -> Vec<(String, String, u64, String, String)> {
+    let mut v: Vec<_> = matrix(run)
+        .iter()
+        .filter(|c| c["result"] != "ok")
+        .map(|c| {
+            (
+                c["from"].as_str().unwrap().to_owned(),
+                c["to"].as_str().unwrap().to_owned(),
+                c["port"].as_u64().unwrap(),
+                c["protocol"].as_str().unwrap().to_owned(),
+                c["result"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// The mesh findings with `status`, as `(node, message)`.
+fn mesh(run: &CheckRun, status: &str) -> Vec<(String, String)> {
+    let mut v: Vec<_> = run
+        .of_check("mesh.reachable")
+        .into_iter()
+        .filter(|f| f["status"] == status)
+        .map(|f| {
+            (
+                f["node"].as_str().unwrap().to_owned(),
+                f["message"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// `tarmac check <args>` over the lab inventory with a CNI (Calico), then: no probe, script
+/// or file of ours outlives the run, and nothing listens on the ports the mesh opened.
+fn check(lab: &Lab, args: &[&str]) -> CheckRun {
     let yaml = format!(
-        "{}cluster:\n  cni: calico\nchecks:\n  disk:\n    - path: /var/lib/docker\n      min_free: 1GiB\n",
-        lab.inventory_yaml()
+        "{}cluster:\n  cni: calico\n{}",
+        lab.inventory_yaml(),
+        docker_disk_check("1GiB")
     );
-    std::fs::write(&path, yaml).unwrap();
-    path
-}
-
-/// One run's exit code, stderr and JSON report.
-struct Run {
-    code: Option<i32>,
-    stderr: String,
-    json: Value,
-}
-
-impl Run {
-    fn matrix(&self) -> &[Value] {
-        self.json["reachability"]
-            .as_array()
-            .map_or(&[], Vec::as_slice)
+    let inventory = lab.write_inventory("mesh", &yaml).unwrap();
+    let run = run_check(lab, &inventory, args).unwrap();
+    // The node-side watchdog polls once a second; a listener lives no longer than its probe.
+    let left = leftovers(lab, Duration::from_secs(5)).unwrap();
+    assert!(
+        left.is_empty(),
+        "left behind: {left:?}\n{}",
+        run.transcript()
+    );
+    for node in lab.nodes() {
+        let listening = lab
+            .exec_ok(&node.name, "ss -Htlnu '( sport = :6443 or sport = :4789 )'")
+            .unwrap();
+        assert_eq!(listening.trim(), "", "{} still listens", node.name);
     }
-
-    /// `(from, to, port, protocol, result)` of every cell whose result is not `ok`, sorted.
-    fn not_ok(&self) -> Vec<(String, String, u64, String, String)> {
-        let mut v: Vec<_> = self
-            .matrix()
-            .iter()
-            .filter(|c| c["result"] != "ok")
-            .map(|c| {
-                (
-                    c["from"].as_str().unwrap().to_owned(),
-                    c["to"].as_str().unwrap().to_owned(),
-                    c["port"].as_u64().unwrap(),
-                    c["protocol"].as_str().unwrap().to_owned(),
-                    c["result"].as_str().unwrap().to_owned(),
-                )
-            })
-            .collect();
-        v.sort();
-        v
-    }
-
-    /// The mesh findings with `status`, as `(node, message)`.
-    fn mesh(&self, status: &str) -> Vec<(String, String)> {
-        let mut v: Vec<_> = self.json["findings"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|f| f["check"] == "mesh.reachable" && f["status"] == status)
-            .map(|f| {
-                (
-                    f["node"].as_str().unwrap().to_owned(),
-                    f["message"].as_str().unwrap().to_owned(),
-                )
-            })
-            .collect();
-        v.sort();
-        v
-    }
-
-    fn findings(&self, node: &str, check: &str, status: &str) -> usize {
-        self.json["findings"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|f| f["node"] == node && f["check"] == check && f["status"] == status)
-            .count()
-    }
-}
-
-fn check(lab: &Lab, args: &[&str]) -> Run {
-    let json = lab
-        .dir()
-        .join(format!("mesh-{}.json", args.join("_").replace('-', "")));
-    let out = lab
-        .client_command(tarmac_bin())
-        .env("TARMAC_PROBE", probe_bin())
-        .args(["check", "--color", "never", "-i"])
-        .arg(inventory(lab))
-        .arg("--json")
-        .arg(&json)
-        .args(args)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    let text = std::fs::read_to_string(&json)
-        .unwrap_or_else(|e| panic!("no JSON report ({e}); stderr: {stderr}"));
-    let run = Run {
-        code: out.status.code(),
-        stderr,
-        json: serde_json::from_str(&text).unwrap(),
-    };
-    assert_nothing_left(lab);
     run
-}
-
-/// No probe, script or listener of ours outlives the run (the watchdog polls once a second).
-fn assert_nothing_left(lab: &Lab) {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        let mut left = Vec::new();
-        for node in lab.nodes() {
-            for (pid, cmd) in lab.processes(&node.name).unwrap() {
-                if cmd.contains("tarmac-probe") || cmd.contains("tarmac-upload") {
-                    left.push(format!("{}: {pid} {cmd}", node.name));
-                }
-            }
-            let listening = lab
-                .exec_ok(&node.name, "ss -Htlnu '( sport = :6443 or sport = :4789 )'")
-                .unwrap();
-            if !listening.trim().is_empty() {
-                left.push(format!("{}: listening {listening}", node.name));
-            }
-        }
-        if left.is_empty() {
-            return;
-        }
-        assert!(Instant::now() < deadline, "left behind: {left:?}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
 }
 
 fn four_nodes(name: &str) -> tarmac_tests::LabBuilder {
@@ -162,9 +104,9 @@ fn a_healthy_mesh_passes_with_the_full_matrix_and_post_install_probes_real_servi
     }
     let lab = four_nodes("mesh-ok").build().unwrap();
     let run = check(&lab, &["--mesh-timeout", "1000"]);
-    assert_eq!(run.not_ok(), vec![], "{}", run.stderr);
-    assert_eq!(run.matrix().len(), CELLS);
-    let passes = run.mesh("pass");
+    assert_eq!(not_ok(&run), vec![], "{}", run.transcript());
+    assert_eq!(matrix(&run).len(), CELLS);
+    let passes = mesh(&run, "pass");
     assert_eq!(passes.len(), 4, "{passes:?}");
     assert!(
         passes
@@ -173,19 +115,19 @@ fn a_healthy_mesh_passes_with_the_full_matrix_and_post_install_probes_real_servi
                 && m.starts_with("reached 3 peers on 9 ports (20 probes), max rtt")),
         "{passes:?}"
     );
-    assert!(run.mesh("fail").is_empty() && run.mesh("skip").is_empty());
-    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert!(mesh(&run, "fail").is_empty() && mesh(&run, "skip").is_empty());
+    assert_eq!(run.code, Some(0), "{}", run.transcript());
     // Every cell is an ok with its round-trip time.
-    assert!(run.matrix().iter().all(|c| c["rtt_us"].as_u64().is_some()));
+    assert!(matrix(&run).iter().all(|c| c["rtt_us"].as_u64().is_some()));
 
     let skipped = check(&lab, &["--no-mesh"]);
-    assert!(skipped.matrix().is_empty());
-    assert!(skipped.mesh("pass").is_empty());
+    assert!(matrix(&skipped).is_empty());
+    assert!(mesh(&skipped, "pass").is_empty());
 
     // Post-install nothing listens: every TCP pair of a real service is refused, UDP and
     // on-demand ports (NodePorts, Typha) are not probed.
     let post = check(&lab, &["--phase", "post-install", "--mesh-timeout", "1000"]);
-    let cells = post.matrix();
+    let cells = matrix(&post);
     // 6443 and 179 into cp1 from 3 workers; 10250 from cp1 and 179 from 3 peers into each worker.
     assert_eq!(cells.len(), 6 + 3 * 4, "{cells:?}");
     assert!(
@@ -193,7 +135,7 @@ fn a_healthy_mesh_passes_with_the_full_matrix_and_post_install_probes_real_servi
             .iter()
             .all(|c| c["result"] == "refused" && c["protocol"] == "tcp")
     );
-    assert_eq!(post.mesh("fail").len(), cells.len());
+    assert_eq!(mesh(&post, "fail").len(), cells.len());
 }
 
 #[test]
@@ -228,11 +170,11 @@ fn firewall_drops_fail_exactly_the_blocked_pairs_and_a_taken_port_is_untestable(
         (s("w2"), s("w3"), 30000, s("tcp"), s("untestable")),
     ];
     expected.sort();
-    assert_eq!(run.not_ok(), expected, "{}", run.stderr);
-    assert_eq!(run.matrix().len(), CELLS);
+    assert_eq!(not_ok(&run), expected, "{}", run.transcript());
+    assert_eq!(matrix(&run).len(), CELLS);
     assert_eq!(run.code, Some(1));
 
-    let fails = run.mesh("fail");
+    let fails = mesh(&run, "fail");
     assert_eq!(fails.len(), 4, "{fails:?}");
     let api = &fails
         .iter()
@@ -259,8 +201,14 @@ fn firewall_drops_fail_exactly_the_blocked_pairs_and_a_taken_port_is_untestable(
         "{fails:?}"
     );
     // The taken port is w3's own failure, and only a skip for its peers.
-    assert_eq!(run.findings("w3", "port.free", "fail"), 1);
-    let skips = run.mesh("skip");
+    let w3_port = ("w3".to_owned(), "port.free".to_owned());
+    let fails = run.with_status(&["fail"]);
+    assert_eq!(
+        fails.iter().filter(|f| **f == w3_port).count(),
+        1,
+        "{fails:?}"
+    );
+    let skips = mesh(&run, "skip");
     assert_eq!(skips.len(), 3, "{skips:?}");
     assert!(
         skips
@@ -268,6 +216,6 @@ fn firewall_drops_fail_exactly_the_blocked_pairs_and_a_taken_port_is_untestable(
             .all(|(_, m)| m.contains("30000/tcp") && m.contains("could not listen"))
     );
     // w2 and w3 probed everything fine; cp1 and w1 have failures, so no pass.
-    let passes: Vec<String> = run.mesh("pass").into_iter().map(|(n, _)| n).collect();
+    let passes: Vec<String> = mesh(&run, "pass").into_iter().map(|(n, _)| n).collect();
     assert_eq!(passes, vec!["w2".to_owned()]);
 }

@@ -5,29 +5,17 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod invocation;
+
 use std::path::Path;
-use std::process::Command;
 
 use serde_json::Value;
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
+use invocation::{Invocation, Run};
 
+/// `tarmac <args>` run in `dir`, where relative report paths land.
 fn tarmac(args: &[&str], dir: &Path) -> Run {
-    let out = Command::new(env!("CARGO_BIN_EXE_tarmac"))
-        .args(args)
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    Invocation::new().current_dir(dir).args(args).run()
 }
 
 fn read_json(path: &Path) -> Value {
@@ -93,7 +81,7 @@ fn a_changed_sysctl_and_a_removed_node_are_drift_in_every_report() {
         ],
         dir.path(),
     );
-    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    run.code(1);
     assert!(
         !run.stderr.contains("no built-in check has this id"),
         "drift ids are known to --ignore: {}",
@@ -160,7 +148,7 @@ fn fail_on_drift_fail_ignores_warnings_but_not_new_failures() {
         ],
         dir.path(),
     );
-    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    run.code(0);
 
     // Every finding passed in the baseline: what fails now is a new failure.
     let mut all_pass = base.clone();
@@ -189,7 +177,7 @@ fn fail_on_drift_fail_ignores_warnings_but_not_new_failures() {
         assert_eq!(run.code, 0, "{}", run.stderr);
         return;
     }
-    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    run.code(1);
     let items = drift(&read_json(&dir.path().join("a.json")));
     assert!(
         items

@@ -4,10 +4,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod invocation;
+
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use tarmac::inventory::Inventory;
+
+use invocation::{Run, tarmac};
 
 /// A realistic `kubeadm init --config` file: three documents, ClusterConfiguration second.
 const KUBEADM: &str = "\
@@ -89,26 +92,6 @@ impl Dir {
 
     fn inventory(&self, sections: &str) -> PathBuf {
         self.file("inventory/lab.yaml", &format!("{sections}{NODES}"))
-    }
-}
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn tarmac(args: &[&str]) -> Run {
-    let out = Command::new(env!("CARGO_BIN_EXE_tarmac"))
-        .args(args)
-        .env("NO_COLOR", "1")
-        .env_remove("CI")
-        .output()
-        .expect("run tarmac");
-    Run {
-        code: out.status.code().expect("exited"),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     }
 }
 

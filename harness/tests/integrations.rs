@@ -5,6 +5,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod invocation;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -292,20 +294,11 @@ fn systemd_analyze_verifies_the_units() {
     assert!(systemd_verify(dir.path(), &broken, &timer).contains("stritc"));
 }
 
+/// `tarmac <args>`, which must print nothing on stderr: its exit code and stdout.
 fn tarmac(args: &[&str]) -> (i32, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_tarmac"))
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.stderr.is_empty(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8(out.stdout).unwrap(),
-    )
+    let run = invocation::tarmac(args);
+    assert!(run.stderr.is_empty(), "{}", run.stderr);
+    (run.code, run.stdout)
 }
 
 const SUBCOMMANDS: [&str; 6] = ["check", "audit", "ports", "facts", "completions", "man"];
@@ -340,11 +333,7 @@ fn bash_completion_is_valid_bash_and_knows_the_subcommands() {
         assert_eq!(code, 0);
         assert!(script.contains("baseline"), "{shell}");
     }
-    let out = Command::new(env!("CARGO_BIN_EXE_tarmac"))
-        .args(["completions", "tcsh"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
+    invocation::tarmac(&["completions", "tcsh"]).code(2);
 }
 
 #[test]

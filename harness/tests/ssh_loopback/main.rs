@@ -5,8 +5,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+// The CLI tests' way of running the binary, for the end-to-end check over this sshd.
+#[path = "../invocation/mod.rs"]
+mod invocation;
+
 mod auth;
 mod bastion;
+mod cli_check;
 mod host_keys;
 mod probe;
 mod sshd;

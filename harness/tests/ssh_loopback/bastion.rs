@@ -1,9 +1,22 @@
 //! Jump hosts: shared connections, and the bastion's own host key.
 
 use tarmac::ssh::{SshError, SshOptions, SshRun};
-use tarmac::target::JumpHost;
+use tarmac::target::{JumpHost, SshTarget};
 
 use crate::sshd::{Sshd, options, ready, real_probe, request};
+
+/// The sshd's target behind itself as the bastion, reached as `bastion_host`:
+/// direct-tcpip to 127.0.0.1:port through the same sshd.
+fn through_itself(sshd: &Sshd, bastion_host: &str) -> SshTarget {
+    let mut target = sshd.trusted_target();
+    target.bastion = Some(JumpHost {
+        host: bastion_host.to_owned(),
+        port: sshd.port,
+        user: "root".to_owned(),
+        identity_files: vec![sshd.path("client_key")],
+    });
+    target
+}
 
 #[tokio::test]
 async fn nodes_behind_a_bastion_share_its_connection() {
@@ -12,14 +25,7 @@ async fn nodes_behind_a_bastion_share_its_connection() {
     }
     // The sshd is its own bastion: direct-tcpip to 127.0.0.1:port through itself.
     let sshd = Sshd::start();
-    let known_hosts = sshd.write_known_hosts(&sshd.known_hosts_line());
-    let mut target = sshd.target(known_hosts);
-    target.bastion = Some(JumpHost {
-        host: "127.0.0.1".to_owned(),
-        port: sshd.port,
-        user: "root".to_owned(),
-        identity_files: vec![sshd.path("client_key")],
-    });
+    let target = through_itself(&sshd, "127.0.0.1");
     let run = SshRun::new(
         real_probe(),
         SshOptions {
@@ -51,14 +57,7 @@ async fn an_unknown_bastion_is_refused_too() {
     }
     // known_hosts knows 127.0.0.1 (the node) but not "localhost" (the bastion's name).
     let sshd = Sshd::start();
-    let known_hosts = sshd.write_known_hosts(&sshd.known_hosts_line());
-    let mut target = sshd.target(known_hosts);
-    target.bastion = Some(JumpHost {
-        host: "localhost".to_owned(),
-        port: sshd.port,
-        user: "root".to_owned(),
-        identity_files: vec![sshd.path("client_key")],
-    });
+    let target = through_itself(&sshd, "localhost");
     let run = SshRun::new(real_probe(), options());
     let err = run.probe_node("n1", &target, &request()).await.unwrap_err();
     match &err {

@@ -15,10 +15,9 @@ async fn real_probe_returns_facts_and_leaves_nothing_behind() {
         return;
     }
     let sshd = Sshd::start();
-    let known_hosts = sshd.write_known_hosts(&sshd.known_hosts_line());
     let run = SshRun::new(real_probe(), options());
     let facts = run
-        .probe_node("n1", &sshd.target(known_hosts), &request())
+        .probe_node("n1", &sshd.trusted_target(), &request())
         .await
         .unwrap();
     assert!(!facts.identity.hostname.is_empty());
@@ -37,8 +36,7 @@ async fn keep_probe_keeps_it_and_the_next_run_skips_the_upload() {
         return;
     }
     let sshd = Sshd::start();
-    let known_hosts = sshd.write_known_hosts(&sshd.known_hosts_line());
-    let target = sshd.target(known_hosts);
+    let target = sshd.trusted_target();
     let probe = real_probe();
     let keep = SshRun::new(
         probe.clone(),
@@ -74,8 +72,7 @@ async fn sudo_runs_the_probe_through_sudo() {
         return;
     }
     let sshd = Sshd::start();
-    let known_hosts = sshd.write_known_hosts(&sshd.known_hosts_line());
-    let mut target = sshd.target(known_hosts);
+    let mut target = sshd.trusted_target();
     target.sudo = true;
     let run = SshRun::new(real_probe(), options());
     let facts = run.probe_node("n1", &target, &request()).await.unwrap();
@@ -89,8 +86,7 @@ async fn sudo_password_prompt_is_a_clear_error_not_a_hang() {
     }
     // What `sudo -n` does for a user without NOPASSWD; the sessions' PATH finds this first.
     let sshd = Sshd::start_with(&[("sudo", "echo \"sudo: a password is required\" >&2\nexit 1")]);
-    let known_hosts = sshd.write_known_hosts(&sshd.known_hosts_line());
-    let mut target = sshd.target(known_hosts);
+    let mut target = sshd.trusted_target();
     target.sudo = true;
     let run = SshRun::new(real_probe(), options());
     let started = Instant::now();
@@ -107,8 +103,7 @@ async fn garbage_and_stale_probes_are_protocol_errors() {
         return;
     }
     let sshd = Sshd::start();
-    let known_hosts = sshd.write_known_hosts(&sshd.known_hosts_line());
-    let target = sshd.target(known_hosts);
+    let target = sshd.trusted_target();
 
     let garbage = SshRun::new(
         fake_probe("read line; echo \"Segmentation fault\""),
@@ -147,11 +142,7 @@ async fn garbage_and_stale_probes_are_protocol_errors() {
     assert!(err.to_string().contains("more than 1 MiB"), "{err}");
 
     // Each probe removes itself when it ends, whatever the harness made of its output.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while sshd.probe_dir().exists() && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(!sshd.probe_dir().exists(), "{:?}", sshd.probe_files());
+    sshd.assert_probe_removed().await;
 }
 
 #[tokio::test]
@@ -160,7 +151,6 @@ async fn probe_timeout_stops_the_probe_and_cleans_up() {
         return;
     }
     let sshd = Sshd::start();
-    let known_hosts = sshd.write_known_hosts(&sshd.known_hosts_line());
     let run = SshRun::new(
         fake_probe("exec sleep 60"),
         SshOptions {
@@ -169,7 +159,7 @@ async fn probe_timeout_stops_the_probe_and_cleans_up() {
         },
     );
     let err = run
-        .probe_node("n1", &sshd.target(known_hosts), &request())
+        .probe_node("n1", &sshd.trusted_target(), &request())
         .await
         .unwrap_err();
     assert!(
@@ -182,11 +172,7 @@ async fn probe_timeout_stops_the_probe_and_cleans_up() {
         ),
         "{err}"
     );
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while sshd.probe_dir().exists() && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(!sshd.probe_dir().exists(), "{:?}", sshd.probe_files());
+    sshd.assert_probe_removed().await;
 }
 
 #[tokio::test]
@@ -195,9 +181,8 @@ async fn dropped_future_still_leaves_nothing_behind() {
         return;
     }
     let sshd = Sshd::start();
-    let known_hosts = sshd.write_known_hosts(&sshd.known_hosts_line());
     let run = SshRun::new(fake_probe("read line; sleep 2"), options());
-    let target = sshd.target(known_hosts);
+    let target = sshd.trusted_target();
     let cancelled = tokio::time::timeout(
         Duration::from_millis(1500),
         run.probe_node("n1", &target, &request()),
@@ -207,11 +192,7 @@ async fn dropped_future_still_leaves_nothing_behind() {
         cancelled.is_err(),
         "the probe was still running when dropped"
     );
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while sshd.probe_dir().exists() && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(!sshd.probe_dir().exists(), "{:?}", sshd.probe_files());
+    sshd.assert_probe_removed().await;
 }
 
 #[tokio::test]

@@ -191,6 +191,11 @@ impl Sshd {
         path
     }
 
+    /// A target for this sshd whose known_hosts lists its (ed25519) host key.
+    pub fn trusted_target(&self) -> SshTarget {
+        self.target(self.write_known_hosts(&self.known_hosts_line()))
+    }
+
     pub fn target(&self, known_hosts: PathBuf) -> SshTarget {
         SshTarget {
             host: "127.0.0.1".to_owned(),
@@ -206,6 +211,16 @@ impl Sshd {
     /// The node-side probe directory (the sessions' HOME is ours).
     pub fn probe_dir(&self) -> PathBuf {
         self.path("home/.cache/tarmac")
+    }
+
+    /// Waits up to 10 s for the probe directory to go (a probe removes itself when it ends,
+    /// which may be after the harness gave up on it), then asserts that it is gone.
+    pub async fn assert_probe_removed(&self) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.probe_dir().exists() && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(!self.probe_dir().exists(), "{:?}", self.probe_files());
     }
 
     /// Probe files left on the "node".

@@ -1,7 +1,7 @@
 //! A small report shared by the tests: three nodes (one unreachable), every status, an
 //! ignored finding and a cluster-wide reachability finding with details.
 
-use tarmac_checks::{Finding, NodeFacts, Phase, Role, Status};
+use tarmac_checks::{Finding, NodeFacts, Phase, Protocol, Reachability, Role, Status, Verdict};
 use tarmac_reports::{NodeReport, NodeStatus, Report};
 
 /// Captured-style facts of a control-plane node (`tests/data/facts-cp1.json`).
@@ -90,4 +90,17 @@ pub fn findings() -> Vec<Finding> {
 
 pub fn sample() -> Report {
     report_with(findings())
+}
+
+/// One TCP cell of the mesh matrix; an `ok` one has a round-trip time.
+pub fn probe(from: &str, to: &str, port: u16, result: Verdict) -> Reachability {
+    Reachability {
+        from: from.to_owned(),
+        to: to.to_owned(),
+        port,
+        protocol: Protocol::Tcp,
+        result,
+        rtt_us: (result == Verdict::Ok).then_some(180),
+        note: String::new(),
+    }
 }

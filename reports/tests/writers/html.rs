@@ -9,7 +9,7 @@ use tarmac_checks::{Finding, Protocol, Reachability, Status, Verdict};
 use tarmac_reports::html::matrix_data::{PROBE_FIELDS, VERDICTS};
 use tarmac_reports::{Html, NodeReport, NodeStatus, Report, ReportFormat};
 
-use crate::fixture;
+use crate::fixture::{self, probe};
 
 const SCRIPT_NAME: &str = "<script>alert(1)</script>";
 const ATTRIBUTE_BREAKER: &str = "\"><img src=x onerror=alert(2)>";
@@ -63,18 +63,6 @@ fn parse(html: &str) -> Parsed {
         }
     }
     parsed
-}
-
-fn probe(from: &str, to: &str, port: u16, result: Verdict) -> Reachability {
-    Reachability {
-        from: from.to_owned(),
-        to: to.to_owned(),
-        port,
-        protocol: Protocol::Tcp,
-        result,
-        rtt_us: (result == Verdict::Ok).then_some(180),
-        note: String::new(),
-    }
 }
 
 fn hostile_report() -> Report {

@@ -6,13 +6,11 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 use tarmac_checks::mesh::mesh_findings;
-use tarmac_checks::{
-    ClusterSpec, Finding, NodeSpec, PortPlan, Protocol, Reachability, Role, Status, Verdict,
-};
+use tarmac_checks::{ClusterSpec, Finding, NodeSpec, PortPlan, Role, Status, Verdict};
 use tarmac_reports::drift::{CHECK_IDS, compare};
 use tarmac_reports::{Json, ReportFormat};
 
-use crate::fixture;
+use crate::fixture::{self, probe};
 
 fn doc() -> String {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/report-schema.md");
@@ -164,20 +162,11 @@ fn mesh_finding_details_are_documented() {
         node("cp1", 11, &[Role::ControlPlane, Role::Etcd]),
         node("w1", 21, &[Role::Worker]),
     ];
-    let cell = |from: &str, to: &str, port: u16, result: Verdict, note: &str| Reachability {
-        from: from.to_owned(),
-        to: to.to_owned(),
-        port,
-        protocol: Protocol::Tcp,
-        result,
-        rtt_us: (result == Verdict::Ok).then_some(900),
-        note: note.to_owned(),
-    };
-    let matrix = [
-        cell("w1", "cp1", 6443, Verdict::Timeout, "no answer within 3.0s"),
-        cell("w1", "cp1", 179, Verdict::Untestable, "cp1 could not bind"),
-        cell("cp1", "w1", 10250, Verdict::Ok, ""),
-    ];
+    let mut timeout = probe("w1", "cp1", 6443, Verdict::Timeout);
+    timeout.note = "no answer within 3.0s".to_owned();
+    let mut untestable = probe("w1", "cp1", 179, Verdict::Untestable);
+    untestable.note = "cp1 could not bind".to_owned();
+    let matrix = [timeout, untestable, probe("cp1", "w1", 10250, Verdict::Ok)];
     let plan = PortPlan::for_cluster(&ClusterSpec::default(), &[]);
     let findings = mesh_findings(&matrix, &plan, &nodes);
     let statuses: BTreeSet<Status> = findings.iter().map(|f| f.status).collect();
@@ -201,20 +190,9 @@ fn drift_finding_details_are_documented() {
     cp1.kernel.modules.push("wireguard".to_owned());
     current.nodes.pop();
     current.findings[2].status = Status::Pass;
-    let one_cell = |report: &mut tarmac_reports::Report, result| {
-        report.reachability = vec![Reachability {
-            from: "w1".to_owned(),
-            to: "cp1".to_owned(),
-            port: 6443,
-            protocol: Protocol::Tcp,
-            result,
-            rtt_us: None,
-            note: String::new(),
-        }];
-    };
     let mut baseline = baseline;
-    one_cell(&mut baseline, Verdict::Ok);
-    one_cell(&mut current, Verdict::Timeout);
+    baseline.reachability = vec![probe("w1", "cp1", 6443, Verdict::Ok)];
+    current.reachability = vec![probe("w1", "cp1", 6443, Verdict::Timeout)];
     let drift = compare(&baseline, &current);
     let ids: BTreeSet<&str> = drift.iter().map(|f| f.check.as_str()).collect();
     let expected: BTreeSet<&str> = [

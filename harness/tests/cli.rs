@@ -286,13 +286,15 @@ fn ctrl_c_stops_the_run_with_130() {
     use std::time::{Duration, Instant};
 
     // An "SSH server" on loopback that accepts and never speaks: the node hangs in its
-    // handshake until Ctrl-C.
+    // handshake until Ctrl-C. It says when tarmac has connected.
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
+    let (connected, on_connect) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let mut held = Vec::new();
         for stream in listener.incoming().take(4) {
             held.push(stream);
+            let _ = connected.send(());
         }
         std::thread::sleep(Duration::from_secs(20));
     });
@@ -323,7 +325,12 @@ fn ctrl_c_stops_the_run_with_130() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(1500));
+    // Connected means the run is under way, so its Ctrl-C handler is installed (the same
+    // select! awaits both); a short pause makes sure it has been polled.
+    on_connect
+        .recv_timeout(Duration::from_secs(30))
+        .expect("tarmac connected to the node");
+    std::thread::sleep(Duration::from_millis(200));
     assert!(
         child.try_wait().unwrap().is_none(),
         "tarmac ended before Ctrl-C"

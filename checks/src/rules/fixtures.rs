@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use super::NodeContext;
+use super::{NodeContext, Rule};
 use crate::facts::{
     BindOutcome, BindTest, CgroupVersion, Clock, DiskUsage, GatherError, Identity, Interface,
     InterfaceAddress, Kernel, KernelFeatures, Listener, Network, NodeFacts, OsRelease, Ports,
@@ -280,4 +280,12 @@ pub fn statuses(findings: &[Finding]) -> Vec<Status> {
 pub fn only(findings: Vec<Finding>) -> Finding {
     assert_eq!(findings.len(), 1, "expected one finding, got {findings:#?}");
     findings.into_iter().next().unwrap()
+}
+
+/// The only finding of `rule` on an otherwise healthy node whose hostname is `hostname`.
+pub fn with_hostname(rule: &Rule, hostname: &str) -> Finding {
+    let cut = ClusterUnderTest::new();
+    let mut facts = healthy();
+    facts.identity.hostname = hostname.to_owned();
+    only((rule.eval)(&cut.ctx(), &facts))
 }

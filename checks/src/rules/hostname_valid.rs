@@ -89,10 +89,7 @@ mod tests {
     use crate::rules::fixtures::{self, ClusterUnderTest, only};
 
     fn with_hostname(hostname: &str) -> Finding {
-        let cut = ClusterUnderTest::new();
-        let mut facts = fixtures::healthy();
-        facts.identity.hostname = hostname.to_owned();
-        only(eval(&cut.ctx(), &facts))
+        fixtures::with_hostname(&RULE, hostname)
     }
 
     #[test]

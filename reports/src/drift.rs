@@ -1,27 +1,12 @@
 //! Drift: what changed on a cluster between a baseline report and the current one, as
 //! findings (check ids `drift.*`) that every writer shows like any other finding.
 //!
-//! Severity of each kind of drift (the contract `tarmac audit --fail-on-drift` relies on):
-//!
-//! | check id             | drift                                                    | status |
-//! |----------------------|----------------------------------------------------------|--------|
-//! | `drift.check`        | a check fails or errors now that did not before           | fail   |
-//! | `drift.check`        | a check warns now that passed (or was absent) before      | warn   |
-//! | `drift.check`        | a failure or warning is resolved (passes, or is gone)     | pass   |
-//! | `drift.disk`         | a `disk.free` verdict got worse (crossed a threshold)     | its new status (warn/fail) |
-//! | `drift.disk`         | a `disk.free` verdict got better                          | pass   |
-//! | `drift.reachability` | a pair that answered `ok` no longer does                  | fail   |
-//! | `drift.reachability` | a pair that failed now answers `ok`                       | pass   |
-//! | `drift.reachability` | any other verdict change (e.g. timeout -> refused)        | warn   |
-//! | `drift.node`         | a node was added to or removed from the inventory         | warn   |
-//! | `drift.kernel`       | kernel release changed                                    | warn   |
-//! | `drift.os`           | OS id or version changed                                  | warn   |
-//! | `drift.sysctl`       | a gathered sysctl changed value, appeared or vanished     | warn   |
-//! | `drift.swap`         | swap turned on or off, or its devices or size changed     | warn   |
-//! | `drift.module`       | a kernel module was loaded or unloaded                    | warn   |
-//! | `drift.listening`    | a listening socket appeared or vanished                   | warn   |
-//! | `drift.route`        | a route appeared or vanished                              | warn   |
-//! | `drift.address`      | an interface address appeared or vanished                 | warn   |
+//! Each kind's status, `node` and details are a contract (`tarmac audit --fail-on-drift`
+//! and dashboards rely on them): they are listed under "`drift.*`" in
+//! docs/report-schema.md, and reports/tests/writers/schema_doc.rs holds that list to
+//! [`CHECK_IDS`] and to what [`compare`] returns. In short: a check that got worse takes
+//! its new status (`warn` or `fail`), a pair that stopped answering `ok` is `fail`, a
+//! resolution is `pass`, and every other change is `warn`.
 //!
 //! Noise is not drift: clock values, counters, used swap bytes, free bytes that do not
 //! change the `disk.free` verdict, process ids, round-trip times; also tarmac's own probe

@@ -1,6 +1,7 @@
-//! The plugin author's kit through the real binary: `plugin run`, `plugin test` (the
-//! examples' own cases, and a mismatch), `plugin inspect` (a cached second load does not
-//! recompile), and `plugin new` (the Rust scaffold builds and passes its own case).
+//! The plugin author's kit through the real binary: `plugin run` (one plugin or several in
+//! one process), `plugin test` (the examples' own cases, and a mismatch), `plugin inspect`
+//! (a cached second load does not recompile; `--config` gets validate-config's verdict),
+//! and `plugin new` (the Rust scaffold builds and passes its own case).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -94,6 +95,99 @@ fn run_prints_findings_and_exits_by_them() {
         "{}",
         text(&bad)
     );
+}
+
+#[test]
+fn run_evaluates_several_plugins_in_one_process_each_with_its_config() {
+    let cache = tempfile::tempdir().unwrap();
+    let run = |configs: &[&str]| {
+        let mut cmd = support::tarmac(cache.path());
+        cmd.args(["plugin", "run"])
+            .arg(support::kernel_same_minor())
+            .arg(support::hostname_scheme())
+            .arg("--facts")
+            .arg(support::fixture("uniform.json"));
+        for config in configs {
+            cmd.args(["--config", config]);
+        }
+        cmd.output().unwrap()
+    };
+    let out = run(&["{}", r#"{"pattern": "k8s-@@-##"}"#]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        stdout
+            .matches("pass  site.kernel-same-minor cluster")
+            .count(),
+        1,
+        "{stdout}"
+    );
+    assert_eq!(
+        stdout.matches("pass  site.hostname-scheme").count(),
+        3,
+        "{stdout}"
+    );
+    // One config is shared: the kernel plugin rejects the pattern it does not know, and
+    // that is its one error finding while the hostname plugin runs on.
+    let shared = run(&[r#"{"pattern": "k8s-@@-##"}"#]);
+    let stdout = String::from_utf8_lossy(&shared.stdout);
+    assert_eq!(shared.status.code(), Some(1), "{}", text(&shared));
+    assert!(
+        stdout.contains("error site.kernel-same-minor cluster: plugin site.kernel-same-minor"),
+        "{stdout}"
+    );
+    assert_eq!(
+        stdout.matches("pass  site.hostname-scheme").count(),
+        3,
+        "{stdout}"
+    );
+    // Neither one for all nor one per plugin is a usage error.
+    let three = run(&["{}", "{}", "{}"]);
+    assert_eq!(three.status.code(), Some(2), "{}", text(&three));
+    assert!(
+        String::from_utf8_lossy(&three.stderr).contains("3 --config values for 2 plugins"),
+        "{}",
+        text(&three)
+    );
+}
+
+#[test]
+fn inspect_with_a_config_prints_what_validate_config_says() {
+    let cache = tempfile::tempdir().unwrap();
+    let inspect = |config: &str| {
+        support::tarmac(cache.path())
+            .args(["plugin", "inspect"])
+            .arg(support::hostname_scheme())
+            .args(["--config", config])
+            .output()
+            .unwrap()
+    };
+    let good = inspect(r#"{"pattern": "k8s-@@-##"}"#);
+    let stdout = String::from_utf8_lossy(&good.stdout);
+    assert_eq!(good.status.code(), Some(0), "{}", text(&good));
+    assert!(
+        stdout.contains("config:      {\"pattern\":\"k8s-@@-##\"}\n"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("verdict:     accepted by validate-config"),
+        "{stdout}"
+    );
+    let bad = inspect(r#"{"pattern": "K8S_!"}"#);
+    let stdout = String::from_utf8_lossy(&bad.stdout);
+    assert_eq!(bad.status.code(), Some(1), "{}", text(&bad));
+    assert!(
+        stdout.contains("verdict:     rejected by validate-config: pattern \"K8S_!\" holds 'K'"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("problem:"), "said twice: {stdout}");
+    // The metadata is printed either way: the author sees what they are configuring.
+    assert!(
+        stdout.contains("id:          site.hostname-scheme"),
+        "{stdout}"
+    );
+    let not_json = inspect("{pattern");
+    assert_eq!(not_json.status.code(), Some(2), "{}", text(&not_json));
 }
 
 #[test]

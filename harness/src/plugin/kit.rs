@@ -14,7 +14,7 @@ use crate::plugin::engine::PluginEngine;
 use crate::plugin::evaluate::evaluate_plugins;
 use crate::plugin::host::level_name;
 use crate::plugin::limits::Limits;
-use crate::plugin::loader::{LoadedPlugin, PluginSource, load};
+use crate::plugin::loader::{LoadedPlugin, PluginSource, expand_path, load};
 use crate::plugin::saved_facts;
 use crate::plugin::scaffold;
 
@@ -55,14 +55,16 @@ pub struct NewArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct RunArgs {
-    /// The plugin component (.wasm).
-    pub plugin: PathBuf,
+    /// Plugin components (.wasm files, or directories of them), run in one process.
+    #[arg(required = true, value_name = "PLUGIN")]
+    pub plugins: Vec<PathBuf>,
     /// Saved facts: `tarmac facts` output, a JSON report, or one node's facts.
     #[arg(long, value_name = "FILE")]
     pub facts: PathBuf,
-    /// The plugin's config as JSON text.
-    #[arg(long, value_name = "JSON", default_value = "{}")]
-    pub config: String,
+    /// The plugin's config as JSON text: once for every PLUGIN, or once per PLUGIN in
+    /// order (a directory's plugins share its config). Default `{}`.
+    #[arg(long, value_name = "JSON")]
+    pub config: Vec<String>,
     /// Print the findings as JSON instead of lines.
     #[arg(long)]
     pub json: bool,
@@ -86,6 +88,10 @@ pub struct InspectArgs {
     /// Also print the full WIT package.
     #[arg(long)]
     pub wit: bool,
+    /// Run validate-config on this config (JSON text) and print its verdict; exits 1 when
+    /// the plugin rejects it.
+    #[arg(long, value_name = "JSON")]
+    pub config: Option<String>,
 }
 
 /// Runs one `tarmac plugin` subcommand. `Err` is a usage problem (exit 2).
@@ -123,14 +129,46 @@ fn load_one(
     Ok(load(engine, &source, limits)?)
 }
 
+/// Pairs each PLUGIN argument with its config: none given means `{}` for all, one is
+/// shared by all, otherwise there must be exactly one per PLUGIN.
+fn run_sources(a: &RunArgs) -> anyhow::Result<Vec<PluginSource>> {
+    let configs = a
+        .config
+        .iter()
+        .map(|c| parse_config(c))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    if configs.len() > 1 && configs.len() != a.plugins.len() {
+        anyhow::bail!(
+            "{} --config values for {} plugins: give one for all, or one per plugin",
+            configs.len(),
+            a.plugins.len()
+        );
+    }
+    let mut sources = Vec::new();
+    for (i, path) in a.plugins.iter().enumerate() {
+        let shared = configs.len() == 1;
+        let config = configs
+            .get(if shared { 0 } else { i })
+            .cloned()
+            .unwrap_or_else(|| serde_json::json!({}));
+        sources.extend(expand_path(path)?.into_iter().map(|path| PluginSource {
+            path,
+            config: config.clone(),
+        }));
+    }
+    Ok(sources)
+}
+
 fn run(a: &RunArgs) -> anyhow::Result<Exit> {
-    let config = parse_config(&a.config)?;
+    let sources = run_sources(a)?;
     let nodes = saved_facts::read(&a.facts)?;
     let engine = PluginEngine::new()?;
     let limits = Limits::default();
-    let plugin = load_one(&engine, &a.plugin, config, &limits)?;
-    let (findings, logs) =
-        evaluate_plugins(&engine, std::slice::from_ref(&plugin), &nodes, &limits);
+    let plugins = sources
+        .iter()
+        .map(|s| load(&engine, s, &limits))
+        .collect::<Result<Vec<_>, _>>()?;
+    let (findings, logs) = evaluate_plugins(&engine, &plugins, &nodes, &limits);
     for log in &logs {
         let node = log
             .node
@@ -207,7 +245,11 @@ fn inspect(a: &InspectArgs) -> anyhow::Result<Exit> {
     let limits = Limits::default();
     let bytes = std::fs::read(&a.plugin)
         .map_err(|e| anyhow::anyhow!("cannot read plugin {}: {e}", a.plugin.display()))?;
-    let plugin = load_one(&engine, &a.plugin, serde_json::json!({}), &limits)?;
+    let config = match &a.config {
+        Some(text) => parse_config(text)?,
+        None => serde_json::json!({}),
+    };
+    let plugin = load_one(&engine, &a.plugin, config, &limits)?;
     let mut out = std::io::stdout().lock();
     writeln!(out, "plugin:      {}", a.plugin.display())?;
     writeln!(out, "world:       {WIT_WORLD}")?;
@@ -215,7 +257,12 @@ fn inspect(a: &InspectArgs) -> anyhow::Result<Exit> {
         Some(m) => write_metadata(&mut out, m)?,
         None => writeln!(out, "metadata:    unavailable")?,
     }
-    if let Some(problem) = &plugin.problem {
+    let verdict = a.config.as_ref().map(|_| &plugin.config_verdict);
+    if let Some(verdict) = verdict {
+        write_verdict(&mut out, &plugin.config_text, verdict)?;
+    }
+    // A rejected config is the verdict line already; every other problem is printed.
+    if let (Some(problem), false) = (&plugin.problem, matches!(verdict, Some(Some(Err(_))))) {
         writeln!(out, "problem:     {problem}")?;
     }
     if a.verbose {
@@ -230,11 +277,29 @@ fn inspect(a: &InspectArgs) -> anyhow::Result<Exit> {
     if a.wit {
         writeln!(out, "\n{WIT_TEXT}")?;
     }
-    Ok(if plugin.metadata.is_some() {
+    let accepted = !matches!(verdict, Some(Some(Err(_)) | None));
+    Ok(if plugin.metadata.is_some() && accepted {
         Exit::Success
     } else {
         Exit::Failed
     })
+}
+
+/// validate-config's answer on the `--config` an author gave.
+fn write_verdict(
+    out: &mut impl Write,
+    config: &str,
+    verdict: &Option<Result<(), String>>,
+) -> std::io::Result<()> {
+    writeln!(out, "config:      {config}")?;
+    match verdict {
+        Some(Ok(())) => writeln!(out, "verdict:     accepted by validate-config"),
+        Some(Err(reason)) => writeln!(out, "verdict:     rejected by validate-config: {reason}"),
+        None => writeln!(
+            out,
+            "verdict:     not checked: the plugin did not load or describe itself"
+        ),
+    }
 }
 
 fn write_metadata(out: &mut impl Write, m: &wit::Metadata) -> std::io::Result<()> {

@@ -40,6 +40,10 @@ pub struct LoadedPlugin {
     pub cache: CacheOutcome,
     pub pre: Option<PluginPre<HostState>>,
     pub problem: Option<String>,
+    /// What validate-config said of `config_text`: `None` when it was not asked (the
+    /// plugin did not load or describe itself), `Err` with the plugin's reason or the
+    /// call's failure when it rejected the config.
+    pub config_verdict: Option<Result<(), String>>,
 }
 
 impl std::fmt::Debug for LoadedPlugin {
@@ -103,6 +107,7 @@ pub fn load(
         cache: CacheOutcome::Compiled,
         pre: None,
         problem: None,
+        config_verdict: None,
     };
     match prepare(engine, &source.path, &bytes) {
         Ok((pre, cache)) => {
@@ -161,11 +166,16 @@ fn describe_and_validate(engine: &PluginEngine, plugin: &mut LoadedPlugin, limit
         "validate-config",
         |store, p| p.call_validate_config(store, &config),
     );
-    plugin.problem = match validated.result {
-        Ok(Ok(())) => None,
-        Ok(Err(reason)) => Some(format!("rejected its config {config}: {reason}")),
-        Err(failure) => Some(failure.to_string()),
+    let (problem, verdict) = match validated.result {
+        Ok(Ok(())) => (None, Ok(())),
+        Ok(Err(reason)) => (
+            Some(format!("rejected its config {config}: {reason}")),
+            Err(reason),
+        ),
+        Err(failure) => (Some(failure.to_string()), Err(failure.to_string())),
     };
+    plugin.problem = problem;
+    plugin.config_verdict = Some(verdict);
 }
 
 /// A check id is what users type into `--ignore`: keep it short and plain.

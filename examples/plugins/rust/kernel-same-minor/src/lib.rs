@@ -87,7 +87,7 @@ impl Guest for KernelSameMinor {
         );
         let groups: Vec<String> = by_minor
             .iter()
-            .map(|(minor, names)| format!("{minor} on {}", names.join(", ")))
+            .map(|(minor, names)| format!("{minor} on {}", some_names(names)))
             .collect();
         let mut summary = match by_minor.len() {
             0 => finding(
@@ -114,8 +114,27 @@ impl Guest for KernelSameMinor {
             key: "minors".to_owned(),
             value_json: format!("[{}]", minors.join(",")),
         });
+        let counts: Vec<String> = by_minor
+            .iter()
+            .map(|(minor, names)| format!("{minor:?}:{}", names.len()))
+            .collect();
+        summary.details.push(Detail {
+            key: "nodes_per_minor".to_owned(),
+            value_json: format!("{{{}}}", counts.join(",")),
+        });
         findings.push(summary);
         Ok(findings)
+    }
+}
+
+/// Names at most [`NAMED`] nodes, so the message stays readable (and within tarmac's
+/// message limit) on a cluster of thousands; the `nodes_per_minor` detail counts them all.
+fn some_names(names: &[String]) -> String {
+    const NAMED: usize = 5;
+    let shown = names[..names.len().min(NAMED)].join(", ");
+    match names.len().saturating_sub(NAMED) {
+        0 => shown,
+        more => format!("{shown} and {more} more"),
     }
 }
 

@@ -8,16 +8,7 @@
 #[path = "plugins/support.rs"]
 mod support;
 
-use std::process::Output;
-
-fn text(out: &Output) -> String {
-    format!(
-        "status {:?}\nstdout:\n{}\nstderr:\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
+use support::text;
 
 #[test]
 fn the_examples_pass_their_own_cases() {

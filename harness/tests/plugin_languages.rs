@@ -1,28 +1,33 @@
 //! The C, Python and JavaScript example plugins, built from source by their own build
 //! scripts with registry toolchains (scripts/setup installs them), pass their own
-//! `tarmac plugin test` cases and report the expected statuses through `tarmac plugin run`.
+//! `tarmac plugin test` cases and report the expected statuses through `tarmac plugin run`;
+//! and `tarmac plugin new --lang c|python|js` writes a project whose build.sh builds as is
+//! and whose own case passes.
 //!
-//! Python and JavaScript components are 12-18 MB and take minutes to compile in a debug
-//! build of tarmac, so the compiled-artifact cache lives under target/ (not a temp dir):
-//! `plugin test` compiles once, every later call in this and later runs loads the cache, as
-//! long as the build script left the component untouched.
+//! Python and JavaScript components are 12-18 MB and take tens of seconds to compile in a
+//! debug build of tarmac, so the examples' compiled-artifact cache lives under target/ (not
+//! a temp dir) and is filled once per test process, before the tests that share it run:
+//! every later call in this and later runs loads the cache, as long as the build script
+//! left the component untouched. A scaffold's component is new in every run (the builds are
+//! not reproducible), so its tests compile into a temp cache instead of growing that one.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "plugins/support.rs"]
+mod support;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use std::sync::OnceLock;
 
 use serde_json::Value;
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
+use support::{root, text};
 
 /// One example plugin: its source directory and the component its build.sh writes.
 struct Example {
     dir: &'static str,
     built: OnceLock<PathBuf>,
+    compiled: OnceLock<()>,
 }
 
 static C: Example = Example::new("examples/plugins/c/resolv-conf");
@@ -34,6 +39,7 @@ impl Example {
         Self {
             dir,
             built: OnceLock::new(),
+            compiled: OnceLock::new(),
         }
     }
 
@@ -41,8 +47,9 @@ impl Example {
         root().join(self.dir)
     }
 
-    /// Runs the example's build.sh once per test process; it prints the component's path.
-    fn component(&self) -> &Path {
+    /// Runs the example's build.sh once per test process; it prints the component's path
+    /// (and leaves the toolchain it fetched in place for the scaffolds).
+    fn build(&self) -> &Path {
         self.built.get_or_init(|| {
             let out = Command::new(self.source().join("build.sh"))
                 .output()
@@ -64,6 +71,26 @@ impl Example {
         })
     }
 
+    /// The built component, compiled into the shared cache once per test process before
+    /// any test uses it: the tests run in parallel and would otherwise each compile it.
+    fn component(&self) -> &Path {
+        let path = self.build();
+        self.compiled.get_or_init(|| {
+            let warm = tarmac()
+                .args(["plugin", "inspect"])
+                .arg(path)
+                .output()
+                .unwrap();
+            assert!(
+                String::from_utf8_lossy(&warm.stdout).contains("id:"),
+                "{} does not load: {}",
+                path.display(),
+                text(&warm)
+            );
+        });
+        path
+    }
+
     fn cases(&self) -> PathBuf {
         self.source().join("cases")
     }
@@ -73,22 +100,9 @@ impl Example {
     }
 }
 
-fn text(out: &Output) -> String {
-    format!(
-        "status {:?}\nstdout:\n{}\nstderr:\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
+/// tarmac with the examples' cache, kept under target/ across runs.
 fn tarmac() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tarmac"));
-    cmd.env(
-        "TARMAC_PLUGIN_CACHE",
-        root().join("target/plugin-examples/cache"),
-    );
-    cmd
+    support::tarmac(&root().join("target/plugin-examples/cache"))
 }
 
 /// `tarmac plugin test` over the example's own cases: every case must pass.
@@ -245,4 +259,87 @@ fn js_kernel_version_min_judges_the_probe_fixtures() {
         findings[0]["message"].as_str().unwrap().contains("minimum"),
         "{findings:#?}"
     );
+}
+
+/// What a scaffold's build.sh would fetch on a fresh machine, handed over from the
+/// example's build instead (same pinned versions): the C WASI adapter, the Python venv
+/// with componentize-py, the JS node_modules with jco.
+fn reuse_toolchain(lang: &str, example: &Example, project: &Path, build: &mut Command) {
+    example.build();
+    match lang {
+        "c" => {
+            let adapter = root().join(
+                "target/plugin-examples/build/c-resolv-conf/wasi_snapshot_preview1.reactor.wasm",
+            );
+            build.env("WASI_ADAPTER", adapter);
+        }
+        "python" => std::os::unix::fs::symlink(
+            root().join("target/plugin-tools/python"),
+            project.join(".venv"),
+        )
+        .unwrap(),
+        "js" => std::os::unix::fs::symlink(
+            example.source().join("node_modules"),
+            project.join("node_modules"),
+        )
+        .unwrap(),
+        other => panic!("no toolchain for {other}"),
+    }
+}
+
+/// `tarmac plugin new --lang <lang>`, its build.sh run as written, and `plugin test` on
+/// the case it comes with.
+fn scaffold_builds_and_passes_its_case(lang: &str, example: &Example) {
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path().join(format!("cpu-count-{lang}"));
+    let new = tarmac()
+        .args(["plugin", "new", "--lang", lang])
+        .arg(&project)
+        .output()
+        .unwrap();
+    assert_eq!(new.status.code(), Some(0), "{}", text(&new));
+    let mut build = Command::new(project.join("build.sh"));
+    reuse_toolchain(lang, example, &project, &mut build);
+    let built = build.output().unwrap();
+    assert!(built.status.success(), "{lang} scaffold: {}", text(&built));
+    let wasm = project.join("plugin.wasm");
+    assert!(
+        wasm.is_file(),
+        "{lang} scaffold wrote no plugin.wasm: {}",
+        text(&built)
+    );
+    let cache = tempfile::tempdir().unwrap();
+    let test = tarmac()
+        .env("TARMAC_PLUGIN_CACHE", cache.path())
+        .args(["plugin", "test"])
+        .arg(&wasm)
+        .arg(project.join("cases"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        test.status.code(),
+        Some(0),
+        "{lang} scaffold: {}",
+        text(&test)
+    );
+    assert!(
+        String::from_utf8_lossy(&test.stdout).contains("1 cases, 1 passed, 0 failed"),
+        "{lang} scaffold: {}",
+        text(&test)
+    );
+}
+
+#[test]
+fn the_c_scaffold_builds_and_passes_its_case() {
+    scaffold_builds_and_passes_its_case("c", &C);
+}
+
+#[test]
+fn the_python_scaffold_builds_and_passes_its_case() {
+    scaffold_builds_and_passes_its_case("python", &PYTHON);
+}
+
+#[test]
+fn the_js_scaffold_builds_and_passes_its_case() {
+    scaffold_builds_and_passes_its_case("js", &JS);
 }

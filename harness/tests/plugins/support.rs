@@ -1,10 +1,10 @@
 //! Shared by harness/tests/plugin_*.rs: builds the Rust example plugins and the faulty
-//! test plugins from source (once per test process) and names their components.
+//! test plugins from source (once per test process) and names their components; runs tarmac.
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Output};
 use std::sync::OnceLock;
 
 pub fn root() -> PathBuf {
@@ -77,4 +77,14 @@ pub fn tarmac(cache: &Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_tarmac"));
     cmd.env("TARMAC_PLUGIN_CACHE", cache);
     cmd
+}
+
+/// A finished command's exit status and output, for assertion messages.
+pub fn text(out: &Output) -> String {
+    format!(
+        "status {:?}\nstdout:\n{}\nstderr:\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
 }

@@ -1,50 +1,122 @@
 #!/usr/bin/env bash
-# Plugin costs: cold start (compile) vs cached start per Rust example, and 10 plugin
-# evaluations (the two Rust examples, 5 runs each) over 1000 nodes of synthetic facts.
-# Usage: benches/plugins.sh [path/to/tarmac]   (default: target/release/tarmac, else debug)
-# Builds the Rust examples first; writes scratch files under benches/out/.
+# Plugin costs, timed by hyperfine against a release build of tarmac:
+#  1. 10 plugins x 1000 nodes of synthetic facts in ONE `tarmac plugin run` (the two Rust
+#     examples, 5 copies each: 5 x 1000 node-scoped calls + 5 cluster calls), next to two
+#     baselines in the same hyperfine run: one cluster plugin (reading the facts, loading,
+#     one call) and one node plugin (1000 calls).
+#  2. Per language (Rust, C, Python, JS): cold start (`plugin inspect` with an empty
+#     compiled-artifact cache: compile, describe, validate-config) vs cached start.
+#  3. Per language: per-call cost, from `plugin run` over 1000 nodes vs over 1 node:
+#     (t1000 - t1) / 999.
+# Usage: benches/plugins.sh            (builds tarmac with `cargo build --release -p tarmac`)
+#        TARMAC=path/to/tarmac benches/plugins.sh   (skip that build; time this binary)
+#        RUNS=10 COLD_RUNS=3 ...       (hyperfine runs per command; cold starts of the
+#                                       12-18 MB Python/JS components take seconds each)
+# Builds the example plugins first (each build script skips an up-to-date component).
+# Writes hyperfine's JSON/Markdown exports and a summary under benches/out/plugins/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-TARMAC=${1:-target/release/tarmac}
-[ -x "$TARMAC" ] || TARMAC=target/debug/tarmac
-cargo build --release --target wasm32-wasip2 --manifest-path examples/plugins/rust/Cargo.toml \
-  --target-dir target/plugins >/dev/null 2>&1
-P=target/plugins/wasm32-wasip2/release
-OUT=benches/out/plugins; mkdir -p "$OUT"
+RUNS=${RUNS:-10}
+COLD_RUNS=${COLD_RUNS:-3}
+if [ -z "${TARMAC:-}" ]; then
+  cargo build --release -p tarmac
+  TARMAC=target/release/tarmac
+fi
+command -v hyperfine >/dev/null || { echo "plugins.sh: hyperfine is missing (apt install hyperfine)" >&2; exit 2; }
 
-# 1000 nodes: the Debian fixture with distinct names, hostnames and two kernel minors.
-python3 - "$OUT/nodes-1000.json" <<'PY'
-import json, sys, copy
+cargo build --quiet --release --target wasm32-wasip2 --manifest-path examples/plugins/rust/Cargo.toml \
+  --target-dir target/plugins
+RUST=target/plugins/wasm32-wasip2/release
+KERNEL=$RUST/kernel_same_minor.wasm
+HOSTNAME=$RUST/hostname_scheme.wasm
+C=$(examples/plugins/c/resolv-conf/build.sh)
+PYTHON=$(examples/plugins/python/containerd-systemd-cgroup/build.sh)
+JS=$(examples/plugins/js/kernel-version-min/build.sh)
+HOSTNAME_CONFIG='{"pattern":"k8s-@@-###"}'
+
+OUT=benches/out/plugins
+mkdir -p "$OUT"
+CACHE=$(mktemp -d)
+trap 'rm -rf "$CACHE"' EXIT
+export TARMAC_PLUGIN_CACHE=$CACHE
+
+# Synthetic facts: the Debian probe fixture with distinct names and hostnames, two kernel
+# patch levels of one minor, and the files the C and Python examples ask for (from their
+# fixtures), so every example does its real work and every finding passes: the runs exit
+# 0, and any error finding would fail the benchmark.
+python3 - "$OUT" <<'PY'
+import copy, json, sys
+out = sys.argv[1]
 base = json.load(open("checks/tests/fixtures/debian12-fc-vm.json"))
+def first_file(fixture):
+    return json.load(open(fixture))["nodes"][0]["facts"]["requested"]["files"][0]
+files = [first_file("examples/plugins/c/resolv-conf/fixtures/nodes.json"),
+         first_file("examples/plugins/python/containerd-systemd-cgroup/fixtures/nodes.json")]
 nodes = []
 for i in range(1000):
     f = copy.deepcopy(base)
-    f["identity"]["hostname"] = "k8s-wk-%03d" % (i % 1000)
+    f["identity"]["hostname"] = "k8s-wk-%03d" % i
     f["identity"]["kernel_release"] = "6.1.0-18-amd64" if i % 10 else "6.1.0-21-amd64"
+    f.setdefault("requested", {})["files"] = files
+    f["requested"].setdefault("commands", [])
     nodes.append({"name": "n%04d" % i, "address": "198.18.%d.%d" % (i // 250, i % 250 + 1),
                   "roles": ["worker"], "facts": f})
-json.dump({"schema": "tarmac.facts/v1", "nodes": nodes}, open(sys.argv[1], "w"))
+for name, some in (("nodes-1000.json", nodes), ("nodes-1.json", nodes[:1])):
+    json.dump({"schema": "tarmac.facts/v1", "nodes": some}, open("%s/%s" % (out, name), "w"))
 PY
+FACTS=$OUT/nodes-1000.json
+ONE=$OUT/nodes-1.json
 
-ms() { date +%s%3N; }
-echo "binary: $TARMAC"
-for plugin in kernel_same_minor hostname_scheme; do
-  cache=$(mktemp -d)
-  t0=$(ms); TARMAC_PLUGIN_CACHE=$cache "$TARMAC" plugin inspect "$P/$plugin.wasm" >/dev/null; t1=$(ms)
-  TARMAC_PLUGIN_CACHE=$cache "$TARMAC" plugin inspect "$P/$plugin.wasm" >/dev/null; t2=$(ms)
-  echo "$plugin: size $(stat -c %s "$P/$plugin.wasm") B, cold start $((t1 - t0)) ms, cached start $((t2 - t1)) ms"
-  rm -rf "$cache"
+q() { printf '%q ' "$@"; }
+echo "binary: $TARMAC ($(stat -c %s "$TARMAC") bytes); cache: $CACHE"
+
+# 1. 10 plugins x 1000 nodes in one process, cache warm (hyperfine's warmup compiles).
+ten=(); configs=()
+for _ in 1 2 3 4 5; do
+  ten+=("$KERNEL" "$HOSTNAME")
+  configs+=(--config '{}' --config "$HOSTNAME_CONFIG")
+done
+hyperfine --warmup 1 --runs "$RUNS" --export-json "$OUT/ten.json" --export-markdown "$OUT/ten.md" \
+  -n "1 cluster plugin, 1 call (baseline)" "$(q "$TARMAC" plugin run "$KERNEL" --facts "$FACTS")" \
+  -n "1 node plugin x 1000 nodes" \
+  "$(q "$TARMAC" plugin run "$HOSTNAME" --facts "$FACTS" --config "$HOSTNAME_CONFIG")" \
+  -n "10 plugins x 1000 nodes" "$(q "$TARMAC" plugin run "${ten[@]}" --facts "$FACTS" "${configs[@]}")"
+
+# 2. and 3., per language.
+for lang in rust c python js; do
+  case $lang in
+    rust) wasm=$HOSTNAME; config=$HOSTNAME_CONFIG ;;
+    c) wasm=$C; config='{}' ;;
+    python) wasm=$PYTHON; config='{}' ;;
+    js) wasm=$JS; config='{}' ;;
+  esac
+  inspect=$(q "$TARMAC" plugin inspect "$wasm" --config "$config")
+  # One --prepare per command: the cold runs empty the cache first, the cached runs do not
+  # (the last cold run leaves it filled).
+  hyperfine --runs "$COLD_RUNS" --export-json "$OUT/start-$lang.json" \
+    --prepare "rm -rf $(q "$CACHE")" --prepare true \
+    -n "$lang cold start" "$inspect" -n "$lang cached start" "$inspect"
+  hyperfine --warmup 1 --runs "$RUNS" --export-json "$OUT/calls-$lang.json" \
+    -n "$lang x 1 node" "$(q "$TARMAC" plugin run "$wasm" --facts "$ONE" --config "$config")" \
+    -n "$lang x 1000 nodes" "$(q "$TARMAC" plugin run "$wasm" --facts "$FACTS" --config "$config")"
 done
 
-cache=$(mktemp -d)
-TARMAC_PLUGIN_CACHE=$cache "$TARMAC" plugin inspect "$P/kernel_same_minor.wasm" >/dev/null
-TARMAC_PLUGIN_CACHE=$cache "$TARMAC" plugin inspect "$P/hostname_scheme.wasm" >/dev/null
-t0=$(ms)
-for i in 1 2 3 4 5; do
-  TARMAC_PLUGIN_CACHE=$cache "$TARMAC" plugin run "$P/kernel_same_minor.wasm" --facts "$OUT/nodes-1000.json" >/dev/null 2>&1 || true
-  TARMAC_PLUGIN_CACHE=$cache "$TARMAC" plugin run "$P/hostname_scheme.wasm" --facts "$OUT/nodes-1000.json" \
-    --config '{"pattern":"k8s-@@-###"}' >/dev/null 2>&1 || true
-done
-t1=$(ms)
-echo "10 plugin runs x 1000 nodes (cached, 10 processes, incl. reading 1000 nodes of JSON each): $((t1 - t0)) ms"
-rm -rf "$cache"
+python3 - "$OUT" "$(stat -c %s "$KERNEL")" "$(stat -c %s "$HOSTNAME")" "$(stat -c %s "$C")" \
+  "$(stat -c %s "$PYTHON")" "$(stat -c %s "$JS")" <<'PY' | tee "$OUT/summary.md"
+import json, sys
+out = sys.argv[1]
+sizes = dict(zip(["kernel", "rust", "c", "python", "js"], map(int, sys.argv[2:])))
+def results(name):
+    return {r["command"]: r for r in json.load(open("%s/%s.json" % (out, name)))["results"]}
+def ms(r):
+    return "%.0f ms ± %.0f" % (r["mean"] * 1e3, (r["stddev"] or 0) * 1e3)
+print("| command | mean ± σ |\n|---|---|")
+for name, r in results("ten").items():
+    print("| %s | %s |" % (name, ms(r)))
+print("\n| language | component | cold start | cached start | per call |\n|---|---|---|---|---|")
+for lang in ["rust", "c", "python", "js"]:
+    s, c = results("start-" + lang), results("calls-" + lang)
+    per_call = (c[lang + " x 1000 nodes"]["mean"] - c[lang + " x 1 node"]["mean"]) / 999
+    print("| %s | %d B | %s | %s | %.0f µs |" % (lang, sizes[lang], ms(s[lang + " cold start"]),
+          ms(s[lang + " cached start"]), per_call * 1e6))
+PY

@@ -182,6 +182,48 @@ fn inspect_with_a_config_prints_what_validate_config_says() {
 }
 
 #[test]
+fn a_large_cluster_is_summed_up_not_listed_node_by_node() {
+    // mixed.json's three nodes (cp1 and w2 on 6.1, w1 on 5.10) as 300: listing every
+    // name would overflow the message limit and turn the finding into an error.
+    let mut facts: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(support::fixture("mixed.json")).unwrap()).unwrap();
+    let three = facts["nodes"].as_array().unwrap().clone();
+    let many: Vec<serde_json::Value> = (0..100)
+        .flat_map(|i| {
+            three.iter().map(move |node| {
+                let mut node = node.clone();
+                node["name"] = format!("{}-{i:03}", node["name"].as_str().unwrap()).into();
+                node
+            })
+        })
+        .collect();
+    facts["nodes"] = many.into();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("many.json");
+    std::fs::write(&path, facts.to_string()).unwrap();
+    let out = support::tarmac(dir.path())
+        .args(["plugin", "run", "--json"])
+        .arg(support::kernel_same_minor())
+        .arg("--facts")
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let findings: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let finding = &findings[0];
+    assert_eq!(finding["status"], "fail", "{finding:#}");
+    assert_eq!(
+        finding["message"],
+        "nodes run different kernel minors: 5.10 on w1-000, w1-001, w1-002, w1-003, w1-004 \
+         and 95 more; 6.1 on cp1-000, w2-000, cp1-001, w2-001, cp1-002 and 195 more"
+    );
+    assert_eq!(
+        finding["details"]["nodes_per_minor"],
+        serde_json::json!({"5.10": 100, "6.1": 200})
+    );
+}
+
+#[test]
 fn a_config_that_is_not_json_is_a_usage_error() {
     let cache = tempfile::tempdir().unwrap();
     let out = support::tarmac(cache.path())

@@ -14,9 +14,7 @@ const MARKERS: &[&str] = &["tarmac-probe", "tarmac-upload"];
 /// may put them on the node, and every process of the probe or its script, as lines
 /// `<node>: <what>`. Empty when the node is clean.
 pub fn leftovers_on(lab: &Lab, node: &str) -> Result<Vec<String>, LabError> {
-    // Only where the upload script writes (`$HOME/.cache/tarmac`, or `/tmp/tarmac-<uid>`):
-    // a lab node's /root shows the host's /root underneath, far too big to search. The
-    // directory itself is not counted: on a lab node it may hold the host's own files.
+    // Where the upload script writes (`$HOME/.cache/tarmac`, or `/tmp/tarmac-<uid>`).
     let find = "find /root/.cache/tarmac /home/*/.cache/tarmac /tmp -maxdepth 2 \\( \
                 -name '*tarmac-probe*' -o -name 'tarmac-[0-9]*' \\) -print 2>/dev/null; true";
     let mut found: Vec<String> = lab

@@ -63,14 +63,7 @@ pub(crate) fn write_node_files(
     node: &NodePlan,
 ) -> Result<NodePaths, LabError> {
     let paths = NodePaths::new(lab_dir, &node.spec.name);
-    for sub in [
-        "etc/sudoers.d",
-        "proc",
-        "varlib/upper",
-        "varlib/work",
-        "root/upper",
-        "root/work",
-    ] {
+    for sub in ["etc/sudoers.d", "proc", "varlib/upper", "varlib/work"] {
         let dir = paths.dir.join(sub);
         fs::create_dir_all(&dir).map_err(|e| LabError::io(lab, &dir, e))?;
     }
@@ -112,8 +105,9 @@ pub(crate) fn write_node_files(
 }
 
 /// The script run as the node's first process (inside its netns, after `unshare --mount
-/// --uts`): gives the node its hostname, private /tmp, /home, /root and /var/lib (overlays,
-/// so the host is never written), the /var/lib/docker tmpfs, and its users; then waits.
+/// --uts`): gives the node its hostname, private /tmp and /home, a fresh root home, /var/lib
+/// (an overlay, so the host is never written), the /var/lib/docker tmpfs, and its users;
+/// then waits.
 pub(crate) fn setup_script(paths: &NodePaths, node: &NodePlan) -> String {
     let q = |p: PathBuf| shell_quote(&p.to_string_lossy());
     let mut s = String::from("set -eu\n");
@@ -123,13 +117,17 @@ pub(crate) fn setup_script(paths: &NodePaths, node: &NodePlan) -> String {
     for (user, uid) in [(SUDO_USER, SUDO_UID), (PLAIN_USER, PLAIN_UID)] {
         s += &format!("mkdir -m 0750 /home/{user}\nchown {uid}:{uid} /home/{user}\n");
     }
-    for (name, target) in [("varlib", "/var/lib"), ("root", "/root")] {
-        let upper = q(paths.dir.join(name).join("upper"));
-        let work = q(paths.dir.join(name).join("work"));
-        s += &format!(
-            "mount -t overlay overlay -o lowerdir={target},upperdir={upper},workdir={work} {target}\n"
-        );
-    }
+    // root's home as a fresh Debian install has it, not this machine's: every SSH session
+    // runs ~/.bashrc (bash does when sshd starts it), and a developer's shell setup there
+    // (pyenv, nvm...) would cost each session more than a real node's does.
+    s += "mount -t tmpfs -o mode=0700,size=256m tmpfs /root\n";
+    s += "for f in bashrc profile; do if [ -e /usr/share/base-files/dot.$f ]; then \
+          cp /usr/share/base-files/dot.$f /root/.$f; fi; done\n";
+    let upper = q(paths.dir.join("varlib").join("upper"));
+    let work = q(paths.dir.join("varlib").join("work"));
+    s += &format!(
+        "mount -t overlay overlay -o lowerdir=/var/lib,upperdir={upper},workdir={work} /var/lib\n"
+    );
     s += "mkdir -p /var/lib/docker\n";
     s += &format!(
         "mount -t tmpfs -o size={},mode=0711 tmpfs /var/lib/docker\n",

@@ -204,9 +204,18 @@ fn a_prober_that_never_hangs_up_does_not_hold_up_the_others() {
     for r in &results {
         assert_eq!(r.result, Verdict::Ok, "{}", r.note);
     }
+    // The probers reset their connections: no TIME_WAIT is left on either side.
+    let time_wait = std::fs::read_to_string("/proc/net/tcp").unwrap();
+    let port_hex = format!(":{port:04X}");
+    let lingering = time_wait
+        .lines()
+        .filter(|l| l.contains(&port_hex))
+        .filter(|l| l.split_whitespace().nth(3) == Some("06"))
+        .count();
+    assert_eq!(lingering, 0, "{time_wait}");
     drop(stalled);
     listeners.close();
-    // Every prober hung up first, so no TIME_WAIT sits on the port: it binds again at once.
+    // So the port binds again at once.
     let again = Listeners::open(&[spec(port, Protocol::Tcp)], TOKEN, "cp1");
     assert_eq!(again.bound.len(), 1, "{:?}", again.failed);
 }

@@ -5,8 +5,9 @@
 //! leaves nothing behind.
 
 use std::ffi::OsString;
-use std::io::{self, BufRead, BufReader, Write};
+use std::io::{self, BufRead, BufReader, BufWriter, Write};
 use std::process::ExitCode;
+use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 use tarmac_checks::gather::gather;
@@ -15,6 +16,10 @@ use tarmac_checks::protocol::{PROBE_VERSION, PROTOCOL_VERSION, ProbeMessage, Pro
 
 /// A request is a few hundred bytes; anything near this is not a harness talking.
 const MAX_REQUEST_BYTES: u64 = 1024 * 1024;
+
+/// Mesh results are written in batches, each at most this old: a node probes hundreds of
+/// peer ports, and every write is an SSH packet that sshd and the harness each handle.
+const REACH_FLUSH_EVERY: Duration = Duration::from_millis(100);
 
 /// Exit codes the harness maps to node errors.
 const EXIT_IO: u8 = 1;
@@ -102,7 +107,7 @@ fn print_facts() -> io::Result<()> {
 /// the answer to the one request line, then (with a mesh request) the mesh phase, then
 /// `done`.
 fn serve() -> ExitCode {
-    let mut out = io::stdout().lock();
+    let mut out = BufWriter::with_capacity(64 * 1024, io::stdout().lock());
     let hello = ProbeMessage::Hello {
         version: PROTOCOL_VERSION,
         probe_version: PROBE_VERSION.to_owned(),
@@ -132,7 +137,15 @@ fn serve() -> ExitCode {
         // Stdin stays open for the mesh commands; what read_request buffered beyond its
         // line is still in stdin's shared buffer.
         let commands = session::spawn_line_reader(BufReader::new(io::stdin()));
-        match session::run(&mesh, &commands, &mut |m| send(&mut out, m)) {
+        let mut flushed = Instant::now();
+        let mut send_batched = |m: &ProbeMessage| {
+            if !matches!(m, ProbeMessage::Reach(_)) || flushed.elapsed() >= REACH_FLUSH_EVERY {
+                flushed = Instant::now();
+                return send(&mut out, m);
+            }
+            write_line(&mut out, m)
+        };
+        match session::run(&mesh, &commands, &mut send_batched) {
             Ok(()) => {}
             Err(SessionError::Write(e)) => {
                 eprintln!("tarmac-probe: cannot write to stdout: {e}");
@@ -159,9 +172,13 @@ fn serve() -> ExitCode {
 }
 
 fn send(out: &mut impl Write, message: &ProbeMessage) -> io::Result<()> {
-    serde_json::to_writer(&mut *out, message)?;
-    out.write_all(b"\n")?;
+    write_line(out, message)?;
     out.flush()
+}
+
+fn write_line(out: &mut impl Write, message: &ProbeMessage) -> io::Result<()> {
+    serde_json::to_writer(&mut *out, message)?;
+    out.write_all(b"\n")
 }
 
 /// Reads one line (at most [`MAX_REQUEST_BYTES`]) and checks its protocol version.

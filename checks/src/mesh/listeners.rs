@@ -22,6 +22,9 @@ const POLL: Duration = Duration::from_millis(200);
 const CONNECTION_DEADLINE: Duration = Duration::from_secs(1);
 /// Greeted connections kept open per port at most (each is a file descriptor).
 const MAX_PENDING: usize = 256;
+/// How often the greeted connections are looked at: each look is a read per connection,
+/// and hundreds of peers connect to the same port within a fraction of a second.
+const REAP_EVERY: Duration = Duration::from_millis(50);
 
 /// The open listeners of one node.
 #[derive(Debug)]
@@ -131,6 +134,7 @@ fn bind(spec: PortSpec) -> io::Result<Socket> {
 /// others' greetings (hundreds of peers probe the same port at once).
 fn serve_tcp(socket: &TcpListener, stop: &AtomicBool, hello: &[u8]) {
     let mut pending = Vec::new();
+    let mut reaped = Instant::now();
     while !stop.load(Ordering::SeqCst) {
         match socket.accept() {
             Ok((conn, _)) => {
@@ -142,7 +146,10 @@ fn serve_tcp(socket: &TcpListener, stop: &AtomicBool, hello: &[u8]) {
             // EMFILE and friends: back off a little rather than spin.
             Err(_) => std::thread::sleep(POLL),
         }
-        reap(&mut pending);
+        if pending.len() > MAX_PENDING || reaped.elapsed() >= REAP_EVERY {
+            reap(&mut pending);
+            reaped = Instant::now();
+        }
     }
 }
 
@@ -156,9 +163,10 @@ fn greet(mut stream: TcpStream, hello: &[u8]) -> Option<TcpStream> {
     }
 }
 
-/// Drops the greeted connections whose prober hung up (read 0: the TIME_WAIT is on its
-/// side, not on our port, where it would make the next run's bind test fail), failed,
-/// or outlived [`CONNECTION_DEADLINE`]; and the oldest beyond [`MAX_PENDING`].
+/// Drops the greeted connections whose prober hung up (tarmac's prober resets the
+/// connection; one that closes sends a FIN, and the TIME_WAIT is on its side, not on our
+/// port, where it would make the next run's bind test fail), failed, or outlived
+/// [`CONNECTION_DEADLINE`]; and the oldest beyond [`MAX_PENDING`].
 fn reap(pending: &mut Vec<(TcpStream, Instant)>) {
     let mut sink = [0u8; 64];
     pending.retain_mut(|(stream, since)| match stream.read(&mut sink) {

@@ -1,4 +1,5 @@
-//! Sockets listening now, from `/proc/net/{tcp,tcp6,udp,udp6}`, with their processes.
+//! Sockets listening now, with their processes: from the kernel's sock_diag interface,
+//! or `/proc/net/{tcp,tcp6,udp,udp6}` where that is not available.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -7,6 +8,7 @@ use crate::plan::Protocol;
 
 use super::log::GatherLog;
 use super::read::read_optional;
+use super::sock_diag;
 use super::socket_owners::socket_owners;
 
 const TCP_LISTEN: &str = "0A";
@@ -22,25 +24,10 @@ pub struct SocketRow {
 }
 
 pub fn gather(log: &mut GatherLog) -> Vec<Listener> {
-    let tables = [
-        ("tcp", Protocol::Tcp, TCP_LISTEN),
-        ("tcp6", Protocol::Tcp, TCP_LISTEN),
-        ("udp", Protocol::Udp, UDP_UNCONNECTED),
-        ("udp6", Protocol::Udp, UDP_UNCONNECTED),
-    ];
     let mut rows = Vec::new();
-    for (file, protocol, state) in tables {
-        let path = format!("/proc/net/{file}");
-        // A missing tcp6/udp6 table means IPv6 is off: no v6 listeners, not an error.
-        match read_optional(&path) {
-            Ok(Some(text)) => rows.extend(
-                parse_proc_net_sockets(&text, state)
-                    .into_iter()
-                    .map(|r| (protocol, r)),
-            ),
-            Ok(None) => {}
-            Err(e) => log.record(&format!("ports.listening.{file}"), e),
-        }
+    for protocol in [Protocol::Tcp, Protocol::Udp] {
+        let found = sock_diag::listening(protocol).unwrap_or_else(|_| from_proc(protocol, log));
+        rows.extend(found.into_iter().map(|r| (protocol, r)));
     }
     let owners = socket_owners(
         rows.iter()
@@ -56,6 +43,25 @@ pub fn gather(log: &mut GatherLog) -> Vec<Listener> {
             process: owners.get(&row.inode).cloned(),
         })
         .collect()
+}
+
+/// The listening sockets of `protocol` from `/proc/net`, both address families.
+fn from_proc(protocol: Protocol, log: &mut GatherLog) -> Vec<SocketRow> {
+    let (tables, state) = match protocol {
+        Protocol::Tcp => (["tcp", "tcp6"], TCP_LISTEN),
+        Protocol::Udp => (["udp", "udp6"], UDP_UNCONNECTED),
+    };
+    let mut rows = Vec::new();
+    for file in tables {
+        let path = format!("/proc/net/{file}");
+        // A missing tcp6/udp6 table means IPv6 is off: no v6 listeners, not an error.
+        match read_optional(&path) {
+            Ok(Some(text)) => rows.extend(parse_proc_net_sockets(&text, state)),
+            Ok(None) => {}
+            Err(e) => log.record(&format!("ports.listening.{file}"), e),
+        }
+    }
+    rows
 }
 
 /// Parses a `/proc/net/{tcp,udp}[6]` table, keeping sockets in `state` (hex, e.g. `0A`)

@@ -17,6 +17,7 @@ mod ports;
 mod read;
 pub mod requested;
 mod routes;
+mod sock_diag;
 mod socket_owners;
 mod swap;
 mod sysctls;

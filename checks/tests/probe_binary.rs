@@ -298,3 +298,39 @@ fn every_captured_fixture_is_valid_node_facts() {
         "{checked:?}"
     );
 }
+
+#[test]
+fn past_its_deadline_the_probe_exits_on_its_own() {
+    // Stdin stays open and silent: a harness that went quiet mid-run.
+    let mut child = Command::new(probe())
+        .args(["--deadline", "1"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdin = child.stdin.take();
+    let started = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > std::time::Duration::from_secs(60) {
+            let _ = child.kill();
+            panic!("the probe outlived its deadline by a minute");
+        }
+        thread::sleep(std::time::Duration::from_millis(50));
+    }
+    drop(stdin);
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(4));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("still running after 1 s"),
+        "{output:?}"
+    );
+    assert_eq!(messages(&output), [hello()]);
+}
+
+#[test]
+fn a_deadline_must_be_whole_seconds() {
+    let output = run(&["--deadline", "soon"], b"");
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("whole seconds"));
+}

@@ -30,9 +30,9 @@ pub fn leftovers_on(lab: &Lab, node: &str) -> Result<Vec<String>, LabError> {
     Ok(found)
 }
 
-/// [`leftovers_on`] every node of the lab. The node-side script ends right after the probe
-/// but its watchdog polls once a second, so a process may take that long to go: this waits
-/// up to `grace` for the nodes to become clean and returns what is still there.
+/// [`leftovers_on`] every node of the lab. The node-side script ends right after the probe,
+/// but the session's processes may still be going away when tarmac exits: this waits up to
+/// `grace` for the nodes to become clean and returns what is still there.
 pub fn leftovers(lab: &Lab, grace: Duration) -> Result<Vec<String>, LabError> {
     let deadline = Instant::now() + grace;
     loop {

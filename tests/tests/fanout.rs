@@ -17,7 +17,7 @@ use tarmac_tests::{
 
 /// Free space every node's /var/lib/docker must have; lab disks are 40G tmpfs by default.
 const MIN_FREE: &str = "20GiB";
-/// How long the node-side watchdog may take to notice its probe is gone.
+/// How long a node's session processes may take to go after tarmac exits.
 const GRACE: Duration = Duration::from_secs(3);
 
 /// Writes `yaml` plus the lab's own-disk check as `<name>.yaml`.

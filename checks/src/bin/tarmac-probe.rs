@@ -25,9 +25,11 @@ const REACH_FLUSH_EVERY: Duration = Duration::from_millis(100);
 const EXIT_IO: u8 = 1;
 const EXIT_BAD_REQUEST: u8 = 2;
 const EXIT_VERSION_MISMATCH: u8 = 3;
+const EXIT_DEADLINE: u8 = 4;
 
-const USAGE: &str =
-    "usage: tarmac-probe            read one JSON request line on stdin, answer in JSON lines
+const USAGE: &str = "usage: tarmac-probe [--deadline SECONDS]
+                               read one JSON request line on stdin, answer in JSON lines,
+                               and exit after SECONDS whatever is still running
        tarmac-probe --facts    gather with defaults and print the facts as pretty JSON
        tarmac-probe --version  print the probe and protocol versions";
 
@@ -70,6 +72,16 @@ fn main() -> ExitCode {
     let args: Vec<&str> = args.iter().map(|a| a.to_str().unwrap_or("?")).collect();
     let result = match args.as_slice() {
         [] => return serve(),
+        ["--deadline", seconds] => match seconds.parse() {
+            Ok(seconds) => {
+                end_after(Duration::from_secs(seconds));
+                return serve();
+            }
+            Err(_) => {
+                eprintln!("tarmac-probe: --deadline takes whole seconds, not {seconds:?}\n{USAGE}");
+                return ExitCode::from(EXIT_BAD_REQUEST);
+            }
+        },
         ["--version" | "-V"] => print(&format!(
             "tarmac-probe {PROBE_VERSION} (protocol {PROTOCOL_VERSION})"
         )),
@@ -86,6 +98,26 @@ fn main() -> ExitCode {
             eprintln!("tarmac-probe: cannot write to stdout: {e}");
             ExitCode::from(EXIT_IO)
         }
+    }
+}
+
+/// The node's own guard (the harness may be gone, or its signal not delivered): past the
+/// deadline the process exits, whatever its threads are waiting for.
+fn end_after(deadline: Duration) {
+    let guard = std::thread::Builder::new()
+        .name("deadline".to_owned())
+        .spawn(move || {
+            std::thread::sleep(deadline);
+            eprintln!(
+                "tarmac-probe: still running after {} s, its deadline on this node; exiting",
+                deadline.as_secs()
+            );
+            std::process::exit(i32::from(EXIT_DEADLINE));
+        });
+    if let Err(e) = guard {
+        // Without its guard the probe must not run at all.
+        eprintln!("tarmac-probe: cannot start the deadline thread: {e}");
+        std::process::exit(i32::from(EXIT_IO));
     }
 }
 

@@ -30,7 +30,7 @@ pub struct ProbeRunSettings {
     pub probe_timeout: Duration,
     /// Bytes of probe stdout accepted.
     pub max_output: usize,
-    /// How much longer than `probe_timeout` the node-side watchdog lets the probe live
+    /// How much longer than `probe_timeout` the probe's node-side deadline lets it live
     /// (the mesh phase keeps it running after its facts).
     pub extra_lifetime: Duration,
 }
@@ -297,7 +297,7 @@ impl Driver {
             && matches!(e, SshError::Timeout { .. })
         {
             // Ask the script to stop the probe and clean up (it traps TERM). sshd refuses
-            // signal requests for some sessions (root's); the script's watchdog covers those.
+            // signal requests for some sessions (root's); the probe's own deadline covers those.
             let _ = tokio::time::timeout(Duration::from_secs(2), async {
                 let _ = self.channel.signal(Sig::TERM).await;
                 let _ = self.channel.close().await;

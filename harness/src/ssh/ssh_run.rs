@@ -119,7 +119,7 @@ impl SshRun {
     /// Like [`SshRun::probe_node`] for a request with a mesh: returns once the probe has
     /// sent its facts and opened its listeners, keeping the connection for the next
     /// phases. `lifetime` is how much longer than the probe timeout the mesh may last
-    /// (the node-side watchdog ends the probe after that, whatever the harness does).
+    /// (the probe's own `--deadline` ends it after that, whatever the harness does).
     pub async fn start_mesh(
         &self,
         name: &str,

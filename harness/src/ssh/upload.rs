@@ -9,14 +9,17 @@
 //! 2. on `need` the harness sends exactly the probe's bytes; the script writes them to a
 //!    temporary file (`head -c SIZE`), checks the SHA-256 (or the size where `sha256sum`
 //!    is missing), and renames it into place: a partial upload is never run or kept;
-//! 3. the script hard-links the probe to a name of its own (so that another tarmac run
-//!    on the same node removing the shared file cannot pull it away), says
+//! 3. the script runs the probe under a name of its own (a hard link to the kept probe,
+//!    or the fresh upload itself when it is not to be kept), so that another tarmac run
+//!    on the same node removing the shared file cannot pull it away; it says
 //!    `tarmac-upload ready`, the harness sends the request line and EOF, and the script
-//!    runs its link (under `sudo -n` if asked) with that stdin;
-//! 4. a watchdog (polling once a second, so nothing of it outlives the probe by more)
-//!    kills the probe if it outlives the probe deadline;
-//! 5. when the probe ends the script deletes it (and the directory if empty) unless the
+//!    runs the probe (under `sudo -n` if asked) with that stdin and `--deadline`: the
+//!    probe exits on its own if it outlives the probe deadline;
+//! 4. when the probe ends the script deletes it (and the directory if empty) unless the
 //!    probe is to be kept, and exits with the probe's status.
+//!
+//! Every process the script starts costs a fork and an exec on the node, hundreds of
+//! them across a fleet: it starts as few as it can (the watchdog is the probe's own).
 //!
 //! Problems are reported as `tarmac-error <kind> <text>` lines and exit codes 90/91.
 //!
@@ -75,9 +78,10 @@ pub fn command(probe: &ProbeBinary, sudo: bool, keep: bool, probe_timeout: Durat
     format!("sh -c '{}'", script(probe, sudo, keep, probe_timeout))
 }
 
-/// The node enforces the probe's deadline itself, a little after the harness's own (so the
-/// harness reports the timeout first): sshd does not deliver signal requests to every
-/// session (not to root's, for one), and a probe must not outlive a vanished harness.
+/// The node enforces the probe's deadline itself (`tarmac-probe --deadline`), a little after
+/// the harness's own (so the harness reports the timeout first): sshd does not deliver
+/// signal requests to every session (not to root's, for one), and a probe must not outlive
+/// a vanished harness.
 fn node_deadline(probe_timeout: Duration) -> u64 {
     probe_timeout.as_secs() + 3
 }
@@ -86,10 +90,10 @@ fn script(probe: &ProbeBinary, sudo: bool, keep: bool, probe_timeout: Duration) 
     let template = r#"umask 077
 trap "" PIPE
 if [ -n "$HOME" ] && [ -d "$HOME" ] && [ -w "$HOME" ]; then d="$HOME/.cache/tarmac"; else d="/tmp/tarmac-$(id -u)"; fi
-mkdir -p "$d" 2>/dev/null
+if [ -d "$d" ]; then old=1; else old=; mkdir -p "$d" 2>/dev/null; fi
 if [ -L "$d" ] || [ ! -d "$d" ]; then echo "tarmac-error unsafe $d is not a directory"; exit 90; fi
 if [ ! -O "$d" ]; then echo "tarmac-error unsafe $d is owned by another user"; exit 90; fi
-chmod 700 "$d" || { echo "tarmac-error unsafe cannot chmod 700 $d"; exit 90; }
+if [ -n "$old" ] && ! chmod 700 "$d"; then echo "tarmac-error unsafe cannot chmod 700 $d"; exit 90; fi
 p="$d/@NAME@"
 t="$d/.@NAME@.$$"
 verify() {
@@ -100,38 +104,35 @@ verify() {
 }
 r="$d/.run-@NAME@.$$"
 cleanup() {
-  rm -f "$t" "$r"
-  if [ "@KEEP@" = 0 ]; then rm -f "$p"; rmdir "$d" 2>/dev/null; fi
+  if [ "@KEEP@" = 0 ]; then rm -f "$t" "$r" "$p"; rmdir "$d" 2>/dev/null; else rm -f "$t" "$r"; fi
 }
 stop() {
   if [ -n "$pid" ]; then kill "$pid" 2>/dev/null; fi
-  if [ -n "$wd" ]; then kill "$wd" 2>/dev/null; fi
   cleanup
 }
 pid=
-wd=
 trap "stop; exit 129" HUP
 trap "stop; exit 130" INT
 trap "stop; exit 143" TERM
 if [ -f "$p" ] && [ ! -L "$p" ] && [ -O "$p" ] && [ -x "$p" ] && verify "$p"; then
   echo "tarmac-upload present"
+  if ! ln -f "$p" "$r"; then cleanup; echo "tarmac-error upload cannot link $p to $r"; exit 91; fi
 else
   echo "tarmac-upload need"
   if ! head -c @SIZE@ > "$t"; then cleanup; echo "tarmac-error upload cannot write $t"; exit 91; fi
   if ! verify "$t"; then cleanup; echo "tarmac-error upload checksum mismatch for $t"; exit 91; fi
-  if ! chmod 700 "$t" || ! mv -f "$t" "$p"; then cleanup; echo "tarmac-error upload cannot install $p"; exit 91; fi
+  if ! chmod 700 "$t"; then cleanup; echo "tarmac-error upload cannot install $p"; exit 91; fi
+  if [ "@KEEP@" = 0 ]; then k="$r"; else k="$p"; fi
+  if ! mv -f "$t" "$k"; then cleanup; echo "tarmac-error upload cannot install $k"; exit 91; fi
+  if [ "$k" = "$p" ] && ! ln -f "$p" "$r"; then cleanup; echo "tarmac-error upload cannot link $p to $r"; exit 91; fi
 fi
-if ! ln -f "$p" "$r"; then cleanup; echo "tarmac-error upload cannot link $p to $r"; exit 91; fi
 echo "tarmac-upload ready"
 exec 3<&0
-@SUDO@"$r" <&3 3<&- &
+@SUDO@"$r" --deadline @DEADLINE@ <&3 3<&- &
 pid=$!
 exec 3<&-
-( i=0; while [ $i -lt @DEADLINE@ ]; do sleep 1; kill -0 "$pid" 2>/dev/null || exit 0; i=$((i+1)); done; kill "$pid" ) </dev/null >/dev/null 2>&1 &
-wd=$!
 wait "$pid"
 s=$?
-kill "$wd" 2>/dev/null
 cleanup
 exit $s"#;
     template
@@ -186,7 +187,8 @@ mod tests {
             .stdout(Stdio::piped())
             .spawn()
             .unwrap();
-        child.stdin.take().unwrap().write_all(send).unwrap();
+        // The script may refuse before it reads anything: a broken pipe is its answer.
+        let _ = child.stdin.take().unwrap().write_all(send);
         let out = child.wait_with_output().unwrap();
         (
             String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -247,8 +249,9 @@ mod tests {
         line.clear();
         stdout.read_line(&mut line).unwrap();
         assert_eq!(line, "tarmac-upload ready\n");
-        let kept = home.path().join(".cache/tarmac").join(probe.remote_name());
-        assert!(kept.exists());
+        // The upload, under this run's own name (it is not to be kept).
+        let dir = home.path().join(".cache/tarmac");
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
 
         let started = Instant::now();
         let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap());
@@ -259,40 +262,17 @@ mod tests {
             started.elapsed() < Duration::from_secs(10),
             "the trap ran without waiting for the probe"
         );
-        assert!(!kept.exists(), "probe removed");
-        assert!(
-            !home.path().join(".cache/tarmac").exists(),
-            "directory removed"
-        );
+        assert!(!dir.exists(), "probe and directory removed");
     }
 
     #[test]
-    fn watchdog_ends_a_probe_past_its_deadline() {
+    fn the_probe_is_given_the_node_deadline() {
         let home = tempfile::tempdir().unwrap();
-        let body = b"#!/bin/sh\nexec sleep 30\n".to_vec();
+        let body = b"#!/bin/sh\necho \"args $*\"\n".to_vec();
         let probe = ProbeBinary::from_bytes(Path::new("p"), body.clone());
-        let started = std::time::Instant::now();
-        let out = Command::new("sh")
-            .arg("-c")
-            .arg(script(&probe, false, false, Duration::ZERO))
-            .env("HOME", home.path())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .and_then(|mut child| {
-                child.stdin.take().unwrap().write_all(&body)?;
-                child.wait_with_output()
-            })
-            .unwrap();
-        let elapsed = started.elapsed();
-        assert_eq!(
-            out.status.code(),
-            Some(143),
-            "killed by the watchdog's TERM"
-        );
-        assert!(elapsed >= Duration::from_secs(2), "{elapsed:?}");
-        assert!(elapsed < Duration::from_secs(15), "{elapsed:?}");
-        assert!(!home.path().join(".cache/tarmac").exists());
+        let (out, code) = run_locally(home.path(), &probe, false, &body);
+        assert_eq!(code, 0);
+        assert!(out.ends_with("args --deadline 63\n"), "{out}");
     }
 
     #[test]
@@ -304,7 +284,7 @@ mod tests {
         let probe = ProbeBinary::from_bytes(Path::new("p"), body.clone());
         let mut child = Command::new("sh")
             .arg("-c")
-            .arg(script(&probe, false, false, Duration::from_secs(60)))
+            .arg(script(&probe, false, true, Duration::from_secs(60)))
             .env("HOME", home.path())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -326,7 +306,9 @@ mod tests {
         stdout.read_line(&mut line).unwrap();
         assert_eq!(line, "probe got request\n");
         assert!(child.wait().unwrap().success());
-        assert!(!home.path().join(".cache/tarmac").exists());
+        // This run's own link went with it; the shared file was the other run's to remove.
+        let dir = home.path().join(".cache/tarmac");
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0);
     }
 
     #[test]

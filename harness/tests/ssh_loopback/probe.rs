@@ -151,8 +151,10 @@ async fn probe_timeout_stops_the_probe_and_cleans_up() {
         return;
     }
     let sshd = Sshd::start();
+    // A hung probe; like the real one it exits at the `--deadline` the script gives it
+    // (sshd does not pass the harness's TERM on to root's sessions).
     let run = SshRun::new(
-        fake_probe("exec sleep 60"),
+        fake_probe(r#"[ "$1" = --deadline ] && exec timeout "$2" sleep 60"#),
         SshOptions {
             probe_timeout: Duration::from_secs(1),
             ..options()

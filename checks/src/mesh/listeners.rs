@@ -1,7 +1,7 @@
 //! tarmac's own listeners for the mesh phase: one thread per port, TCP answering every
 //! connection with the greeting, UDP answering this run's pings. They exist only between
-//! `listening` and `close`; every socket operation has a timeout so that closing (a flag
-//! the threads look at between timeouts) takes at most [`POLL`].
+//! `listening` and `close`. Closing sets a flag and shuts the sockets down, which wakes
+//! every thread at once; the timeout on each socket operation ([`POLL`]) is the backstop.
 
 use std::io::{self, Read, Write};
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
@@ -33,6 +33,8 @@ pub struct Listeners {
     pub failed: Vec<ListenFailure>,
     stop: Arc<AtomicBool>,
     threads: Vec<JoinHandle<()>>,
+    /// The listening sockets (duplicates of the threads'), to wake them on close.
+    sockets: Vec<Socket>,
 }
 
 impl Listeners {
@@ -44,12 +46,14 @@ impl Listeners {
             failed: Vec::new(),
             stop: stop.clone(),
             threads: Vec::new(),
+            sockets: Vec::new(),
         };
         let hello = greeting::greeting(token, node);
         for &spec in ports {
             let started = bind(spec).and_then(|socket| {
                 let (stop, hello, token) = (stop.clone(), hello.clone(), token.to_owned());
-                std::thread::Builder::new()
+                let waker = socket.try_clone()?;
+                let thread = std::thread::Builder::new()
                     .name(format!("listen-{}-{}", spec.port, spec.protocol))
                     .spawn(move || match spec.protocol {
                         Protocol::Tcp => {
@@ -58,12 +62,14 @@ impl Listeners {
                         Protocol::Udp => {
                             serve_udp(&UdpSocket::from(socket), &stop, &token, hello.as_bytes())
                         }
-                    })
+                    })?;
+                Ok((thread, waker))
             });
             match started {
-                Ok(thread) => {
+                Ok((thread, waker)) => {
                     listeners.bound.push(spec);
                     listeners.threads.push(thread);
+                    listeners.sockets.push(waker);
                 }
                 Err(e) => listeners.failed.push(ListenFailure {
                     port: spec.port,
@@ -75,13 +81,17 @@ impl Listeners {
         listeners
     }
 
-    /// Stops every listener and waits for its thread (at most about [`POLL`]).
+    /// Stops every listener and waits for its thread.
     pub fn close(mut self) {
         self.stop_all();
     }
 
     fn stop_all(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
+        // A blocked accept() or recv() returns at once on a socket shut down for reading.
+        for socket in self.sockets.drain(..) {
+            let _ = socket.shutdown(std::net::Shutdown::Read);
+        }
         for thread in self.threads.drain(..) {
             let _ = thread.join();
         }
@@ -143,8 +153,8 @@ fn serve_tcp(socket: &TcpListener, stop: &AtomicBool, hello: &[u8]) {
                 }
             }
             Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => {}
-            // EMFILE and friends: back off a little rather than spin.
-            Err(_) => std::thread::sleep(POLL),
+            // EMFILE and friends: back off a little rather than spin (unless shut down).
+            Err(_) => pause_unless(stop),
         }
         if pending.len() > MAX_PENDING || reaped.elapsed() >= REAP_EVERY {
             reap(&mut pending);
@@ -188,8 +198,14 @@ fn serve_udp(socket: &UdpSocket, stop: &AtomicBool, token: &str, hello: &[u8]) {
                 }
             }
             Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => {}
-            Err(_) => std::thread::sleep(POLL),
+            Err(_) => pause_unless(stop),
         }
+    }
+}
+
+fn pause_unless(stop: &AtomicBool) {
+    if !stop.load(Ordering::SeqCst) {
+        std::thread::sleep(POLL);
     }
 }
 

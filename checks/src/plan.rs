@@ -54,6 +54,10 @@ pub struct PortRequirement {
     /// Post-install, a real service must be listening here. False for ports whose
     /// service runs on some nodes only (Typha) or on demand (NodePorts).
     pub listens_post_install: bool,
+    /// One of a sample standing for a port range (the NodePort range): the mesh spreads
+    /// the sample over the probers instead of having each test all of it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub sampled: bool,
 }
 
 impl PortRequirement {
@@ -71,6 +75,7 @@ impl PortRequirement {
             served_by: served_by.to_vec(),
             reached_from: reach,
             listens_post_install: true,
+            sampled: false,
         }
     }
 
@@ -129,7 +134,9 @@ fn cni_ports(cni: Cni, mode: Option<CniMode>) -> Vec<PortRequirement> {
 }
 
 /// The NodePort range is 2768 ports; a handful spread over it finds a firewall rule that
-/// covers only part of it without testing every port.
+/// covers only part of it without testing every port. Each prober tests its share of the
+/// handful on each node (see [`crate::mesh::mesh_pairs`]), so that every port of the
+/// sample is tested on every node and every prober tests some NodePort of every node.
 pub const NODEPORT_SAMPLE: [u16; 5] = [30000, 30691, 31383, 32075, 32767];
 
 /// The ports of a whole cluster.
@@ -166,7 +173,9 @@ impl PortPlan {
             PortRequirement::new(10256, Tcp, "kube-proxy health", &[Worker], Reach::Local),
         ];
         reqs.extend(NODEPORT_SAMPLE.iter().map(|p| {
-            PortRequirement::new(*p, Tcp, "NodePort range", &[Worker], all.clone()).on_demand()
+            let mut req = PortRequirement::new(*p, Tcp, "NodePort range", &[Worker], all.clone());
+            req.sampled = true;
+            req.on_demand()
         }));
         reqs.extend(cni_ports(cluster.cni, cluster.cni_mode));
         reqs.extend(extra.iter().cloned());

@@ -19,7 +19,7 @@ pub fn render<'a>(
                 node.name.clone(),
                 format!("{}/{}", req.port, req.protocol),
                 req.component.clone(),
-                reach(&req.reached_from),
+                reach(&req.reached_from) + if req.sampled { ", a share each" } else { "" },
             ];
             if post {
                 let listens = if req.listens_post_install {
@@ -108,11 +108,9 @@ mod tests {
                 .any(|l| l.starts_with("cp1   6443/tcp   kube-apiserver")
                     && l.ends_with("all nodes"))
         );
-        assert!(
-            lines
-                .iter()
-                .any(|l| l.starts_with("w1") && l.contains("30000/tcp"))
-        );
+        assert!(lines.iter().any(|l| l.starts_with("w1")
+            && l.contains("30000/tcp")
+            && l.ends_with("all nodes, a share each")));
         assert!(
             !lines
                 .iter()

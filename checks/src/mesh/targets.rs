@@ -20,20 +20,35 @@ pub struct MeshPair {
 }
 
 /// Every pair, in node order of the target, then plan order, then node order of the prober.
+/// A sampled range's ports are shared out: on each target, the probers (in turns that
+/// rotate from target to target) each test one port of the sample, or several when there
+/// are fewer probers than ports, so that every sampled port is tested on every node.
 pub fn mesh_pairs(plan: &PortPlan, nodes: &[NodeSpec], phase: Phase) -> Vec<MeshPair> {
     let mut pairs: Vec<MeshPair> = Vec::new();
     let mut seen = HashSet::new();
     for (to, target) in nodes.iter().enumerate() {
+        let sample_size = plan.served_by(target).filter(|r| r.sampled).count();
+        let mut sample_index = 0;
         for req in plan.served_by(target) {
             let post = phase == Phase::PostInstall;
+            let share = req.sampled.then(|| {
+                sample_index += 1;
+                sample_index - 1
+            });
             if post && (req.protocol == Protocol::Udp || !req.listens_post_install) {
                 continue;
             }
-            for (from, prober) in nodes.iter().enumerate() {
-                if from != to
-                    && req.must_reach_from(prober)
-                    && seen.insert((from, to, req.port, req.protocol))
-                {
+            let probers = nodes
+                .iter()
+                .enumerate()
+                .filter(|(from, prober)| *from != to && req.must_reach_from(prober));
+            let turns = match share {
+                Some(_) => probers.clone().count().min(sample_size).max(1),
+                None => 1,
+            };
+            for (rank, (from, _)) in probers.enumerate() {
+                let mine = share.is_none_or(|k| k % turns == (rank + to) % turns);
+                if mine && seen.insert((from, to, req.port, req.protocol)) {
                     pairs.push(MeshPair {
                         from,
                         to,
@@ -110,6 +125,51 @@ mod tests {
         );
         assert!(post.iter().any(|p| (p.from, p.to, p.port) == (1, 0, 6443)));
         assert!(post.len() < pairs.len());
+    }
+
+    #[test]
+    fn the_nodeport_sample_is_shared_out_and_still_covers_every_port_and_prober() {
+        let plan = PortPlan::for_cluster(&ClusterSpec::default(), &[]);
+        let sample = crate::plan::NODEPORT_SAMPLE;
+        for workers in [2, 3, 6, 12] {
+            let nodes: Vec<NodeSpec> = (0..workers)
+                .map(|i| node(&format!("w{i}"), &[Role::Worker]))
+                .collect();
+            let pairs = mesh_pairs(&plan, &nodes, Phase::PreInstall);
+            let nodeport = |from: usize, to: usize| -> Vec<u16> {
+                let mut ports: Vec<u16> = pairs
+                    .iter()
+                    .filter(|p| (p.from, p.to) == (from, to) && sample.contains(&p.port))
+                    .map(|p| p.port)
+                    .collect();
+                ports.sort_unstable();
+                ports
+            };
+            for to in 0..workers {
+                let mut tested: Vec<u16> = (0..workers).flat_map(|f| nodeport(f, to)).collect();
+                tested.sort_unstable();
+                tested.dedup();
+                assert_eq!(tested, sample, "{workers} workers: every port on w{to}");
+                for from in (0..workers).filter(|f| *f != to) {
+                    let mine = nodeport(from, to);
+                    assert!(!mine.is_empty(), "w{from} tests some NodePort of w{to}");
+                    // Five ports over n-1 probers: nobody tests more than its turn's share.
+                    assert!(mine.len() <= sample.len().div_ceil(workers - 1), "{mine:?}");
+                }
+            }
+            // In a larger cluster the turns rotate each prober through the whole sample.
+            if workers > 2 * sample.len() {
+                for from in 0..workers {
+                    let mut all: Vec<u16> = (0..workers).flat_map(|t| nodeport(from, t)).collect();
+                    all.sort_unstable();
+                    all.dedup();
+                    assert_eq!(all, sample, "w{from} over the whole cluster");
+                }
+            }
+            // Other ports are still tested from every prober.
+            let vxlan = pairs.iter().filter(|p| p.port == 4789).count();
+            assert_eq!(vxlan, workers * (workers - 1));
+        }
     }
 
     #[test]

@@ -34,6 +34,7 @@ impl ExtraPort {
             served_by: self.roles.clone(),
             reached_from: self.from.as_ref().map_or(Reach::AllNodes, |f| f.0.clone()),
             listens_post_install: true,
+            sampled: false,
         }
     }
 }

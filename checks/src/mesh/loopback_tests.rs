@@ -175,7 +175,7 @@ fn a_port_already_held_is_reported_not_listened_on() {
 }
 
 #[test]
-fn probe_all_returns_one_result_per_target_with_bounded_threads() {
+fn probe_all_returns_one_result_per_target_a_few_in_flight_at_a_time() {
     let port = free_port();
     let listeners = Listeners::open(&[spec(port, Protocol::Tcp)], TOKEN, "cp1");
     let targets: Vec<MeshTarget> = (0..20)

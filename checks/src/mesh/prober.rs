@@ -1,5 +1,5 @@
 //! The probing side of the mesh: one TCP or UDP probe of one peer port, with a verdict,
-//! and [`probe_all`], which runs a node's targets on a bounded number of threads.
+//! and [`probe_all`], which keeps a bounded number of a node's probes in flight on one thread.
 //!
 //! TCP: refused (RST) → `refused`; no handshake in time → `timeout`; connected and our
 //! greeting with this run's token and the expected node → `ok`; anything else said, or
@@ -7,11 +7,13 @@
 //! as ECONNREFUSED): our greeting → `ok`; ECONNREFUSED → `refused`; another payload →
 //! `wrong-peer`; silence after every attempt → `timeout` (silence never proves "open").
 
-use std::io::{self, Read};
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream, ToSocketAddrs, UdpSocket};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc;
+use std::io::{self, Read, Write};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
+use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
+
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use socket2::{Domain, Socket, Type};
 
 use super::greeting::{self, Answer};
 use super::listeners::is_timeout;
@@ -25,6 +27,7 @@ const UDP_ATTEMPTS: u32 = 3;
 const MAX_ANSWER: usize = 256;
 /// Time left to read the greeting, at least, however long the handshake took.
 const MIN_READ: Duration = Duration::from_millis(200);
+const EINPROGRESS: i32 = nix::errno::Errno::EINPROGRESS as i32;
 
 /// How one node probes its targets.
 #[derive(Debug, Clone)]
@@ -81,41 +84,74 @@ pub fn probe_all(
     });
 }
 
-/// One pass over `targets` on a bounded number of threads.
+/// One pass over `targets`: at most `options.concurrency` probes in flight, all driven by
+/// one thread with nonblocking sockets and `poll`. Thousands of probes per node, each a
+/// handshake and a few bytes: a thread per probe would cost more in wakeups and timers
+/// than the probes themselves.
 fn run_pass(targets: &[MeshTarget], options: &ProbeOptions, mut each: impl FnMut(Reachability)) {
-    if targets.is_empty() {
-        return;
+    let limit = options.concurrency.max(1);
+    let mut queue = targets.iter();
+    let mut flights: Vec<Flight<'_>> = Vec::new();
+    loop {
+        while flights.len() < limit {
+            let Some(target) = queue.next() else { break };
+            match Flight::start(target, options) {
+                Ok(flight) => flights.push(flight),
+                Err(outcome) => each(reach(target, options, outcome)),
+            }
+        }
+        if flights.is_empty() {
+            return;
+        }
+        let ready = wait(&flights);
+        let now = Instant::now();
+        let mut finished = Vec::new();
+        for (i, flight) in flights.iter_mut().enumerate() {
+            let event = ready.get(i).copied().unwrap_or(false);
+            if let Some(outcome) = flight.advance(event, now, options) {
+                finished.push((i, outcome));
+            }
+        }
+        // Highest index first: each swap_remove moves a flight that is staying.
+        for (i, outcome) in finished.into_iter().rev() {
+            let flight = flights.swap_remove(i);
+            each(reach(flight.target, options, outcome));
+        }
     }
-    let workers = options.concurrency.clamp(1, targets.len());
-    let next = AtomicUsize::new(0);
-    let (tx, rx) = mpsc::channel();
-    std::thread::scope(|scope| {
-        for _ in 0..workers {
-            let (tx, next) = (tx.clone(), &next);
-            scope.spawn(move || {
-                while let Some(target) = targets.get(next.fetch_add(1, Ordering::SeqCst)) {
-                    if tx.send(probe_one(target, options)).is_err() {
-                        return;
-                    }
-                }
-            });
-        }
-        drop(tx);
-        for result in rx {
-            each(result);
-        }
-    });
 }
 
-/// One probe of one target.
-pub fn probe_one(target: &MeshTarget, options: &ProbeOptions) -> Reachability {
-    let (result, rtt, note) = match resolve(&target.address, target.port) {
-        Err(note) => (Verdict::Untestable, None, note),
-        Ok(addr) => match target.protocol {
-            Protocol::Tcp => tcp(addr, target, options),
-            Protocol::Udp => udp(addr, target, options),
-        },
-    };
+/// Polls every flight's socket until one is ready or the earliest deadline passes; which
+/// flights are ready, by index.
+fn wait(flights: &[Flight<'_>]) -> Vec<bool> {
+    let now = Instant::now();
+    let soonest = flights.iter().map(|f| f.due).min().unwrap_or(now);
+    // Round up: waking a millisecond early would only poll again.
+    let millis = soonest
+        .saturating_duration_since(now)
+        .as_micros()
+        .div_ceil(1000);
+    let timeout = PollTimeout::try_from(millis).unwrap_or(PollTimeout::MAX);
+    let mut fds: Vec<PollFd<'_>> = flights
+        .iter()
+        .map(|f| PollFd::new(f.socket.as_fd(), f.interest()))
+        .collect();
+    match poll(&mut fds, timeout) {
+        Ok(n) if n > 0 => fds
+            .iter()
+            .map(|fd| fd.revents().is_some_and(|r| !r.is_empty()))
+            .collect(),
+        // A timeout, or EINTR: the deadlines decide what happens next.
+        Ok(_) | Err(nix::errno::Errno::EINTR) => Vec::new(),
+        // Out of memory or descriptors: let the deadlines pass rather than spin.
+        Err(_) => {
+            std::thread::sleep(Duration::from_millis(10));
+            Vec::new()
+        }
+    }
+}
+
+fn reach(target: &MeshTarget, options: &ProbeOptions, outcome: Outcome) -> Reachability {
+    let (result, rtt, note) = outcome;
     Reachability {
         from: options.from.clone(),
         to: target.node.clone(),
@@ -127,6 +163,19 @@ pub fn probe_one(target: &MeshTarget, options: &ProbeOptions) -> Reachability {
     }
 }
 
+/// One probe of one target.
+pub fn probe_one(target: &MeshTarget, options: &ProbeOptions) -> Reachability {
+    let mut result = None;
+    run_pass(std::slice::from_ref(target), options, |r| result = Some(r));
+    result.unwrap_or_else(|| {
+        reach(
+            target,
+            options,
+            (Verdict::Untestable, None, "no result".to_owned()),
+        )
+    })
+}
+
 fn resolve(address: &str, port: u16) -> Result<SocketAddr, String> {
     (address, port)
         .to_socket_addrs()
@@ -135,25 +184,205 @@ fn resolve(address: &str, port: u16) -> Result<SocketAddr, String> {
         .ok_or_else(|| format!("{address} resolves to no address"))
 }
 
-fn tcp(addr: SocketAddr, target: &MeshTarget, options: &ProbeOptions) -> Outcome {
-    let started = Instant::now();
-    let mut stream = match TcpStream::connect_timeout(&addr, options.timeout) {
-        Ok(stream) => stream,
-        Err(e) => return connect_failed(&e, options.timeout),
-    };
-    // The handshake is one round trip: that is the RTT we report.
-    let rtt = started.elapsed();
-    if options.connect_only {
-        return (Verdict::Ok, Some(rtt), String::new());
+/// A probe in flight: its socket, where it stands, and when it must move on.
+#[derive(Debug)]
+struct Flight<'a> {
+    target: &'a MeshTarget,
+    socket: Socket,
+    state: State,
+    /// When the current step times out (or the next datagram is due).
+    due: Instant,
+}
+
+#[derive(Debug)]
+enum State {
+    /// TCP handshake sent at `started`.
+    Connecting { started: Instant },
+    /// Connected after `rtt`; reading the greeting.
+    Reading { rtt: Duration, got: Vec<u8> },
+    /// `sent` datagrams so far, the last at `last`.
+    Pinging { sent: u32, last: Instant },
+}
+
+impl<'a> Flight<'a> {
+    /// Opens the socket and sends the first packet; an outcome when that already decides.
+    fn start(target: &'a MeshTarget, options: &ProbeOptions) -> Result<Self, Outcome> {
+        let addr = resolve(&target.address, target.port)
+            .map_err(|note| (Verdict::Untestable, None, note))?;
+        let untestable = |what: &str, e: io::Error| {
+            (
+                Verdict::Untestable,
+                None,
+                format!("cannot open a {what} socket: {e}"),
+            )
+        };
+        let now = Instant::now();
+        match target.protocol {
+            Protocol::Tcp => {
+                let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)
+                    .and_then(|s| s.set_nonblocking(true).map(|()| s))
+                    .map_err(|e| untestable("TCP", e))?;
+                match socket.connect(&addr.into()) {
+                    Ok(()) => {}
+                    Err(e) if e.raw_os_error() == Some(EINPROGRESS) => {}
+                    Err(e) => return Err(connect_failed(&e, options.timeout)),
+                }
+                Ok(Flight {
+                    target,
+                    socket,
+                    state: State::Connecting { started: now },
+                    due: now + options.timeout,
+                })
+            }
+            Protocol::Udp => {
+                let local: SocketAddr = match addr {
+                    SocketAddr::V4(_) => (Ipv4Addr::UNSPECIFIED, 0).into(),
+                    SocketAddr::V6(_) => (Ipv6Addr::UNSPECIFIED, 0).into(),
+                };
+                // Connected, so that an ICMP port unreachable shows as ECONNREFUSED.
+                let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, None)
+                    .and_then(|s| s.bind(&local.into()).map(|()| s))
+                    .and_then(|s| s.connect(&addr.into()).map(|()| s))
+                    .and_then(|s| s.set_nonblocking(true).map(|()| s))
+                    .map_err(|e| untestable("UDP", e))?;
+                let mut flight = Flight {
+                    target,
+                    socket,
+                    state: State::Pinging { sent: 0, last: now },
+                    due: now,
+                };
+                flight.ping(now, options).map(|()| flight)
+            }
+        }
     }
-    let left = options.timeout.saturating_sub(rtt).max(MIN_READ);
-    let answer = read_answer(&mut stream, left);
-    // Our own listener: end with a reset rather than the FIN exchange. Half the packets of
-    // a close, and no TIME_WAIT on either side (thousands per run otherwise, which every
-    // later read of the node's socket tables walks through).
-    let _ = socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO));
-    let (verdict, note) = judge(&answer, &options.token, &target.node, "said");
-    (verdict, (verdict == Verdict::Ok).then_some(rtt), note)
+
+    fn interest(&self) -> PollFlags {
+        match self.state {
+            State::Connecting { .. } => PollFlags::POLLOUT,
+            State::Reading { .. } | State::Pinging { .. } => PollFlags::POLLIN,
+        }
+    }
+
+    /// Moves the probe on after its socket became `ready` (or not) at `now`; the outcome
+    /// once there is one.
+    fn advance(&mut self, ready: bool, now: Instant, options: &ProbeOptions) -> Option<Outcome> {
+        match &mut self.state {
+            State::Connecting { started } => {
+                if ready {
+                    let started = *started;
+                    return self.connected(now.duration_since(started), now, options);
+                }
+                (now >= self.due).then(|| {
+                    let timed_out = io::Error::from(io::ErrorKind::TimedOut);
+                    connect_failed(&timed_out, options.timeout)
+                })
+            }
+            State::Reading { rtt, got } => {
+                let rtt = *rtt;
+                let mut finished = now >= self.due;
+                let mut failed = None;
+                let mut buf = [0u8; MAX_ANSWER];
+                while ready && !finished && got.len() < MAX_ANSWER && !got.contains(&b'\n') {
+                    match (&self.socket).read(&mut buf) {
+                        Ok(0) => finished = true,
+                        Ok(n) => got.extend_from_slice(&buf[..n]),
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                        Err(e) => {
+                            if got.is_empty() {
+                                failed = Some(e);
+                            }
+                            finished = true;
+                        }
+                    }
+                }
+                if !finished && got.len() < MAX_ANSWER && !got.contains(&b'\n') {
+                    return None;
+                }
+                let answer = match failed {
+                    Some(e) => Err(e),
+                    None => Ok(std::mem::take(got)),
+                };
+                // Our own listener: end with a reset rather than the FIN exchange. Half the
+                // packets of a close, and no TIME_WAIT on either side (thousands per run
+                // otherwise, which every later read of the node's socket tables walks).
+                let _ = self.socket.set_linger(Some(Duration::ZERO));
+                let (verdict, note) = judge(&answer, &options.token, &self.target.node, "said");
+                Some((verdict, (verdict == Verdict::Ok).then_some(rtt), note))
+            }
+            State::Pinging { sent, last } => {
+                let (sent, last) = (*sent, *last);
+                if ready {
+                    let mut buf = [0u8; 512];
+                    match (&self.socket).read(&mut buf) {
+                        Ok(n) => {
+                            let answer = Ok(buf[..n].to_vec());
+                            let (verdict, note) =
+                                judge(&answer, &options.token, &self.target.node, "replied");
+                            let rtt = now.duration_since(last);
+                            return Some((verdict, (verdict == Verdict::Ok).then_some(rtt), note));
+                        }
+                        Err(e)
+                            if matches!(
+                                e.kind(),
+                                io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+                            ) => {}
+                        Err(e) => return Some(udp_error(&e)),
+                    }
+                }
+                if now < self.due {
+                    return None;
+                }
+                if sent < UDP_ATTEMPTS {
+                    return self.ping(now, options).err();
+                }
+                Some((
+                    Verdict::Timeout,
+                    None,
+                    format!(
+                        "no reply to {UDP_ATTEMPTS} datagrams within {}",
+                        secs(options.timeout)
+                    ),
+                ))
+            }
+        }
+    }
+
+    /// The handshake completed (or failed: the socket's pending error says which).
+    fn connected(
+        &mut self,
+        rtt: Duration,
+        now: Instant,
+        options: &ProbeOptions,
+    ) -> Option<Outcome> {
+        match self.socket.take_error() {
+            Ok(None) => {}
+            Ok(Some(e)) | Err(e) => return Some(connect_failed(&e, options.timeout)),
+        }
+        if options.connect_only {
+            return Some((Verdict::Ok, Some(rtt), String::new()));
+        }
+        self.state = State::Reading {
+            rtt,
+            got: Vec::new(),
+        };
+        self.due = now + options.timeout.saturating_sub(rtt).max(MIN_READ);
+        None
+    }
+
+    /// Sends the next datagram; an outcome if sending fails.
+    fn ping(&mut self, now: Instant, options: &ProbeOptions) -> Result<(), Outcome> {
+        let State::Pinging { sent, last } = &mut self.state else {
+            return Ok(());
+        };
+        (&self.socket)
+            .write(greeting::ping(&options.token).as_bytes())
+            .map_err(|e| udp_error(&e))?;
+        *sent += 1;
+        *last = now;
+        self.due = now + (options.timeout / UDP_ATTEMPTS).max(Duration::from_millis(50));
+        Ok(())
+    }
 }
 
 fn connect_failed(e: &io::Error, timeout: Duration) -> Outcome {
@@ -173,29 +402,6 @@ fn connect_failed(e: &io::Error, timeout: Duration) -> Outcome {
     }
     // No route, host unreachable, network unreachable: the path actively said no.
     (Verdict::Refused, None, e.to_string())
-}
-
-/// Reads until a newline, [`MAX_ANSWER`] bytes, EOF or `within`.
-fn read_answer(stream: &mut TcpStream, within: Duration) -> Result<Vec<u8>, io::Error> {
-    let deadline = Instant::now() + within;
-    let mut got = Vec::new();
-    let mut buf = [0u8; MAX_ANSWER];
-    while got.len() < MAX_ANSWER && !got.contains(&b'\n') {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            break;
-        }
-        stream.set_read_timeout(Some(left))?;
-        match stream.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => got.extend_from_slice(&buf[..n]),
-            Err(e) if is_timeout(&e) => break,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) if got.is_empty() => return Err(e),
-            Err(_) => break,
-        }
-    }
-    Ok(got)
 }
 
 /// The verdict on what a connected peer said (or did not).
@@ -239,57 +445,6 @@ fn judge(
             format!("another service answered (it {verb} {text})"),
         ),
     }
-}
-
-fn udp(addr: SocketAddr, target: &MeshTarget, options: &ProbeOptions) -> Outcome {
-    let local: SocketAddr = match addr {
-        SocketAddr::V4(_) => (Ipv4Addr::UNSPECIFIED, 0).into(),
-        SocketAddr::V6(_) => (Ipv6Addr::UNSPECIFIED, 0).into(),
-    };
-    let socket = match UdpSocket::bind(local).and_then(|s| s.connect(addr).map(|()| s)) {
-        Ok(s) => s,
-        Err(e) => {
-            return (
-                Verdict::Untestable,
-                None,
-                format!("cannot open a UDP socket: {e}"),
-            );
-        }
-    };
-    let ping = greeting::ping(&options.token);
-    let per_attempt = (options.timeout / UDP_ATTEMPTS).max(Duration::from_millis(50));
-    let mut buf = [0u8; 512];
-    for _ in 0..UDP_ATTEMPTS {
-        let sent = Instant::now();
-        if let Err(e) = socket.send(ping.as_bytes()) {
-            return udp_error(&e);
-        }
-        if let Err(e) = socket.set_read_timeout(Some(per_attempt)) {
-            return (Verdict::Untestable, None, e.to_string());
-        }
-        match socket.recv(&mut buf) {
-            Ok(n) => {
-                let rtt = sent.elapsed();
-                let (verdict, note) = judge(
-                    &Ok(buf[..n].to_vec()),
-                    &options.token,
-                    &target.node,
-                    "replied",
-                );
-                return (verdict, (verdict == Verdict::Ok).then_some(rtt), note);
-            }
-            Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return udp_error(&e),
-        }
-    }
-    (
-        Verdict::Timeout,
-        None,
-        format!(
-            "no reply to {UDP_ATTEMPTS} datagrams within {}",
-            secs(options.timeout)
-        ),
-    )
 }
 
 fn udp_error(e: &io::Error) -> Outcome {

@@ -7,14 +7,15 @@
 //!    `tarmac-upload present` when a probe with the same SHA-256 is already there (kept
 //!    by an earlier run), else `tarmac-upload need`;
 //! 2. on `need` the harness sends exactly the probe's bytes; the script writes them to a
-//!    temporary file (`head -c SIZE`), checks the SHA-256 (or the size where `sha256sum`
-//!    is missing), and renames it into place: a partial upload is never run or kept;
-//! 3. the script runs the probe under a name of its own (a hard link to the kept probe,
-//!    or the fresh upload itself when it is not to be kept), so that another tarmac run
-//!    on the same node removing the shared file cannot pull it away; it says
-//!    `tarmac-upload ready`, the harness sends the request line and EOF, and the script
-//!    runs the probe (under `sudo -n` if asked) with that stdin and `--deadline`: the
-//!    probe exits on its own if it outlives the probe deadline;
+//!    file (`head -c SIZE`) and checks the SHA-256 (or the size where `sha256sum` is
+//!    missing): a partial upload is never run or kept. A probe to be kept is written to a
+//!    temporary name and renamed into place; one that is not is written under this run's
+//!    own name (`.run-…`, which no other run uses);
+//! 3. the script runs the probe under that name of its own (for a kept probe, a hard link
+//!    to it), so that another tarmac run on the same node removing the shared file cannot
+//!    pull it away; it says `tarmac-upload ready`, the harness sends the request line and
+//!    EOF, and the script runs the probe (under `sudo -n` if asked) with that stdin and
+//!    `--deadline`: the probe exits on its own if it outlives the probe deadline;
 //! 4. when the probe ends the script deletes it (and the directory if empty) unless the
 //!    probe is to be kept, and exits with the probe's status.
 //!
@@ -119,12 +120,14 @@ if [ -f "$p" ] && [ ! -L "$p" ] && [ -O "$p" ] && [ -x "$p" ] && verify "$p"; th
   if ! ln -f "$p" "$r"; then cleanup; echo "tarmac-error upload cannot link $p to $r"; exit 91; fi
 else
   echo "tarmac-upload need"
+  if [ "@KEEP@" = 0 ]; then t="$r"; fi
   if ! head -c @SIZE@ > "$t"; then cleanup; echo "tarmac-error upload cannot write $t"; exit 91; fi
   if ! verify "$t"; then cleanup; echo "tarmac-error upload checksum mismatch for $t"; exit 91; fi
-  if ! chmod 700 "$t"; then cleanup; echo "tarmac-error upload cannot install $p"; exit 91; fi
-  if [ "@KEEP@" = 0 ]; then k="$r"; else k="$p"; fi
-  if ! mv -f "$t" "$k"; then cleanup; echo "tarmac-error upload cannot install $k"; exit 91; fi
-  if [ "$k" = "$p" ] && ! ln -f "$p" "$r"; then cleanup; echo "tarmac-error upload cannot link $p to $r"; exit 91; fi
+  if ! chmod 700 "$t"; then cleanup; echo "tarmac-error upload cannot install $t"; exit 91; fi
+  if [ "@KEEP@" = 1 ]; then
+    if ! mv -f "$t" "$p"; then cleanup; echo "tarmac-error upload cannot install $p"; exit 91; fi
+    if ! ln -f "$p" "$r"; then cleanup; echo "tarmac-error upload cannot link $p to $r"; exit 91; fi
+  fi
 fi
 echo "tarmac-upload ready"
 exec 3<&0

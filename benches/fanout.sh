@@ -8,7 +8,8 @@
 #   tarmac-warm   tarmac check --keep-probe (probe already on the node: no upload)
 # plus, when this tarmac has --no-mesh, the two tarmac runs without the node-to-node mesh
 # (the part ssh `true` has no equivalent of). Then tarmac's peak RSS (/usr/bin/time -v),
-# the probe's size, and one timed run over a lab of BIG nodes (default 200).
+# the probe's size, and over a lab of BIG nodes (default 200) one timed run each of
+# tarmac check, tarmac check --no-mesh and the x25519 ssh fan-out.
 # Needs root (network namespaces), hyperfine, /usr/bin/time (Debian `time`), python3.
 # Traffic stays inside the lab (198.18.0.0/16). Usage: benches/fanout.sh [NODES] [RUNS] [BIG]
 set -euo pipefail
@@ -97,16 +98,29 @@ PROBE_BYTES=$(stat -c %s "$TARMAC_PROBE")
 
 echo "== building a $BIG-node lab" >&2
 up "$BIG" "$LARGE"
+BDIR="/run/tarmac-lab/$LARGE"
+BIG_NS=(ip netns exec "tlab-$LARGE-c")
+seconds() { # wall seconds of one run of "$@" inside the big lab's client namespace
+  local t0 t1
+  t0=$(date +%s.%N)
+  "${BIG_NS[@]}" "$@" >/dev/null 2>&1 || true
+  t1=$(date +%s.%N)
+  python3 -c "print(f'{$t1 - $t0:.2f}')"
+}
+# Once each, for scale: the cheapest ssh fan-out and tarmac without the mesh (the mesh's
+# work grows with the square of the nodes, and here every node shares this machine's CPUs).
+BIG_X25519=$(seconds sh -c "xargs -P 64 -I{} ssh -F $BDIR/ssh_config -o KexAlgorithms=curve25519-sha256 {} true < $BDIR/hosts")
+BIG_NO_MESH=$(seconds $TARMAC check --color never -i "$BDIR/bench.yaml" --no-mesh)
 BIG_START=$(date +%s.%N)
-ip netns exec "tlab-$LARGE-c" /usr/bin/time -v $TARMAC check --color never \
-  -i "/run/tarmac-lab/$LARGE/bench.yaml" --json "$OUT/big.json" >/dev/null 2>"$OUT/big.stderr" || true
+"${BIG_NS[@]}" /usr/bin/time -v $TARMAC check --color never \
+  -i "$BDIR/bench.yaml" --json "$OUT/big.json" >/dev/null 2>"$OUT/big.stderr" || true
 BIG_END=$(date +%s.%N)
 BIG_RSS=$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$OUT/big.stderr")
 
 python3 - "$OUT" "$NODES" "$BIG" "$RSS_FIRST" "$RSS_WARM" "$PROBE_BYTES" "$BIG_START" "$BIG_END" \
-  "$BIG_RSS" "$LOAD_BEFORE" "$LOAD_AFTER" <<'PY'
+  "$BIG_RSS" "$LOAD_BEFORE" "$LOAD_AFTER" "$BIG_X25519" "$BIG_NO_MESH" <<'PY'
 import json, sys
-out, nodes, big, rss_first, rss_warm, probe, t0, t1, big_rss, load0, load1 = sys.argv[1:]
+out, nodes, big, rss_first, rss_warm, probe, t0, t1, big_rss, load0, load1, big_x, big_nm = sys.argv[1:]
 h = {r["command"]: r for r in json.load(open(f"{out}/hyperfine.json"))["results"]}
 def line(name):
     r = h[name]
@@ -126,6 +140,8 @@ s = big_report["summary"]
 print(f"\npeak RSS of tarmac ({nodes} nodes): first run {int(rss_first)/1024:.1f} MiB, warm {int(rss_warm)/1024:.1f} MiB")
 print(f"probe size: {int(probe)} bytes ({int(probe)/1024:.0f} KiB)")
 print(f"{big} nodes, one run: {float(t1)-float(t0):.2f} s wall (report duration_ms {big_report['duration_ms']}), "
-      f"peak RSS {int(big_rss or 0)/1024:.1f} MiB; summary {s}")
+      f"peak RSS {int(big_rss or 0)/1024:.1f} MiB; summary {s}; "
+      f"{len(big_report.get('reachability') or [])} mesh probes")
+print(f"{big} nodes, once each: ssh-x25519 {big_x} s, tarmac --no-mesh {big_nm} s")
 print(f"\nload before: {load0.strip()}\nload after:  {load1.strip()}")
 PY

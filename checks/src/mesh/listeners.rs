@@ -1,29 +1,33 @@
-//! tarmac's own listeners for the mesh phase: one thread per port, TCP answering every
-//! connection with the greeting, UDP answering this run's pings. They exist only between
-//! `listening` and `close`. Closing sets a flag and shuts the sockets down, which wakes
-//! every thread at once; the timeout on each socket operation ([`POLL`]) is the backstop.
+//! tarmac's own listeners for the mesh phase: one thread serving every port with
+//! nonblocking sockets and `poll`, TCP answering every connection with the greeting, UDP
+//! answering this run's pings. They exist only between `listening` and `close`. Closing
+//! sets a flag and shuts the sockets down, which wakes the thread at once.
 
 use std::io::{self, Read, Write};
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::os::fd::{AsFd, BorrowedFd};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use socket2::{Domain, SockAddr, Socket, Type};
 
 use super::greeting;
 use crate::plan::Protocol;
 use crate::protocol::{ListenFailure, PortSpec};
 
-/// How often a listener thread looks at the stop flag.
-const POLL: Duration = Duration::from_millis(200);
+/// How long the thread backs off after an error it cannot act on (out of descriptors).
+const BACK_OFF: Duration = Duration::from_millis(200);
 /// How long a greeted connection waits for the prober to close first.
 const CONNECTION_DEADLINE: Duration = Duration::from_secs(1);
 /// Greeted connections kept open per port at most (each is a file descriptor).
 const MAX_PENDING: usize = 256;
-/// How often the greeted connections are looked at: each look is a read per connection,
-/// and hundreds of peers connect to the same port within a fraction of a second.
+/// Connections accepted or datagrams answered on one port before the others get a turn.
+const BATCH: usize = 64;
+/// How often the greeted connections are looked at (each look is a read per connection),
+/// and the stop flag.
 const REAP_EVERY: Duration = Duration::from_millis(50);
 
 /// The open listeners of one node.
@@ -32,9 +36,25 @@ pub struct Listeners {
     pub bound: Vec<PortSpec>,
     pub failed: Vec<ListenFailure>,
     stop: Arc<AtomicBool>,
-    threads: Vec<JoinHandle<()>>,
-    /// The listening sockets (duplicates of the threads'), to wake them on close.
-    sockets: Vec<Socket>,
+    thread: Option<JoinHandle<()>>,
+    /// The listening sockets (duplicates of the thread's), to wake it on close.
+    wakers: Vec<Socket>,
+}
+
+/// One listening socket.
+#[derive(Debug)]
+enum Served {
+    Tcp(TcpListener),
+    Udp(UdpSocket),
+}
+
+impl Served {
+    fn fd(&self) -> BorrowedFd<'_> {
+        match self {
+            Served::Tcp(s) => s.as_fd(),
+            Served::Udp(s) => s.as_fd(),
+        }
+    }
 }
 
 impl Listeners {
@@ -45,54 +65,56 @@ impl Listeners {
             bound: Vec::new(),
             failed: Vec::new(),
             stop: stop.clone(),
-            threads: Vec::new(),
-            sockets: Vec::new(),
+            thread: None,
+            wakers: Vec::new(),
         };
-        let hello = greeting::greeting(token, node);
+        let mut served = Vec::new();
         for &spec in ports {
-            let started = bind(spec).and_then(|socket| {
-                let (stop, hello, token) = (stop.clone(), hello.clone(), token.to_owned());
-                let waker = socket.try_clone()?;
-                let thread = std::thread::Builder::new()
-                    .name(format!("listen-{}-{}", spec.port, spec.protocol))
-                    .spawn(move || match spec.protocol {
-                        Protocol::Tcp => {
-                            serve_tcp(&TcpListener::from(socket), &stop, hello.as_bytes())
-                        }
-                        Protocol::Udp => {
-                            serve_udp(&UdpSocket::from(socket), &stop, &token, hello.as_bytes())
-                        }
-                    })?;
-                Ok((thread, waker))
-            });
-            match started {
-                Ok((thread, waker)) => {
+            let opened = bind(spec).and_then(|socket| Ok((socket.try_clone()?, socket)));
+            match opened {
+                Ok((waker, socket)) => {
                     listeners.bound.push(spec);
-                    listeners.threads.push(thread);
-                    listeners.sockets.push(waker);
+                    listeners.wakers.push(waker);
+                    served.push(match spec.protocol {
+                        Protocol::Tcp => Served::Tcp(socket.into()),
+                        Protocol::Udp => Served::Udp(socket.into()),
+                    });
                 }
-                Err(e) => listeners.failed.push(ListenFailure {
-                    port: spec.port,
-                    protocol: spec.protocol,
-                    error: e.to_string(),
-                }),
+                Err(e) => listeners.failed.push(failure(spec, &e)),
+            }
+        }
+        if served.is_empty() {
+            return listeners;
+        }
+        let (hello, token) = (greeting::greeting(token, node), token.to_owned());
+        let spawned = std::thread::Builder::new()
+            .name("mesh-listen".to_owned())
+            .spawn(move || serve(&served, &stop, &token, hello.as_bytes()));
+        match spawned {
+            Ok(thread) => listeners.thread = Some(thread),
+            // Nothing will answer: every port is a failure (the sockets close with `served`).
+            Err(e) => {
+                listeners.wakers.clear();
+                for spec in std::mem::take(&mut listeners.bound) {
+                    listeners.failed.push(failure(spec, &e));
+                }
             }
         }
         listeners
     }
 
-    /// Stops every listener and waits for its thread.
+    /// Stops every listener and waits for the thread.
     pub fn close(mut self) {
         self.stop_all();
     }
 
     fn stop_all(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
-        // A blocked accept() or recv() returns at once on a socket shut down for reading.
-        for socket in self.sockets.drain(..) {
+        // poll() returns at once for a socket shut down for reading.
+        for socket in self.wakers.drain(..) {
             let _ = socket.shutdown(std::net::Shutdown::Read);
         }
-        for thread in self.threads.drain(..) {
+        if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
     }
@@ -101,6 +123,14 @@ impl Listeners {
 impl Drop for Listeners {
     fn drop(&mut self) {
         self.stop_all();
+    }
+}
+
+fn failure(spec: PortSpec, e: &io::Error) -> ListenFailure {
+    ListenFailure {
+        port: spec.port,
+        protocol: spec.protocol,
+        error: e.to_string(),
     }
 }
 
@@ -134,33 +164,75 @@ fn bind(spec: PortSpec) -> io::Result<Socket> {
     if spec.protocol == Protocol::Tcp {
         socket.listen(1024)?;
     }
-    // Linux honours SO_RCVTIMEO in accept() too: both loops wake up to see the flag.
-    socket.set_read_timeout(Some(POLL))?;
+    socket.set_nonblocking(true)?;
     Ok(socket)
 }
 
-/// Accepts connections and greets each at once; a greeted connection waits in
-/// `pending` until the prober hangs up, so that one slow prober never holds up the
-/// others' greetings (hundreds of peers probe the same port at once).
-fn serve_tcp(socket: &TcpListener, stop: &AtomicBool, hello: &[u8]) {
+/// Serves every socket until the stop flag is set. Greeted connections wait in `pending`
+/// until their prober hangs up, so that one slow prober never holds up the others'
+/// greetings (hundreds of peers probe the same port at once).
+fn serve(served: &[Served], stop: &AtomicBool, token: &str, hello: &[u8]) {
     let mut pending = Vec::new();
     let mut reaped = Instant::now();
+    let tick = PollTimeout::try_from(REAP_EVERY).unwrap_or(PollTimeout::MAX);
     while !stop.load(Ordering::SeqCst) {
-        match socket.accept() {
+        let ready: Vec<bool> = {
+            let mut fds: Vec<PollFd<'_>> = served
+                .iter()
+                .map(|s| PollFd::new(s.fd(), PollFlags::POLLIN))
+                .collect();
+            match poll(&mut fds, tick) {
+                Ok(_) | Err(nix::errno::Errno::EINTR) => fds
+                    .iter()
+                    .map(|fd| fd.revents().is_some_and(|r| !r.is_empty()))
+                    .collect(),
+                Err(_) => {
+                    pause_unless(stop);
+                    Vec::new()
+                }
+            }
+        };
+        for (socket, _) in served.iter().zip(ready).filter(|(_, ready)| *ready) {
+            let drained = match socket {
+                Served::Tcp(listener) => accept_batch(listener, hello, &mut pending),
+                Served::Udp(udp) => answer_batch(udp, token, hello),
+            };
+            if let Err(e) = drained
+                && !matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::InvalidInput
+                )
+            {
+                // EMFILE and friends: back off a little rather than spin (unless stopping).
+                pause_unless(stop);
+            }
+        }
+        if pending.len() > MAX_PENDING * served.len() || reaped.elapsed() >= REAP_EVERY {
+            reap(&mut pending, MAX_PENDING * served.len());
+            reaped = Instant::now();
+        }
+    }
+}
+
+/// Accepts and greets up to [`BATCH`] connections; the error that ended the batch
+/// (`WouldBlock` once the queue is empty).
+fn accept_batch(
+    listener: &TcpListener,
+    hello: &[u8],
+    pending: &mut Vec<(TcpStream, Instant)>,
+) -> io::Result<()> {
+    for _ in 0..BATCH {
+        match listener.accept() {
             Ok((conn, _)) => {
                 if let Some(conn) = greet(conn, hello) {
                     pending.push((conn, Instant::now()));
                 }
             }
-            Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => {}
-            // EMFILE and friends: back off a little rather than spin (unless shut down).
-            Err(_) => pause_unless(stop),
-        }
-        if pending.len() > MAX_PENDING || reaped.elapsed() >= REAP_EVERY {
-            reap(&mut pending);
-            reaped = Instant::now();
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
         }
     }
+    Ok(())
 }
 
 /// Says the greeting without blocking (it fits any fresh socket's send buffer); `None`
@@ -173,39 +245,42 @@ fn greet(mut stream: TcpStream, hello: &[u8]) -> Option<TcpStream> {
     }
 }
 
-/// Drops the greeted connections whose prober hung up (tarmac's prober resets the
-/// connection; one that closes sends a FIN, and the TIME_WAIT is on its side, not on our
-/// port, where it would make the next run's bind test fail), failed, or outlived
-/// [`CONNECTION_DEADLINE`]; and the oldest beyond [`MAX_PENDING`].
-fn reap(pending: &mut Vec<(TcpStream, Instant)>) {
-    let mut sink = [0u8; 64];
-    pending.retain_mut(|(stream, since)| match stream.read(&mut sink) {
-        Ok(0) => false,
-        Err(e) if !is_timeout(&e) && e.kind() != io::ErrorKind::Interrupted => false,
-        _ => since.elapsed() < CONNECTION_DEADLINE,
-    });
-    let excess = pending.len().saturating_sub(MAX_PENDING);
-    pending.drain(..excess);
-}
-
-fn serve_udp(socket: &UdpSocket, stop: &AtomicBool, token: &str, hello: &[u8]) {
+/// Answers up to [`BATCH`] pings of this run (anything else gets no reply: the listener
+/// must not become a reflector for arbitrary traffic).
+fn answer_batch(socket: &UdpSocket, token: &str, hello: &[u8]) -> io::Result<()> {
     let mut buf = [0u8; 512];
-    while !stop.load(Ordering::SeqCst) {
+    for _ in 0..BATCH {
         match socket.recv_from(&mut buf) {
             Ok((n, from)) => {
                 if greeting::is_ping(&buf[..n.min(buf.len())], token) {
                     let _ = socket.send_to(hello, from);
                 }
             }
-            Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => {}
-            Err(_) => pause_unless(stop),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
         }
     }
+    Ok(())
+}
+
+/// Drops the greeted connections whose prober hung up (tarmac's prober resets the
+/// connection; one that closes sends a FIN, and the TIME_WAIT is on its side, not on our
+/// port, where it would make the next run's bind test fail), failed, or outlived
+/// [`CONNECTION_DEADLINE`]; and the oldest beyond `max`.
+fn reap(pending: &mut Vec<(TcpStream, Instant)>, max: usize) {
+    let mut sink = [0u8; 64];
+    pending.retain_mut(|(stream, since)| match stream.read(&mut sink) {
+        Ok(0) => false,
+        Err(e) if !is_timeout(&e) && e.kind() != io::ErrorKind::Interrupted => false,
+        _ => since.elapsed() < CONNECTION_DEADLINE,
+    });
+    let excess = pending.len().saturating_sub(max);
+    pending.drain(..excess);
 }
 
 fn pause_unless(stop: &AtomicBool) {
     if !stop.load(Ordering::SeqCst) {
-        std::thread::sleep(POLL);
+        std::thread::sleep(BACK_OFF);
     }
 }
 

@@ -27,7 +27,11 @@ const TCP_LISTEN: u32 = 10;
 /// A bound, unconnected UDP socket is in TCP_CLOSE.
 const UDP_UNCONNECTED: u32 = 7;
 
+/// `struct nlmsghdr`.
 const HEADER: usize = 16;
+/// `struct inet_diag_req_v2`: family, protocol, extensions, padding, the state bit set,
+/// and the 48-byte socket id (all zero: match every socket).
+const REQUEST: usize = 56;
 /// `struct inet_diag_msg`: family, state, timer, retrans, the 48-byte socket id, then
 /// expires, rqueue, wqueue, uid and inode (u32 each).
 const DIAG_MSG: usize = 72;
@@ -50,7 +54,7 @@ pub fn listening(protocol: Protocol) -> io::Result<Vec<SocketRow>> {
         match dump(&socket, seq, family, protocol, &mut rows) {
             Ok(()) => {}
             // A kernel without IPv6 has no AF_INET6 handler: no v6 listeners.
-            Err(e) if family == AF_INET6 && e.raw_os_error() == Some(2) => {}
+            Err(e) if family == AF_INET6 && e.raw_os_error() == Some(nix::libc::ENOENT) => {}
             Err(e) => return Err(e),
         }
     }
@@ -90,16 +94,16 @@ fn dump(
 /// `struct nlmsghdr` + `struct inet_diag_req_v2` asking for every socket of `proto` in
 /// `family` whose state is in the bit set `states`.
 fn request(seq: u32, family: u8, proto: u8, states: u32) -> Vec<u8> {
-    let len: u32 = 16 + 56;
-    let mut m = Vec::with_capacity(len as usize);
-    m.extend_from_slice(&len.to_ne_bytes());
+    let len = HEADER + REQUEST;
+    let mut m = Vec::with_capacity(len);
+    m.extend_from_slice(&(len as u32).to_ne_bytes());
     m.extend_from_slice(&SOCK_DIAG_BY_FAMILY.to_ne_bytes());
     m.extend_from_slice(&(NLM_F_REQUEST | NLM_F_DUMP).to_ne_bytes());
     m.extend_from_slice(&seq.to_ne_bytes());
     m.extend_from_slice(&0u32.to_ne_bytes());
     m.extend_from_slice(&[family, proto, 0, 0]);
     m.extend_from_slice(&states.to_ne_bytes());
-    m.resize(len as usize, 0); // the socket id: all zero, match everything
+    m.resize(len, 0);
     m
 }
 
@@ -133,7 +137,7 @@ fn parse(mut buf: &[u8], seq: u32, rows: &mut Vec<SocketRow>) -> io::Result<Pars
                     });
                 }
                 SOCK_DIAG_BY_FAMILY => {
-                    rows.push(row(body).ok_or_else(|| garbage("a short socket record"))?)
+                    rows.push(row(body).ok_or_else(|| garbage("a short or unknown socket record"))?)
                 }
                 _ => {}
             }

@@ -9,11 +9,11 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use super::listeners::Listeners;
-use super::prober::{ProbeOptions, probe_all, probe_one};
+use super::prober::{ProbeOptions, probe_all, run_pass};
 use super::session;
 use crate::plan::Protocol;
 use crate::protocol::{MeshCommand, MeshRequest, MeshTarget, PortSpec, ProbeMessage};
-use crate::reachability::Verdict;
+use crate::reachability::{Reachability, Verdict};
 
 const TOKEN: &str = "0123456789abcdef";
 
@@ -34,6 +34,14 @@ fn target(node: &str, port: u16, protocol: Protocol) -> MeshTarget {
         port,
         protocol,
     }
+}
+
+/// One probe of one target, without the retry of timeouts that [`probe_all`] adds.
+fn probe_one(target: &MeshTarget, options: &ProbeOptions) -> Reachability {
+    let mut results = Vec::new();
+    run_pass(std::slice::from_ref(target), options, |r| results.push(r));
+    assert_eq!(results.len(), 1, "{results:?}");
+    results.remove(0)
 }
 
 /// A port nothing listens on right now (TCP and UDP both free).

@@ -14,5 +14,5 @@ mod loopback_tests;
 
 pub use findings::{MESH_REACHABLE, mesh_findings};
 pub use listeners::Listeners;
-pub use prober::{ProbeOptions, probe_all, probe_one};
+pub use prober::{ProbeOptions, probe_all};
 pub use targets::{MeshPair, listen_ports, mesh_pairs};

@@ -88,7 +88,11 @@ pub fn probe_all(
 /// one thread with nonblocking sockets and `poll`. Thousands of probes per node, each a
 /// handshake and a few bytes: a thread per probe would cost more in wakeups and timers
 /// than the probes themselves.
-fn run_pass(targets: &[MeshTarget], options: &ProbeOptions, mut each: impl FnMut(Reachability)) {
+pub(super) fn run_pass(
+    targets: &[MeshTarget],
+    options: &ProbeOptions,
+    mut each: impl FnMut(Reachability),
+) {
     let limit = options.concurrency.max(1);
     let mut queue = targets.iter();
     let mut flights: Vec<Flight<'_>> = Vec::new();
@@ -161,19 +165,6 @@ fn reach(target: &MeshTarget, options: &ProbeOptions, outcome: Outcome) -> Reach
         rtt_us: rtt.map(|d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX)),
         note,
     }
-}
-
-/// One probe of one target.
-pub fn probe_one(target: &MeshTarget, options: &ProbeOptions) -> Reachability {
-    let mut result = None;
-    run_pass(std::slice::from_ref(target), options, |r| result = Some(r));
-    result.unwrap_or_else(|| {
-        reach(
-            target,
-            options,
-            (Verdict::Untestable, None, "no result".to_owned()),
-        )
-    })
 }
 
 fn resolve(address: &str, port: u16) -> Result<SocketAddr, String> {
@@ -282,7 +273,7 @@ impl<'a> Flight<'a> {
                 let mut finished = now >= self.due;
                 let mut failed = None;
                 let mut buf = [0u8; MAX_ANSWER];
-                while ready && !finished && got.len() < MAX_ANSWER && !got.contains(&b'\n') {
+                while ready && !finished && !answered(got) {
                     match (&self.socket).read(&mut buf) {
                         Ok(0) => finished = true,
                         Ok(n) => got.extend_from_slice(&buf[..n]),
@@ -296,7 +287,7 @@ impl<'a> Flight<'a> {
                         }
                     }
                 }
-                if !finished && got.len() < MAX_ANSWER && !got.contains(&b'\n') {
+                if !finished && !answered(got) {
                     return None;
                 }
                 let answer = match failed {
@@ -383,6 +374,11 @@ impl<'a> Flight<'a> {
         self.due = now + (options.timeout / UDP_ATTEMPTS).max(Duration::from_millis(50));
         Ok(())
     }
+}
+
+/// A whole greeting line, or as much as we read of any answer.
+fn answered(got: &[u8]) -> bool {
+    got.len() >= MAX_ANSWER || got.contains(&b'\n')
 }
 
 fn connect_failed(e: &io::Error, timeout: Duration) -> Outcome {

@@ -26,15 +26,14 @@ pub struct MeshPair {
 pub fn mesh_pairs(plan: &PortPlan, nodes: &[NodeSpec], phase: Phase) -> Vec<MeshPair> {
     let mut pairs: Vec<MeshPair> = Vec::new();
     let mut seen = HashSet::new();
+    let post = phase == Phase::PostInstall;
     for (to, target) in nodes.iter().enumerate() {
         let sample_size = plan.served_by(target).filter(|r| r.sampled).count();
-        let mut sample_index = 0;
+        let mut sampled_so_far = 0;
         for req in plan.served_by(target) {
-            let post = phase == Phase::PostInstall;
-            let share = req.sampled.then(|| {
-                sample_index += 1;
-                sample_index - 1
-            });
+            // Which port of the sample this is (counted before any is skipped below).
+            let share = req.sampled.then_some(sampled_so_far);
+            sampled_so_far += usize::from(req.sampled);
             if post && (req.protocol == Protocol::Udp || !req.listens_post_install) {
                 continue;
             }

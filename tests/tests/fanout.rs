@@ -217,6 +217,11 @@ fn one_fault_per_node_fails_exactly_that_check_on_exactly_that_node() {
     assert_eq!(run.with_status(&["warn"]), expected_warnings(&names));
     let busy = run.messages("busy", "port.free");
     assert!(busy.iter().any(|m| m.starts_with("10250/tcp")), "{busy:?}");
+    // The holder is named: the lab's listener is python3, in the node's namespaces.
+    assert!(
+        busy.iter().any(|m| m.contains("held by python3 (pid ")),
+        "{busy:?}"
+    );
     let small = run.messages("small", "disk.free").join("");
     assert!(
         small.contains("1.0GiB") && small.contains("20.0GiB"),

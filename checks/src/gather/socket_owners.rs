@@ -1,4 +1,9 @@
 //! Which process holds a socket: `/proc/PID/fd/*` links read `socket:[INODE]`.
+//!
+//! Only processes in the probe's own network namespace are looked into: a socket
+//! listening here was made by a process in this namespace, and on a Kubernetes node most
+//! processes live in pods with namespaces of their own (one `readlink` each to skip,
+//! instead of one per open file).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -17,6 +22,7 @@ pub fn socket_owners(mut wanted: BTreeSet<u64>) -> BTreeMap<u64, ProcessRef> {
     let Ok(proc_dir) = fs::read_dir("/proc") else {
         return found;
     };
+    let own_net = fs::read_link("/proc/self/ns/net").ok();
     let mut fds_seen = 0usize;
     let pids = proc_dir
         .filter_map(Result::ok)
@@ -25,6 +31,9 @@ pub fn socket_owners(mut wanted: BTreeSet<u64>) -> BTreeMap<u64, ProcessRef> {
     for pid in pids {
         if wanted.is_empty() || fds_seen >= MAX_FDS {
             break;
+        }
+        if own_net.is_some() && fs::read_link(format!("/proc/{pid}/ns/net")).ok() != own_net {
+            continue;
         }
         let Ok(fds) = fs::read_dir(format!("/proc/{pid}/fd")) else {
             continue;

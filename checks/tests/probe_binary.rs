@@ -334,3 +334,39 @@ fn a_deadline_must_be_whole_seconds() {
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("whole seconds"));
 }
+
+#[test]
+fn with_unlink_the_probe_removes_its_own_copy_and_emptied_directory_and_still_answers() {
+    let request = request_line(&ProbeRequest::all_roles_default());
+    let run_copy = |dir: &Path, others: &[&str]| {
+        std::fs::create_dir(dir).unwrap();
+        let copy = dir.join(".run-tarmac-probe.1");
+        std::fs::copy(probe(), &copy).unwrap();
+        for other in others {
+            std::fs::write(dir.join(other), b"").unwrap();
+        }
+        let mut child = Command::new(&copy)
+            .args(["--deadline", "60", "--unlink"])
+            .arg(&copy)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(&request).unwrap();
+        let output = child.wait_with_output().unwrap();
+        assert!(output.status.success(), "{output:?}");
+        assert!(matches!(
+            messages(&output).as_slice(),
+            [_, ProbeMessage::Facts { .. }, ProbeMessage::Done]
+        ));
+        assert!(!copy.exists(), "the probe removed its own copy");
+    };
+    let scratch = tempfile::tempdir().unwrap();
+    let alone = scratch.path().join("alone");
+    run_copy(&alone, &[]);
+    assert!(!alone.exists(), "the emptied directory is gone");
+    // A kept probe (or another run's) shares the directory: it stays, and so do they.
+    let shared = scratch.path().join("shared");
+    run_copy(&shared, &["tarmac-probe-kept"]);
+    assert!(shared.join("tarmac-probe-kept").exists());
+}

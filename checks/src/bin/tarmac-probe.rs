@@ -27,9 +27,11 @@ const EXIT_BAD_REQUEST: u8 = 2;
 const EXIT_VERSION_MISMATCH: u8 = 3;
 const EXIT_DEADLINE: u8 = 4;
 
-const USAGE: &str = "usage: tarmac-probe [--deadline SECONDS]
+const USAGE: &str = "usage: tarmac-probe [--deadline SECONDS] [--unlink FILE]...
                                read one JSON request line on stdin, answer in JSON lines,
-                               and exit after SECONDS whatever is still running
+                               and exit after SECONDS whatever is still running; remove
+                               each FILE (the probe's own copy on the node) at start, then
+                               its directory if that is left empty
        tarmac-probe --facts    gather with defaults and print the facts as pretty JSON
        tarmac-probe --version  print the probe and protocol versions";
 
@@ -71,32 +73,75 @@ fn main() -> ExitCode {
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();
     let args: Vec<&str> = args.iter().map(|a| a.to_str().unwrap_or("?")).collect();
     let result = match args.as_slice() {
-        [] => return serve(),
-        ["--deadline", seconds] => match seconds.parse() {
-            Ok(seconds) => {
-                end_after(Duration::from_secs(seconds));
-                return serve();
-            }
-            Err(_) => {
-                eprintln!("tarmac-probe: --deadline takes whole seconds, not {seconds:?}\n{USAGE}");
-                return ExitCode::from(EXIT_BAD_REQUEST);
-            }
-        },
         ["--version" | "-V"] => print(&format!(
             "tarmac-probe {PROBE_VERSION} (protocol {PROTOCOL_VERSION})"
         )),
         ["--facts"] => print_facts(),
         ["--help" | "-h"] => print(USAGE),
-        _ => {
-            eprintln!("tarmac-probe: unexpected arguments {args:?}\n{USAGE}");
-            return ExitCode::from(EXIT_BAD_REQUEST);
-        }
+        serve_args => match ServeOptions::parse(serve_args) {
+            Ok(options) => {
+                remove_own_files(&options.unlink);
+                if let Some(deadline) = options.deadline {
+                    end_after(deadline);
+                }
+                return serve();
+            }
+            Err(e) => {
+                eprintln!("tarmac-probe: {e}\n{USAGE}");
+                return ExitCode::from(EXIT_BAD_REQUEST);
+            }
+        },
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("tarmac-probe: cannot write to stdout: {e}");
             ExitCode::from(EXIT_IO)
+        }
+    }
+}
+
+/// How a request is served: `[--deadline SECONDS] [--unlink FILE]...`.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct ServeOptions<'a> {
+    deadline: Option<Duration>,
+    unlink: Vec<&'a str>,
+}
+
+impl<'a> ServeOptions<'a> {
+    fn parse(mut args: &[&'a str]) -> Result<ServeOptions<'a>, String> {
+        let mut options = ServeOptions::default();
+        loop {
+            match args {
+                [] => return Ok(options),
+                ["--deadline", seconds, rest @ ..] => {
+                    let seconds = seconds
+                        .parse()
+                        .map_err(|_| format!("--deadline takes whole seconds, not {seconds:?}"))?;
+                    options.deadline = Some(Duration::from_secs(seconds));
+                    args = rest;
+                }
+                ["--unlink", file, rest @ ..] => {
+                    options.unlink.push(file);
+                    args = rest;
+                }
+                _ => return Err(format!("unexpected arguments {args:?}")),
+            }
+        }
+    }
+}
+
+/// Removes the probe's own copy (a running program needs no name), then its directory
+/// if nothing else is in it, before any work: a probe that crashes or is killed leaves
+/// nothing behind, and the node script has no files to remove after a normal run.
+/// Whatever cannot be removed here, the node script removes after the probe.
+fn remove_own_files(files: &[&str]) {
+    for file in files {
+        let _ = std::fs::remove_file(file);
+    }
+    for file in files {
+        if let Some(dir) = std::path::Path::new(file).parent() {
+            let _ = std::fs::remove_dir(dir);
         }
     }
 }

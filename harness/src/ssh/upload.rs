@@ -16,11 +16,15 @@
 //!    pull it away; it says `tarmac-upload ready`, the harness sends the request line and
 //!    EOF, and the script runs the probe (under `sudo -n` if asked) with that stdin and
 //!    `--deadline`: the probe exits on its own if it outlives the probe deadline;
-//! 4. when the probe ends the script deletes it (and the directory if empty) unless the
-//!    probe is to be kept, and exits with the probe's status.
+//! 4. the probe removes its files itself as it starts (`--unlink`: its run name, and the
+//!    kept name unless the probe is to be kept; then the directory if that is empty), so
+//!    a probe that crashes or is killed leaves nothing behind; when it ends, the script
+//!    removes whatever is still there (a probe that never started: `sudo` refused) and
+//!    exits with the probe's status.
 //!
 //! Every process the script starts costs a fork and an exec on the node, hundreds of
-//! them across a fleet: it starts as few as it can (the watchdog is the probe's own).
+//! them across a fleet: it starts as few as it can (the watchdog is the probe's own, the
+//! `rm` and `rmdir` run only when something is left), and tests with shell builtins.
 //!
 //! Problems are reported as `tarmac-error <kind> <text>` lines and exit codes 90/91.
 //!
@@ -104,8 +108,14 @@ verify() {
   [ "$(($(wc -c < "$1")))" = "@SIZE@" ]
 }
 r="$d/.run-@NAME@.$$"
+left() { [ -e "$1" ] || [ -L "$1" ]; }
 cleanup() {
-  if [ "@KEEP@" = 0 ]; then rm -f "$t" "$r" "$p"; rmdir "$d" 2>/dev/null; else rm -f "$t" "$r"; fi
+  if [ "@KEEP@" = 1 ]; then
+    if left "$t" || left "$r"; then rm -f "$t" "$r"; fi
+  else
+    if left "$t" || left "$r" || left "$p"; then rm -f "$t" "$r" "$p"; fi
+    if [ -d "$d" ]; then rmdir "$d" 2>/dev/null; fi
+  fi
 }
 stop() {
   if [ -n "$pid" ]; then kill "$pid" 2>/dev/null; fi
@@ -131,7 +141,7 @@ else
 fi
 echo "tarmac-upload ready"
 exec 3<&0
-@SUDO@"$r" --deadline @DEADLINE@ <&3 3<&- &
+@SUDO@"$r" --deadline @DEADLINE@ --unlink "$r"@UNLINK_KEPT@ <&3 3<&- &
 pid=$!
 exec 3<&-
 wait "$pid"
@@ -144,6 +154,7 @@ exit $s"#;
         .replace("@SIZE@", &probe.bytes().len().to_string())
         .replace("@KEEP@", if keep { "1" } else { "0" })
         .replace("@SUDO@", if sudo { "sudo -n " } else { "" })
+        .replace("@UNLINK_KEPT@", if keep { "" } else { " --unlink \"$p\"" })
         .replace("@DEADLINE@", &node_deadline(probe_timeout).to_string())
 }
 
@@ -269,13 +280,34 @@ mod tests {
     }
 
     #[test]
-    fn the_probe_is_given_the_node_deadline() {
+    fn the_probe_is_given_the_node_deadline_and_its_files_to_remove() {
         let home = tempfile::tempdir().unwrap();
-        let body = b"#!/bin/sh\necho \"args $*\"\n".to_vec();
+        let dir = home.path().join(".cache/tarmac");
+        // Like the real probe: it removes what --unlink names, then the emptied directory.
+        let body = b"#!/bin/sh\necho \"args $*\"\nrm -f \"$4\" \"$6\"; rmdir \"${4%/*}\" 2>/dev/null; exit 0\n".to_vec();
         let probe = ProbeBinary::from_bytes(Path::new("p"), body.clone());
         let (out, code) = run_locally(home.path(), &probe, false, &body);
         assert_eq!(code, 0);
-        assert!(out.ends_with("args --deadline 63\n"), "{out}");
+        let args = out.lines().last().unwrap();
+        let run = dir.join(format!(".run-{}.", probe.remote_name()));
+        let kept = dir.join(probe.remote_name());
+        let (run, kept) = (run.display(), kept.display());
+        assert!(
+            args.starts_with(&format!("args --deadline 63 --unlink {run}")),
+            "{out}"
+        );
+        assert!(args.ends_with(&format!(" --unlink {kept}")), "{out}");
+        assert!(!dir.exists());
+
+        // A probe to be kept keeps its shared name: only the run's own link goes.
+        let (out, code) = run_locally(home.path(), &probe, true, &body);
+        assert_eq!(code, 0);
+        assert_eq!(
+            out.lines().last().unwrap().matches("--unlink").count(),
+            1,
+            "{out}"
+        );
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
     }
 
     #[test]

@@ -1,19 +1,21 @@
 //! Finding the static `tarmac-probe` on this machine and hashing it once per run.
 
+use blake2::{Blake2b512, Digest};
+use bytes::Bytes;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use super::error::SshError;
 
 /// Where `scripts/build-probe` (cargo) puts the probe, relative to the target directory.
 const CARGO_PROBE_PATH: &str = "x86_64-unknown-linux-musl/probe/tarmac-probe";
 
-/// The probe's bytes and their SHA-256, read once and shared by every node's upload.
+/// The probe's bytes and their hashes, read once and shared by every node's upload.
 #[derive(Clone)]
 pub struct ProbeBinary {
     path: PathBuf,
-    bytes: Arc<[u8]>,
+    bytes: Bytes,
     sha256: String,
+    blake2b: String,
 }
 
 impl std::fmt::Debug for ProbeBinary {
@@ -61,6 +63,7 @@ impl ProbeBinary {
         ProbeBinary {
             path: path.to_owned(),
             sha256: hex(digest.as_ref()),
+            blake2b: hex(&Blake2b512::digest(&bytes)),
             bytes: bytes.into(),
         }
     }
@@ -73,9 +76,19 @@ impl ProbeBinary {
         &self.bytes
     }
 
+    /// The bytes to send: every node's upload shares them, no copy.
+    pub fn shared_bytes(&self) -> Bytes {
+        self.bytes.clone()
+    }
+
     /// Lower-case hex SHA-256 of the bytes.
     pub fn sha256(&self) -> &str {
         &self.sha256
+    }
+
+    /// Lower-case hex BLAKE2b-512 of the bytes, as coreutils' `b2sum` prints it.
+    pub fn blake2b(&self) -> &str {
+        &self.blake2b
     }
 
     /// The name on the node: the hash in the name lets a kept probe be reused, and two
@@ -124,6 +137,12 @@ mod tests {
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
         assert_eq!(probe.remote_name(), "tarmac-probe-ba7816bf8f01");
+        // `printf abc | b2sum`
+        assert_eq!(
+            probe.blake2b(),
+            "ba80a53f981c4d0d6a2797b69f12f6e94c212f14685ac4b74b12bb6fdbffa2d1\
+             7d87c5392aab792dc252d5de4533cc9518d38aa8dbf1925ab92386edd4009923"
+        );
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! Finding the static `tarmac-probe` on this machine and hashing it once per run.
 
-use blake2::{Blake2b512, Digest};
-use bytes::Bytes;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use blake2::{Blake2b512, Digest};
 
 use super::error::SshError;
 
@@ -13,7 +14,7 @@ const CARGO_PROBE_PATH: &str = "x86_64-unknown-linux-musl/probe/tarmac-probe";
 #[derive(Clone)]
 pub struct ProbeBinary {
     path: PathBuf,
-    bytes: Bytes,
+    bytes: Arc<[u8]>,
     sha256: String,
     blake2b: String,
 }
@@ -74,11 +75,6 @@ impl ProbeBinary {
 
     pub fn bytes(&self) -> &[u8] {
         &self.bytes
-    }
-
-    /// The bytes to send: every node's upload shares them, no copy.
-    pub fn shared_bytes(&self) -> Bytes {
-        self.bytes.clone()
     }
 
     /// Lower-case hex SHA-256 of the bytes.

@@ -4,8 +4,6 @@
 
 use std::time::Duration;
 
-use bytes::Bytes;
-
 use russh::client::Msg;
 use russh::{Channel, ChannelMsg, Sig};
 use tarmac_checks::protocol::{ListenFailure, MeshCommand, MeshTarget, PortSpec, ProbeRequest};
@@ -127,7 +125,7 @@ impl MeshChannel {
     ) -> Result<Vec<Reachability>, SshError> {
         let line = command_line(&MeshCommand::Probe { targets }, &self.driver.node)?;
         self.driver.deadline = Instant::now() + within;
-        self.driver.send(line.into(), false).await?;
+        self.driver.send(&line, false).await?;
         let open = self
             .driver
             .pump_plain(|o| o.probed || o.error.is_some() || o.done)
@@ -150,7 +148,7 @@ impl MeshChannel {
         let line = command_line(&MeshCommand::Close, &self.driver.node)?;
         self.driver.deadline = Instant::now() + within;
         // A probe that already ended cannot hear us; its exit is what we wait for.
-        let _ = self.driver.send(line.into(), true).await;
+        let _ = self.driver.send(&line, true).await;
         self.driver.pump_plain(|_| false).await?;
         self.driver.finish(&self.user).map(drop)
     }
@@ -254,12 +252,9 @@ impl Driver {
         }
     }
 
-    /// Sends `bytes` whole: russh cuts them into packets as large as the server takes
-    /// (`data` would copy through an 8 KiB buffer: four times the SSH packets, each one
-    /// decrypted and relayed by sshd).
-    async fn send(&mut self, bytes: Bytes, eof: bool) -> Result<(), SshError> {
+    async fn send(&mut self, bytes: &[u8], eof: bool) -> Result<(), SshError> {
         let sent = timeout_at(self.deadline, async {
-            self.channel.data_bytes(bytes).await?;
+            self.channel.data(bytes).await?;
             if eof {
                 self.channel.eof().await?;
             }
@@ -371,7 +366,7 @@ impl Driver {
             let line: Vec<u8> = self.t.preamble.drain(..=end).collect();
             match ScriptLine::parse(&String::from_utf8_lossy(&line)) {
                 ScriptLine::Need => match probe {
-                    Some(probe) => self.send(probe.shared_bytes(), false).await?,
+                    Some(probe) => self.send(probe.bytes(), false).await?,
                     None => {
                         return Err(self.protocol("the upload script asked for the probe again"));
                     }
@@ -382,7 +377,7 @@ impl Driver {
                     self.phase = Phase::Probe;
                     self.deadline = Instant::now() + self.settings.probe_timeout;
                     let line = std::mem::take(&mut self.request_line);
-                    self.send(line.into(), self.eof_after_request).await?;
+                    self.send(&line, self.eof_after_request).await?;
                     // What followed "ready" in this chunk is the probe's.
                     let rest = std::mem::take(&mut self.t.preamble);
                     if let Err(reason) = self.t.output.push(&rest) {

@@ -11,11 +11,13 @@
 # the probe's size, and over a lab of BIG nodes (default 200) one timed run each of
 # tarmac check, tarmac check --no-mesh and the x25519 ssh fan-out.
 # Needs root (network namespaces), hyperfine, /usr/bin/time (Debian `time`), python3.
-# Traffic stays inside the lab (198.18.0.0/16). Usage: benches/fanout.sh [NODES] [RUNS] [BIG]
+# Traffic stays inside the lab (198.18.0.0/16). Usage: [ROUNDS=5] benches/fanout.sh [NODES]
+# [RUNS] [BIG]: RUNS runs per command, spread over ROUNDS hyperfine rounds.
 set -euo pipefail
 NODES=${1:-50}
 RUNS=${2:-10}
 BIG=${3:-200}
+ROUNDS=${ROUNDS:-5}
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 OUT="$ROOT/target/bench-fanout"
@@ -77,12 +79,18 @@ if "$TARMAC" check --help | grep -q -- '--no-mesh'; then
   NAMES+=(-n tarmac-first-no-mesh "$CHECK --no-mesh" -n tarmac-warm-no-mesh "$CHECK --no-mesh --keep-probe")
 fi
 LOAD_BEFORE=$(uptime)
-echo "== hyperfine ($RUNS runs each)" >&2
+echo "== hyperfine ($RUNS runs each, in $ROUNDS rounds)" >&2
 # tarmac's stdout (the terminal report) goes to /dev/null through hyperfine; its progress
 # lines go to stderr, which hyperfine also discards. The warmup leaves the probe on the nodes
 # before tarmac-warm; tarmac-first runs without --keep-probe, so each of its runs uploads.
-"${IN_NS[@]}" hyperfine --runs "$RUNS" --warmup 1 --export-json "$OUT/hyperfine.json" \
-  --export-markdown "$OUT/hyperfine.md" "${NAMES[@]}"
+# hyperfine runs one command's runs back to back; on a shared machine whose speed drifts
+# over minutes that biases the ratios, so the commands take turns in rounds and the runs of
+# every round are pooled.
+rm -f "$OUT"/hyperfine-*.json
+for round in $(seq "$ROUNDS"); do
+  "${IN_NS[@]}" hyperfine --runs "$(( (RUNS + ROUNDS - 1) / ROUNDS ))" --warmup 1 \
+    --export-json "$OUT/hyperfine-$round.json" "${NAMES[@]}" >&2
+done
 LOAD_AFTER=$(uptime)
 # Leave no probe behind: one run without --keep-probe removes the kept ones.
 "${IN_NS[@]}" $CHECK >/dev/null 2>&1 || true
@@ -121,18 +129,23 @@ python3 - "$OUT" "$NODES" "$BIG" "$RSS_FIRST" "$RSS_WARM" "$PROBE_BYTES" "$BIG_S
   "$BIG_RSS" "$LOAD_BEFORE" "$LOAD_AFTER" "$BIG_X25519" "$BIG_NO_MESH" <<'PY'
 import json, sys
 out, nodes, big, rss_first, rss_warm, probe, t0, t1, big_rss, load0, load1, big_x, big_nm = sys.argv[1:]
-h = {r["command"]: r for r in json.load(open(f"{out}/hyperfine.json"))["results"]}
+import glob, statistics
+times = {}
+for path in sorted(glob.glob(f"{out}/hyperfine-*.json")):
+    for r in json.load(open(path))["results"]:
+        times.setdefault(r["command"], []).extend(r["times"])
 def line(name):
-    r = h[name]
-    return f"| {name} | {r['mean']*1000:.0f} ± {r['stddev']*1000:.0f} | {r['min']*1000:.0f} | {r['max']*1000:.0f} |"
-print(f"{nodes} nodes, {len(h['ssh-xargs']['times'])} runs each (mean ± σ, min, max in ms):\n")
-print("| command | mean | min | max |\n|---|---|---|---|")
-for name in h:
+    t = times[name]
+    return (f"| {name} | {statistics.median(t)*1000:.0f} | {statistics.mean(t)*1000:.0f} ± "
+            f"{statistics.stdev(t)*1000:.0f} | {min(t)*1000:.0f} | {max(t)*1000:.0f} |")
+print(f"{nodes} nodes, {len(times['ssh-xargs'])} runs each, pooled from the rounds (ms):\n")
+print("| command | median | mean ± σ | min | max |\n|---|---|---|---|---|")
+for name in times:
     print(line(name))
-a, b = h["ssh-xargs"]["mean"], h["ssh-x25519"]["mean"]
-print("\n| ratio (means) | value | target |\n|---|---|---|")
-for t in [k for k in h if k.startswith("tarmac")]:
-    m = h[t]["mean"]
+a, b = (statistics.median(times[k]) for k in ("ssh-xargs", "ssh-x25519"))
+print("\n| ratio (medians) | value | target |\n|---|---|---|")
+for t in [k for k in times if k.startswith("tarmac")]:
+    m = statistics.median(times[t])
     print(f"| {t} / ssh-xargs | {m/a:.2f}× | ≤ 1.0× (stretch 0.4×) |")
     print(f"| {t} / ssh-x25519 | {m/b:.2f}× | ≤ 1.5× |")
 big_report = json.load(open(f"{out}/big.json"))

@@ -8,7 +8,7 @@
 //! `wrong-peer`; silence after every attempt → `timeout` (silence never proves "open").
 
 use std::io::{self, Read, Write};
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
 
@@ -200,19 +200,23 @@ impl<'a> Flight<'a> {
     fn start(target: &'a MeshTarget, options: &ProbeOptions) -> Result<Self, Outcome> {
         let addr = resolve(&target.address, target.port)
             .map_err(|note| (Verdict::Untestable, None, note))?;
-        let untestable = |what: &str, e: io::Error| {
+        let (what, ty) = match target.protocol {
+            Protocol::Tcp => ("TCP", Type::STREAM),
+            Protocol::Udp => ("UDP", Type::DGRAM),
+        };
+        let untestable = |e: io::Error| {
             (
                 Verdict::Untestable,
                 None,
                 format!("cannot open a {what} socket: {e}"),
             )
         };
+        // Nonblocking from the start (SOCK_NONBLOCK), not by a system call of its own.
+        let socket =
+            Socket::new(Domain::for_address(addr), ty.nonblocking(), None).map_err(untestable)?;
         let now = Instant::now();
         match target.protocol {
             Protocol::Tcp => {
-                let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)
-                    .and_then(|s| s.set_nonblocking(true).map(|()| s))
-                    .map_err(|e| untestable("TCP", e))?;
                 match socket.connect(&addr.into()) {
                     Ok(()) => {}
                     Err(e) if e.raw_os_error() == Some(EINPROGRESS) => {}
@@ -226,16 +230,9 @@ impl<'a> Flight<'a> {
                 })
             }
             Protocol::Udp => {
-                let local: SocketAddr = match addr {
-                    SocketAddr::V4(_) => (Ipv4Addr::UNSPECIFIED, 0).into(),
-                    SocketAddr::V6(_) => (Ipv6Addr::UNSPECIFIED, 0).into(),
-                };
-                // Connected, so that an ICMP port unreachable shows as ECONNREFUSED.
-                let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, None)
-                    .and_then(|s| s.bind(&local.into()).map(|()| s))
-                    .and_then(|s| s.connect(&addr.into()).map(|()| s))
-                    .and_then(|s| s.set_nonblocking(true).map(|()| s))
-                    .map_err(|e| untestable("UDP", e))?;
+                // Connected (which also binds it), so that an ICMP port unreachable shows
+                // as ECONNREFUSED.
+                socket.connect(&addr.into()).map_err(untestable)?;
                 let mut flight = Flight {
                     target,
                     socket,

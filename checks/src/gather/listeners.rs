@@ -8,12 +8,8 @@ use crate::plan::Protocol;
 
 use super::log::GatherLog;
 use super::read::read_optional;
-use super::sock_diag;
+use super::sock_diag::{self, TCP_LISTEN, UDP_UNCONNECTED};
 use super::socket_owners::socket_owners;
-
-const TCP_LISTEN: &str = "0A";
-/// UDP sockets have no listen state: a bound, unconnected socket shows as TCP_CLOSE.
-const UDP_UNCONNECTED: &str = "07";
 
 /// A socket row before its owner is known.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,20 +60,20 @@ fn from_proc(protocol: Protocol, log: &mut GatherLog) -> Vec<SocketRow> {
     rows
 }
 
-/// Parses a `/proc/net/{tcp,udp}[6]` table, keeping sockets in `state` (hex, e.g. `0A`)
-/// whose remote end is unset. Columns: `sl local rem st tx:rx tr:when retrnsmt uid
-/// timeout inode ...`, addresses as `HEX:PORT`.
-pub fn parse_proc_net_sockets(text: &str, state: &str) -> Vec<SocketRow> {
+/// Parses a `/proc/net/{tcp,udp}[6]` table, keeping sockets in the kernel's `state`
+/// (printed in hex there: `0A` for TCP_LISTEN) whose remote end is unset. Columns: `sl
+/// local rem st tx:rx tr:when retrnsmt uid timeout inode ...`, addresses as `HEX:PORT`.
+pub fn parse_proc_net_sockets(text: &str, state: u32) -> Vec<SocketRow> {
     text.lines()
         .skip(1)
         .filter_map(|line| parse_row(line, state))
         .collect()
 }
 
-fn parse_row(line: &str, state: &str) -> Option<SocketRow> {
+fn parse_row(line: &str, state: u32) -> Option<SocketRow> {
     let f: Vec<&str> = line.split_whitespace().collect();
     let (local, remote, st, inode) = (f.get(1)?, f.get(2)?, f.get(3)?, f.get(9)?);
-    if !st.eq_ignore_ascii_case(state) {
+    if u32::from_str_radix(st, 16).ok() != Some(state) {
         return None;
     }
     let (_, remote_port) = endpoint(remote)?;

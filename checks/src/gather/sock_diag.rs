@@ -23,9 +23,10 @@ const AF_INET: u8 = 2;
 const AF_INET6: u8 = 10;
 const IPPROTO_TCP: u8 = 6;
 const IPPROTO_UDP: u8 = 17;
-const TCP_LISTEN: u32 = 10;
-/// A bound, unconnected UDP socket is in TCP_CLOSE.
-const UDP_UNCONNECTED: u32 = 7;
+/// The kernel's socket states (`/proc/net/tcp` prints them in hex).
+pub(super) const TCP_LISTEN: u32 = 10;
+/// UDP sockets have no listen state: a bound, unconnected one is in TCP_CLOSE.
+pub(super) const UDP_UNCONNECTED: u32 = 7;
 
 /// `struct nlmsghdr`.
 const HEADER: usize = 16;

@@ -102,7 +102,7 @@ fn main() -> ExitCode {
 }
 
 /// How a request is served: `[--deadline SECONDS] [--unlink FILE]...`.
-#[derive(Debug, Default, PartialEq, Eq)]
+#[derive(Debug, Default)]
 struct ServeOptions<'a> {
     deadline: Option<Duration>,
     unlink: Vec<&'a str>,

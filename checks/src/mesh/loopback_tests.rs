@@ -39,7 +39,7 @@ fn target(node: &str, port: u16, protocol: Protocol) -> MeshTarget {
 /// One probe of one target, without the retry of timeouts that [`probe_all`] adds.
 fn probe_one(target: &MeshTarget, options: &ProbeOptions) -> Reachability {
     let mut results = Vec::new();
-    run_pass(std::slice::from_ref(target), options, |r| results.push(r));
+    run_pass([target], options, |_, r| results.push(r));
     assert_eq!(results.len(), 1, "{results:?}");
     results.remove(0)
 }
@@ -193,6 +193,32 @@ fn probe_all_returns_one_result_per_target_a_few_in_flight_at_a_time() {
     probe_all(&targets, &options(2000), |r| results.push(r));
     assert_eq!(results.len(), 20);
     assert!(results.iter().all(|r| r.result == Verdict::Ok));
+    listeners.close();
+}
+
+#[test]
+fn a_timeout_is_probed_again_once_and_reported_once() {
+    let port = free_port();
+    let listeners = Listeners::open(&[spec(port, Protocol::Udp)], TOKEN, "cp1");
+    let silent = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let targets = [
+        target("w2", silent.local_addr().unwrap().port(), Protocol::Udp),
+        target("cp1", port, Protocol::Udp),
+    ];
+    let mut results = Vec::new();
+    probe_all(&targets, &options(300), |r| results.push(r));
+    let verdicts: Vec<(&str, Verdict)> = results.iter().map(|r| (&*r.to, r.result)).collect();
+    assert_eq!(verdicts, [("cp1", Verdict::Ok), ("w2", Verdict::Timeout)]);
+    assert!(
+        results[1].note.ends_with("(and again on a retry)"),
+        "{}",
+        results[1].note
+    );
+    // The retry asked the silent socket again: three datagrams a pass.
+    silent.set_nonblocking(true).unwrap();
+    let mut buf = [0u8; 128];
+    let received = std::iter::from_fn(|| silent.recv(&mut buf).ok()).count();
+    assert_eq!(received, 6);
     listeners.close();
 }
 

@@ -46,7 +46,7 @@ pub struct ProbeOptions {
 /// The verdict, round-trip time and note of one probe.
 type Outcome = (Verdict, Option<Duration>, String);
 
-/// Probes every target on at most `options.concurrency` threads, handing each result to
+/// Probes every target, at most `options.concurrency` at a time, handing each result to
 /// `each` as soon as it is known (on the calling thread). A timeout is probed once more
 /// after the first pass before it is reported: one lost SYN, datagram or ARP answer (a
 /// burst of hundreds of nodes resolving each other at once) is not a firewall.
@@ -56,27 +56,14 @@ pub fn probe_all(
     mut each: impl FnMut(Reachability),
 ) {
     let mut again = Vec::new();
-    run_pass(targets, options, |r| {
+    run_pass(targets, options, |target, r| {
         if r.result == Verdict::Timeout {
-            again.push(r);
+            again.push(target);
         } else {
             each(r);
         }
     });
-    let retry: Vec<MeshTarget> = again
-        .iter()
-        .map(|r| MeshTarget {
-            node: r.to.clone(),
-            address: targets
-                .iter()
-                .find(|t| t.node == r.to && t.port == r.port && t.protocol == r.protocol)
-                .map(|t| t.address.clone())
-                .unwrap_or_default(),
-            port: r.port,
-            protocol: r.protocol,
-        })
-        .collect();
-    run_pass(&retry, options, |mut r| {
+    run_pass(again, options, |_, mut r| {
         if r.result == Verdict::Timeout {
             r.note.push_str(" (and again on a retry)");
         }
@@ -87,21 +74,21 @@ pub fn probe_all(
 /// One pass over `targets`: at most `options.concurrency` probes in flight, all driven by
 /// one thread with nonblocking sockets and `poll`. Thousands of probes per node, each a
 /// handshake and a few bytes: a thread per probe would cost more in wakeups and timers
-/// than the probes themselves.
-pub(super) fn run_pass(
-    targets: &[MeshTarget],
+/// than the probes themselves. `each` gets every target with its result.
+pub(super) fn run_pass<'a>(
+    targets: impl IntoIterator<Item = &'a MeshTarget>,
     options: &ProbeOptions,
-    mut each: impl FnMut(Reachability),
+    mut each: impl FnMut(&'a MeshTarget, Reachability),
 ) {
     let limit = options.concurrency.max(1);
-    let mut queue = targets.iter();
-    let mut flights: Vec<Flight<'_>> = Vec::new();
+    let mut queue = targets.into_iter();
+    let mut flights: Vec<Flight<'a>> = Vec::new();
     loop {
         while flights.len() < limit {
             let Some(target) = queue.next() else { break };
             match Flight::start(target, options) {
                 Ok(flight) => flights.push(flight),
-                Err(outcome) => each(reach(target, options, outcome)),
+                Err(outcome) => each(target, reach(target, options, outcome)),
             }
         }
         if flights.is_empty() {
@@ -119,7 +106,7 @@ pub(super) fn run_pass(
         // Highest index first: each swap_remove moves a flight that is staying.
         for (i, outcome) in finished.into_iter().rev() {
             let flight = flights.swap_remove(i);
-            each(reach(flight.target, options, outcome));
+            each(flight.target, reach(flight.target, options, outcome));
         }
     }
 }

@@ -5,6 +5,7 @@
 pub mod bytesize;
 pub mod cidr;
 pub mod cluster_rules;
+pub mod endpoint;
 pub mod evaluate;
 pub mod facts;
 pub mod finding;
@@ -21,4 +22,6 @@ pub use facts::NodeFacts;
 pub use finding::{CheckId, Finding, Status};
 pub use plan::{PortPlan, PortRequirement, Protocol};
 pub use reachability::{Reachability, Verdict};
-pub use spec::{ClusterSpec, Cni, CniMode, NodeSpec, Phase, Role, Settings};
+pub use spec::{
+    ApiEndpoint, ClusterSpec, Cni, CniMode, KubeProxyMode, NodeSpec, Phase, Role, Settings,
+};

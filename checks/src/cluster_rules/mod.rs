@@ -17,7 +17,7 @@ mod unique_values;
 mod fixtures;
 
 use crate::facts::NodeFacts;
-use crate::finding::Finding;
+use crate::finding::{Finding, Status};
 use crate::spec::{ClusterSpec, NodeSpec, Settings};
 
 pub use interfaces::{is_cluster_owned, repeats_across_nodes};
@@ -27,6 +27,8 @@ pub use interfaces::{is_cluster_owned, repeats_across_nodes};
 pub struct ClusterContext<'a> {
     pub cluster: &'a ClusterSpec,
     pub settings: &'a Settings,
+    /// Every node of the inventory, checked or not.
+    pub inventory: &'a [NodeSpec],
 }
 
 /// A built-in check over all nodes together. Its findings name no node when they are
@@ -35,8 +37,12 @@ pub struct ClusterContext<'a> {
 pub struct ClusterRule {
     /// Stable id, used in reports and by `--ignore`.
     pub id: &'static str,
-    /// One line for `tarmac` listings.
+    /// One line for `tarmac checks` listings.
     pub title: &'static str,
+    /// What a finding that is not a pass is, by default (see [`crate::rules::Rule`]).
+    pub severity: Status,
+    /// The preflight this check follows, or `tarmac` for one of its own.
+    pub anchor: &'static str,
     pub eval: ClusterEval,
 }
 

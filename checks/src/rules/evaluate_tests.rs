@@ -46,6 +46,7 @@ fn findings_come_back_grouped_per_node_in_registry_order() {
 
     let findings = evaluate_nodes(
         &[(&cp1, &healthy), (&w1, &broken)],
+        &[cp1.clone(), w1.clone()],
         &cut.cluster,
         &cut.settings,
         &cut.plan,

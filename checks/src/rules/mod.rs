@@ -22,7 +22,7 @@ pub(crate) mod fixtures;
 mod real_fixtures_tests;
 
 use crate::facts::{GatherError, NodeFacts};
-use crate::finding::Finding;
+use crate::finding::{Finding, Status};
 use crate::plan::PortPlan;
 use crate::spec::{ClusterSpec, NodeSpec, Settings};
 
@@ -33,15 +33,23 @@ pub struct NodeContext<'a> {
     pub cluster: &'a ClusterSpec,
     pub settings: &'a Settings,
     pub plan: &'a PortPlan,
+    /// Every node of the inventory, this one included (NO_PROXY must cover them all).
+    pub inventory: &'a [NodeSpec],
 }
 
 /// A built-in check over one node.
 #[derive(Debug, Clone, Copy)]
 pub struct Rule {
-    /// Stable id, used in reports and by `--ignore`.
+    /// Stable id, used in reports, by `--ignore` and by `checks.severity`.
     pub id: &'static str,
-    /// One line for `tarmac` listings.
+    /// One line for `tarmac checks` listings.
     pub title: &'static str,
+    /// What a finding that is not a pass is, by default (the worst status the rule gives;
+    /// `checks.severity` in the inventory changes it).
+    pub severity: Status,
+    /// The preflight this check follows (kubeadm, Kubespray, k0s, embedded-cluster, ...),
+    /// or `tarmac` for one of its own.
+    pub anchor: &'static str,
     pub eval: fn(&NodeContext<'_>, &NodeFacts) -> Vec<Finding>,
 }
 

@@ -49,6 +49,7 @@ fn evaluate(name: &str, facts: &NodeFacts, phase: Phase) -> BTreeMap<&'static st
         cluster: &cluster,
         settings: &settings,
         plan: &plan,
+        inventory: std::slice::from_ref(&node),
     };
     NODE_RULES
         .iter()

@@ -64,7 +64,8 @@ pub struct NodeFacts {
 /// `/etc/resolv.conf` as the kubelet reads it, and the hostname's resolution.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Dns {
-    /// `/etc/resolv.conf`; `None` when it could not be read (see `gather_errors`).
+    /// `/etc/resolv.conf`; `None` when it could not be read (see `gather_errors`) or the
+    /// probe did not look (an older probe).
     pub resolv_conf: Option<ResolvConf>,
     /// `/run/systemd/resolve/resolv.conf`, systemd-resolved's list of the real upstream
     /// servers, when it exists (what the kubelet's `resolvConf` should point at).
@@ -77,6 +78,9 @@ pub struct Dns {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ResolvConf {
     pub path: String,
+    /// The file exists (a missing one has no nameservers at all).
+    #[serde(default)]
+    pub exists: bool,
     /// Where the path links to, when it is a symbolic link (systemd-resolved's stub).
     pub link_target: Option<String>,
     /// `nameserver` lines, in order.

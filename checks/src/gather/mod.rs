@@ -6,7 +6,7 @@ mod clock;
 mod cpus;
 mod disk;
 pub mod firewall;
-mod hostname_lookup;
+pub(crate) mod hostname_lookup;
 mod identity;
 pub(crate) mod kernel;
 mod kubernetes_paths;
@@ -35,7 +35,10 @@ pub mod tools;
 mod unescape;
 
 pub use kubernetes_paths::PATHS as KUBERNETES_PATHS;
+#[cfg(test)]
+pub(crate) use security::selinux_mode as selinux_mode_for_tests;
 pub use sysctls::SYSCTLS;
+pub use time_sync::STA_UNSYNC as TIME_STA_UNSYNC;
 
 use crate::facts::{Dns, NodeFacts, Ports};
 use crate::protocol::{PROBE_VERSION, ProbeRequest};
@@ -67,7 +70,8 @@ pub fn gather(request: &ProbeRequest) -> NodeFacts {
                 &mut log,
                 "dns.resolved_upstream",
                 resolv_conf::RESOLVED_UPSTREAM,
-            ),
+            )
+            .filter(|c| c.exists),
             hostname: hostname_lookup::gather(&identity.hostname),
         },
         proxy: proxy_env::gather(),

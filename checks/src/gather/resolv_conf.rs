@@ -13,9 +13,22 @@ pub const RESOLV_CONF: &str = "/etc/resolv.conf";
 /// systemd-resolved's list of the real upstream servers.
 pub const RESOLVED_UPSTREAM: &str = "/run/systemd/resolve/resolv.conf";
 
-/// Reads `path`; `None` when it does not exist (or could not be read: logged as `fact`).
+/// Reads `path` (`exists: false` when it does not exist); `None` when it could not be
+/// read, logged as `fact`.
 pub fn gather(log: &mut GatherLog, fact: &str, path: &str) -> Option<ResolvConf> {
-    let text = log.or(fact, read_optional(path), None)?;
+    let text = match read_optional(path) {
+        Ok(Some(text)) => text,
+        Ok(None) => {
+            return Some(ResolvConf {
+                path: path.to_owned(),
+                ..ResolvConf::default()
+            });
+        }
+        Err(e) => {
+            log.record(fact, e);
+            return None;
+        }
+    };
     let link_target = std::fs::read_link(Path::new(path))
         .ok()
         .map(|t| t.to_string_lossy().into_owned());
@@ -29,6 +42,7 @@ pub fn gather(log: &mut GatherLog, fact: &str, path: &str) -> Option<ResolvConf>
 pub fn parse(path: &str, link_target: Option<String>, text: &str) -> ResolvConf {
     let mut conf = ResolvConf {
         path: path.to_owned(),
+        exists: true,
         link_target,
         ..ResolvConf::default()
     };

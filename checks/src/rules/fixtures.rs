@@ -197,6 +197,7 @@ pub fn healthy() -> NodeFacts {
         dns: Dns {
             resolv_conf: Some(ResolvConf {
                 path: "/etc/resolv.conf".to_owned(),
+                exists: true,
                 link_target: None,
                 nameservers: vec!["198.18.0.2".to_owned()],
                 search: vec!["lab.example".to_owned()],

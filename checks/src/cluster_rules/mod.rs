@@ -6,6 +6,8 @@ mod cidr_host_overlap;
 mod cidr_pod_service_overlap;
 mod clock_skew;
 mod interfaces;
+mod mtu_consistent;
+mod neighbour_table;
 mod unique_address;
 mod unique_hostname;
 mod unique_mac;
@@ -21,6 +23,7 @@ use crate::finding::{Finding, Status};
 use crate::spec::{ClusterSpec, NodeSpec, Settings};
 
 pub use interfaces::{is_cluster_owned, repeats_across_nodes};
+pub use mtu_consistent::{node_link, overlay};
 
 /// Everything a cluster rule may look at besides the nodes' facts.
 #[derive(Debug, Clone, Copy)]
@@ -59,4 +62,6 @@ pub const CLUSTER_RULES: &[ClusterRule] = &[
     unique_product_uuid::RULE,
     unique_mac::RULE,
     clock_skew::RULE,
+    neighbour_table::RULE,
+    mtu_consistent::RULE,
 ];

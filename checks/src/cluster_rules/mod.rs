@@ -16,7 +16,7 @@ mod unique_product_uuid;
 mod unique_values;
 
 #[cfg(test)]
-mod fixtures;
+pub(crate) mod fixtures;
 
 use crate::facts::NodeFacts;
 use crate::finding::{Finding, Status};

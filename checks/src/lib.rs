@@ -3,6 +3,7 @@
 //! facts into findings. No tokio, SSH or Wasm here: this crate also builds the static probe.
 
 pub mod bytesize;
+pub mod check_info;
 pub mod cidr;
 pub mod cluster_rules;
 pub mod endpoint;

@@ -210,25 +210,33 @@ pub async fn check(config: &RunConfig, ctx: Arc<RunContext>, events: Arc<dyn Eve
     events.emit(&RunEvent::RunStarted {
         nodes: config.nodes.len(),
     });
-    let (gathered, reachability) = crate::mesh::gather_with_mesh(config, ctx, events.clone()).await;
+    let (gathered, (reachability, path_mtu)) =
+        crate::mesh::gather_with_mesh(config, ctx, events.clone()).await;
     let checked: Vec<(&NodeSpec, &NodeFacts)> = gathered
         .iter()
         .filter_map(|g| g.facts.as_ref().ok().map(|f| (&g.node, f)))
         .collect();
+    let specs: Vec<NodeSpec> = gathered.iter().map(|g| g.node.clone()).collect();
     let mut evaluated = tarmac_checks::evaluate::evaluate_nodes(
         &checked,
+        &specs,
         &config.cluster,
         &config.settings,
         &config.plan,
     );
-    let cluster =
-        tarmac_checks::evaluate::evaluate_cluster(&checked, &config.cluster, &config.settings);
+    let cluster = tarmac_checks::evaluate::evaluate_cluster(
+        &checked,
+        &specs,
+        &config.cluster,
+        &config.settings,
+    );
     evaluated.extend(cluster);
     evaluated.extend(crate::plugin::in_run::plugin_findings(&config.plugins, &checked).await);
     // Mesh findings belong to the probing node: they join its findings below.
-    let specs: Vec<NodeSpec> = gathered.iter().map(|g| g.node.clone()).collect();
     let mesh = tarmac_checks::mesh::mesh_findings(&reachability, &config.plan, &specs);
-    let evaluated: Vec<Finding> = evaluated.into_iter().chain(mesh).collect();
+    let mtu = tarmac_checks::mesh::path_mtu_findings(&path_mtu, &specs);
+    let mut evaluated: Vec<Finding> = evaluated.into_iter().chain(mesh).chain(mtu).collect();
+    config.severity.apply(&mut evaluated);
     let mut findings = Vec::with_capacity(evaluated.len() + gathered.len());
     let mut nodes = Vec::with_capacity(gathered.len());
     for g in gathered {

@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use russh::client::Msg;
 use russh::{Channel, ChannelMsg, Sig};
-use tarmac_checks::protocol::{ListenFailure, MeshCommand, MeshTarget, PortSpec, ProbeRequest};
+use tarmac_checks::protocol::{
+    ListenFailure, MeshCommand, MeshTarget, PathMtuResult, PathMtuTarget, PortSpec, ProbeRequest,
+};
 use tarmac_checks::{NodeFacts, Reachability};
 use tokio::time::{Instant, timeout_at};
 
@@ -117,13 +119,15 @@ impl MeshChannel {
         }
     }
 
-    /// Sends the targets and reads the probe's `reach` lines until `probed`.
+    /// Sends the targets and reads the probe's `reach` and `path-mtu` lines until `probed`.
     pub async fn probe(
         &mut self,
         targets: Vec<MeshTarget>,
+        path_mtu: Vec<PathMtuTarget>,
         within: Duration,
-    ) -> Result<Vec<Reachability>, SshError> {
-        let line = command_line(&MeshCommand::Probe { targets }, &self.driver.node)?;
+    ) -> Result<(Vec<Reachability>, Vec<PathMtuResult>), SshError> {
+        let command = MeshCommand::Probe { targets, path_mtu };
+        let line = command_line(&command, &self.driver.node)?;
         self.driver.deadline = Instant::now() + within;
         self.driver.send(&line, false).await?;
         let open = self
@@ -140,7 +144,10 @@ impl MeshChannel {
         if !open || !output.probed {
             return Err(self.driver.protocol("the probe ended before `probed`"));
         }
-        Ok(std::mem::take(&mut output.reach))
+        Ok((
+            std::mem::take(&mut output.reach),
+            std::mem::take(&mut output.path_mtu),
+        ))
     }
 
     /// Tells the probe to close its listeners and reads until the channel is gone.

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tarmac_checks::protocol::{MeshTarget, ProbeRequest};
+use tarmac_checks::protocol::{MeshTarget, PathMtuResult, PathMtuTarget, ProbeRequest};
 use tarmac_checks::{NodeFacts, Reachability};
 
 use super::auth::Credentials;
@@ -280,13 +280,15 @@ impl std::fmt::Debug for MeshNode {
 }
 
 impl MeshNode {
-    /// Sends the probe its targets and returns their results.
+    /// Sends the probe its targets (and the paths whose MTU it measures) and returns
+    /// their results.
     pub async fn probe(
         &mut self,
         targets: Vec<MeshTarget>,
+        path_mtu: Vec<PathMtuTarget>,
         within: Duration,
-    ) -> Result<Vec<Reachability>, SshError> {
-        self.channel.probe(targets, within).await
+    ) -> Result<(Vec<Reachability>, Vec<PathMtuResult>), SshError> {
+        self.channel.probe(targets, path_mtu, within).await
     }
 
     /// Closes the listeners, waits for the probe to end (and clean up), disconnects.

@@ -18,6 +18,9 @@ pub mod reachability;
 pub mod rules;
 pub mod spec;
 
+#[cfg(test)]
+mod schema_doc_tests;
+
 pub use bytesize::ByteSize;
 pub use facts::NodeFacts;
 pub use finding::{CheckId, Finding, Status};

@@ -47,7 +47,11 @@ pub(crate) fn create_network(lab: &str, topo: &Topology) -> Result<(), LabError>
         // leads to the client (or, behind the bastion, to the bastion), whose namespace
         // forwards nothing and has no way out: nothing leaves the lab.
         let via = gateway(node.ports[0].bridge).to_string();
-        run_args(lab, "ip", &["-n", &node.netns, "route", "add", "default", "via", &via])?;
+        run_args(
+            lab,
+            "ip",
+            &["-n", &node.netns, "route", "add", "default", "via", &via],
+        )?;
     }
     Ok(())
 }

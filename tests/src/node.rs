@@ -119,12 +119,26 @@ fn configure(
                 run_args(
                     lab,
                     "ip",
-                    &["netns", "exec", &node.netns, "iptables", "-w", "5", "-P", "FORWARD", "DROP"],
+                    &[
+                        "netns",
+                        "exec",
+                        &node.netns,
+                        "iptables",
+                        "-w",
+                        "5",
+                        "-P",
+                        "FORWARD",
+                        "DROP",
+                    ],
                 )?;
             }
             Fault::Mtu(mtu) => {
                 let mtu = mtu.to_string();
-                run_args(lab, "ip", &["-n", &node.netns, "link", "set", "eth0", "mtu", &mtu])?;
+                run_args(
+                    lab,
+                    "ip",
+                    &["-n", &node.netns, "link", "set", "eth0", "mtu", &mtu],
+                )?;
             }
             Fault::PortTaken(port) => {
                 let log = paths.file(&format!("listener-{port}.log"));

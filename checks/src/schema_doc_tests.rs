@@ -75,9 +75,17 @@ fn cluster_findings() -> Vec<Finding> {
     for i in &mut c.facts("w2").network.interfaces {
         i.mtu = Some(1400);
     }
-    fixtures::set_sysctl(c.facts("w1"), "net.ipv4.neigh.default.gc_thresh3", Some("1"));
+    fixtures::set_sysctl(
+        c.facts("w1"),
+        "net.ipv4.neigh.default.gc_thresh3",
+        Some("1"),
+    );
     for k in ["2", "3"] {
-        fixtures::set_sysctl(c.facts("cp1"), &format!("net.ipv4.neigh.default.gc_thresh{k}"), None);
+        fixtures::set_sysctl(
+            c.facts("cp1"),
+            &format!("net.ipv4.neigh.default.gc_thresh{k}"),
+            None,
+        );
     }
     run(&c, &mut out);
     out
@@ -118,8 +126,14 @@ fn row<'a>(doc: &'a str, id: &str) -> Option<&'a str> {
 fn every_built_in_check_and_details_key_is_documented() {
     let doc = doc();
     let mut keys: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for f in node_findings().into_iter().chain(cluster_findings()).chain(mesh_findings()) {
-        keys.entry(f.check.clone()).or_default().extend(f.details.keys().cloned());
+    for f in node_findings()
+        .into_iter()
+        .chain(cluster_findings())
+        .chain(mesh_findings())
+    {
+        keys.entry(f.check.clone())
+            .or_default()
+            .extend(f.details.keys().cloned());
     }
     let mut problems = Vec::new();
     for check in builtin_checks() {
@@ -131,7 +145,10 @@ fn every_built_in_check_and_details_key_is_documented() {
         };
         let severity = format!("| `{}` |", check.severity.as_str());
         if !line.contains(&severity) {
-            problems.push(format!("{}: the row does not give severity {severity}", check.id));
+            problems.push(format!(
+                "{}: the row does not give severity {severity}",
+                check.id
+            ));
         }
         if check.id == crate::mesh::MESH_REACHABLE {
             continue;

@@ -117,15 +117,18 @@ fn each_fault_is_found_on_exactly_its_node_or_pairs_and_nothing_else_fails() {
             .unwrap()
             .starts_with("the FORWARD chain's policy is DROP")
     );
-    for healthy in ["cp1", "w2", "w3"] {
-        assert_eq!(
-            only(&run, Some(healthy), "firewall.forward_policy")["status"],
-            "pass"
-        );
-        assert_eq!(
-            only(&run, Some(healthy), "tools.required")["status"],
-            "pass"
-        );
+    for (healthy, check) in [
+        ("cp1", "firewall.forward_policy"),
+        ("w2", "firewall.forward_policy"),
+        ("w3", "firewall.forward_policy"),
+        ("cp1", "tools.required"),
+        ("w1", "tools.required"),
+        ("w3", "tools.required"),
+        ("w2", "proxy.no_proxy"),
+        ("w1", "dns.loopback"),
+    ] {
+        let status = &only(&run, Some(healthy), check)["status"];
+        assert_eq!(status, "pass", "{check} on {healthy}");
     }
 
     let tools = only(&run, Some("w2"), "tools.required");

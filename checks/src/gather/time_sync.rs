@@ -26,7 +26,8 @@ pub fn gather() -> TimeSync {
 }
 
 /// adjtimex's return value, `status` and `maxerror`; `None` if the call failed.
-#[allow(unsafe_code)]
+// `maxerror` is a C long: 64 bits here, 32 on 32-bit targets, hence the conversion.
+#[allow(unsafe_code, clippy::useless_conversion)]
 fn read_kernel_clock() -> Option<(i32, i64, i64)> {
     // SAFETY: `timex` is plain old data, valid when zeroed; `modes == 0` makes adjtimex
     // read the kernel's state into it and change nothing; the pointer is to a live local.

@@ -45,11 +45,11 @@ pub const LOOKED_UP: [&str; 17] = [
 ];
 
 pub fn gather() -> Tools {
+    // The last assignment wins.
     let unit_path = unit_environment("kubelet.service")
         .into_iter()
-        .filter(|(_, name, _)| name == "PATH")
-        .map(|(_, _, value)| value)
-        .last();
+        .rev()
+        .find_map(|(_, name, value)| (name == "PATH").then_some(value));
     let search_path: Vec<String> = match unit_path {
         Some(path) => path
             .split(':')

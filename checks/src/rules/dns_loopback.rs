@@ -29,7 +29,7 @@ pub fn is_loopback(server: &str) -> bool {
 fn eval(ctx: &NodeContext<'_>, facts: &NodeFacts) -> Vec<Finding> {
     let conf = match resolv_conf(ID, ctx, facts) {
         Ok(conf) => conf,
-        Err(finding) => return vec![finding],
+        Err(finding) => return vec![*finding],
     };
     let node = &ctx.node.name;
     let loopback: Vec<String> = conf

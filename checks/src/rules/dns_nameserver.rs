@@ -19,7 +19,7 @@ const ID: &str = RULE.id;
 fn eval(ctx: &NodeContext<'_>, facts: &NodeFacts) -> Vec<Finding> {
     let conf = match resolv_conf(ID, ctx, facts) {
         Ok(conf) => conf,
-        Err(finding) => return vec![finding],
+        Err(finding) => return vec![*finding],
     };
     let node = &ctx.node.name;
     let finding = if conf.nameservers.is_empty() {

@@ -29,7 +29,7 @@ const MAX_DOMAIN_CHARS: usize = 253;
 fn eval(ctx: &NodeContext<'_>, facts: &NodeFacts) -> Vec<Finding> {
     let conf = match resolv_conf(ID, ctx, facts) {
         Ok(conf) => conf,
-        Err(finding) => return vec![finding],
+        Err(finding) => return vec![*finding],
     };
     let node = &ctx.node.name;
     let line = conf.search.join(" ").len();

@@ -188,11 +188,13 @@ fn resolv_conf<'f>(
     check: &str,
     ctx: &NodeContext<'_>,
     facts: &'f NodeFacts,
-) -> Result<&'f crate::facts::ResolvConf, Finding> {
+) -> Result<&'f crate::facts::ResolvConf, Box<Finding>> {
     match &facts.dns.resolv_conf {
         Some(conf) => Ok(conf),
-        None => Err(unreadable(check, ctx, facts, &["dns.resolv_conf"])
-            .unwrap_or_else(|| not_gathered(check, ctx, "dns.resolv_conf"))),
+        None => Err(Box::new(
+            unreadable(check, ctx, facts, &["dns.resolv_conf"])
+                .unwrap_or_else(|| not_gathered(check, ctx, "dns.resolv_conf")),
+        )),
     }
 }
 

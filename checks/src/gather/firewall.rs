@@ -29,10 +29,27 @@ pub fn gather(tools: &Tools) -> Firewall {
             .ok()
             .flatten()
             .map(|text| ufw_enabled(&text)),
-        rulesets: DUMPS
-            .iter()
-            .map(|(program, args)| dump(tools.path_of(program), program, args))
-            .collect(),
+        // The dumps run side by side: each is a process start and a wait of its own.
+        rulesets: std::thread::scope(|scope| {
+            let running: Vec<_> = DUMPS
+                .iter()
+                .map(|(program, args)| {
+                    let path = tools.path_of(program);
+                    (program, scope.spawn(move || dump(path, program, args)))
+                })
+                .collect();
+            running
+                .into_iter()
+                .map(|(program, handle)| {
+                    handle.join().unwrap_or_else(|_| Ruleset {
+                        command: (*program).to_owned(),
+                        available: true,
+                        error: Some("the dump's thread panicked".to_owned()),
+                        ..Ruleset::default()
+                    })
+                })
+                .collect()
+        }),
     }
 }
 

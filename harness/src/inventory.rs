@@ -176,8 +176,8 @@ impl Inventory {
         let found = inventory_source::find(path)?;
         let mut inv = match found.sources.as_slice() {
             [one] if one.format == Format::Native => {
-                let mut inv =
-                    Self::parse_native(&one.text).map_err(|e| InventoryError::invalid(&one.path, e))?;
+                let mut inv = Self::parse_native(&one.text)
+                    .map_err(|e| InventoryError::invalid(&one.path, e))?;
                 cluster_files::resolve(&mut inv, &one.text, &one.path)?;
                 inv
             }
@@ -205,7 +205,11 @@ impl Inventory {
         Ok(inv)
     }
 
-    fn parse_ansible(text: &str, format: Format, source: usize) -> Result<AnsibleInventory, ParseError> {
+    fn parse_ansible(
+        text: &str,
+        format: Format,
+        source: usize,
+    ) -> Result<AnsibleInventory, ParseError> {
         match format {
             Format::AnsibleIni => ansible_ini::parse(text, source),
             _ => ansible_yaml::parse(text, source),
@@ -222,7 +226,9 @@ impl Inventory {
                     &source.path,
                     ParseError {
                         location: None,
-                        message: "a tarmac inventory cannot be combined with Ansible inventory files".to_owned(),
+                        message:
+                            "a tarmac inventory cannot be combined with Ansible inventory files"
+                                .to_owned(),
                     },
                 ));
             }

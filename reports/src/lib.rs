@@ -9,6 +9,7 @@ pub mod format;
 pub mod html;
 pub mod json;
 pub mod junit;
+pub mod junit_names;
 pub mod progress;
 pub mod prometheus;
 pub mod report;

@@ -90,7 +90,13 @@ impl Reader {
         }
     }
 
-    fn header(&mut self, group: &str, kind: Option<&str>, place: Place, at: At<'_>) -> Result<(), ParseError> {
+    fn header(
+        &mut self,
+        group: &str,
+        kind: Option<&str>,
+        place: Place,
+        at: At<'_>,
+    ) -> Result<(), ParseError> {
         self.section = match kind {
             None | Some("hosts") => Section::Hosts,
             Some("children") => Section::Children,
@@ -108,22 +114,33 @@ impl Reader {
         self.group = group.to_owned();
         self.inv.group(group, place);
         if self.section == Section::Vars {
-            self.referenced
-                .entry(group.to_owned())
-                .or_insert((place, format!("section [{group}:vars] is for group {group}")));
+            self.referenced.entry(group.to_owned()).or_insert((
+                place,
+                format!("section [{group}:vars] is for group {group}"),
+            ));
         } else {
             self.declared.insert(group.to_owned());
         }
         Ok(())
     }
 
-    fn host_line(&mut self, line: &str, n: usize, indent: usize, at: At<'_>) -> Result<(), ParseError> {
+    fn host_line(
+        &mut self,
+        line: &str,
+        n: usize,
+        indent: usize,
+        at: At<'_>,
+    ) -> Result<(), ParseError> {
         let words = ini_host_line::split(line).map_err(|(col, why)| at(col, why))?;
         let Some((pattern, vars)) = words.split_first() else {
             return Ok(());
         };
-        let hosts = host_pattern::expand(&pattern.text)
-            .map_err(|e| at(pattern.column + char_offset(&pattern.text, e.offset), e.message))?;
+        let hosts = host_pattern::expand(&pattern.text).map_err(|e| {
+            at(
+                pattern.column + char_offset(&pattern.text, e.offset),
+                e.message,
+            )
+        })?;
         let mut host_vars = AnsibleVars::default();
         if let Some(port) = hosts.port {
             host_vars.ansible_port = Some(port);
@@ -150,14 +167,27 @@ impl Reader {
         }
         let place = self.place(n, indent + pattern.column + 1);
         for name in hosts.names {
-            self.inv.add_host(&self.group, &name, host_vars.clone(), place);
+            self.inv
+                .add_host(&self.group, &name, host_vars.clone(), place);
         }
         Ok(())
     }
 
-    fn child_line(&mut self, line: &str, n: usize, indent: usize, at: At<'_>) -> Result<(), ParseError> {
+    fn child_line(
+        &mut self,
+        line: &str,
+        n: usize,
+        indent: usize,
+        at: At<'_>,
+    ) -> Result<(), ParseError> {
         let name = group_name(line).ok_or_else(|| {
-            at(0, format!("expected a group name in [{}:children], got \"{line}\"", self.group))
+            at(
+                0,
+                format!(
+                    "expected a group name in [{}:children], got \"{line}\"",
+                    self.group
+                ),
+            )
         })?;
         let place = self.place(n, indent + 1);
         self.inv.add_child(&self.group, name, place);
@@ -172,15 +202,23 @@ impl Reader {
         let Some((key, value)) = line.split_once('=') else {
             return Err(at(
                 0,
-                format!("expected key=value in [{}:vars], got \"{line}\"", self.group),
+                format!(
+                    "expected key=value in [{}:vars], got \"{line}\"",
+                    self.group
+                ),
             ));
         };
-        let value_at = key.chars().count() + 1 + (value.chars().count() - value.trim_start().chars().count());
+        let value_at =
+            key.chars().count() + 1 + (value.chars().count() - value.trim_start().chars().count());
         let group = self.group.clone();
         self.inv
             .group(&group, Place::default())
             .vars
-            .set(key.trim(), ini_value::parse(value.trim()), Scope::Everything)
+            .set(
+                key.trim(),
+                ini_value::parse(value.trim()),
+                Scope::Everything,
+            )
             .map_err(|why| at(value_at, why))
     }
 
@@ -220,7 +258,8 @@ pub(super) fn section_header(line: &str) -> Option<(&str, Option<&str>)> {
         None => (inner, None),
     };
     let name_ok = !name.is_empty() && !name.chars().any(|c| c.is_whitespace() || c == ':');
-    let kind_ok = kind.is_none_or(|k| !k.is_empty() && k.chars().all(|c| c.is_alphanumeric() || c == '_'));
+    let kind_ok =
+        kind.is_none_or(|k| !k.is_empty() && k.chars().all(|c| c.is_alphanumeric() || c == '_'));
     (name_ok && kind_ok).then_some((name, kind))
 }
 
@@ -229,7 +268,9 @@ fn group_name(line: &str) -> Option<&str> {
     let end = line.find(|c: char| c.is_whitespace()).unwrap_or(line.len());
     let (name, rest) = line.split_at(end);
     let rest = rest.trim_start();
-    let ok = !name.is_empty() && !name.contains([':', ']']) && (rest.is_empty() || rest.starts_with('#'));
+    let ok = !name.is_empty()
+        && !name.contains([':', ']'])
+        && (rest.is_empty() || rest.starts_with('#'));
     ok.then_some(name)
 }
 
@@ -292,7 +333,11 @@ kube_network_plugin=flannel
             Some("/keys/id_ed25519")
         );
         assert_eq!(
-            inv.find_group("all").unwrap().vars.kube_network_plugin.as_deref(),
+            inv.find_group("all")
+                .unwrap()
+                .vars
+                .kube_network_plugin
+                .as_deref(),
             Some("flannel")
         );
     }
@@ -300,19 +345,43 @@ kube_network_plugin=flannel
     #[test]
     fn errors_name_the_line_and_column() {
         for (text, location, says) in [
-            ("[kube_node]\nn1 ansible_port=ssh\n", (2, 17), "ansible_port: invalid port"),
-            ("[kube_node]\n  n1 ip=10.0.0.300\n", (2, 9), "ip: invalid address"),
+            (
+                "[kube_node]\nn1 ansible_port=ssh\n",
+                (2, 17),
+                "ansible_port: invalid port",
+            ),
+            (
+                "[kube_node]\n  n1 ip=10.0.0.300\n",
+                (2, 9),
+                "ip: invalid address",
+            ),
             ("[a]\nn1 oops\n", (2, 4), "expected key=value"),
-            ("[a]\nn1 ip=1.2.3.4 ; c\n", (2, 14), "must start the line"),
+            ("[a]\nn1 ip=1.2.3.4 ; c\n", (2, 15), "must start the line"),
             ("[a]\nnode[01:3]\n", (2, 5), "different widths"),
             ("[a]\nn1 x='open\n", (2, 6), "no closing quotation"),
-            ("[a:children]\nb\n", (2, 1), "[a:children] names group b, which is never declared"),
-            ("[b:vars]\nx=1\n", (1, 1), "section [b:vars] is for group b, which is never declared"),
+            (
+                "[a:children]\nb\n",
+                (2, 1),
+                "[a:children] names group b, which is never declared",
+            ),
+            (
+                "[b:vars]\nx=1\n",
+                (1, 1),
+                "section [b:vars] is for group b, which is never declared",
+            ),
             ("[a:kids]\n", (1, 1), "unknown type kids"),
             ("[a b]\n", (1, 1), "invalid section header"),
             ("[a:children]\nb c\n", (2, 1), "expected a group name"),
-            ("[a:vars]\n[a]\n[a:vars]\nnovalue\n", (4, 1), "expected key=value"),
-            ("[a:vars]\nansible_become = maybe\n[a]\n", (2, 18), "invalid boolean"),
+            (
+                "[a:vars]\n[a]\n[a:vars]\nnovalue\n",
+                (4, 1),
+                "expected key=value",
+            ),
+            (
+                "[a:vars]\nansible_become = maybe\n[a]\n",
+                (2, 18),
+                "invalid boolean",
+            ),
         ] {
             let err = parse(text, 0).unwrap_err();
             assert!(err.message.contains(says), "{text:?}: {}", err.message);
@@ -322,7 +391,11 @@ kube_network_plugin=flannel
 
     #[test]
     fn groups_may_be_declared_after_they_are_named() {
-        let inv = parse("[k8s_cluster:children]\nkube_node\n[kube_node]\nn1\n[kube_node:vars]\nx=1\n", 0).unwrap();
+        let inv = parse(
+            "[k8s_cluster:children]\nkube_node\n[kube_node]\nn1\n[kube_node:vars]\nx=1\n",
+            0,
+        )
+        .unwrap();
         assert_eq!(hosts(&inv, "k8s_cluster"), ["n1"]);
     }
 }

@@ -175,7 +175,11 @@ impl AnsibleInventory {
         let mut edges: Vec<(&str, &str, Place)> = self
             .groups
             .iter()
-            .flat_map(|g| g.children.iter().map(|(c, p)| (g.name.as_str(), c.as_str(), *p)))
+            .flat_map(|g| {
+                g.children
+                    .iter()
+                    .map(|(c, p)| (g.name.as_str(), c.as_str(), *p))
+            })
             .collect();
         edges.sort_by_key(|(_, _, p)| (p.source, p.location));
         let mut below: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
@@ -225,7 +229,12 @@ impl AnsibleInventory {
             .groups
             .iter()
             .filter(|g| g.name != ALL && self.members(&g.name).contains(host))
-            .map(|g| (depths.get(g.name.as_str()).copied().unwrap_or(1), g.name.as_str()))
+            .map(|g| {
+                (
+                    depths.get(g.name.as_str()).copied().unwrap_or(1),
+                    g.name.as_str(),
+                )
+            })
             .collect();
         groups.sort();
         std::iter::once(ALL)
@@ -275,7 +284,12 @@ mod tests {
 
     fn sample() -> AnsibleInventory {
         let mut inv = AnsibleInventory::default();
-        inv.add_host("kube_control_plane", "node1", AnsibleVars::default(), place(1));
+        inv.add_host(
+            "kube_control_plane",
+            "node1",
+            AnsibleVars::default(),
+            place(1),
+        );
         inv.add_host("kube_node", "node2", AnsibleVars::default(), place(2));
         inv.add_child("etcd", "kube_control_plane", place(3));
         inv.add_child("k8s_cluster", "kube_control_plane", place(4));
@@ -287,7 +301,10 @@ mod tests {
     fn membership_follows_children() {
         let inv = sample();
         assert_eq!(inv.members("etcd"), BTreeSet::from(["node1"]));
-        assert_eq!(inv.members("k8s_cluster"), BTreeSet::from(["node1", "node2"]));
+        assert_eq!(
+            inv.members("k8s_cluster"),
+            BTreeSet::from(["node1", "node2"])
+        );
         assert_eq!(inv.members(ALL).len(), 2);
         assert_eq!(
             inv.groups_of("node1"),
@@ -312,6 +329,10 @@ mod tests {
         let mut selfish = sample();
         selfish.add_child("etcd", "etcd", place(7));
         let err = selfish.check_cycles().unwrap_err();
-        assert!(err.problem.message.contains("(etcd → etcd)"), "{}", err.problem.message);
+        assert!(
+            err.problem.message.contains("(etcd → etcd)"),
+            "{}",
+            err.problem.message
+        );
     }
 }

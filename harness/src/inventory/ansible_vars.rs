@@ -59,7 +59,10 @@ const NAMES: &[(&str, &str)] = &[
     ("ansible_ssh_user", "ansible_user"),
     ("ansible_port", "ansible_port"),
     ("ansible_ssh_port", "ansible_port"),
-    ("ansible_ssh_private_key_file", "ansible_ssh_private_key_file"),
+    (
+        "ansible_ssh_private_key_file",
+        "ansible_ssh_private_key_file",
+    ),
     ("ansible_private_key_file", "ansible_ssh_private_key_file"),
     ("ansible_become", "ansible_become"),
     ("ansible_connection", "ansible_connection"),
@@ -123,14 +126,26 @@ impl AnsibleVars {
                 alias,
                 path(&text).map_err(bad)?,
             ),
-            "ansible_become" => put(&mut self.ansible_become, alias, boolean(&value).map_err(bad)?),
-            "ansible_connection" => {
-                put(&mut self.ansible_connection, alias, word(&text).map_err(bad)?)
-            }
-            "kube_network_plugin" => {
-                put(&mut self.kube_network_plugin, alias, word(&text).map_err(bad)?)
-            }
-            "kube_pods_subnet" => put(&mut self.kube_pods_subnet, alias, cidrs(&text).map_err(bad)?),
+            "ansible_become" => put(
+                &mut self.ansible_become,
+                alias,
+                boolean(&value).map_err(bad)?,
+            ),
+            "ansible_connection" => put(
+                &mut self.ansible_connection,
+                alias,
+                word(&text).map_err(bad)?,
+            ),
+            "kube_network_plugin" => put(
+                &mut self.kube_network_plugin,
+                alias,
+                word(&text).map_err(bad)?,
+            ),
+            "kube_pods_subnet" => put(
+                &mut self.kube_pods_subnet,
+                alias,
+                cidrs(&text).map_err(bad)?,
+            ),
             _ => put(
                 &mut self.kube_service_addresses,
                 alias,
@@ -234,7 +249,12 @@ fn port(value: &Scalar) -> Result<u16, String> {
     number
         .and_then(|n| u16::try_from(n).ok())
         .filter(|p| *p > 0)
-        .ok_or_else(|| format!("invalid port {}: expected a number from 1 to 65535", shown(value)))
+        .ok_or_else(|| {
+            format!(
+                "invalid port {}: expected a number from 1 to 65535",
+                shown(value)
+            )
+        })
 }
 
 /// Ansible's `boolean()`: what `become` and other switches accept.
@@ -325,7 +345,9 @@ impl<'de> DeserializeSeed<'de> for VarSeed<'_> {
 
 impl VarSeed<'_> {
     fn set<E: serde::de::Error>(self, value: Scalar) -> Result<(), E> {
-        self.vars.set(self.key, value, self.scope).map_err(E::custom)
+        self.vars
+            .set(self.key, value, self.scope)
+            .map_err(E::custom)
     }
 }
 
@@ -377,28 +399,68 @@ mod tests {
 
     #[test]
     fn values_are_checked_by_what_they_mean() {
-        assert_eq!(set("ansible_port", Scalar::Int(2222)).unwrap().ansible_port, Some(2222));
-        assert_eq!(set("ansible_port", text("22")).unwrap().ansible_port, Some(22));
-        for bad in [Scalar::Int(0), Scalar::Int(70000), text("ssh"), Scalar::Bool(true)] {
+        assert_eq!(
+            set("ansible_port", Scalar::Int(2222)).unwrap().ansible_port,
+            Some(2222)
+        );
+        assert_eq!(
+            set("ansible_port", text("22")).unwrap().ansible_port,
+            Some(22)
+        );
+        for bad in [
+            Scalar::Int(0),
+            Scalar::Int(70000),
+            text("ssh"),
+            Scalar::Bool(true),
+        ] {
             let err = set("ansible_port", bad).unwrap_err();
             assert!(err.starts_with("ansible_port: invalid port"), "{err}");
         }
-        assert_eq!(set("ansible_become", text("yes")).unwrap().ansible_become, Some(true));
-        assert_eq!(set("ansible_become", Scalar::Int(0)).unwrap().ansible_become, Some(false));
-        assert!(set("ansible_become", text("maybe")).unwrap_err().contains("invalid boolean"));
-        assert!(set("ip", text("10.0.0.300")).unwrap_err().starts_with("ip: invalid address"));
+        assert_eq!(
+            set("ansible_become", text("yes")).unwrap().ansible_become,
+            Some(true)
+        );
+        assert_eq!(
+            set("ansible_become", Scalar::Int(0))
+                .unwrap()
+                .ansible_become,
+            Some(false)
+        );
+        assert!(
+            set("ansible_become", text("maybe"))
+                .unwrap_err()
+                .contains("invalid boolean")
+        );
+        assert!(
+            set("ip", text("10.0.0.300"))
+                .unwrap_err()
+                .starts_with("ip: invalid address")
+        );
         let err = set("ansible_user", text("ops # admin")).unwrap_err();
-        assert!(err.contains("put the comment on a line of its own"), "{err}");
-        assert!(set("kube_pods_subnet", text("10.0.0.1/8")).unwrap_err().contains("host bits"));
-        assert_eq!(set("unrelated", text("{{ x }}")).unwrap(), AnsibleVars::default());
+        assert!(
+            err.contains("put the comment on a line of its own"),
+            "{err}"
+        );
+        assert!(
+            set("kube_pods_subnet", text("10.0.0.1/8"))
+                .unwrap_err()
+                .contains("host bits")
+        );
+        assert_eq!(
+            set("unrelated", text("{{ x }}")).unwrap(),
+            AnsibleVars::default()
+        );
     }
 
     #[test]
     fn aliases_fill_only_what_the_plain_name_leaves() {
         let mut vars = AnsibleVars::default();
-        vars.set("ansible_ssh_host", text("198.18.0.2"), Scope::Everything).unwrap();
-        vars.set("ansible_host", text("198.18.0.1"), Scope::Everything).unwrap();
-        vars.set("ansible_ssh_host", text("198.18.0.3"), Scope::Everything).unwrap();
+        vars.set("ansible_ssh_host", text("198.18.0.2"), Scope::Everything)
+            .unwrap();
+        vars.set("ansible_host", text("198.18.0.1"), Scope::Everything)
+            .unwrap();
+        vars.set("ansible_ssh_host", text("198.18.0.3"), Scope::Everything)
+            .unwrap();
         assert_eq!(vars.ansible_host.unwrap().as_str(), "198.18.0.1");
     }
 
@@ -406,14 +468,23 @@ mod tests {
     fn templates_are_left_out_but_not_for_addresses() {
         let vars = set("ansible_user", text("{{ lookup('env', 'USER') }}")).unwrap();
         assert_eq!(vars.ansible_user, None);
-        assert!(vars.left_out[0].contains("Jinja template"), "{:?}", vars.left_out);
-        assert!(set("ansible_host", text("{{ h }}")).unwrap_err().contains("write the address"));
+        assert!(
+            vars.left_out[0].contains("Jinja template"),
+            "{:?}",
+            vars.left_out
+        );
+        assert!(
+            set("ansible_host", text("{{ h }}"))
+                .unwrap_err()
+                .contains("write the address")
+        );
     }
 
     #[test]
     fn the_connection_scope_ignores_cluster_networks() {
         let mut vars = AnsibleVars::default();
-        vars.set("kube_pods_subnet", text("not a cidr"), Scope::Connection).unwrap();
+        vars.set("kube_pods_subnet", text("not a cidr"), Scope::Connection)
+            .unwrap();
         assert_eq!(vars.kube_pods_subnet, None);
     }
 
@@ -423,7 +494,8 @@ mod tests {
         let loc = err.location().unwrap();
         assert_eq!((loc.line(), loc.column()), (2, 15), "{err}");
         let vars: AnsibleVars =
-            serde_yaml::from_str("ansible_user: ops\nother: [1, 2]\nansible_become: true\n").unwrap();
+            serde_yaml::from_str("ansible_user: ops\nother: [1, 2]\nansible_become: true\n")
+                .unwrap();
         assert_eq!(vars.ansible_user.as_deref(), Some("ops"));
         assert_eq!(vars.ansible_become, Some(true));
     }

@@ -140,7 +140,10 @@ all:
         let inv = parse(text, 0).unwrap();
         let names: Vec<&str> = inv.hosts.iter().map(|h| h.name.as_str()).collect();
         assert_eq!(names, ["node1", "node2", "node3"]);
-        assert_eq!(inv.members("etcd").into_iter().collect::<Vec<_>>(), ["node1"]);
+        assert_eq!(
+            inv.members("etcd").into_iter().collect::<Vec<_>>(),
+            ["node1"]
+        );
         assert_eq!(inv.hosts[2].vars.ansible_port, Some(2222));
         assert_eq!(inv.hosts[0].place.location, Some((4, 5)));
         let all = inv.find_group("all").unwrap();

@@ -138,7 +138,13 @@ pub fn resolve(inv: &mut Inventory, text: &str, inventory: &Path) -> Result<(), 
             }));
         }
         if let Some(found) = subnets.cni {
-            merge_cni(inv, text, inventory, &found, &origin(&found.key, found.location))?;
+            merge_cni(
+                inv,
+                text,
+                inventory,
+                &found,
+                &origin(&found.key, found.location),
+            )?;
         }
         inv.warnings.extend(
             subnets
@@ -184,7 +190,10 @@ fn merge_cni(
                 format!("{own:?}").to_lowercase(),
                 found.value
             );
-            return Err(InventoryError::invalid(inventory, ParseError { location, message }));
+            return Err(InventoryError::invalid(
+                inventory,
+                ParseError { location, message },
+            ));
         }
     }
     Ok(())

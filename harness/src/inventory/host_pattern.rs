@@ -30,7 +30,10 @@ pub fn expand(pattern: &str) -> Result<HostPattern, PatternError> {
     // The offset of `host` in `pattern`: 1 after the `[` of `[host]:port`.
     let base = usize::from(host.len() < pattern.len() && pattern.starts_with('['));
     if host.is_empty() {
-        return Err(error(0, format!("invalid host pattern \"{pattern}\": no host name")));
+        return Err(error(
+            0,
+            format!("invalid host pattern \"{pattern}\": no host name"),
+        ));
     }
     let parts = parts(host, base)?;
     let count = parts.iter().try_fold(1usize, |n, p| match p {
@@ -38,7 +41,10 @@ pub fn expand(pattern: &str) -> Result<HostPattern, PatternError> {
         Part::Range(items) => n.checked_mul(items.len()).filter(|n| *n <= MAX_HOSTS),
     });
     if count.is_none() {
-        return Err(error(base, format!("host pattern \"{pattern}\" gives more than {MAX_HOSTS} hosts")));
+        return Err(error(
+            base,
+            format!("host pattern \"{pattern}\" gives more than {MAX_HOSTS} hosts"),
+        ));
     }
     let mut names = vec![String::new()];
     for part in &parts {
@@ -73,7 +79,10 @@ fn parts(host: &str, base: usize) -> Result<Vec<Part<'_>>, PatternError> {
             (Some(o), Some(c)) if o < c => {
                 let range = &rest[o + 1..c];
                 if range.contains('[') {
-                    return Err(error(at + o, format!("host range [{range}] has no closing ']'")));
+                    return Err(error(
+                        at + o,
+                        format!("host range [{range}] has no closing ']'"),
+                    ));
                 }
                 let items = range_items(range)
                     .map_err(|m| error(at + o, format!("host range [{range}]: {m}")))?;
@@ -83,10 +92,16 @@ fn parts(host: &str, base: usize) -> Result<Vec<Part<'_>>, PatternError> {
                 rest = &rest[c + 1..];
             }
             (Some(o), None) => {
-                return Err(error(at + o, format!("host range in \"{host}\" has no closing ']'")));
+                return Err(error(
+                    at + o,
+                    format!("host range in \"{host}\" has no closing ']'"),
+                ));
             }
             (_, Some(c)) => {
-                return Err(error(at + c, format!("unmatched ']' in host pattern \"{host}\"")));
+                return Err(error(
+                    at + c,
+                    format!("unmatched ']' in host pattern \"{host}\""),
+                ));
             }
         }
     }
@@ -109,7 +124,11 @@ fn split_port(pattern: &str) -> Result<(&str, Option<u16>), PatternError> {
         && !host.contains(']')
     {
         let at = pattern.len() - port.len();
-        let port = port.parse().ok().filter(|p| *p > 0).ok_or_else(|| bad_port(at, port))?;
+        let port = port
+            .parse()
+            .ok()
+            .filter(|p| *p > 0)
+            .ok_or_else(|| bad_port(at, port))?;
         return Ok((host, Some(port)));
     }
     let colons: Vec<usize> = outside_brackets(pattern)
@@ -126,7 +145,10 @@ fn split_port(pattern: &str) -> Result<(&str, Option<u16>), PatternError> {
         [i] => {
             let port = &pattern[i + 1..];
             let parsed = port.parse().ok().filter(|p| *p > 0);
-            Ok((&pattern[..*i], Some(parsed.ok_or_else(|| bad_port(i + 1, port))?)))
+            Ok((
+                &pattern[..*i],
+                Some(parsed.ok_or_else(|| bad_port(i + 1, port))?),
+            ))
         }
         _ => Ok((pattern, None)),
     }
@@ -169,7 +191,10 @@ fn range_items(range: &str) -> Result<Vec<String>, String> {
         if b > e {
             return Err(format!("begin {begin} comes after end {end}"));
         }
-        return Ok((b..=e).step_by(step).map(|i| LETTERS[i..=i].to_owned()).collect());
+        return Ok((b..=e)
+            .step_by(step)
+            .map(|i| LETTERS[i..=i].to_owned())
+            .collect());
     }
     let number = |s: &str| {
         s.parse::<u64>()
@@ -187,7 +212,9 @@ fn range_items(range: &str) -> Result<Vec<String>, String> {
         0
     };
     if b > e {
-        return Err(format!("begin {begin} is above end {end}, so the range is empty"));
+        return Err(format!(
+            "begin {begin} is above end {end}, so the range is empty"
+        ));
     }
     if (e - b) / step as u64 >= MAX_HOSTS as u64 {
         return Err(format!("more than {MAX_HOSTS} hosts"));

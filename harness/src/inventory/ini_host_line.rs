@@ -27,7 +27,9 @@ pub fn split(line: &str) -> Result<Vec<Word>, (usize, String)> {
                 });
                 loop {
                     match chars.next() {
-                        None => return Err((col, format!("no closing quotation for the {c} here"))),
+                        None => {
+                            return Err((col, format!("no closing quotation for the {c} here")));
+                        }
                         Some((_, q)) if q == c => break,
                         // Inside double quotes a backslash escapes only `"` and `\`.
                         Some((_, '\\')) if c == '"' => match chars.peek() {
@@ -42,9 +44,10 @@ pub fn split(line: &str) -> Result<Vec<Word>, (usize, String)> {
                 }
             }
             '\\' => {
-                let (_, escaped) = chars
-                    .next()
-                    .ok_or((col, "a backslash ends the line: nothing to escape".to_owned()))?;
+                let (_, escaped) = chars.next().ok_or((
+                    col,
+                    "a backslash ends the line: nothing to escape".to_owned(),
+                ))?;
                 current
                     .get_or_insert_with(|| Word {
                         text: String::new(),
@@ -84,8 +87,14 @@ mod tests {
             ["n1", "x=a b", "y=c#d", "z=e f"]
         );
         assert_eq!(texts(r#"n1 x="a\"b\n""#), ["n1", r#"x=a"b\n"#]);
-        assert_eq!(texts("node1 ansible_host=95.54.0.12  # ip=10.3.0.1"), ["node1", "ansible_host=95.54.0.12"]);
-        assert_eq!(texts("  n2\tansible_port=22 ;x"), ["n2", "ansible_port=22", ";x"]);
+        assert_eq!(
+            texts("node1 ansible_host=95.54.0.12  # ip=10.3.0.1"),
+            ["node1", "ansible_host=95.54.0.12"]
+        );
+        assert_eq!(
+            texts("  n2\tansible_port=22 ;x"),
+            ["n2", "ansible_port=22", ";x"]
+        );
         assert_eq!(texts("e=''"), ["e="]);
     }
 

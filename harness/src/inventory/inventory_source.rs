@@ -78,7 +78,10 @@ pub fn find(path: &Path) -> Result<Found, InventoryError> {
     let mut sources = Vec::new();
     let mut looked_at = Vec::new();
     for entry in entries {
-        let name = entry.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = entry
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         if name.starts_with('.') {
             continue;
         }
@@ -96,7 +99,10 @@ pub fn find(path: &Path) -> Result<Found, InventoryError> {
             looked_at,
         });
     }
-    let natives: Vec<&Source> = sources.iter().filter(|s| s.format == Format::Native).collect();
+    let natives: Vec<&Source> = sources
+        .iter()
+        .filter(|s| s.format == Format::Native)
+        .collect();
     if !natives.is_empty() && sources.len() > 1 {
         return Err(InventoryError::MixedInventoryDir {
             dir: path.to_owned(),
@@ -138,7 +144,9 @@ fn candidate(entry: &Path, name: &str) -> Result<Source, String> {
     if let Some(ext) = IGNORED_EXTENSIONS.iter().find(|e| name.ends_with(*e)) {
         return Err(format!("skipped, as Ansible skips {ext} files"));
     }
-    let size = std::fs::metadata(entry).map_err(|e| format!("unreadable: {e}"))?.len();
+    let size = std::fs::metadata(entry)
+        .map_err(|e| format!("unreadable: {e}"))?
+        .len();
     if size > MAX_INVENTORY_BYTES {
         return Err(format!("{size} bytes: too large for an inventory"));
     }
@@ -170,7 +178,9 @@ pub fn detect(text: &str) -> Format {
         .map(str::trim)
         .find(|l| !l.is_empty() && !l.starts_with(['#', ';']));
     match first {
-        Some(line) if section_header(line).is_some() || !looks_like_yaml(line) => Format::AnsibleIni,
+        Some(line) if section_header(line).is_some() || !looks_like_yaml(line) => {
+            Format::AnsibleIni
+        }
         _ if yaml_has_key(text, "all") => Format::AnsibleYaml,
         _ => Format::Native,
     }
@@ -219,7 +229,10 @@ mod tests {
         for (text, format) in [
             ("[kube_node]\nnode1\n", Format::AnsibleIni),
             ("# sample\n\n; more\n[all:vars]\nx=1\n", Format::AnsibleIni),
-            ("node1 ansible_host=198.18.0.1\n[kube_node]\nnode1\n", Format::AnsibleIni),
+            (
+                "node1 ansible_host=198.18.0.1\n[kube_node]\nnode1\n",
+                Format::AnsibleIni,
+            ),
             ("node1:2222\n", Format::AnsibleIni),
             ("fd00::1 ansible_user=x\n", Format::AnsibleIni),
             ("all:\n  hosts: {}\n", Format::AnsibleYaml),
@@ -253,7 +266,10 @@ mod tests {
             .collect();
         assert_eq!(
             names,
-            [("hosts.yaml", Format::AnsibleYaml), ("inventory.ini", Format::AnsibleIni)]
+            [
+                ("hosts.yaml", Format::AnsibleYaml),
+                ("inventory.ini", Format::AnsibleIni)
+            ]
         );
         let note = &found.notes[0];
         for says in [
@@ -274,7 +290,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
         let err = find(d).unwrap_err().to_string();
-        assert!(err.contains("holds no inventory") && err.contains("it is empty"), "{err}");
+        assert!(
+            err.contains("holds no inventory") && err.contains("it is empty"),
+            "{err}"
+        );
         std::fs::write(d.join("notes.txt"), "x\n").unwrap();
         let err = find(d).unwrap_err().to_string();
         assert!(err.contains("found notes.txt (skipped"), "{err}");
@@ -282,6 +301,10 @@ mod tests {
         std::fs::write(d.join("inventory.ini"), "[kube_node]\nn1\n").unwrap();
         let err = find(d).unwrap_err().to_string();
         assert!(err.contains("cannot be combined"), "{err}");
-        assert!(err.contains("inventory.ini (Ansible INI)") && err.contains("lab.yaml (tarmac inventory)"), "{err}");
+        assert!(
+            err.contains("inventory.ini (Ansible INI)")
+                && err.contains("lab.yaml (tarmac inventory)"),
+            "{err}"
+        );
     }
 }

@@ -23,7 +23,10 @@ const DYNAMIC_GROUPS: [(&str, &[&str]); 4] = [
     ("kube_control_plane", &["kube-master"]),
     ("kube_node", &["kube-node"]),
     ("calico_rr", &["calico-rr"]),
-    ("k8s_cluster", &["kube_node", "kube_control_plane", "calico_rr"]),
+    (
+        "k8s_cluster",
+        &["kube_node", "kube_control_plane", "calico_rr"],
+    ),
 ];
 
 /// The groups Kubespray makes up at run time, whose group_vars/ apply as well.
@@ -79,11 +82,18 @@ pub fn to_inventory(model: &AnsibleInventory, files: &VarsFiles) -> Result<Inven
         inv.nodes.push(node(host, &vars, roles)?);
     }
     if inv.nodes.is_empty() {
-        let place = ["kube_control_plane", "kube_node", "etcd", "kube-master", "kube-node", ALL]
-            .iter()
-            .find_map(|g| model.find_group(g))
-            .map(|g| g.place)
-            .unwrap_or_default();
+        let place = [
+            "kube_control_plane",
+            "kube_node",
+            "etcd",
+            "kube-master",
+            "kube-node",
+            ALL,
+        ]
+        .iter()
+        .find_map(|g| model.find_group(g))
+        .map(|g| g.place)
+        .unwrap_or_default();
         return Err(SourceError::at(
             place,
             "no hosts in kube_control_plane, kube_node or etcd: expected at least one (are the \
@@ -91,10 +101,17 @@ pub fn to_inventory(model: &AnsibleInventory, files: &VarsFiles) -> Result<Inven
                 .to_owned(),
         ));
     }
-    if let Some(host) = model.hosts.iter().find(|h| bastion_hosts.contains(h.name.as_str())) {
+    if let Some(host) = model
+        .hosts
+        .iter()
+        .find(|h| bastion_hosts.contains(h.name.as_str()))
+    {
         inv.ssh.bastion = Some(bastion(host, &effective_vars(&model, files, host))?);
     }
-    let all = model.find_group(ALL).map(|g| g.vars.clone()).unwrap_or_default();
+    let all = model
+        .find_group(ALL)
+        .map(|g| g.vars.clone())
+        .unwrap_or_default();
     inv.ssh.user.clone_from(&all.ansible_user);
     inv.ssh.port = all.ansible_port;
     inv.ssh.identity_file = all.ansible_ssh_private_key_file.clone().map(OneOrMany::One);
@@ -120,10 +137,18 @@ fn with_dynamic_groups(model: &AnsibleInventory) -> AnsibleInventory {
         if hosts.is_empty() {
             continue;
         }
-        let place = model.find_group(sources[0]).map(|g| g.place).unwrap_or_default();
+        let place = model
+            .find_group(sources[0])
+            .map(|g| g.place)
+            .unwrap_or_default();
         model.group(group, place);
         for host in hosts {
-            let place = model.hosts.iter().find(|h| h.name == host).map(|h| h.place).unwrap_or(place);
+            let place = model
+                .hosts
+                .iter()
+                .find(|h| h.name == host)
+                .map(|h| h.place)
+                .unwrap_or(place);
             model.add_host(group, &host, AnsibleVars::default(), place);
         }
     }
@@ -133,7 +158,11 @@ fn with_dynamic_groups(model: &AnsibleInventory) -> AnsibleInventory {
 /// A host's variables as Ansible ranks them, highest first: host_vars/ files, the
 /// inventory's host variables, group_vars/ files of its groups (most specific first),
 /// group_vars/all, then the inventory's group variables (most specific first, `all` last).
-pub fn effective_vars(model: &AnsibleInventory, files: &VarsFiles, host: &AnsibleHost) -> AnsibleVars {
+pub fn effective_vars(
+    model: &AnsibleInventory,
+    files: &VarsFiles,
+    host: &AnsibleHost,
+) -> AnsibleVars {
     let groups = model.groups_of(&host.name);
     let mut layers: Vec<&AnsibleVars> = Vec::new();
     layers.extend(files.hosts.get(&host.name));
@@ -161,11 +190,19 @@ const SSH_CONNECTIONS: [&str; 6] = [
     "ansible.builtin.paramiko_ssh",
 ];
 
-fn node(host: &AnsibleHost, vars: &AnsibleVars, roles: Vec<Role>) -> Result<InventoryNode, SourceError> {
+fn node(
+    host: &AnsibleHost,
+    vars: &AnsibleVars,
+    roles: Vec<Role>,
+) -> Result<InventoryNode, SourceError> {
     let name = &host.name;
     let at = |message: String| SourceError::at(host.place, message);
     check_node_name(name).map_err(&at)?;
-    if let Some(other) = vars.ansible_connection.as_deref().filter(|c| !SSH_CONNECTIONS.contains(c)) {
+    if let Some(other) = vars
+        .ansible_connection
+        .as_deref()
+        .filter(|c| !SSH_CONNECTIONS.contains(c))
+    {
         return Err(at(format!(
             "host {name} has ansible_connection={other}: tarmac reaches nodes over SSH only \
              (to check the machine tarmac runs on, run `tarmac check` without -i)"
@@ -197,7 +234,10 @@ fn ssh_settings(vars: &AnsibleVars) -> SshSettings {
     SshSettings {
         user: vars.ansible_user.clone(),
         port: vars.ansible_port,
-        identity_file: vars.ansible_ssh_private_key_file.clone().map(OneOrMany::One),
+        identity_file: vars
+            .ansible_ssh_private_key_file
+            .clone()
+            .map(OneOrMany::One),
         sudo: vars.ansible_become,
         ..SshSettings::default()
     }
@@ -209,7 +249,10 @@ fn bastion(host: &AnsibleHost, vars: &AnsibleVars) -> Result<BastionAddress, Sou
     let address = match &vars.ansible_host {
         Some(a) => a.clone(),
         None => host.name.parse::<NodeAddress>().map_err(|e| {
-            SourceError::at(host.place, format!("bastion {}: {e}; set ansible_host", host.name))
+            SourceError::at(
+                host.place,
+                format!("bastion {}: {e}; set ansible_host", host.name),
+            )
         })?,
     };
     Ok(BastionAddress {
@@ -221,7 +264,10 @@ fn bastion(host: &AnsibleHost, vars: &AnsibleVars) -> Result<BastionAddress, Sou
 
 fn cluster_section(vars: &AnsibleVars, warnings: &mut Vec<String>) -> ClusterSection {
     ClusterSection {
-        cni: vars.kube_network_plugin.as_deref().map(|p| cni(p, warnings)),
+        cni: vars
+            .kube_network_plugin
+            .as_deref()
+            .map(|p| cni(p, warnings)),
         pod_cidr: vars.kube_pods_subnet.clone(),
         service_cidr: vars.kube_service_addresses.clone(),
         ..ClusterSection::default()
@@ -310,7 +356,10 @@ bastion ansible_host=198.18.1.254
 ";
 
     fn yaml(text: &str) -> Result<Inventory, SourceError> {
-        to_inventory(&ansible_yaml::parse(text, 0).unwrap(), &VarsFiles::default())
+        to_inventory(
+            &ansible_yaml::parse(text, 0).unwrap(),
+            &VarsFiles::default(),
+        )
     }
 
     fn ini(text: &str) -> Result<Inventory, SourceError> {
@@ -333,7 +382,9 @@ bastion ansible_host=198.18.1.254
                 ]
             );
             assert!(
-                inv.warnings.iter().any(|w| w.contains("host bastion is in none")),
+                inv.warnings
+                    .iter()
+                    .any(|w| w.contains("host bastion is in none")),
                 "{:?}",
                 inv.warnings
             );
@@ -387,7 +438,10 @@ n2 ansible_host=198.18.0.2 ansible_user=from_host
         // group_vars/all outranks the inventory's [all:vars]; host_vars/ outranks both.
         assert_eq!(
             got,
-            [("from_group".to_owned(), 2000), ("from_host".to_owned(), 3000)]
+            [
+                ("from_group".to_owned(), 2000),
+                ("from_host".to_owned(), 3000)
+            ]
         );
     }
 
@@ -412,13 +466,23 @@ n2 ansible_host=198.18.0.2 ansible_user=from_host
         let text = "all:\n  hosts:\n    bad_name:\n  children:\n    kube_node:\n      hosts:\n        bad_name:\n";
         let err = yaml(text).unwrap_err();
         assert_eq!(err.problem.location, Some((3, 5)), "{err:?}");
-        assert!(err.problem.message.contains("invalid address \"bad_name\""), "{err:?}");
-        let err = ini("[kube_node]\nn1 ansible_host=198.18.0.1\n  n2 ansible_connection=local\n").unwrap_err();
+        assert!(
+            err.problem.message.contains("invalid address \"bad_name\""),
+            "{err:?}"
+        );
+        let err = ini("[kube_node]\nn1 ansible_host=198.18.0.1\n  n2 ansible_connection=local\n")
+            .unwrap_err();
         assert_eq!(err.problem.location, Some((3, 3)), "{err:?}");
-        assert!(err.problem.message.contains("ansible_connection=local"), "{err:?}");
+        assert!(
+            err.problem.message.contains("ansible_connection=local"),
+            "{err:?}"
+        );
         let err = ini("[kube_control_plane]\n# node1 ansible_host=95.54.0.12\n").unwrap_err();
         assert_eq!(err.problem.location, Some((1, 1)), "{err:?}");
-        assert!(err.problem.message.contains("still commented out"), "{err:?}");
+        assert!(
+            err.problem.message.contains("still commented out"),
+            "{err:?}"
+        );
         let err = ini("[a:children]\nb\n[b:children]\na\n[kube_node]\nn1\n").unwrap_err();
         assert_eq!(err.problem.location, Some((4, 1)), "{err:?}");
         assert!(err.problem.message.contains("(b → a → b)"), "{err:?}");

@@ -71,11 +71,12 @@ fn vars_of(
     }
     let mut vars: Option<AnsibleVars> = None;
     for path in paths {
-        let text = std::fs::read_to_string(&path).map_err(|source| InventoryError::VarsFileRead {
-            what,
-            path: path.clone(),
-            source,
-        })?;
+        let text =
+            std::fs::read_to_string(&path).map_err(|source| InventoryError::VarsFileRead {
+                what,
+                path: path.clone(),
+                source,
+            })?;
         let parsed = parse(&text).map_err(|problem| InventoryError::ClusterFile {
             what,
             path: path.clone(),
@@ -92,9 +93,10 @@ fn vars_of(
 
 /// The connection variables of one vars file (YAML or JSON); an empty file has none.
 fn parse(text: &str) -> Result<AnsibleVars, ParseError> {
-    let empty = text.lines().map(str::trim).all(|l| {
-        l.is_empty() || l.starts_with('#') || l == "---" || l == "..."
-    });
+    let empty = text
+        .lines()
+        .map(str::trim)
+        .all(|l| l.is_empty() || l.starts_with('#') || l == "---" || l == "...");
     if empty {
         return Ok(AnsibleVars::default());
     }
@@ -118,7 +120,10 @@ fn files_under(dir: &Path, what: &'static str) -> Result<Vec<PathBuf>, Inventory
         let mut names: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
         names.sort();
         for path in names.into_iter().rev() {
-            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+            let name = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default();
             if name.starts_with('.') {
                 continue;
             }
@@ -149,18 +154,44 @@ mod tests {
         let root = dir.path();
         std::fs::create_dir_all(root.join("group_vars/all")).unwrap();
         std::fs::create_dir_all(root.join("host_vars")).unwrap();
-        std::fs::write(root.join("group_vars/all/a.yml"), "ansible_user: first\nansible_port: 2200\n").unwrap();
+        std::fs::write(
+            root.join("group_vars/all/a.yml"),
+            "ansible_user: first\nansible_port: 2200\n",
+        )
+        .unwrap();
         std::fs::write(root.join("group_vars/all/b.yml"), "# only a comment\n").unwrap();
-        std::fs::write(root.join("group_vars/all/c.yaml"), "ansible_user: second\nkube_pods_subnet: not-checked-here\n").unwrap();
-        std::fs::write(root.join("group_vars/all/notes.md"), "ansible_user: ignored\n").unwrap();
-        std::fs::write(root.join("group_vars/kube_node.yml"), "ansible_become: true\n").unwrap();
-        std::fs::write(root.join("host_vars/n1.json"), "{\"ansible_host\": \"198.18.0.7\"}").unwrap();
+        std::fs::write(
+            root.join("group_vars/all/c.yaml"),
+            "ansible_user: second\nkube_pods_subnet: not-checked-here\n",
+        )
+        .unwrap();
+        std::fs::write(
+            root.join("group_vars/all/notes.md"),
+            "ansible_user: ignored\n",
+        )
+        .unwrap();
+        std::fs::write(
+            root.join("group_vars/kube_node.yml"),
+            "ansible_become: true\n",
+        )
+        .unwrap();
+        std::fs::write(
+            root.join("host_vars/n1.json"),
+            "{\"ansible_host\": \"198.18.0.7\"}",
+        )
+        .unwrap();
         let model = ansible_ini::parse("[kube_node]\nn1\n", 0).unwrap();
         let (files, read) = load(root, &model, &[]).unwrap();
         let all = &files.groups["all"];
-        assert_eq!((all.ansible_user.as_deref(), all.ansible_port), (Some("second"), Some(2200)));
+        assert_eq!(
+            (all.ansible_user.as_deref(), all.ansible_port),
+            (Some("second"), Some(2200))
+        );
         assert_eq!(files.groups["kube_node"].ansible_become, Some(true));
-        assert_eq!(files.hosts["n1"].ansible_host.as_ref().unwrap().as_str(), "198.18.0.7");
+        assert_eq!(
+            files.hosts["n1"].ansible_host.as_ref().unwrap().as_str(),
+            "198.18.0.7"
+        );
         assert_eq!(read.len(), 5, "{read:?}");
     }
 
@@ -172,7 +203,10 @@ mod tests {
         std::fs::write(&file, "---\nansible_port: ssh\n").unwrap();
         let model = ansible_ini::parse("[kube_node]\nn1\n", 0).unwrap();
         let err = load(dir.path(), &model, &[]).unwrap_err().to_string();
-        assert!(err.starts_with(&format!("group_vars {}:2:15: ", file.display())), "{err}");
+        assert!(
+            err.starts_with(&format!("group_vars {}:2:15: ", file.display())),
+            "{err}"
+        );
         assert!(err.contains("invalid port"), "{err}");
     }
 }

@@ -288,7 +288,7 @@ fn findings_of_one_check_are_told_apart_by_port() {
     assert_eq!(items.len(), 1, "{items:?}");
     assert_eq!(
         items[0].message,
-        "port.listening (port=10250): pass -> fail"
+        "port.listening (10250): pass -> fail"
     );
 }
 

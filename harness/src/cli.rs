@@ -35,8 +35,9 @@ pub enum Command {
 /// Where the nodes come from.
 #[derive(Debug, Clone, Args)]
 pub struct InventoryArgs {
-    /// Inventory file (tarmac's YAML or Kubespray's hosts.yaml); without it, this machine
-    /// is checked.
+    /// Inventory: tarmac's YAML, or Kubespray's inventory.ini or hosts.yaml (with the
+    /// group_vars/ beside it), or the directory holding one; without it, this machine is
+    /// checked.
     #[arg(short, long, value_name = "FILE")]
     pub inventory: Option<PathBuf>,
 }

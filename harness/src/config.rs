@@ -56,6 +56,8 @@ pub struct RunConfig {
     pub plugin_requirements: crate::plugin::requirements::PluginRequirements,
     /// Printed on stderr before the run; none of them stops it.
     pub warnings: Vec<String>,
+    /// What tarmac made of the inventory path, printed on stderr as `note:` lines.
+    pub notes: Vec<String>,
 }
 
 impl RunConfig {
@@ -188,6 +190,7 @@ impl RunConfig {
             commands_allowed: inv.commands_allowed,
             plugin_requirements: Default::default(),
             warnings: inv.warnings,
+            notes: inv.notes,
         })
     }
 }

@@ -42,6 +42,9 @@ fn main() -> ExitCode {
             return Exit::Usage.into();
         }
     };
+    for note in &config.notes {
+        eprintln!("note: {note}");
+    }
     for warning in &config.warnings {
         eprintln!("warning: {warning}");
     }

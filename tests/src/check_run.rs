@@ -87,11 +87,24 @@ pub fn run_tarmac(
     inventory: &Path,
     args: &[&str],
 ) -> Result<CheckRun, LabError> {
+    run_tarmac_with_env(lab, command, inventory, args, &[])
+}
+
+/// [`run_tarmac`] with `env` set for tarmac, e.g. a `HOME` whose `.ssh/known_hosts` knows
+/// the lab (for inventories that, like Kubespray's, leave SSH files to the defaults).
+pub fn run_tarmac_with_env(
+    lab: &Lab,
+    command: &[&str],
+    inventory: &Path,
+    args: &[&str],
+    env: &[(&str, &Path)],
+) -> Result<CheckRun, LabError> {
     static RUNS: AtomicUsize = AtomicUsize::new(0);
     let n = RUNS.fetch_add(1, Ordering::Relaxed);
     let json_path = lab.dir().join(format!("report-{n}.json"));
     let junit_path = lab.dir().join(format!("report-{n}.xml"));
     let mut cmd = lab.client_command(tarmac_bin());
+    cmd.envs(env.iter().copied());
     cmd.env("TARMAC_PROBE", probe_bin())
         .args(command)
         .args(["--color", "never", "-i"])

@@ -34,6 +34,7 @@ mod error;
 mod fault;
 mod inventory;
 mod keys;
+pub mod kubespray_sample;
 mod lab;
 mod lab_builder;
 mod leftovers;
@@ -48,7 +49,7 @@ mod teardown;
 mod topology;
 
 pub use binaries::{probe_bin, tarmac_bin, workspace_root};
-pub use check_run::{CheckRun, run_check, run_tarmac};
+pub use check_run::{CheckRun, run_check, run_tarmac, run_tarmac_with_env};
 pub use error::LabError;
 pub use fault::Fault;
 pub use inventory::docker_disk_check;

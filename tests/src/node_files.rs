@@ -133,6 +133,13 @@ pub(crate) fn setup_script(paths: &NodePaths, node: &NodePlan) -> String {
         "mount -t tmpfs -o size={},mode=0711 tmpfs /var/lib/docker\n",
         shell_quote(&node.spec.disk)
     );
+    for path in node.spec.volumes.iter().filter(|p| *p != "/var/lib/docker") {
+        s += &format!(
+            "mkdir -p {path}\nmount -t tmpfs -o size={},mode=0711 tmpfs {path}\n",
+            shell_quote(&node.spec.disk),
+            path = shell_quote(path)
+        );
+    }
     for file in [
         "passwd",
         "group",

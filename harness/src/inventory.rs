@@ -200,6 +200,7 @@ impl Inventory {
     }
 
     fn parse_native(text: &str) -> Result<Self, ParseError> {
+        yaml_syntax(text)?;
         let inv = serde_yaml::from_str::<NativeInventory>(text).map(Inventory::from)?;
         cross_checks::check(&inv, text)?;
         Ok(inv)
@@ -212,7 +213,10 @@ impl Inventory {
     ) -> Result<AnsibleInventory, ParseError> {
         match format {
             Format::AnsibleIni => ansible_ini::parse(text, source),
-            _ => ansible_yaml::parse(text, source),
+            _ => {
+                yaml_syntax(text)?;
+                ansible_yaml::parse(text, source)
+            }
         }
     }
 
@@ -256,6 +260,13 @@ impl Inventory {
         cluster_files::resolve(&mut inv, &main.text, &main.path)?;
         Ok(inv)
     }
+}
+
+/// The syntax error, if any, as YAML sees it, before a format's rules: a misindented key
+/// is reported where it is, not as the field it leaves missing.
+fn yaml_syntax(text: &str) -> Result<(), ParseError> {
+    serde_yaml::from_str::<serde_yaml::Value>(text)?;
+    Ok(())
 }
 
 #[cfg(test)]

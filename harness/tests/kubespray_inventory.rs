@@ -49,7 +49,10 @@ fn hosts_yaml() -> String {
     y
 }
 
-fn nodes(inv: &Inventory) -> Vec<(&str, &str, Vec<Role>, Option<&str>, Option<bool>)> {
+/// A node as the test compares it: name, address, roles, SSH user, sudo.
+type Node<'a> = (&'a str, &'a str, Vec<Role>, Option<&'a str>, Option<bool>);
+
+fn nodes(inv: &Inventory) -> Vec<Node<'_>> {
     inv.nodes
         .iter()
         .map(|n: &InventoryNode| {

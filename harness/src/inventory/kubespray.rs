@@ -230,7 +230,12 @@ fn node(
     })
 }
 
+/// How tarmac logs in, as Ansible would. Kubespray runs as root: a user other than root
+/// gets there through sudo (`ansible_become`, or `ansible-playbook --become` as
+/// Kubespray's README has it, which an inventory cannot say), so without an explicit
+/// `ansible_become=false` such a user's probe runs under sudo too.
 fn ssh_settings(vars: &AnsibleVars) -> SshSettings {
+    let not_root = vars.ansible_user.as_deref().is_some_and(|u| u != "root");
     SshSettings {
         user: vars.ansible_user.clone(),
         port: vars.ansible_port,
@@ -238,7 +243,7 @@ fn ssh_settings(vars: &AnsibleVars) -> SshSettings {
             .ansible_ssh_private_key_file
             .clone()
             .map(OneOrMany::One),
-        sudo: vars.ansible_become,
+        sudo: vars.ansible_become.or(not_root.then_some(true)),
         ..SshSettings::default()
     }
 }
@@ -405,6 +410,8 @@ bastion ansible_host=198.18.1.254
         assert_eq!(inv.nodes[1].address.as_str(), "198.18.1.2");
         assert_eq!(inv.nodes[1].ssh.port, Some(2222));
         assert_eq!(inv.nodes[1].ssh.user.as_deref(), Some("ubuntu"));
+        // ubuntu is not root: Kubespray would become root, so tarmac uses sudo.
+        assert_eq!(inv.nodes[1].ssh.sudo, Some(true));
         assert_eq!(inv.ssh.user.as_deref(), Some("ubuntu"));
         assert_eq!(inv.cluster.cni, Some(Cni::Cilium));
     }

@@ -58,6 +58,11 @@ pub fn fake_probe(body: &str) -> ProbeBinary {
     )
 }
 
+/// The emitter of node `name`'s events, going nowhere.
+pub fn node(name: &str) -> tarmac_reports::NodeEvents {
+    tarmac_reports::NodeEvents::silent(name)
+}
+
 pub fn request() -> ProbeRequest {
     ProbeRequest {
         version: PROTOCOL_VERSION,

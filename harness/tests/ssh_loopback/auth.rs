@@ -5,7 +5,9 @@ use std::time::{Duration, Instant};
 
 use tarmac::ssh::{SshError, SshOptions, SshRun};
 
-use crate::sshd::{Sshd, keygen, keygen_typed, node, options, ready, real_probe, request};
+use crate::sshd::{
+    Sshd, keygen, keygen_typed, node, options, ready, real_probe, recorded, request,
+};
 
 #[tokio::test]
 async fn encrypted_identity_needs_the_agent() {
@@ -21,11 +23,14 @@ async fn encrypted_identity_needs_the_agent() {
     target.identity_files = vec![key.clone()];
 
     let run = SshRun::new(real_probe(), options());
-    let err = run
-        .probe_node(&node("n1"), &target, &request())
-        .await
-        .unwrap_err();
+    let (n1, said) = recorded("n1");
+    let err = run.probe_node(&n1, &target, &request()).await.unwrap_err();
     assert!(matches!(err, SshError::EncryptedIdentity { .. }), "{err}");
+    assert_eq!(
+        said.steps(),
+        Vec::<String>::new(),
+        "not authenticated: not connected"
+    );
     assert!(err.to_string().contains("add it to ssh-agent"), "{err}");
 
     // Once ssh-agent holds it, the same identity file works through the agent.

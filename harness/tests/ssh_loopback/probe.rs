@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use tarmac::ssh::{SshError, SshOptions, SshRun};
 use tarmac::target::SshTarget;
 
-use crate::sshd::{Sshd, fake_probe, node, options, ready, real_probe, request};
+use crate::sshd::{Sshd, fake_probe, node, options, ready, real_probe, recorded, request};
 
 #[tokio::test]
 async fn real_probe_returns_facts_and_leaves_nothing_behind() {
@@ -45,18 +45,20 @@ async fn keep_probe_keeps_it_and_the_next_run_skips_the_upload() {
             ..options()
         },
     );
-    keep.probe_node(&node("n1"), &target, &request())
-        .await
-        .unwrap();
+    let (n1, said) = recorded("n1");
+    keep.probe_node(&n1, &target, &request()).await.unwrap();
+    let size = probe.bytes().len();
+    let sent = format!("probe-uploaded {size} sent");
+    assert_eq!(said.steps(), ["node-connected", sent.as_str()]);
     let kept = sshd.probe_dir().join(probe.remote_name());
     assert_eq!(sshd.probe_files(), vec![probe.remote_name()]);
     let dir_mode = std::fs::metadata(sshd.probe_dir()).unwrap().mode() & 0o777;
     assert_eq!(dir_mode, 0o700, "private directory");
     let first = std::fs::metadata(&kept).unwrap();
 
-    keep.probe_node(&node("n1"), &target, &request())
-        .await
-        .unwrap();
+    let (n1, said) = recorded("n1");
+    keep.probe_node(&n1, &target, &request()).await.unwrap();
+    assert_eq!(said.steps(), ["node-connected", "probe-uploaded 0 reused"]);
     let second = std::fs::metadata(&kept).unwrap();
     assert_eq!(
         (first.ino(), first.mtime_nsec()),
@@ -99,11 +101,12 @@ async fn sudo_password_prompt_is_a_clear_error_not_a_hang() {
     target.sudo = true;
     let run = SshRun::new(real_probe(), options());
     let started = Instant::now();
-    let err = run
-        .probe_node(&node("n1"), &target, &request())
-        .await
-        .unwrap_err();
+    let (n1, said) = recorded("n1");
+    let err = run.probe_node(&n1, &target, &request()).await.unwrap_err();
     assert!(matches!(err, SshError::Sudo { .. }), "{err}");
+    // It did connect, and the probe was in place, before sudo refused.
+    let sent = format!("probe-uploaded {} sent", real_probe().bytes().len());
+    assert_eq!(said.steps(), ["node-connected", sent.as_str()]);
     assert!(err.to_string().contains("NOPASSWD"), "{err}");
     assert!(started.elapsed() < Duration::from_secs(20));
     assert!(!sshd.probe_dir().exists());

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
-use tarmac_checks::{Finding, NodeSpec, Verdict};
+use tarmac_checks::{Finding, Verdict};
 use tarmac_reports::outputs::{self, OutputError};
 use tarmac_reports::{
     Aggregator, Destination, Event, EventKind, EventLog, NodeStatus, OutputRequest, Outputs,
@@ -100,15 +100,7 @@ const REPLAYED: usize = 1 + 5 + 5 + 3 + 2 + 1 + 1 + 1;
 
 /// The events a run producing `report` emits, in the harness's order.
 fn replay(report: &Report, events: &RunEvents) {
-    let specs: Vec<NodeSpec> = report
-        .nodes
-        .iter()
-        .map(|n| NodeSpec {
-            name: n.name.clone(),
-            address: n.address.clone(),
-            roles: n.roles.clone(),
-        })
-        .collect();
+    let specs = fixture::specs(report);
     events.run_started(
         RunCommand::Check,
         report.phase,

@@ -268,15 +268,7 @@ fn one_event_of_each_kind() -> Vec<Event> {
     let recorder = Arc::new(Recorder::default());
     let events = RunEvents::new(recorder.clone());
     let report = fixture::sample();
-    let specs: Vec<NodeSpec> = report
-        .nodes
-        .iter()
-        .map(|n| NodeSpec {
-            name: n.name.clone(),
-            address: n.address.clone(),
-            roles: n.roles.clone(),
-        })
-        .collect();
+    let specs = fixture::specs(&report);
     events.run_started(RunCommand::Audit, Phase::PreInstall, "t".into(), &specs);
     let cp1 = events.node("cp1");
     cp1.connected();

@@ -179,6 +179,10 @@ async fn run_mesh(
         }
         waiting -= 1;
     }
+    for (index, _) in started.iter().enumerate().filter(|(_, s)| s.is_none()) {
+        let late = NodeError::Timeout(config.node_timeout);
+        events.node(&nodes[index].name).failed(&late.to_string());
+    }
 
     // Phase 2: each started node gets its targets; the rest of its pairs are untestable.
     let states: Vec<TargetState<'_>> = started

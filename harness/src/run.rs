@@ -176,11 +176,13 @@ pub async fn gather_all(
         .into_iter()
         .zip(&config.nodes)
         .map(|(slot, (node, _))| {
-            slot.unwrap_or_else(|| Gathered {
-                node: node.clone(),
-                facts: Err(NodeError::GatherAborted(
-                    "the node's task panicked".to_owned(),
-                )),
+            slot.unwrap_or_else(|| {
+                let e = NodeError::GatherAborted("the node's task panicked".to_owned());
+                events.node(&node.name).failed(&e.to_string());
+                Gathered {
+                    node: node.clone(),
+                    facts: Err(e),
+                }
             })
         })
         .collect()

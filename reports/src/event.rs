@@ -157,16 +157,8 @@ impl EventKind {
     }
 }
 
-/// The most severe status (`error` > `fail` > `warn` > `skip` > `pass`); `pass` for none.
-pub fn worst_status<'a>(findings: impl IntoIterator<Item = &'a Finding>) -> Status {
-    findings
-        .into_iter()
-        .map(|f| f.status)
-        .max()
-        .unwrap_or(Status::Pass)
-}
-
-/// The most severe status, `None` for no findings (as events carry it).
+/// The most severe status (`error` > `fail` > `warn` > `skip` > `pass`), `None` for no
+/// findings (as events carry it).
 pub fn worst_of(findings: &[Finding]) -> Option<Status> {
     findings.iter().map(|f| f.status).max()
 }
@@ -178,15 +170,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn worst_status_orders_error_above_fail() {
+    fn the_worst_status_orders_error_above_fail() {
         let findings = [
             Finding::pass("a", "n", ""),
             Finding::error("b", Some("n"), ""),
             Finding::fail("c", "n", ""),
         ];
-        assert_eq!(worst_status(&findings), Status::Error);
-        assert_eq!(worst_status(&findings[..1]), Status::Pass);
-        assert_eq!(worst_status(&[]), Status::Pass);
+        assert_eq!(worst_of(&findings), Some(Status::Error));
+        assert_eq!(worst_of(&findings[..1]), Some(Status::Pass));
         assert_eq!(worst_of(&findings[2..]), Some(Status::Fail));
         assert_eq!(worst_of(&[]), None);
     }

@@ -142,11 +142,6 @@ impl RunEvents {
         self.lock().summary
     }
 
-    /// Time since `run-started`.
-    pub fn elapsed(&self) -> Duration {
-        self.lock().started.map(|s| s.elapsed()).unwrap_or_default()
-    }
-
     /// `run-finished`: the run's length and [`RunEvents::summary`]. Returns the summary.
     pub fn run_finished(&self) -> Summary {
         let (duration_ms, summary) = {

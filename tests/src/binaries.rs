@@ -1,5 +1,6 @@
-//! Building and locating the binaries end-to-end tests run: `tarmac` and the static probe.
-//! Each is built at most once per test process.
+//! Building and locating the binaries end-to-end tests run: `tarmac` (which carries the
+//! static probes) and, for tests that upload it by hand, the x86_64 probe. Each is built
+//! at most once per test process.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -33,22 +34,29 @@ pub fn tarmac_bin() -> PathBuf {
     }
 }
 
-/// The static probe, built with the `probe` profile for musl on first use.
+/// The static x86_64 probe, built on first use exactly as `harness/build.rs` builds the
+/// probes tarmac embeds (same command and target directory, so it is built once), for
+/// tests that upload it by hand. `tarmac` itself needs no probe file: it carries its own.
 pub fn probe_bin() -> PathBuf {
     static BIN: OnceLock<Result<PathBuf, String>> = OnceLock::new();
     let built = BIN.get_or_init(|| {
-        cargo_build(&[
-            "build",
-            "-p",
-            "tarmac-checks",
-            "--bin",
-            "tarmac-probe",
-            "--profile",
-            "probe",
-            "--target",
-            PROBE_TARGET,
-        ])?;
-        Ok(target_dir()
+        let probe_target_dir = target_dir().join("embedded-probes");
+        cargo_build_in(
+            &[
+                "build",
+                "--locked",
+                "-p",
+                "tarmac-checks",
+                "--bin",
+                "tarmac-probe",
+                "--profile",
+                "probe",
+                "--target",
+                PROBE_TARGET,
+            ],
+            Some(&probe_target_dir),
+        )?;
+        Ok(probe_target_dir
             .join(PROBE_TARGET)
             .join("probe")
             .join("tarmac-probe"))
@@ -60,10 +68,18 @@ pub fn probe_bin() -> PathBuf {
 }
 
 fn cargo_build(args: &[&str]) -> Result<(), String> {
+    cargo_build_in(args, None)
+}
+
+/// `cargo <args>` in the workspace, with `CARGO_TARGET_DIR=target_dir` if given.
+fn cargo_build_in(args: &[&str], target_dir: Option<&Path>) -> Result<(), String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    let out = Command::new(&cargo)
-        .args(args)
-        .current_dir(workspace_root())
+    let mut command = Command::new(&cargo);
+    command.args(args).current_dir(workspace_root());
+    if let Some(dir) = target_dir {
+        command.env("CARGO_TARGET_DIR", dir);
+    }
+    let out = command
         .output()
         .map_err(|e| format!("could not run {cargo}: {e}"))?;
     if out.status.success() {

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::command::describe;
-use crate::{Lab, LabError, probe_bin, tarmac_bin};
+use crate::{Lab, LabError, tarmac_bin};
 
 /// What one run produced. `json` is the parsed `--json` report, `junit` the `--junit` text.
 #[derive(Debug)]
@@ -80,7 +80,7 @@ pub fn run_check(lab: &Lab, inventory: &Path, args: &[&str]) -> Result<CheckRun,
 
 /// Runs `tarmac <command> --color never -i <inventory> --json .. --junit .. <args>` the
 /// same way, for any command writing both reports (`check`, `audit --baseline FILE`), with
-/// the probe this test process built.
+/// the probes built into tarmac.
 pub fn run_tarmac(
     lab: &Lab,
     command: &[&str],
@@ -92,7 +92,8 @@ pub fn run_tarmac(
     let json_path = lab.dir().join(format!("report-{n}.json"));
     let junit_path = lab.dir().join(format!("report-{n}.xml"));
     let mut cmd = lab.client_command(tarmac_bin());
-    cmd.env("TARMAC_PROBE", probe_bin())
+    // The probes inside tarmac, never a caller's override.
+    cmd.env_remove("TARMAC_PROBE")
         .args(command)
         .args(["--color", "never", "-i"])
         .arg(inventory)

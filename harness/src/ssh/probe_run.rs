@@ -12,8 +12,8 @@ use tokio::time::{Instant, timeout_at};
 
 use super::connection::Connection;
 use super::error::{Phase, SshError};
-use super::probe_binary::ProbeBinary;
 use super::probe_output::ProbeOutput;
+use super::probe_set::ProbeSet;
 use super::upload::{self, ScriptLine};
 
 /// Stderr kept for messages; the rest is dropped.
@@ -53,12 +53,12 @@ pub async fn run_probe(
     conn: &Connection,
     node: &str,
     user: &str,
-    probe: &ProbeBinary,
+    probes: &ProbeSet,
     request: &ProbeRequest,
     settings: ProbeRunSettings,
 ) -> Result<NodeFacts, SshError> {
-    let mut driver = Driver::open(conn, node, probe, request, settings, true).await?;
-    driver.pump(probe, |_| false).await?;
+    let mut driver = Driver::open(conn, node, probes, request, settings, true).await?;
+    driver.pump(probes, |_| false).await?;
     driver.finish(user)
 }
 
@@ -77,13 +77,13 @@ impl MeshChannel {
         conn: &Connection,
         node: &str,
         user: &str,
-        probe: &ProbeBinary,
+        probes: &ProbeSet,
         request: &ProbeRequest,
         settings: ProbeRunSettings,
     ) -> Result<(MeshChannel, NodeFacts, Listening), SshError> {
-        let mut driver = Driver::open(conn, node, probe, request, settings, false).await?;
+        let mut driver = Driver::open(conn, node, probes, request, settings, false).await?;
         let open = driver
-            .pump(probe, |o| {
+            .pump(probes, |o| {
                 o.listening.is_some() || o.error.is_some() || o.done
             })
             .await?;
@@ -189,7 +189,7 @@ impl Driver {
     async fn open(
         conn: &Connection,
         node: &str,
-        probe: &ProbeBinary,
+        probes: &ProbeSet,
         request: &ProbeRequest,
         settings: ProbeRunSettings,
         eof_after_request: bool,
@@ -202,7 +202,7 @@ impl Driver {
         let open = async {
             let channel = conn.channel_open_session().await?;
             let command = upload::command(
-                probe,
+                probes,
                 settings.sudo,
                 settings.keep_probe,
                 settings.probe_timeout + settings.extra_lifetime,
@@ -279,20 +279,20 @@ impl Driver {
 
     async fn pump(
         &mut self,
-        probe: &ProbeBinary,
+        probes: &ProbeSet,
         done: impl Fn(&ProbeOutput) -> bool,
     ) -> Result<bool, SshError> {
-        self.pump_inner(Some(probe), done).await
+        self.pump_inner(Some(probes), done).await
     }
 
     /// Reads the channel until `done` holds (true: the channel is still open) or the
     /// channel is gone (false). On a timeout the node-side script is asked to stop.
     async fn pump_inner(
         &mut self,
-        probe: Option<&ProbeBinary>,
+        probes: Option<&ProbeSet>,
         done: impl Fn(&ProbeOutput) -> bool,
     ) -> Result<bool, SshError> {
-        let driven = self.drive(probe, &done).await;
+        let driven = self.drive(probes, &done).await;
         if let Err(e) = &driven
             && matches!(e, SshError::Timeout { .. })
         {
@@ -309,7 +309,7 @@ impl Driver {
 
     async fn drive(
         &mut self,
-        probe: Option<&ProbeBinary>,
+        probes: Option<&ProbeSet>,
         done: &impl Fn(&ProbeOutput) -> bool,
     ) -> Result<bool, SshError> {
         loop {
@@ -330,7 +330,7 @@ impl Driver {
                     }
                 }
                 ChannelMsg::Data { data } => {
-                    let open = self.preamble(&data, probe).await?;
+                    let open = self.preamble(&data, probes).await?;
                     if !open {
                         return Ok(false);
                     }
@@ -355,23 +355,19 @@ impl Driver {
 
     /// The upload script's lines before the probe runs; false when the channel was
     /// closed over a protocol error.
-    async fn preamble(
-        &mut self,
-        data: &[u8],
-        probe: Option<&ProbeBinary>,
-    ) -> Result<bool, SshError> {
+    async fn preamble(&mut self, data: &[u8], probes: Option<&ProbeSet>) -> Result<bool, SshError> {
         self.t.preamble.extend_from_slice(data);
         self.t.preamble_len += data.len();
         while let Some(end) = self.t.preamble.iter().position(|&b| b == b'\n') {
             let line: Vec<u8> = self.t.preamble.drain(..=end).collect();
             match ScriptLine::parse(&String::from_utf8_lossy(&line)) {
-                ScriptLine::Need => match probe {
-                    Some(probe) => self.send(probe.bytes(), false).await?,
+                ScriptLine::Need(arch) => match probes {
+                    Some(probes) => self.send(probes.get(arch).bytes(), false).await?,
                     None => {
                         return Err(self.protocol("the upload script asked for the probe again"));
                     }
                 },
-                ScriptLine::Present | ScriptLine::Other => {}
+                ScriptLine::Present(_) | ScriptLine::Other => {}
                 ScriptLine::Ready => {
                     self.t.ready = true;
                     self.phase = Phase::Probe;
@@ -429,6 +425,7 @@ fn verdict(t: Transcript, node: &str, user: &str, sudo: bool) -> Result<NodeFact
             });
         }
         Some(ScriptLine::Failed(reason)) => return Err(SshError::Upload { node, reason }),
+        Some(ScriptLine::Arch(arch)) => return Err(SshError::UnsupportedArch { node, arch }),
         _ => {}
     }
     if let Some(reason) = t.protocol_error {

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use tarmac::ssh::{SshError, SshOptions, SshRun};
 use tarmac::target::SshTarget;
 
-use crate::sshd::{Sshd, fake_probe, options, ready, real_probe, request};
+use crate::sshd::{Sshd, fake_probe, host_arch, options, ready, real_probe, request};
 
 #[tokio::test]
 async fn real_probe_returns_facts_and_leaves_nothing_behind() {
@@ -37,17 +37,18 @@ async fn keep_probe_keeps_it_and_the_next_run_skips_the_upload() {
     }
     let sshd = Sshd::start();
     let target = sshd.trusted_target();
-    let probe = real_probe();
+    let probes = real_probe();
+    let name = probes.get(host_arch()).remote_name();
     let keep = SshRun::new(
-        probe.clone(),
+        probes.clone(),
         SshOptions {
             keep_probe: true,
             ..options()
         },
     );
     keep.probe_node("n1", &target, &request()).await.unwrap();
-    let kept = sshd.probe_dir().join(probe.remote_name());
-    assert_eq!(sshd.probe_files(), vec![probe.remote_name()]);
+    let kept = sshd.probe_dir().join(&name);
+    assert_eq!(sshd.probe_files(), vec![name.clone()]);
     let dir_mode = std::fs::metadata(sshd.probe_dir()).unwrap().mode() & 0o777;
     assert_eq!(dir_mode, 0o700, "private directory");
     let first = std::fs::metadata(&kept).unwrap();
@@ -61,7 +62,7 @@ async fn keep_probe_keeps_it_and_the_next_run_skips_the_upload() {
     );
 
     // Without keep_probe, the kept probe is used once more and then removed.
-    let tidy = SshRun::new(probe, options());
+    let tidy = SshRun::new(probes, options());
     tidy.probe_node("n1", &target, &request()).await.unwrap();
     assert!(!sshd.probe_dir().exists(), "{:?}", sshd.probe_files());
 }

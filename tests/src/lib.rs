@@ -54,7 +54,7 @@ pub use fault::Fault;
 pub use inventory::docker_disk_check;
 pub use lab::{Lab, LabNode};
 pub use lab_builder::LabBuilder;
-pub use leftovers::{leftovers, leftovers_on};
+pub use leftovers::{NodeFiles, changed_since, leftovers, leftovers_on};
 pub use listen::tcp_listening;
 pub use node_files::{PLAIN_USER, SUDO_USER};
 pub use skip::{lab_ready, missing_lab_prerequisites};

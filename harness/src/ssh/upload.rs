@@ -25,8 +25,10 @@
 //! 4. the probe removes its files itself as it starts (`--unlink`: its run name, and the
 //!    kept name unless the probe is to be kept; then the directory if that is empty), so
 //!    a probe that crashes or is killed leaves nothing behind; when it ends, the script
-//!    removes whatever is still there (a probe that never started: `sudo` refused) and
-//!    exits with the probe's status.
+//!    removes whatever is still there (a probe that never started: `sudo` refused), and
+//!    `~/.cache` too if it made it (empty: another program may have written there since),
+//!    and exits with the probe's status. The node's filesystem is as it was: the script
+//!    creates only what it removes, unless a probe is to be kept.
 //!
 //! Every process the script starts costs a fork and an exec on the node, hundreds of
 //! them across a fleet: it starts as few as it can (the watchdog is the probe's own, the
@@ -139,7 +141,8 @@ m=$(uname -m)
 case "$m" in
 @ARCHES@  *) echo "tarmac-error arch $m"; exit 92;;
 esac
-if [ -n "$HOME" ] && [ -d "$HOME" ] && [ -w "$HOME" ]; then d="$HOME/.cache/tarmac"; else d="/tmp/tarmac-$(id -u)"; fi
+if [ -n "$HOME" ] && [ -d "$HOME" ] && [ -w "$HOME" ]; then c="$HOME/.cache"; d="$c/tarmac"; else c=; d="/tmp/tarmac-$(id -u)"; fi
+if [ -n "$c" ] && [ ! -d "$c" ]; then madec=1; else madec=; fi
 if [ -d "$d" ]; then old=1; else old=; mkdir -p "$d" 2>/dev/null; fi
 if [ -L "$d" ] || [ ! -d "$d" ]; then echo "tarmac-error unsafe $d is not a directory"; exit 90; fi
 if [ ! -O "$d" ]; then echo "tarmac-error unsafe $d is owned by another user"; exit 90; fi
@@ -162,8 +165,9 @@ cleanup() {
     if left "$t" || left "$r"; then rm -f "$t" "$r"; fi
   else
     if left "$t" || left "$r" || left "$p"; then rm -f "$t" "$r" "$p"; fi
-    if [ -d "$d" ]; then rmdir "$d" 2>/dev/null; fi
   fi
+  if [ -d "$d" ] && ! left "$p"; then rmdir "$d" 2>/dev/null; fi
+  if [ -n "$madec" ] && [ -d "$c" ] && ! left "$p"; then rmdir "$c" 2>/dev/null; fi
 }
 stop() {
   if [ -n "$pid" ]; then kill "$pid" 2>/dev/null; fi
@@ -314,7 +318,11 @@ mod tests {
             format!("{}tarmac-upload ready\nprobe got request\n", need())
         );
         assert_eq!(code, 7, "the probe's exit status is passed through");
-        assert!(!home.path().join(".cache/tarmac").exists(), "cleaned up");
+        assert_eq!(
+            std::fs::read_dir(home.path()).unwrap().count(),
+            0,
+            "~/.cache/tarmac and the ~/.cache it made are gone"
+        );
 
         // Kept, then found again without an upload.
         let (_, code) = run_locally(home.path(), &probes, true, &send);
@@ -333,6 +341,32 @@ mod tests {
             )
         );
         assert!(!kept.exists());
+    }
+
+    #[test]
+    fn a_cache_directory_that_was_there_stays_with_what_it_held() {
+        let home = tempfile::tempdir().unwrap();
+        let cache = home.path().join(".cache");
+        std::fs::create_dir(&cache).unwrap();
+        let body = b"#!/bin/sh\nexit 0\n".to_vec();
+        let (_, code) = run_locally(home.path(), &stand_in(body.clone()), false, &body);
+        assert_eq!(code, 0);
+        assert!(cache.is_dir(), "the user's empty ~/.cache was removed");
+        assert_eq!(std::fs::read_dir(&cache).unwrap().count(), 0);
+
+        // A kept probe keeps the directories it lives in; the next run removes what the
+        // probe needed and leaves ~/.cache, which that run did not make.
+        std::fs::remove_dir(&cache).unwrap();
+        let probes = stand_in(body.clone());
+        run_locally(home.path(), &probes, true, &body);
+        assert!(
+            cache
+                .join("tarmac")
+                .join(probes.get(host_arch()).remote_name())
+                .is_file()
+        );
+        run_locally(home.path(), &probes, false, b"");
+        assert_eq!(std::fs::read_dir(&cache).unwrap().count(), 0);
     }
 
     #[test]
@@ -373,7 +407,11 @@ mod tests {
             started.elapsed() < Duration::from_secs(10),
             "the trap ran without waiting for the probe"
         );
-        assert!(!dir.exists(), "probe and directory removed");
+        assert_eq!(
+            std::fs::read_dir(home.path()).unwrap().count(),
+            0,
+            "probe and directories removed"
+        );
     }
 
     #[test]
@@ -443,9 +481,9 @@ mod tests {
         stdout.read_line(&mut line).unwrap();
         assert_eq!(line, "probe got request\n");
         assert!(child.wait().unwrap().success());
-        // This run's own link went with it; the shared file was the other run's to remove.
-        let dir = home.path().join(".cache/tarmac");
-        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0);
+        // This run's own link went with it; the shared file was the other run's to remove,
+        // and with nothing kept, the directories this run made went too.
+        assert_eq!(std::fs::read_dir(home.path()).unwrap().count(), 0);
     }
 
     /// A directory holding a `uname` that answers `-m` with `machine`, to put first on PATH.

@@ -95,11 +95,22 @@ pub fn run_tarmac(
     inventory: &Path,
     args: &[&str],
 ) -> Result<CheckRun, LabError> {
+    run_tarmac_binary(lab, &tarmac_bin(), command, inventory, args)
+}
+
+/// [`run_tarmac`] with the `tarmac` at `binary` (an installed one, say).
+pub fn run_tarmac_binary(
+    lab: &Lab,
+    binary: &Path,
+    command: &[&str],
+    inventory: &Path,
+    args: &[&str],
+) -> Result<CheckRun, LabError> {
     static RUNS: AtomicUsize = AtomicUsize::new(0);
     let n = RUNS.fetch_add(1, Ordering::Relaxed);
     let json_path = lab.dir().join(format!("report-{n}.json"));
     let junit_path = lab.dir().join(format!("report-{n}.xml"));
-    let mut cmd = lab.client_command(tarmac_bin());
+    let mut cmd = lab.client_command(binary);
     // The probes inside tarmac, never a caller's override.
     cmd.env_remove("TARMAC_PROBE")
         .args(command)

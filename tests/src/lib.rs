@@ -30,6 +30,7 @@
 mod binaries;
 mod check_run;
 mod command;
+mod emulation;
 mod error;
 mod fault;
 mod inventory;
@@ -47,8 +48,10 @@ mod state;
 mod teardown;
 mod topology;
 
-pub use binaries::{probe_bin, tarmac_bin, workspace_root};
-pub use check_run::{CheckRun, run_check, run_tarmac};
+pub use binaries::{
+    glibc_probe_bin, install_tarmac, probe_bin, probe_bin_for, tarmac_bin, workspace_root,
+};
+pub use check_run::{CheckRun, run_check, run_tarmac, run_tarmac_binary};
 pub use error::LabError;
 pub use fault::Fault;
 pub use inventory::docker_disk_check;

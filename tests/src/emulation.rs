@@ -70,8 +70,10 @@ mod tests {
     fn the_registration_gets_the_labs_own_name() {
         let conf = "# comment\n:qemu-aarch64:M::\\x7fELF\\x02:\\xff\\xff:/usr/libexec/qemu-binfmt/aarch64-binfmt-P:OPF\n";
         assert_eq!(
-            registration(conf, "tarmac-lab-a64-1").unwrap(),
-            ":tarmac-lab-a64-1:M::\\x7fELF\\x02:\\xff\\xff:/usr/libexec/qemu-binfmt/aarch64-binfmt-P:OPF"
+            registration(conf, "tarmac-lab-a64-1").as_deref(),
+            Some(
+                ":tarmac-lab-a64-1:M::\\x7fELF\\x02:\\xff\\xff:/usr/libexec/qemu-binfmt/aarch64-binfmt-P:OPF"
+            )
         );
         assert_eq!(registration("# nothing\n", "x"), None);
     }

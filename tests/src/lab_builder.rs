@@ -160,8 +160,8 @@ impl LabBuilder {
                 return Err(format!("node name {:?} is used twice", node.name));
             }
             if let Some(arch) = &node.arch
-                && !(!arch.is_empty()
-                    && arch.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'))
+                && (arch.is_empty()
+                    || !arch.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'))
             {
                 return Err(format!(
                     "node {:?}: arch {arch:?} is not a `uname -m` word",

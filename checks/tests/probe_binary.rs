@@ -128,6 +128,22 @@ fn request_line(request: &ProbeRequest) -> Vec<u8> {
     line
 }
 
+/// A request measuring `disks` and bind-testing TCP `port`.
+fn disks_and_port(disks: &[&str], port: u16) -> ProbeRequest {
+    ProbeRequest {
+        version: PROTOCOL_VERSION,
+        disk_paths: disks.iter().map(|d| (*d).to_owned()).collect(),
+        bind_ports: vec![PortSpec {
+            port,
+            protocol: Protocol::Tcp,
+        }],
+        mesh: None,
+        files: Vec::new(),
+        sysctls: Vec::new(),
+        commands: Vec::new(),
+    }
+}
+
 fn hello() -> ProbeMessage {
     ProbeMessage::Hello {
         version: PROTOCOL_VERSION,
@@ -239,18 +255,7 @@ fn the_aarch64_probe_gathers_facts_and_answers_the_protocol_under_qemu() {
 
     let held = TcpListener::bind("0.0.0.0:0").unwrap();
     let port = held.local_addr().unwrap().port();
-    let request = ProbeRequest {
-        version: PROTOCOL_VERSION,
-        disk_paths: vec!["/".to_owned()],
-        bind_ports: vec![PortSpec {
-            port,
-            protocol: Protocol::Tcp,
-        }],
-        mesh: None,
-        files: Vec::new(),
-        sysctls: Vec::new(),
-        commands: Vec::new(),
-    };
+    let request = disks_and_port(&["/"], port);
     let mut serve = Command::new(qemu);
     serve.arg(probe).args(["--deadline", "60"]);
     let output = run_command(serve, &request_line(&request));
@@ -289,18 +294,7 @@ fn unknown_arguments_are_a_usage_error() {
 fn a_request_is_answered_with_hello_facts_done() {
     let held = TcpListener::bind("0.0.0.0:0").unwrap();
     let port = held.local_addr().unwrap().port();
-    let request = ProbeRequest {
-        version: PROTOCOL_VERSION,
-        disk_paths: vec!["/".to_owned(), "/nonexistent/tarmac/data".to_owned()],
-        bind_ports: vec![PortSpec {
-            port,
-            protocol: Protocol::Tcp,
-        }],
-        mesh: None,
-        files: Vec::new(),
-        sysctls: Vec::new(),
-        commands: Vec::new(),
-    };
+    let request = disks_and_port(&["/", "/nonexistent/tarmac/data"], port);
     let output = run(&[], &request_line(&request));
     assert!(output.status.success(), "{output:?}");
     let messages = messages(&output);

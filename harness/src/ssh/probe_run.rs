@@ -2,12 +2,15 @@
 //! the probe's request and its line protocol, with a deadline for each phase. A mesh run
 //! keeps the channel (and the probe's stdin) open across phases: [`MeshChannel`].
 
+use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
 use russh::client::Msg;
 use russh::{Channel, ChannelMsg, Sig};
 use tarmac_checks::protocol::{ListenFailure, MeshCommand, MeshTarget, PortSpec, ProbeRequest};
 use tarmac_checks::{NodeFacts, Reachability};
+use tarmac_reports::{MeshMeter, NodeEvents};
 use tokio::time::{Instant, timeout_at};
 
 use super::connection::Connection;
@@ -51,7 +54,7 @@ struct Transcript {
 /// Uploads (if needed) and runs the probe over `conn`, returning its facts.
 pub async fn run_probe(
     conn: &Connection,
-    node: &str,
+    node: &NodeEvents,
     user: &str,
     probes: &ProbeSet,
     request: &ProbeRequest,
@@ -75,7 +78,7 @@ impl MeshChannel {
     /// until its facts and `listening` (or its end). The facts are returned at once.
     pub async fn start(
         conn: &Connection,
-        node: &str,
+        node: &NodeEvents,
         user: &str,
         probes: &ProbeSet,
         request: &ProbeRequest,
@@ -110,7 +113,7 @@ impl MeshChannel {
                 let facts = driver.finish(user)?;
                 drop(facts);
                 Err(driver_protocol_error(
-                    node,
+                    node.name(),
                     "the probe ended before listening",
                 ))
             }
@@ -122,13 +125,22 @@ impl MeshChannel {
         &mut self,
         targets: Vec<MeshTarget>,
         within: Duration,
+        meter: &MeshMeter,
     ) -> Result<Vec<Reachability>, SshError> {
         let line = command_line(&MeshCommand::Probe { targets }, &self.driver.node)?;
         self.driver.deadline = Instant::now() + within;
         self.driver.send(&line, false).await?;
+        let counted = AtomicUsize::new(0);
         let open = self
             .driver
-            .pump_plain(|o| o.probed || o.error.is_some() || o.done)
+            .pump_plain(|o| {
+                meter.add(
+                    o.reach
+                        .len()
+                        .saturating_sub(counted.swap(o.reach.len(), Relaxed)),
+                );
+                o.probed || o.error.is_some() || o.done
+            })
             .await?;
         let output = &mut self.driver.t.output;
         if let Some(message) = output.error.take() {
@@ -177,6 +189,10 @@ struct Driver {
     channel: Channel<Msg>,
     t: Transcript,
     node: String,
+    /// Where the upload is said to be done ([`NodeEvents::uploaded`]).
+    events: NodeEvents,
+    /// Bytes of probe sent after `need`; `None` while none were asked for.
+    probe_sent: Option<u64>,
     settings: ProbeRunSettings,
     request_line: Vec<u8>,
     /// Plain runs send EOF after the request; mesh runs keep stdin for commands.
@@ -188,12 +204,13 @@ struct Driver {
 impl Driver {
     async fn open(
         conn: &Connection,
-        node: &str,
+        events: &NodeEvents,
         probes: &ProbeSet,
         request: &ProbeRequest,
         settings: ProbeRunSettings,
         eof_after_request: bool,
     ) -> Result<Driver, SshError> {
+        let node = events.name();
         let mut request_line = serde_json::to_vec(request).map_err(|e| SshError::Protocol {
             node: node.to_owned(),
             reason: format!("cannot encode the request: {e}"),
@@ -229,6 +246,8 @@ impl Driver {
                 ..Transcript::default()
             },
             node: node.to_owned(),
+            events: events.clone(),
+            probe_sent: None,
             settings,
             request_line,
             eof_after_request,
@@ -362,13 +381,19 @@ impl Driver {
             let line: Vec<u8> = self.t.preamble.drain(..=end).collect();
             match ScriptLine::parse(&String::from_utf8_lossy(&line)) {
                 ScriptLine::Need(arch) => match probes {
-                    Some(probes) => self.send(probes.get(arch).bytes(), false).await?,
+                    Some(probes) => {
+                        let bytes = probes.get(arch).bytes();
+                        self.send(bytes, false).await?;
+                        self.probe_sent = u64::try_from(bytes.len()).ok();
+                    }
                     None => {
                         return Err(self.protocol("the upload script asked for the probe again"));
                     }
                 },
                 ScriptLine::Present(_) | ScriptLine::Other => {}
                 ScriptLine::Ready => {
+                    let sent = self.probe_sent;
+                    self.events.uploaded(sent.unwrap_or(0), sent.is_none());
                     self.t.ready = true;
                     self.phase = Phase::Probe;
                     self.deadline = Instant::now() + self.settings.probe_timeout;

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use tarmac_checks::protocol::{MeshTarget, ProbeRequest};
 use tarmac_checks::{NodeFacts, Reachability};
+use tarmac_reports::{MeshMeter, NodeEvents};
 
 use super::auth::Credentials;
 use super::bastion::{self, BastionPool, DEFAULT_CONNECTIONS_PER_BASTION};
@@ -105,13 +106,13 @@ impl SshRun {
     /// has ended (it sees EOF), the probe itself (see `upload.rs`).
     pub async fn probe_node(
         &self,
-        name: &str,
+        node: &NodeEvents,
         target: &SshTarget,
         request: &ProbeRequest,
     ) -> Result<NodeFacts, SshError> {
-        let conn = self.connect(name, target).await?;
+        let conn = self.connect(node, target).await?;
         let settings = self.run_settings(target, Duration::ZERO);
-        let facts = run_probe(&conn, name, &target.user, &self.probes, request, settings).await;
+        let facts = run_probe(&conn, node, &target.user, &self.probes, request, settings).await;
         goodbye(&conn).await;
         facts
     }
@@ -122,14 +123,14 @@ impl SshRun {
     /// (the probe's own `--deadline` ends it after that, whatever the harness does).
     pub async fn start_mesh(
         &self,
-        name: &str,
+        node: &NodeEvents,
         target: &SshTarget,
         request: &ProbeRequest,
         lifetime: Duration,
     ) -> Result<(MeshNode, NodeFacts, Listening), SshError> {
-        let conn = self.connect(name, target).await?;
+        let conn = self.connect(node, target).await?;
         let settings = self.run_settings(target, lifetime);
-        match MeshChannel::start(&conn, name, &target.user, &self.probes, request, settings).await {
+        match MeshChannel::start(&conn, node, &target.user, &self.probes, request, settings).await {
             Ok((channel, facts, listening)) => Ok((MeshNode { conn, channel }, facts, listening)),
             Err(e) => {
                 goodbye(&conn).await;
@@ -151,7 +152,8 @@ impl SshRun {
 
     /// Connect (directly or through the target's bastion), verify the host key (nothing
     /// is sent to an unverified host) and authenticate.
-    async fn connect(&self, name: &str, target: &SshTarget) -> Result<Connection, SshError> {
+    async fn connect(&self, node: &NodeEvents, target: &SshTarget) -> Result<Connection, SshError> {
+        let name = node.name();
         let known_hosts = self.known_hosts(&target.known_hosts)?;
         let endpoint = Endpoint {
             node: name.to_owned(),
@@ -170,6 +172,7 @@ impl SshRun {
         };
         self.authenticate(&mut conn, name, &target.user, &target.identity_files)
             .await?;
+        node.connected();
         Ok(conn)
     }
 
@@ -280,13 +283,15 @@ impl std::fmt::Debug for MeshNode {
 }
 
 impl MeshNode {
-    /// Sends the probe its targets and returns their results.
+    /// Sends the probe its targets and returns their results, counting them on `meter`
+    /// as they come.
     pub async fn probe(
         &mut self,
         targets: Vec<MeshTarget>,
         within: Duration,
+        meter: &MeshMeter,
     ) -> Result<Vec<Reachability>, SshError> {
-        self.channel.probe(targets, within).await
+        self.channel.probe(targets, within, meter).await
     }
 
     /// Closes the listeners, waits for the probe to end (and clean up), disconnects.

@@ -43,6 +43,41 @@ pub fn fake_probe(body: &str) -> ProbeSet {
     ))
 }
 
+/// The emitter of node `name`'s events, going nowhere.
+pub fn node(name: &str) -> tarmac_reports::NodeEvents {
+    tarmac_reports::NodeEvents::silent(name)
+}
+
+/// The emitter of node `name`'s events and what it said: each event as `kind` or, for
+/// an upload, `probe-uploaded BYTES reused|sent`.
+pub fn recorded(name: &str) -> (tarmac_reports::NodeEvents, Said) {
+    let recorder = std::sync::Arc::new(tarmac_reports::Recorder::default());
+    let events = tarmac_reports::RunEvents::new(recorder.clone()).node(name);
+    (events, Said(recorder))
+}
+
+pub struct Said(std::sync::Arc<tarmac_reports::Recorder>);
+
+impl Said {
+    pub fn steps(&self) -> Vec<String> {
+        use tarmac_reports::EventKind;
+        self.0
+            .events()
+            .into_iter()
+            .map(|e| match e.kind {
+                EventKind::ProbeUploaded { bytes, reused, .. } => {
+                    let how = if reused { "reused" } else { "sent" };
+                    format!("probe-uploaded {bytes} {how}")
+                }
+                other => serde_json::to_value(&other).unwrap()["event"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned(),
+            })
+            .collect()
+    }
+}
+
 pub fn request() -> ProbeRequest {
     ProbeRequest {
         version: PROTOCOL_VERSION,

@@ -18,6 +18,10 @@ use tarmac_reports::{Destination, Reporters, RunEvents};
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
+        // The long version names the embedded probes, hashed only when asked for.
+        Err(e) if e.kind() == clap::error::ErrorKind::DisplayVersion => {
+            return emit(Ok(tarmac::version::text().into_bytes()));
+        }
         Err(e) => {
             // clap prints usage errors to stderr and --help/--version to stdout.
             let _ = e.print();

@@ -15,7 +15,7 @@ use tokio::task::JoinSet;
 use crate::config::RunConfig;
 use crate::config_error::ConfigError;
 use crate::node_error::{NODE_REACHABLE, NodeError};
-use crate::ssh::{ProbeBinary, SshOptions, SshRun};
+use crate::ssh::{ProbeSet, SshOptions, SshRun};
 use crate::target::Connection;
 use crate::timestamp::rfc3339_utc;
 
@@ -29,7 +29,8 @@ pub struct RunContext {
 
 impl RunContext {
     /// Prepares the transports the configured nodes need. Fails, before any node is
-    /// touched, when the probe binary to upload cannot be found or read.
+    /// touched, when `TARMAC_PROBE` names a file that cannot be read or is not a static
+    /// probe for x86_64 or aarch64.
     pub fn new(config: &RunConfig) -> Result<Self, ConfigError> {
         let needs_ssh = config
             .nodes
@@ -41,7 +42,7 @@ impl RunContext {
                 accept_new_host_keys: config.accept_new_host_keys,
                 ..SshOptions::default()
             };
-            Some(SshRun::new(ProbeBinary::locate()?, options))
+            Some(SshRun::new(ProbeSet::for_run()?, options))
         } else {
             None
         };

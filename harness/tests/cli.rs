@@ -378,11 +378,7 @@ fn a_report_that_cannot_be_written_still_prints_and_exits_2() {
 fn unreachable_nodes_are_error_findings_and_exit_1() {
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("report.json");
-    // Any file will do as the probe: no lab node answers at these addresses.
-    let probe = dir.path().join("tarmac-probe");
-    std::fs::write(&probe, b"not uploaded").unwrap();
     let run = Test::new()
-        .env("TARMAC_PROBE", probe.to_str().unwrap())
         .args(["check", "-i", &data("lab.yaml"), "--node-timeout", "5"])
         .args(["--json", json.to_str().unwrap()])
         .run();
@@ -429,9 +425,6 @@ fn ctrl_c_stops_the_run_with_130() {
         ),
     )
     .unwrap();
-    let probe = dir.path().join("tarmac-probe");
-    std::fs::write(&probe, b"not uploaded").unwrap();
-
     let mut child = Command::new(env!("CARGO_BIN_EXE_tarmac"))
         .args([
             "check",
@@ -440,7 +433,6 @@ fn ctrl_c_stops_the_run_with_130() {
             "--node-timeout",
             "30",
         ])
-        .env("TARMAC_PROBE", &probe)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()

@@ -17,6 +17,8 @@ pub(crate) struct NodeSpec {
     pub faults: Vec<Fault>,
     pub behind_bastion: bool,
     pub is_bastion: bool,
+    /// What the node's `uname -m` says, when not this host's architecture.
+    pub arch: Option<String>,
 }
 
 impl NodeSpec {
@@ -29,6 +31,7 @@ impl NodeSpec {
             faults: Vec::new(),
             behind_bastion: false,
             is_bastion: false,
+            arch: None,
         }
     }
 }
@@ -93,6 +96,14 @@ impl LabBuilder {
         self.edit("volumes", |n| {
             n.volumes = paths.iter().map(|p| (*p).to_owned()).collect();
         })
+    }
+
+    /// Makes the last node's `uname -m` say `arch` (e.g. `aarch64`, `riscv64`). For
+    /// `aarch64` the node can also run aarch64 binaries: the lab registers
+    /// qemu-aarch64-static with binfmt_misc for its lifetime (see `emulation.rs`), and an
+    /// aarch64 binary's own uname(2) then says aarch64 too.
+    pub fn arch(self, arch: &str) -> Self {
+        self.edit("arch", |n| n.arch = Some(arch.to_owned()))
     }
 
     pub fn fault(self, fault: Fault) -> Self {
@@ -167,6 +178,15 @@ impl LabBuilder {
             {
                 return Err(format!(
                     "volume {bad:?} of {:?}: expected a path under /var/lib/ (the node's own overlay)",
+                    node.name
+                ));
+            }
+            if let Some(arch) = &node.arch
+                && (arch.is_empty()
+                    || !arch.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'))
+            {
+                return Err(format!(
+                    "node {:?}: arch {arch:?} is not a `uname -m` word",
                     node.name
                 ));
             }

@@ -13,6 +13,7 @@ use std::time::Duration;
 use serde_json::Value;
 use tarmac_tests::{
     CheckRun, Lab, kubespray_sample, lab_ready, leftovers, run_check, run_tarmac_with_env,
+    tarmac_bin,
 };
 
 /// The paths `disk.free` measures when the inventory names none (tarmac's
@@ -91,7 +92,8 @@ fn the_filled_in_kubespray_sample_checks_a_healthy_lab() {
     std::fs::create_dir_all(home.join(".ssh")).unwrap();
     std::fs::copy(lab.known_hosts(), home.join(".ssh/known_hosts")).unwrap();
 
-    let run = run_tarmac_with_env(&lab, &["check"], &dir, &[], &[("HOME", &home)]).unwrap();
+    let env = [("HOME", home.as_path())];
+    let run = run_tarmac_with_env(&lab, &tarmac_bin(), &["check"], &dir, &[], &env).unwrap();
     no_leftovers(&lab, &run);
     assert_eq!(run.code, Some(0), "{}", run.transcript());
     assert_eq!(

@@ -15,8 +15,8 @@ use tokio::time::{Instant, timeout_at};
 
 use super::connection::Connection;
 use super::error::{Phase, SshError};
-use super::probe_binary::ProbeBinary;
 use super::probe_output::ProbeOutput;
+use super::probe_set::ProbeSet;
 use super::upload::{self, ScriptLine};
 
 /// Stderr kept for messages; the rest is dropped.
@@ -56,12 +56,12 @@ pub async fn run_probe(
     conn: &Connection,
     node: &NodeEvents,
     user: &str,
-    probe: &ProbeBinary,
+    probes: &ProbeSet,
     request: &ProbeRequest,
     settings: ProbeRunSettings,
 ) -> Result<NodeFacts, SshError> {
-    let mut driver = Driver::open(conn, node, probe, request, settings, true).await?;
-    driver.pump(probe, |_| false).await?;
+    let mut driver = Driver::open(conn, node, probes, request, settings, true).await?;
+    driver.pump(probes, |_| false).await?;
     driver.finish(user)
 }
 
@@ -80,13 +80,13 @@ impl MeshChannel {
         conn: &Connection,
         node: &NodeEvents,
         user: &str,
-        probe: &ProbeBinary,
+        probes: &ProbeSet,
         request: &ProbeRequest,
         settings: ProbeRunSettings,
     ) -> Result<(MeshChannel, NodeFacts, Listening), SshError> {
-        let mut driver = Driver::open(conn, node, probe, request, settings, false).await?;
+        let mut driver = Driver::open(conn, node, probes, request, settings, false).await?;
         let open = driver
-            .pump(probe, |o| {
+            .pump(probes, |o| {
                 o.listening.is_some() || o.error.is_some() || o.done
             })
             .await?;
@@ -205,7 +205,7 @@ impl Driver {
     async fn open(
         conn: &Connection,
         events: &NodeEvents,
-        probe: &ProbeBinary,
+        probes: &ProbeSet,
         request: &ProbeRequest,
         settings: ProbeRunSettings,
         eof_after_request: bool,
@@ -219,7 +219,7 @@ impl Driver {
         let open = async {
             let channel = conn.channel_open_session().await?;
             let command = upload::command(
-                probe,
+                probes,
                 settings.sudo,
                 settings.keep_probe,
                 settings.probe_timeout + settings.extra_lifetime,
@@ -298,20 +298,20 @@ impl Driver {
 
     async fn pump(
         &mut self,
-        probe: &ProbeBinary,
+        probes: &ProbeSet,
         done: impl Fn(&ProbeOutput) -> bool,
     ) -> Result<bool, SshError> {
-        self.pump_inner(Some(probe), done).await
+        self.pump_inner(Some(probes), done).await
     }
 
     /// Reads the channel until `done` holds (true: the channel is still open) or the
     /// channel is gone (false). On a timeout the node-side script is asked to stop.
     async fn pump_inner(
         &mut self,
-        probe: Option<&ProbeBinary>,
+        probes: Option<&ProbeSet>,
         done: impl Fn(&ProbeOutput) -> bool,
     ) -> Result<bool, SshError> {
-        let driven = self.drive(probe, &done).await;
+        let driven = self.drive(probes, &done).await;
         if let Err(e) = &driven
             && matches!(e, SshError::Timeout { .. })
         {
@@ -328,7 +328,7 @@ impl Driver {
 
     async fn drive(
         &mut self,
-        probe: Option<&ProbeBinary>,
+        probes: Option<&ProbeSet>,
         done: &impl Fn(&ProbeOutput) -> bool,
     ) -> Result<bool, SshError> {
         loop {
@@ -349,7 +349,7 @@ impl Driver {
                     }
                 }
                 ChannelMsg::Data { data } => {
-                    let open = self.preamble(&data, probe).await?;
+                    let open = self.preamble(&data, probes).await?;
                     if !open {
                         return Ok(false);
                     }
@@ -374,26 +374,23 @@ impl Driver {
 
     /// The upload script's lines before the probe runs; false when the channel was
     /// closed over a protocol error.
-    async fn preamble(
-        &mut self,
-        data: &[u8],
-        probe: Option<&ProbeBinary>,
-    ) -> Result<bool, SshError> {
+    async fn preamble(&mut self, data: &[u8], probes: Option<&ProbeSet>) -> Result<bool, SshError> {
         self.t.preamble.extend_from_slice(data);
         self.t.preamble_len += data.len();
         while let Some(end) = self.t.preamble.iter().position(|&b| b == b'\n') {
             let line: Vec<u8> = self.t.preamble.drain(..=end).collect();
             match ScriptLine::parse(&String::from_utf8_lossy(&line)) {
-                ScriptLine::Need => match probe {
-                    Some(probe) => {
-                        self.send(probe.bytes(), false).await?;
-                        self.probe_sent = u64::try_from(probe.bytes().len()).ok();
+                ScriptLine::Need(arch) => match probes {
+                    Some(probes) => {
+                        let bytes = probes.get(arch).bytes();
+                        self.send(bytes, false).await?;
+                        self.probe_sent = u64::try_from(bytes.len()).ok();
                     }
                     None => {
                         return Err(self.protocol("the upload script asked for the probe again"));
                     }
                 },
-                ScriptLine::Present | ScriptLine::Other => {}
+                ScriptLine::Present(_) | ScriptLine::Other => {}
                 ScriptLine::Ready => {
                     let sent = self.probe_sent;
                     self.events.uploaded(sent.unwrap_or(0), sent.is_none());
@@ -453,6 +450,7 @@ fn verdict(t: Transcript, node: &str, user: &str, sudo: bool) -> Result<NodeFact
             });
         }
         Some(ScriptLine::Failed(reason)) => return Err(SshError::Upload { node, reason }),
+        Some(ScriptLine::Arch(arch)) => return Err(SshError::UnsupportedArch { node, arch }),
         _ => {}
     }
     if let Some(reason) = t.protocol_error {

@@ -1,4 +1,4 @@
-//! One run's SSH transport: what is shared by every node (probe bytes, known_hosts indexes,
+//! One run's SSH transport: what is shared by every node (the probes, known_hosts indexes,
 //! credentials, bastion connections) and the per-node sequence connect → verify →
 //! authenticate → upload → probe → clean up; for a mesh run the connection stays open
 //! across the mesh phases ([`MeshNode`]).
@@ -17,9 +17,9 @@ use super::bastion::{self, BastionPool, DEFAULT_CONNECTIONS_PER_BASTION};
 use super::connection::{self, Connection, Endpoint};
 use super::error::{Phase, SshError};
 use super::known_hosts::KnownHosts;
-use super::probe_binary::ProbeBinary;
 use super::probe_output::MAX_PROBE_OUTPUT;
 use super::probe_run::{Listening, MeshChannel, ProbeRunSettings, run_probe};
+use super::probe_set::ProbeSet;
 use crate::target::{JumpHost, SshTarget};
 
 /// Knobs of the SSH transport. There is deliberately no way to skip host key checks.
@@ -65,19 +65,19 @@ impl Default for SshOptions {
 #[derive(Debug)]
 pub struct SshRun {
     options: SshOptions,
-    probe: ProbeBinary,
+    probes: ProbeSet,
     credentials: Credentials,
     known_hosts: Mutex<HashMap<PathBuf, Arc<KnownHosts>>>,
     bastions: BastionPool,
 }
 
 impl SshRun {
-    pub fn new(probe: ProbeBinary, options: SshOptions) -> SshRun {
+    pub fn new(probes: ProbeSet, options: SshOptions) -> SshRun {
         SshRun {
             credentials: Credentials::new(options.agent_socket.clone()),
             bastions: BastionPool::new(options.connections_per_bastion),
             known_hosts: Mutex::new(HashMap::new()),
-            probe,
+            probes,
             options,
         }
     }
@@ -112,7 +112,7 @@ impl SshRun {
     ) -> Result<NodeFacts, SshError> {
         let conn = self.connect(node, target).await?;
         let settings = self.run_settings(target, Duration::ZERO);
-        let facts = run_probe(&conn, node, &target.user, &self.probe, request, settings).await;
+        let facts = run_probe(&conn, node, &target.user, &self.probes, request, settings).await;
         goodbye(&conn).await;
         facts
     }
@@ -130,7 +130,7 @@ impl SshRun {
     ) -> Result<(MeshNode, NodeFacts, Listening), SshError> {
         let conn = self.connect(node, target).await?;
         let settings = self.run_settings(target, lifetime);
-        match MeshChannel::start(&conn, node, &target.user, &self.probe, request, settings).await {
+        match MeshChannel::start(&conn, node, &target.user, &self.probes, request, settings).await {
             Ok((channel, facts, listening)) => Ok((MeshNode { conn, channel }, facts, listening)),
             Err(e) => {
                 goodbye(&conn).await;

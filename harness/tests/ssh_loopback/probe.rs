@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 use tarmac::ssh::{SshError, SshOptions, SshRun};
 use tarmac::target::SshTarget;
 
-use crate::sshd::{Sshd, fake_probe, node, options, ready, real_probe, recorded, request};
+use crate::sshd::{
+    Sshd, fake_probe, host_arch, node, options, ready, real_probe, recorded, request,
+};
 
 #[tokio::test]
 async fn real_probe_returns_facts_and_leaves_nothing_behind() {
@@ -37,9 +39,10 @@ async fn keep_probe_keeps_it_and_the_next_run_skips_the_upload() {
     }
     let sshd = Sshd::start();
     let target = sshd.trusted_target();
-    let probe = real_probe();
+    let probes = real_probe();
+    let name = probes.get(host_arch()).remote_name();
     let keep = SshRun::new(
-        probe.clone(),
+        probes.clone(),
         SshOptions {
             keep_probe: true,
             ..options()
@@ -47,11 +50,11 @@ async fn keep_probe_keeps_it_and_the_next_run_skips_the_upload() {
     );
     let (n1, said) = recorded("n1");
     keep.probe_node(&n1, &target, &request()).await.unwrap();
-    let size = probe.bytes().len();
+    let size = probes.get(host_arch()).bytes().len();
     let sent = format!("probe-uploaded {size} sent");
     assert_eq!(said.steps(), ["node-connected", sent.as_str()]);
-    let kept = sshd.probe_dir().join(probe.remote_name());
-    assert_eq!(sshd.probe_files(), vec![probe.remote_name()]);
+    let kept = sshd.probe_dir().join(&name);
+    assert_eq!(sshd.probe_files(), vec![name.clone()]);
     let dir_mode = std::fs::metadata(sshd.probe_dir()).unwrap().mode() & 0o777;
     assert_eq!(dir_mode, 0o700, "private directory");
     let first = std::fs::metadata(&kept).unwrap();
@@ -67,7 +70,7 @@ async fn keep_probe_keeps_it_and_the_next_run_skips_the_upload() {
     );
 
     // Without keep_probe, the kept probe is used once more and then removed.
-    let tidy = SshRun::new(probe, options());
+    let tidy = SshRun::new(probes, options());
     tidy.probe_node(&node("n1"), &target, &request())
         .await
         .unwrap();
@@ -105,7 +108,8 @@ async fn sudo_password_prompt_is_a_clear_error_not_a_hang() {
     let err = run.probe_node(&n1, &target, &request()).await.unwrap_err();
     assert!(matches!(err, SshError::Sudo { .. }), "{err}");
     // It did connect, and the probe was in place, before sudo refused.
-    let sent = format!("probe-uploaded {} sent", real_probe().bytes().len());
+    let size = real_probe().get(host_arch()).bytes().len();
+    let sent = format!("probe-uploaded {size} sent");
     assert_eq!(said.steps(), ["node-connected", sent.as_str()]);
     assert!(err.to_string().contains("NOPASSWD"), "{err}");
     assert!(started.elapsed() < Duration::from_secs(20));

@@ -23,7 +23,7 @@ mod schema_doc_tests;
 
 pub use bytesize::ByteSize;
 pub use facts::NodeFacts;
-pub use finding::{CheckId, Finding, Status};
+pub use finding::{CheckId, Finding, SUBJECT_KEYS, Status};
 pub use plan::{PortPlan, PortRequirement, Protocol};
 pub use reachability::{Reachability, Verdict};
 pub use spec::{

@@ -21,3 +21,4 @@ pub mod severity_overrides;
 pub mod ssh;
 pub mod target;
 pub mod timestamp;
+pub mod version;

@@ -37,8 +37,7 @@ pub fn parse(text: &str) -> Result<Subnets, ParseError> {
             pod: pod.map(|value| Found::at(text, "podSubnet", "networking.podSubnet", value)),
             service: service
                 .map(|value| Found::at(text, "serviceSubnet", "networking.serviceSubnet", value)),
-            kube_proxy_mode: None,
-            warnings: Vec::new(),
+            ..Subnets::default()
         });
     }
     Err(ParseError {

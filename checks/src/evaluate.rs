@@ -9,7 +9,7 @@ use crate::plan::PortPlan;
 use crate::rules::{NODE_RULES, NodeContext};
 use crate::spec::{ClusterSpec, NodeSpec, Settings};
 
-/// Evaluates every node rule on every node; findings come back grouped by node in the
+/// Evaluates every node rule on every node it applies to; findings come back grouped by node in the
 /// order the nodes were given, rules in registry order.
 /// `inventory` is every node of the inventory, checked or not.
 pub fn evaluate_nodes(
@@ -31,6 +31,7 @@ pub fn evaluate_nodes(
             };
             NODE_RULES
                 .iter()
+                .filter(|rule| rule.applies.to(node))
                 .flat_map(|rule| (rule.eval)(&ctx, facts))
                 .collect::<Vec<_>>()
         })

@@ -59,6 +59,12 @@ pub struct NodeFacts {
     /// Linux security modules: SELinux and AppArmor.
     #[serde(default)]
     pub security: SecurityModules,
+    /// How the node resolves the control-plane endpoint (when the inventory names one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<crate::ha_facts::EndpointLookup>,
+    /// etcd's disk: fdatasync latency (etcd nodes, unless `--no-disk-latency`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disk_latency: Option<crate::ha_facts::DiskLatency>,
 }
 
 /// `/etc/resolv.conf` as the kubelet reads it, and the hostname's resolution.

@@ -11,6 +11,8 @@ pub mod evaluate;
 pub mod facts;
 pub mod finding;
 pub mod gather;
+pub mod ha_facts;
+pub mod ha_protocol;
 pub mod mesh;
 pub mod plan;
 pub mod protocol;

@@ -9,7 +9,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::endpoint::ApiEndpoint;
 use crate::facts::NodeFacts;
+use crate::ha_protocol::{ControlPlaneProbe, ControlPlaneResult, DiskLatencyRequest, VrrpListen};
 use crate::plan::{PortPlan, Protocol};
 use crate::reachability::Reachability;
 use crate::spec::{ClusterSpec, DEFAULT_DISK_PATHS, NodeSpec, Role};
@@ -40,6 +42,12 @@ pub struct ProbeRequest {
     /// Commands plugins asked for that the inventory allow-lists.
     #[serde(default)]
     pub commands: Vec<CommandRequest>,
+    /// The control-plane endpoint, to resolve as the kubelet would.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<ApiEndpoint>,
+    /// etcd's disk latency measurement (the one write tarmac makes on a node).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disk_latency: Option<DiskLatencyRequest>,
 }
 
 /// A command to run on the node (no shell), with its output capped.
@@ -57,7 +65,7 @@ impl ProbeRequest {
         let node = NodeSpec {
             name: String::new(),
             address: String::new(),
-            roles: Role::ALL.to_vec(),
+            roles: Role::KUBERNETES.to_vec(),
         };
         let mut bind_ports: Vec<PortSpec> = Vec::new();
         for req in plan.served_by(&node) {
@@ -77,6 +85,8 @@ impl ProbeRequest {
             files: Vec::new(),
             sysctls: Vec::new(),
             commands: Vec::new(),
+            endpoint: None,
+            disk_latency: None,
         }
     }
 }
@@ -100,6 +110,9 @@ pub struct MeshRequest {
     pub concurrency: u32,
     /// How long to wait for each harness command before giving up and closing.
     pub command_timeout_ms: u64,
+    /// A load balancer's VRRP listener (IP protocol 112), opened with the others.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vrrp: Option<VrrpListen>,
 }
 
 /// One peer port a node must probe.
@@ -157,6 +170,9 @@ pub enum MeshCommand {
         targets: Vec<MeshTarget>,
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         path_mtu: Vec<PathMtuTarget>,
+        /// The HA measurements: the API endpoint, VRRP peers, etcd peer latency.
+        #[serde(default, skip_serializing_if = "ControlPlaneProbe::is_empty")]
+        control_plane: ControlPlaneProbe,
     },
     /// Every peer is done: close the listeners and finish.
     Close,
@@ -191,6 +207,8 @@ pub enum ProbeMessage {
     Reach(Reachability),
     /// Mesh: one path-MTU measurement from this node.
     PathMtu(PathMtuResult),
+    /// Mesh: one HA measurement from this node.
+    Ha(ControlPlaneResult),
     /// Mesh: every target was probed.
     Probed,
     Done,
@@ -244,6 +262,7 @@ mod tests {
                 protocol: Protocol::Tcp,
             }],
             path_mtu: Vec::new(),
+            control_plane: Default::default(),
         };
         let line = serde_json::to_string(&probe).unwrap();
         assert!(

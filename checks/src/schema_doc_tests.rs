@@ -44,7 +44,7 @@ fn node_findings() -> Vec<Finding> {
         cut.settings.phase = phase;
         let plan = PortPlan::for_cluster(&cut.cluster, &[]);
         let node = NodeSpec {
-            roles: Role::ALL.to_vec(),
+            roles: Role::KUBERNETES.to_vec(),
             ..cut.node.clone()
         };
         let ctx = NodeContext {

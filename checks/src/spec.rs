@@ -17,16 +17,29 @@ pub enum Role {
     ControlPlane,
     Etcd,
     Worker,
+    /// An HAProxy/keepalived host in front of the control plane: not a Kubernetes node, so
+    /// only the rules that apply to the machine itself run there (and the VRRP checks).
+    #[serde(rename = "loadbalancer")]
+    LoadBalancer,
 }
 
 impl Role {
-    pub const ALL: [Role; 3] = [Role::ControlPlane, Role::Etcd, Role::Worker];
+    pub const ALL: [Role; 4] = [
+        Role::ControlPlane,
+        Role::Etcd,
+        Role::Worker,
+        Role::LoadBalancer,
+    ];
+
+    /// The roles of a Kubernetes node (the kubelet runs there).
+    pub const KUBERNETES: [Role; 3] = [Role::ControlPlane, Role::Etcd, Role::Worker];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Role::ControlPlane => "control-plane",
             Role::Etcd => "etcd",
             Role::Worker => "worker",
+            Role::LoadBalancer => "loadbalancer",
         }
     }
 }
@@ -43,7 +56,9 @@ impl FromStr for Role {
         Role::ALL
             .into_iter()
             .find(|r| r.as_str() == s)
-            .ok_or_else(|| format!("unknown role `{s}` (expected control-plane, etcd or worker)"))
+            .ok_or_else(|| {
+                format!("unknown role `{s}` (expected control-plane, etcd, worker or loadbalancer)")
+            })
     }
 }
 
@@ -214,6 +229,12 @@ pub struct NodeSpec {
 impl NodeSpec {
     pub fn has(&self, role: Role) -> bool {
         self.roles.contains(&role)
+    }
+
+    /// Whether the kubelet runs here: a Kubernetes role, or no role said at all (a test
+    /// fixture, a plugin's made-up node): only a load balancer alone is not one.
+    pub fn is_kubernetes_node(&self) -> bool {
+        self.roles.is_empty() || self.roles.iter().any(|r| Role::KUBERNETES.contains(r))
     }
 }
 

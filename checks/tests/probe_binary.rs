@@ -141,6 +141,8 @@ fn disks_and_port(disks: &[&str], port: u16) -> ProbeRequest {
         files: Vec::new(),
         sysctls: Vec::new(),
         commands: Vec::new(),
+        endpoint: None,
+        disk_latency: None,
     }
 }
 

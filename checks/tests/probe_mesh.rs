@@ -43,6 +43,7 @@ fn start(port: u16) -> (Child, BufReader<ChildStdout>) {
         probe_timeout_ms: 2000,
         concurrency: 4,
         command_timeout_ms: 60_000,
+        vrrp: None,
     });
     let mut child = Command::new(env!("CARGO_BIN_EXE_tarmac-probe"))
         .stdin(Stdio::piped())
@@ -104,6 +105,7 @@ fn the_probe_greets_peers_probes_and_closes_on_command() {
             protocol: Protocol::Tcp,
         }],
         path_mtu: Vec::new(),
+        control_plane: Default::default(),
     };
     let stdin = child.stdin.as_mut().unwrap();
     writeln!(stdin, "{}", serde_json::to_string(&probe).unwrap()).unwrap();

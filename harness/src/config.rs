@@ -206,7 +206,7 @@ fn local_node() -> NodeSpec {
     NodeSpec {
         name,
         address: "127.0.0.1".to_owned(),
-        roles: Role::ALL.to_vec(),
+        roles: Role::KUBERNETES.to_vec(),
     }
 }
 

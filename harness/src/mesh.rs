@@ -575,7 +575,7 @@ mod tests {
     fn the_budget_grows_with_the_busiest_node() {
         let plan = PortPlan::for_cluster(&ClusterSpec::default(), &[]);
         let nodes: Vec<NodeSpec> = (0..10)
-            .map(|i| node(&format!("n{i}"), i, &Role::ALL))
+            .map(|i| node(&format!("n{i}"), i, &Role::KUBERNETES))
             .collect();
         let pairs = mesh_pairs(&plan, &nodes, Phase::PreInstall);
         let settings = MeshSettings {

@@ -318,7 +318,7 @@ mod tests {
     fn the_request_holds_disks_and_each_served_port_once() {
         let c = config(&[]);
         let (node, _) = &c.nodes[0];
-        assert_eq!(node.roles, Role::ALL);
+        assert_eq!(node.roles, Role::KUBERNETES);
         let req = probe_request(&c, node);
         assert_eq!(req.version, PROTOCOL_VERSION);
         assert_eq!(req.disk_paths.len(), c.settings.disk.len());

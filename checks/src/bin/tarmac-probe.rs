@@ -153,6 +153,8 @@ fn end_after(deadline: Duration) {
         .name("deadline".to_owned())
         .spawn(move || {
             std::thread::sleep(deadline);
+            // The one file the probe may have made (etcd's disk measurement) goes too.
+            tarmac_checks::gather::disk_latency::remove_temporary_files();
             eprintln!(
                 "tarmac-probe: still running after {} s, its deadline on this node; exiting",
                 deadline.as_secs()

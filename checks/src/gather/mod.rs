@@ -5,6 +5,9 @@
 mod clock;
 mod cpus;
 mod disk;
+pub mod disk_latency;
+mod dns_query;
+mod endpoint_lookup;
 pub mod firewall;
 pub(crate) mod hostname_lookup;
 mod identity;
@@ -18,7 +21,7 @@ mod mountinfo;
 mod network;
 mod os_release;
 mod ports;
-mod processes;
+pub(crate) mod processes;
 pub mod proxy_env;
 mod read;
 pub mod requested;
@@ -45,8 +48,26 @@ use crate::protocol::{PROBE_VERSION, ProbeRequest};
 use log::GatherLog;
 
 /// Gathers every fact the request asks for. Never fails as a whole: a fact that cannot
-/// be read is recorded in `gather_errors`.
+/// be read is recorded in `gather_errors`. The slow measurements (etcd's disk, the
+/// endpoint's lookup, each bounded in time) run beside the rest.
 pub fn gather(request: &ProbeRequest) -> NodeFacts {
+    std::thread::scope(|scope| {
+        let disk = request
+            .disk_latency
+            .as_ref()
+            .map(|r| scope.spawn(|| disk_latency::gather(r)));
+        let endpoint = request
+            .endpoint
+            .as_ref()
+            .map(|e| scope.spawn(|| endpoint_lookup::gather(e)));
+        let mut facts = gather_the_rest(request);
+        facts.disk_latency = disk.and_then(|h| h.join().ok());
+        facts.endpoint = endpoint.and_then(|h| h.join().ok());
+        facts
+    })
+}
+
+fn gather_the_rest(request: &ProbeRequest) -> NodeFacts {
     let mut log = GatherLog::default();
     let identity = identity::gather(&mut log);
     let tools = tools::gather();
@@ -82,6 +103,8 @@ pub fn gather(request: &ProbeRequest) -> NodeFacts {
         security: security::gather(),
         tools,
         identity,
+        endpoint: None,
+        disk_latency: None,
     };
     requested::add_sysctls(&mut facts.sysctls, &request.sysctls);
     NodeFacts {

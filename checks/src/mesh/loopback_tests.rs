@@ -284,6 +284,7 @@ fn the_session_listens_probes_and_closes_on_command() {
         probe_timeout_ms: 2000,
         concurrency: 2,
         command_timeout_ms: 5000,
+        vrrp: None,
     };
     let (tx, rx) = mpsc::channel();
     let probe = MeshCommand::Probe {
@@ -298,6 +299,7 @@ fn the_session_listens_probes_and_closes_on_command() {
             port,
             sizes: vec![9000, 1500, 128],
         }],
+        control_plane: Default::default(),
     };
     tx.send(serde_json::to_string(&probe).unwrap()).unwrap();
     tx.send(serde_json::to_string(&MeshCommand::Close).unwrap())
@@ -346,6 +348,7 @@ fn the_session_closes_when_the_harness_goes_away() {
         probe_timeout_ms: 500,
         concurrency: 1,
         command_timeout_ms: 60_000,
+        vrrp: None,
     };
     let (tx, rx) = mpsc::channel::<String>();
     drop(tx); // EOF before any command
@@ -371,6 +374,7 @@ fn a_bad_command_ends_the_session_with_an_error() {
         probe_timeout_ms: 500,
         concurrency: 1,
         command_timeout_ms: 5000,
+        vrrp: None,
     };
     let (tx, rx) = mpsc::channel();
     tx.send("{\"type\":\"launch\"}\n".to_owned()).unwrap();

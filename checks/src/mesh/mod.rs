@@ -2,14 +2,19 @@
 //! the probe-side session that drives both, which pairs the plan asks for, and the
 //! findings made from the resulting matrix. Std threads and sockets only (no tokio).
 
+pub mod control_plane_step;
+pub mod endpoint_probe;
 pub mod findings;
 pub mod greeting;
+pub mod latency_probe;
 pub mod listeners;
 pub mod path_mtu;
 pub mod path_mtu_prober;
 pub mod prober;
 pub mod session;
 pub mod targets;
+pub mod vrrp_listener;
+pub mod vrrp_packet;
 
 #[cfg(test)]
 mod loopback_tests;

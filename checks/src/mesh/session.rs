@@ -7,9 +7,11 @@ use std::io::{self, BufRead, Read};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::Duration;
 
+use super::control_plane_step;
 use super::listeners::Listeners;
 use super::path_mtu_prober::measure_all;
 use super::prober::{ProbeOptions, probe_all};
+use super::vrrp_listener::VrrpListener;
 use crate::protocol::{MeshCommand, MeshRequest, ProbeMessage};
 
 /// A command line longer than this is not the harness talking (750 targets are ~60 KiB).
@@ -64,12 +66,21 @@ pub fn run(
     send: &mut dyn FnMut(&ProbeMessage) -> io::Result<()>,
 ) -> Result<(), SessionError> {
     let listeners = Listeners::open(&request.listen, &request.token, &request.node);
+    let vrrp = request
+        .vrrp
+        .as_ref()
+        .map(|listen| (VrrpListener::open(&request.token, &request.node), listen));
     send(&ProbeMessage::Listening {
         bound: listeners.bound.clone(),
         failed: listeners.failed.clone(),
     })?;
     let wait = Duration::from_millis(request.command_timeout_ms);
-    if let Some(MeshCommand::Probe { targets, path_mtu }) = next_command(commands, wait)? {
+    if let Some(MeshCommand::Probe {
+        targets,
+        path_mtu,
+        control_plane,
+    }) = next_command(commands, wait)?
+    {
         let options = ProbeOptions {
             from: request.node.clone(),
             token: request.token.clone(),
@@ -94,6 +105,16 @@ pub fn run(
                 }
             });
         }
+        if failed.is_none() {
+            let vrrp = vrrp.as_ref().map(|(listener, listen)| (listener, *listen));
+            control_plane_step::run(&control_plane, vrrp, &options, |result| {
+                if failed.is_none()
+                    && let Err(e) = send(&ProbeMessage::Ha(result))
+                {
+                    failed = Some(e);
+                }
+            });
+        }
         if let Some(e) = failed {
             return Err(e.into());
         }
@@ -102,6 +123,9 @@ pub fn run(
         let _ = next_command(commands, wait)?;
     }
     listeners.close();
+    if let Some((listener, _)) = vrrp {
+        listener.close();
+    }
     Ok(())
 }
 

@@ -6,7 +6,7 @@
 
 use std::net::IpAddr;
 
-use super::{NodeContext, Rule};
+use super::{Applies, NodeContext, Rule};
 use crate::facts::NodeFacts;
 use crate::finding::{Finding, Status};
 
@@ -15,6 +15,7 @@ pub const RULE: Rule = Rule {
     title: "the inventory address is configured on one of the node's interfaces",
     severity: Status::Fail,
     anchor: "Kubespray 0040-verify-settings (ip in local addresses)",
+    applies: Applies::Every,
     eval,
 };
 

@@ -3,7 +3,7 @@
 //! kubeadm cannot choose an advertise address ("unable to select an IP from default
 //! routes") and the kubelet's node IP is guessed.
 
-use super::{NodeContext, Rule};
+use super::{Applies, NodeContext, Rule};
 use crate::facts::NodeFacts;
 use crate::finding::{Finding, Status};
 
@@ -12,6 +12,7 @@ pub const RULE: Rule = Rule {
     title: "the node has a default route",
     severity: Status::Fail,
     anchor: "embedded-cluster Default Route; kubeadm advertise address",
+    applies: Applies::Kubernetes,
     eval,
 };
 

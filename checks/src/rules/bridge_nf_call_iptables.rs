@@ -2,7 +2,7 @@
 //! kube-proxy's service rules never see it.
 
 use super::forwarding::sysctl_is_one;
-use super::{NodeContext, Rule, unreadable};
+use super::{Applies, NodeContext, Rule, unreadable};
 use crate::facts::NodeFacts;
 use crate::finding::Finding;
 use crate::finding::Status;
@@ -12,6 +12,7 @@ pub const RULE: Rule = Rule {
     title: "bridged traffic goes through iptables (net.bridge.bridge-nf-call-iptables = 1)",
     severity: Status::Fail,
     anchor: "kubeadm FileContent bridge-nf-call-iptables; Kubespray 0080-system-configurations",
+    applies: Applies::Kubernetes,
     eval,
 };
 

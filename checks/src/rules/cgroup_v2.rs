@@ -1,7 +1,7 @@
 //! `cgroup.v2`: the unified cgroup hierarchy, which Kubernetes recommends (with the systemd
 //! cgroup driver) since 1.25 and on which cgroup v1 support is in maintenance mode.
 
-use super::{NodeContext, Rule, unreadable};
+use super::{Applies, NodeContext, Rule, unreadable};
 use crate::facts::{CgroupVersion, NodeFacts};
 use crate::finding::Finding;
 use crate::finding::Status;
@@ -11,6 +11,7 @@ pub const RULE: Rule = Rule {
     title: "cgroup v2 (unified hierarchy) is in use",
     severity: Status::Warn,
     anchor: "k0s sysinfo cgroups; Kubernetes docs: cgroup v1 in maintenance",
+    applies: Applies::Kubernetes,
     eval,
 };
 

@@ -10,7 +10,7 @@ use std::net::IpAddr;
 
 use ipnet::IpNet;
 
-use super::{NodeContext, Rule};
+use super::{Applies, NodeContext, Rule};
 use crate::cluster_rules::is_cluster_owned;
 use crate::facts::NodeFacts;
 use crate::finding::{Finding, Status};
@@ -20,6 +20,7 @@ pub const RULE: Rule = Rule {
     title: "the pod and service CIDRs overlap no route of the node and hold none of its DNS servers",
     severity: Status::Fail,
     anchor: "deckhouse preflight; Kubespray subnet checks",
+    applies: Applies::Kubernetes,
     eval,
 };
 

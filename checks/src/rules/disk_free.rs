@@ -1,7 +1,7 @@
 //! `disk.free`: each configured path (images, containers, etcd) has room on the filesystem
 //! that holds it, or will hold it once created.
 
-use super::{NodeContext, Rule, unreadable};
+use super::{Applies, NodeContext, Rule, unreadable};
 use crate::bytesize::ByteSize;
 use crate::facts::{DiskUsage, NodeFacts};
 use crate::finding::Finding;
@@ -13,6 +13,7 @@ pub const RULE: Rule = Rule {
     title: "each configured path has the free space it needs",
     severity: Status::Fail,
     anchor: "embedded-cluster diskUsage",
+    applies: Applies::Kubernetes,
     eval,
 };
 

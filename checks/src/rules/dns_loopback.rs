@@ -7,7 +7,7 @@
 
 use std::net::IpAddr;
 
-use super::{NodeContext, Rule, resolv_conf};
+use super::{Applies, NodeContext, Rule, resolv_conf};
 use crate::facts::NodeFacts;
 use crate::finding::{Finding, Status};
 
@@ -16,6 +16,7 @@ pub const RULE: Rule = Rule {
     title: "/etc/resolv.conf names no loopback nameserver (or the kubelet is told another file)",
     severity: Status::Warn,
     anchor: "embedded-cluster Resolver Configuration; kubelet resolvConf; CoreDNS loop",
+    applies: Applies::Kubernetes,
     eval,
 };
 

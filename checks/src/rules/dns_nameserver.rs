@@ -2,7 +2,7 @@
 //! at least one nameserver, or neither the node nor CoreDNS (which forwards to the
 //! node's resolv.conf by default) resolves anything outside the cluster.
 
-use super::{NodeContext, Rule, resolv_conf};
+use super::{Applies, NodeContext, Rule, resolv_conf};
 use crate::facts::NodeFacts;
 use crate::finding::{Finding, Status};
 
@@ -11,6 +11,7 @@ pub const RULE: Rule = Rule {
     title: "/etc/resolv.conf names at least one nameserver",
     severity: Status::Fail,
     anchor: "embedded-cluster Nameserver Configuration",
+    applies: Applies::Kubernetes,
     eval,
 };
 

@@ -5,7 +5,7 @@
 //! 2048, since KEP-2595 "expanded DNS config", GA in 1.28; 6 and 256 before), each path at
 //! most 253 characters. Past them it drops search paths and warns on every pod start.
 
-use super::{NodeContext, Rule, resolv_conf};
+use super::{Applies, NodeContext, Rule, resolv_conf};
 use crate::facts::NodeFacts;
 use crate::finding::{Finding, Status};
 
@@ -14,6 +14,7 @@ pub const RULE: Rule = Rule {
     title: "the search domains fit in what the kubelet passes on to pods",
     severity: Status::Warn,
     anchor: "kubelet CheckLimitsForResolvConf",
+    applies: Applies::Kubernetes,
     eval,
 };
 

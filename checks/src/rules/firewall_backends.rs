@@ -4,7 +4,7 @@
 //! kube-proxy and the CNI pick one (by counting rules) and the other's rules still filter
 //! packets unseen. Unknown (a dump missing) is a skip, never a failure.
 
-use super::{NodeContext, Rule};
+use super::{Applies, NodeContext, Rule};
 use crate::facts::{NodeFacts, Ruleset};
 use crate::finding::{Finding, Status};
 
@@ -13,6 +13,7 @@ pub const RULE: Rule = Rule {
     title: "iptables rules live in one back end (legacy or nf_tables), not both",
     severity: Status::Warn,
     anchor: "kube-proxy iptables mode detection; iptables-nft",
+    applies: Applies::Kubernetes,
     eval,
 };
 

@@ -10,7 +10,7 @@
 //! rules (the reference bridge plugin adds none), so DROP fails. A dump program that is
 //! not installed is unknown (skip), never a failure.
 
-use super::{NodeContext, Rule};
+use super::{Applies, NodeContext, Rule};
 use crate::facts::{NodeFacts, Ruleset};
 use crate::finding::{Finding, Status};
 use crate::spec::Cni;
@@ -20,6 +20,7 @@ pub const RULE: Rule = Rule {
     title: "the FORWARD chain does not drop forwarded (pod) traffic by policy",
     severity: Status::Fail,
     anchor: "MicroK8s inspect (FORWARD policy); Docker docs",
+    applies: Applies::Kubernetes,
     eval,
 };
 

@@ -4,7 +4,7 @@
 //! open"); Calico's requirements say firewalld "should be disabled". A warning here names
 //! the ports this node's plan serves.
 
-use super::{NodeContext, Rule};
+use super::{Applies, NodeContext, Rule};
 use crate::facts::NodeFacts;
 use crate::finding::{Finding, Status};
 
@@ -13,6 +13,7 @@ pub const RULE: Rule = Rule {
     title: "no host firewall service (firewalld, ufw) filters the cluster's ports",
     severity: Status::Warn,
     anchor: "kubeadm Firewalld; Calico requirements; MicroK8s inspect",
+    applies: Applies::Kubernetes,
     eval,
 };
 

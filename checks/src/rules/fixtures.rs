@@ -33,7 +33,7 @@ pub struct ClusterUnderTest {
 impl ClusterUnderTest {
     /// Default cluster (Calico, single-stack), default settings, pre-install.
     pub fn new() -> Self {
-        Self::with_roles(&Role::ALL)
+        Self::with_roles(&Role::KUBERNETES)
     }
 
     pub fn with_roles(roles: &[Role]) -> Self {
@@ -269,6 +269,8 @@ pub fn healthy() -> NodeFacts {
             selinux: None,
             apparmor: true,
         },
+        endpoint: None,
+        disk_latency: None,
     }
 }
 

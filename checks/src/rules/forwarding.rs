@@ -1,7 +1,7 @@
 //! `sysctl.ip_forward` and, on dual-stack clusters, `sysctl.ipv6_forwarding`: a node must
 //! route packets between pods, services and the host, or pod traffic is dropped.
 
-use super::{NodeContext, Rule, unreadable};
+use super::{Applies, NodeContext, Rule, unreadable};
 use crate::facts::NodeFacts;
 use crate::finding::Finding;
 use crate::finding::Status;
@@ -11,6 +11,7 @@ pub const IPV4_RULE: Rule = Rule {
     title: "IPv4 forwarding is on (net.ipv4.ip_forward = 1)",
     severity: Status::Fail,
     anchor: "kubeadm FileContent--proc-sys-net-ipv4-ip_forward",
+    applies: Applies::Kubernetes,
     eval: eval_ipv4,
 };
 
@@ -19,6 +20,7 @@ pub const IPV6_RULE: Rule = Rule {
     title: "IPv6 forwarding is on for dual-stack (net.ipv6.conf.all.forwarding = 1)",
     severity: Status::Fail,
     anchor: "kubeadm FileContent--proc-sys-net-ipv6-conf-default-forwarding",
+    applies: Applies::Kubernetes,
     eval: eval_ipv6,
 };
 

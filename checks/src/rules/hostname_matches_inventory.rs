@@ -5,7 +5,7 @@ use crate::finding::Status;
 use std::net::IpAddr;
 
 use super::hostname_valid::rfc1123_problem;
-use super::{NodeContext, Rule, unreadable};
+use super::{Applies, NodeContext, Rule, unreadable};
 use crate::facts::NodeFacts;
 use crate::finding::Finding;
 
@@ -14,6 +14,7 @@ pub const RULE: Rule = Rule {
     title: "the hostname matches the inventory's node name",
     severity: Status::Warn,
     anchor: "tarmac",
+    applies: Applies::Every,
     eval,
 };
 

@@ -6,7 +6,7 @@
 
 use std::net::IpAddr;
 
-use super::{NodeContext, Rule, not_gathered};
+use super::{Applies, NodeContext, Rule, not_gathered};
 use crate::facts::NodeFacts;
 use crate::finding::{Finding, Status};
 
@@ -15,6 +15,7 @@ pub const RULE: Rule = Rule {
     title: "the hostname resolves, to one of the node's own addresses",
     severity: Status::Warn,
     anchor: "kubeadm Hostname (net.LookupHost)",
+    applies: Applies::Kubernetes,
     eval,
 };
 

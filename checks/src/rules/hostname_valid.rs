@@ -1,7 +1,7 @@
 //! `hostname.valid`: the hostname is a lowercase RFC 1123 subdomain, the form Kubernetes
 //! requires of a node name (kubeadm registers the node under its hostname).
 
-use super::{NodeContext, Rule, unreadable};
+use super::{Applies, NodeContext, Rule, unreadable};
 use crate::facts::NodeFacts;
 use crate::finding::Finding;
 use crate::finding::Status;
@@ -11,6 +11,7 @@ pub const RULE: Rule = Rule {
     title: "the hostname is a valid node name (lowercase RFC 1123)",
     severity: Status::Fail,
     anchor: "kubeadm Hostname (IsQualifiedName); Kubespray bad hostname",
+    applies: Applies::Kubernetes,
     eval,
 };
 

@@ -6,7 +6,7 @@
 //! /etc/modules-load.d); not installed fails; a kernel whose lists cannot be read is
 //! unknown (skip).
 
-use super::{NodeContext, Rule};
+use super::{Applies, NodeContext, Rule};
 use crate::facts::{ModuleAvailability, NodeFacts};
 use crate::finding::{Finding, Status};
 use crate::spec::KubeProxyMode;
@@ -16,6 +16,7 @@ pub const RULE: Rule = Rule {
     title: "the IPVS modules are in the kernel when kube-proxy runs in ipvs mode",
     severity: Status::Fail,
     anchor: "Kubespray kube_proxy_mode ipvs; kube-proxy IPVS requirements",
+    applies: Applies::Kubernetes,
     eval,
 };
 

@@ -1,7 +1,7 @@
 //! `kernel.br_netfilter` and `kernel.overlay`: the two kernel features every container
 //! runtime and CNI setup guide asks for, present as a loaded module or built in.
 
-use super::{NodeContext, Rule, unreadable};
+use super::{Applies, NodeContext, Rule, unreadable};
 use crate::facts::{KernelFeatures, NodeFacts};
 use crate::finding::Finding;
 use crate::finding::Status;
@@ -11,6 +11,7 @@ pub const BR_NETFILTER_RULE: Rule = Rule {
     title: "br_netfilter is loaded or built in",
     severity: Status::Fail,
     anchor: "Kubernetes docs: container runtimes prerequisites; Kubespray modules",
+    applies: Applies::Kubernetes,
     eval: eval_br_netfilter,
 };
 
@@ -19,6 +20,7 @@ pub const OVERLAY_RULE: Rule = Rule {
     title: "overlay (overlayfs) is loaded or built in",
     severity: Status::Fail,
     anchor: "Kubernetes docs: container runtimes prerequisites; k0s sysinfo",
+    applies: Applies::Kubernetes,
     eval: eval_overlay,
 };
 

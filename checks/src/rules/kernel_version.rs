@@ -13,7 +13,7 @@
 //! Distribution kernels carry backports: the RHEL-family exceptions above are the ones
 //! the CNIs' docs name; there is no other guessing.
 
-use super::{NodeContext, Rule};
+use super::{Applies, NodeContext, Rule};
 use crate::facts::NodeFacts;
 use crate::finding::{Finding, Status};
 use crate::spec::{Cni, KubeProxyMode};
@@ -23,6 +23,7 @@ pub const RULE: Rule = Rule {
     title: "the kernel is at least the minimum of Kubernetes, kube-proxy's mode and the CNI",
     severity: Status::Fail,
     anchor: "kubeadm SystemVerification; k0s sysinfo; embedded-cluster; Cilium/Calico docs",
+    applies: Applies::Kubernetes,
     eval,
 };
 

@@ -5,7 +5,7 @@
 //! kubelet's client certificates (/var/lib/kubelet/pki) are what `kubeadm reset` removes
 //! with them. After an install they are expected, so the check is pre-install only.
 
-use super::{NodeContext, Rule, not_gathered};
+use super::{Applies, NodeContext, Rule, not_gathered};
 use crate::facts::NodeFacts;
 use crate::finding::{Finding, Status};
 use crate::spec::{Phase, Role};
@@ -15,6 +15,7 @@ pub const RULE: Rule = Rule {
     title: "no leftovers of an earlier install (kubeadm's files and directories) before installing",
     severity: Status::Fail,
     anchor: "kubeadm DirAvailable, FileAvailable",
+    applies: Applies::Kubernetes,
     eval,
 };
 

@@ -11,7 +11,7 @@
 //! and tarmac does not invent one. Below a minimum is a warning: embedded-cluster fails
 //! on inotify, but kubeadm and Kubespray install without it.
 
-use super::{NodeContext, Rule};
+use super::{Applies, NodeContext, Rule};
 use crate::facts::NodeFacts;
 use crate::finding::{Finding, Status};
 
@@ -20,6 +20,7 @@ pub const RULE: Rule = Rule {
     title: "inotify and conntrack limits meet the documented minimums",
     severity: Status::Warn,
     anchor: "embedded-cluster sysctl (inotify); kube-proxy conntrack defaults",
+    applies: Applies::Kubernetes,
     eval,
 };
 

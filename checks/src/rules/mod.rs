@@ -1,8 +1,10 @@
 //! The built-in rules: pure functions from one node's facts to findings.
-//! Adding a rule is one file here and one line in [`NODE_RULES`].
+//! Adding a rule is one file here and one line in [`NODE_RULES`]; its `applies` says which
+//! nodes (by role) it runs on.
 
 mod address_configured;
 mod address_default_route;
+mod applies;
 mod bridge_nf_call_iptables;
 mod cgroup_v2;
 mod cidr_route_overlap;
@@ -45,6 +47,8 @@ use crate::finding::{Finding, Status};
 use crate::plan::PortPlan;
 use crate::spec::{ClusterSpec, NodeSpec, Settings};
 
+pub use applies::Applies;
+
 /// Everything a node rule may look at besides the facts.
 #[derive(Debug, Clone, Copy)]
 pub struct NodeContext<'a> {
@@ -69,6 +73,8 @@ pub struct Rule {
     /// The preflight this check follows (kubeadm, Kubespray, k0s, embedded-cluster, ...),
     /// or `tarmac` for one of its own.
     pub anchor: &'static str,
+    /// The nodes it runs on; on others it says nothing (not even a pass).
+    pub applies: Applies,
     pub eval: fn(&NodeContext<'_>, &NodeFacts) -> Vec<Finding>,
 }
 

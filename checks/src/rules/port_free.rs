@@ -1,7 +1,7 @@
 //! `port.free` (pre-install): every port this node will serve is free now, or the
 //! component that needs it fails to start after install.
 
-use super::{NodeContext, Rule, unreadable};
+use super::{Applies, NodeContext, Rule, unreadable};
 use crate::facts::{BindOutcome, BindTest, Listener, NodeFacts};
 use crate::finding::Finding;
 use crate::finding::Status;
@@ -13,6 +13,7 @@ pub const RULE: Rule = Rule {
     title: "the ports this node must serve are free (pre-install)",
     severity: Status::Fail,
     anchor: "kubeadm Port-*",
+    applies: Applies::Kubernetes,
     eval,
 };
 

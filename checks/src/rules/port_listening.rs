@@ -1,7 +1,7 @@
 //! `port.listening` (post-install): every component that should serve a port on this node
 //! is listening on it.
 
-use super::{NodeContext, Rule, unreadable};
+use super::{Applies, NodeContext, Rule, unreadable};
 use crate::facts::NodeFacts;
 use crate::finding::Finding;
 use crate::finding::Status;
@@ -13,6 +13,7 @@ pub const RULE: Rule = Rule {
     title: "the components this node serves are listening (post-install)",
     severity: Status::Fail,
     anchor: "tarmac (post-install)",
+    applies: Applies::Kubernetes,
     eval,
 };
 
@@ -87,7 +88,7 @@ mod tests {
 
     #[test]
     fn passes_when_every_component_listens() {
-        let cut = post_install(&Role::ALL);
+        let cut = post_install(&Role::KUBERNETES);
         let findings = eval(&cut.ctx(), &fixtures::installed(&cut));
         let expected = cut
             .plan
@@ -110,7 +111,7 @@ mod tests {
 
     #[test]
     fn fails_naming_the_missing_component() {
-        let cut = post_install(&Role::ALL);
+        let cut = post_install(&Role::KUBERNETES);
         let mut facts = fixtures::installed(&cut);
         facts.ports.listening.retain(|l| l.port != 6443);
         let findings = eval(&cut.ctx(), &facts);

@@ -13,7 +13,7 @@ use std::net::IpAddr;
 
 use ipnet::IpNet;
 
-use super::{NodeContext, Rule};
+use super::{Applies, NodeContext, Rule};
 use crate::facts::{NodeFacts, ProxySetting};
 use crate::finding::{Finding, Status};
 
@@ -22,6 +22,7 @@ pub const RULE: Rule = Rule {
     title: "NO_PROXY covers the pod and service CIDRs, the nodes and the API endpoint",
     severity: Status::Warn,
     anchor: "kubeadm HTTPProxy, HTTPProxyCIDR",
+    applies: Applies::Kubernetes,
     eval,
 };
 

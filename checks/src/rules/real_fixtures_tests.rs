@@ -35,7 +35,7 @@ fn evaluate(name: &str, facts: &NodeFacts, phase: Phase) -> BTreeMap<&'static st
     let node = NodeSpec {
         name: name.to_owned(),
         address: "198.18.0.21".to_owned(),
-        roles: Role::ALL.to_vec(),
+        roles: Role::KUBERNETES.to_vec(),
     };
     let mut cluster = ClusterSpec::default();
     cluster.pod_cidr.push("fd00:10:244::/56".parse().unwrap());

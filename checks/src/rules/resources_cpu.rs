@@ -1,7 +1,7 @@
 //! `resources.cpu`: enough CPUs for the node's role (kubeadm refuses a control plane with
 //! fewer than 2).
 
-use super::{NodeContext, Rule, unreadable};
+use super::{Applies, NodeContext, Rule, unreadable};
 use crate::facts::NodeFacts;
 use crate::finding::Finding;
 use crate::finding::Status;
@@ -12,6 +12,7 @@ pub const RULE: Rule = Rule {
     title: "enough CPUs for the node's role",
     severity: Status::Fail,
     anchor: "kubeadm NumCPU",
+    applies: Applies::Kubernetes,
     eval,
 };
 

@@ -1,7 +1,7 @@
 //! `resources.memory`: enough memory for the node's role (kubeadm refuses a control plane
 //! with less than 1700 MB).
 
-use super::{NodeContext, Rule, unreadable};
+use super::{Applies, NodeContext, Rule, unreadable};
 use crate::bytesize::ByteSize;
 use crate::facts::NodeFacts;
 use crate::finding::Finding;
@@ -13,6 +13,7 @@ pub const RULE: Rule = Rule {
     title: "enough memory for the node's role",
     severity: Status::Fail,
     anchor: "kubeadm Mem; Kubespray minimal_*_memory_mb",
+    applies: Applies::Kubernetes,
     eval,
 };
 

@@ -3,7 +3,7 @@
 //! installs the runtime itself, so before the install its absence is reported, not
 //! failed; after the install a CRI socket must exist.
 
-use super::{NodeContext, Rule};
+use super::{Applies, NodeContext, Rule};
 use crate::facts::NodeFacts;
 use crate::finding::{Finding, Status};
 use crate::spec::Phase;
@@ -13,6 +13,7 @@ pub const RULE: Rule = Rule {
     title: "a container runtime (containerd, CRI-O, cri-dockerd) is installed; its CRI socket exists after install",
     severity: Status::Fail,
     anchor: "kubeadm CRI (ContainerRuntimeCheck)",
+    applies: Applies::Kubernetes,
     eval,
 };
 

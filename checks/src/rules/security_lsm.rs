@@ -4,7 +4,7 @@
 //! in the kubelet") unless the runtime and CNI ship SELinux policies. AppArmor is
 //! reported: the kubelet and runtimes support it, nothing to fix.
 
-use super::{NodeContext, Rule};
+use super::{Applies, NodeContext, Rule};
 use crate::facts::NodeFacts;
 use crate::finding::{Finding, Status};
 
@@ -13,6 +13,7 @@ pub const RULE: Rule = Rule {
     title: "SELinux is not enforcing (or its policies are in place); AppArmor reported",
     severity: Status::Warn,
     anchor: "kubeadm install docs (SELinux permissive); k0s sysinfo",
+    applies: Applies::Kubernetes,
     eval,
 };
 

@@ -1,6 +1,6 @@
 //! `swap.off`: the kubelet refuses (or, configured for it, tolerates) active swap.
 
-use super::{NodeContext, Rule, unreadable};
+use super::{Applies, NodeContext, Rule, unreadable};
 use crate::bytesize::ByteSize;
 use crate::facts::NodeFacts;
 use crate::finding::Finding;
@@ -11,6 +11,7 @@ pub const RULE: Rule = Rule {
     title: "no swap is active",
     severity: Status::Fail,
     anchor: "kubeadm Swap (a warning there); Kubespray 0010-swapoff (off)",
+    applies: Applies::Kubernetes,
     eval,
 };
 

@@ -5,7 +5,7 @@
 //! the drift that actually matters (and because VMs whose host disciplines the clock
 //! report STA_UNSYNC too, as this project's lab does).
 
-use super::{NodeContext, Rule, not_gathered};
+use super::{Applies, NodeContext, Rule, not_gathered};
 use crate::facts::NodeFacts;
 use crate::finding::{Finding, Status};
 
@@ -14,6 +14,7 @@ pub const RULE: Rule = Rule {
     title: "the kernel reports the clock as NTP-synchronised",
     severity: Status::Warn,
     anchor: "Kubespray #6767 (NTP); embedded-cluster System Clock",
+    applies: Applies::Every,
     eval,
 };
 

@@ -5,7 +5,7 @@
 //! it and CNIs' tooling uses it, so tarmac keeps it required); ethtool, socat and tc are
 //! optional (warnings). `iptables` is satisfied by `nft` too (kube-proxy's nftables mode).
 
-use super::{NodeContext, Rule, not_gathered};
+use super::{Applies, NodeContext, Rule, not_gathered};
 use crate::facts::NodeFacts;
 use crate::finding::{Finding, Status};
 
@@ -14,6 +14,7 @@ pub const RULE: Rule = Rule {
     title: "the programs the kubelet and kube-proxy run are on the kubelet's PATH",
     severity: Status::Fail,
     anchor: "kubeadm InPath (FileExisting-*)",
+    applies: Applies::Kubernetes,
     eval,
 };
 

@@ -95,7 +95,7 @@ fn check_node(node: &RawNode, earlier: &[RawNode]) -> Result<(), String> {
     }
     if node.roles.is_empty() {
         return Err(format!(
-            "node \"{}\" has no roles: expected at least one of control-plane, etcd, worker",
+            "node \"{}\" has no roles: expected at least one of control-plane, etcd, worker, loadbalancer",
             node.name
         ));
     }

@@ -140,6 +140,7 @@ async fn run_mesh(
             probe_timeout_ms: millis(settings.probe_timeout),
             concurrency: settings.concurrency,
             command_timeout_ms: millis(lifetime),
+            vrrp: None,
         });
         let (targets_tx, targets_rx) = oneshot::channel();
         target_senders.push(Some(targets_tx));

@@ -86,6 +86,8 @@ pub fn probe_request(config: &RunConfig, node: &NodeSpec) -> ProbeRequest {
         files: config.plugin_requirements.files.clone(),
         sysctls: config.plugin_requirements.sysctls.clone(),
         commands: config.plugin_requirements.commands.clone(),
+        endpoint: None,
+        disk_latency: None,
     }
 }
 

@@ -21,6 +21,8 @@ pub struct ProbeOutput {
     pub reach: Vec<Reachability>,
     /// Mesh: path-MTU measurements not yet taken by the harness.
     pub path_mtu: Vec<PathMtuResult>,
+    /// The HA measurements' results (`ha` lines).
+    pub control_plane: tarmac_checks::ha_protocol::ControlPlaneResults,
     /// Mesh: every target was probed.
     pub probed: bool,
     pub done: bool,
@@ -45,6 +47,7 @@ impl ProbeOutput {
             listening: None,
             reach: Vec::new(),
             path_mtu: Vec::new(),
+            control_plane: Default::default(),
             probed: false,
             done: false,
             limit,
@@ -125,6 +128,7 @@ impl ProbeOutput {
             }
             ProbeMessage::Reach(reach) => self.reach.push(reach),
             ProbeMessage::PathMtu(result) => self.path_mtu.push(result),
+            ProbeMessage::Ha(result) => self.control_plane.add(result),
             ProbeMessage::Probed => self.probed = true,
             ProbeMessage::Done => self.done = true,
         }

@@ -131,7 +131,11 @@ impl MeshChannel {
         within: Duration,
         meter: &MeshMeter,
     ) -> Result<(Vec<Reachability>, Vec<PathMtuResult>), SshError> {
-        let command = MeshCommand::Probe { targets, path_mtu };
+        let command = MeshCommand::Probe {
+            targets,
+            path_mtu,
+            control_plane: Default::default(),
+        };
         let line = command_line(&command, &self.driver.node)?;
         self.driver.deadline = Instant::now() + within;
         self.driver.send(&line, false).await?;

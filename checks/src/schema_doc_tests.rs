@@ -66,6 +66,16 @@ fn node_findings() -> Vec<Finding> {
 fn cluster_findings() -> Vec<Finding> {
     let mut out = Vec::new();
     let mut c = TestCluster::new(&["cp1", "w1", "w2"]);
+    c.nodes[0].0.roles = vec![Role::ControlPlane, Role::Etcd];
+    c.cluster.control_plane_endpoint = Some("k8s-api.lab:6443".parse().unwrap());
+    for (i, name) in ["cp1", "w1", "w2"].iter().enumerate() {
+        c.facts(name).endpoint = Some(crate::ha_facts::EndpointLookup {
+            host: "k8s-api.lab".into(),
+            source: "files".into(),
+            addresses: vec![[198, 18, 0, if i == 2 { 9 } else { 250 }].into()],
+            ..Default::default()
+        });
+    }
     let run = |c: &TestCluster, out: &mut Vec<Finding>| {
         for rule in CLUSTER_RULES {
             out.extend(c.eval(rule));
@@ -113,7 +123,103 @@ fn mesh_findings() -> Vec<Finding> {
         &nodes,
     );
     all.extend(path_mtu_findings(&[result("cp1", Some(1500), "")], &nodes));
+    all.extend(control_plane());
     all
+}
+
+/// The HA findings over a lab-like cluster: one backend missing, VRRP dropped one way,
+/// a slow etcd pair.
+fn control_plane() -> Vec<Finding> {
+    use crate::cluster_rules::ClusterContext;
+    use crate::ha_protocol::{
+        BackendCount, ControlPlaneResults, EndpointReach, LatencySamples, VrrpAdvert, VrrpHeard,
+        VrrpReach,
+    };
+    use crate::reachability::Verdict;
+    let mut c = TestCluster::new(&["cp1", "cp2", "w1", "lb1", "lb2"]);
+    for (spec, _) in c.nodes.iter_mut() {
+        spec.roles = match spec.name.as_str() {
+            "w1" => vec![Role::Worker],
+            "lb1" | "lb2" => vec![Role::LoadBalancer],
+            _ => vec![Role::ControlPlane, Role::Etcd],
+        };
+    }
+    c.cluster.control_plane_endpoint = Some("k8s-api.lab:6443".parse().unwrap());
+    let reach = |from: &str, backends: &[&str]| EndpointReach {
+        from: from.into(),
+        host: "k8s-api.lab".into(),
+        address: [198, 18, 0, 250].into(),
+        port: 6443,
+        attempts: 3,
+        backends: backends
+            .iter()
+            .map(|b| BackendCount {
+                node: (*b).into(),
+                count: 1,
+            })
+            .collect(),
+        connected: 3,
+        last_error: String::new(),
+        failures: 0,
+        elapsed_ms: 10,
+        window_ran_out: true,
+    };
+    let vrrp = |from: &str, to: &str, result| VrrpReach {
+        from: from.into(),
+        to: to.into(),
+        address: "198.18.0.1".into(),
+        result,
+        rtt_us: None,
+        note: String::new(),
+    };
+    let latency = |from: &str, to: &str, us: u64| LatencySamples {
+        from: from.into(),
+        to: to.into(),
+        port: 2380,
+        rtt_us: vec![us; 100],
+        failed: 0,
+        note: String::new(),
+    };
+    let results = ControlPlaneResults {
+        endpoint: vec![
+            reach("cp1", &["cp1"]),
+            reach("w1", &["cp1"]),
+            reach("lb1", &[]),
+        ],
+        vrrp: vec![
+            vrrp("lb1", "lb2", Verdict::Ok),
+            vrrp("lb2", "lb1", Verdict::Timeout),
+        ],
+        heard: vec![VrrpHeard {
+            node: "lb2".into(),
+            keepalived_running: true,
+            listened_ms: 3000,
+            adverts: vec![VrrpAdvert {
+                from: [198, 18, 0, 14].into(),
+                vrid: 51,
+                priority: 150,
+                version: 2,
+                addresses: vec![[198, 18, 0, 250].into()],
+                count: 3,
+            }],
+            error: String::new(),
+        }],
+        latency: vec![latency("cp1", "cp2", 60_000)],
+    };
+    let inventory: Vec<NodeSpec> = c.nodes.iter().map(|(n, _)| n.clone()).collect();
+    let nodes: Vec<(&NodeSpec, &NodeFacts)> = c.nodes.iter().map(|(n, f)| (n, f)).collect();
+    let mut out = Vec::new();
+    for phase in [Phase::PreInstall, Phase::PostInstall] {
+        let mut settings = c.settings.clone();
+        settings.phase = phase;
+        let ctx = ClusterContext {
+            cluster: &c.cluster,
+            settings: &settings,
+            inventory: &inventory,
+        };
+        out.extend(crate::mesh::control_plane_findings(&ctx, &nodes, &results));
+    }
+    out
 }
 
 /// The `| \`id\` |` row of the built-in checks table.

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::bytesize::ByteSize;
 pub use crate::endpoint::ApiEndpoint;
 use crate::finding::Status;
+pub use crate::ha_settings::ControlPlaneSettings;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -259,6 +260,10 @@ pub struct Settings {
     /// How far a node's clock may drift from the others'.
     #[serde(default)]
     pub clock_skew: ClockSkew,
+    /// The HA control plane's thresholds: the endpoint's retry window, etcd's peers and
+    /// disk, VRRP.
+    #[serde(default)]
+    pub control_plane: ControlPlaneSettings,
 }
 
 /// Clock skew thresholds, in milliseconds from the reference (median) node's clock.
@@ -296,6 +301,7 @@ impl Default for Settings {
             worker_min_cpus: 1,
             worker_min_memory: ByteSize::mb(1024),
             clock_skew: ClockSkew::default(),
+            control_plane: ControlPlaneSettings::default(),
         }
     }
 }

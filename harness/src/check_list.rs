@@ -14,6 +14,7 @@ const NODE_REACHABLE_INFO: CheckInfo = CheckInfo {
     severity: Status::Error,
     anchor: "tarmac",
     scope: "node",
+    applies: Some(tarmac_checks::rules::Applies::Every),
 };
 
 /// Every check a run can report, in listing order.
@@ -40,22 +41,32 @@ pub fn render() -> String {
     };
     let id_w = width(|c| c.id.len(), "ID");
     let scope_w = width(|c| c.scope.len(), "SCOPE");
+    let runs_on_w = width(|c| runs_on(c).len(), "RUNS ON");
     let anchor_w = width(|c| c.anchor.len(), "ANCHOR");
     let mut out = format!(
-        "{:id_w$}  {:scope_w$}  {:8}  {:anchor_w$}  TITLE\n",
-        "ID", "SCOPE", "SEVERITY", "ANCHOR"
+        "{:id_w$}  {:scope_w$}  {:runs_on_w$}  {:8}  {:anchor_w$}  TITLE\n",
+        "ID", "SCOPE", "RUNS ON", "SEVERITY", "ANCHOR"
     );
     for c in &all {
         out += &format!(
-            "{:id_w$}  {:scope_w$}  {:8}  {:anchor_w$}  {}\n",
+            "{:id_w$}  {:scope_w$}  {:runs_on_w$}  {:8}  {:anchor_w$}  {}\n",
             c.id,
             c.scope,
+            runs_on(c),
             c.severity.as_str(),
             c.anchor,
             c.title
         );
     }
     out
+}
+
+/// Which nodes a check's findings are about: `every node`, `kubernetes nodes`, `etcd
+/// nodes`..., or `cluster` for the cluster-wide ones.
+fn runs_on(check: &CheckInfo) -> String {
+    check
+        .applies
+        .map_or_else(|| "cluster".to_owned(), |a| a.describe())
 }
 
 #[cfg(test)]

@@ -294,6 +294,7 @@ fn settings(section: &ChecksSection) -> Settings {
                 warn_ms: c.warn.map_or(default.clock_skew.warn_ms, |m| m.0),
                 fail_ms: c.fail.map_or(default.clock_skew.fail_ms, |m| m.0),
             }),
+        control_plane: default.control_plane,
     }
 }
 

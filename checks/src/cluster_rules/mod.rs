@@ -5,6 +5,8 @@
 mod cidr_host_overlap;
 mod cidr_pod_service_overlap;
 mod clock_skew;
+mod endpoint_resolves;
+mod etcd_quorum;
 mod interfaces;
 mod mtu_consistent;
 mod neighbour_table;
@@ -64,4 +66,6 @@ pub const CLUSTER_RULES: &[ClusterRule] = &[
     clock_skew::RULE,
     neighbour_table::RULE,
     mtu_consistent::RULE,
+    etcd_quorum::RULE,
+    endpoint_resolves::RULE,
 ];

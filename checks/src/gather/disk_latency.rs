@@ -22,6 +22,7 @@ use nix::fcntl::{FallocateFlags, fallocate};
 
 use crate::ha_facts::DiskLatency;
 use crate::ha_protocol::DiskLatencyRequest;
+use crate::percentile::percentile;
 
 /// The temporary file's name, before the process id.
 const PREFIX: &str = ".tarmac-disk-latency-";
@@ -134,15 +135,6 @@ fn summarise(result: &mut DiskLatency, samples: Samples) {
     result.stopped_by = samples.stopped_by.to_owned();
 }
 
-/// The nearest-rank percentile of sorted values (0 for none).
-pub fn percentile(sorted: &[u64], pct: usize) -> u64 {
-    if sorted.is_empty() {
-        return 0;
-    }
-    let rank = (sorted.len() * pct).div_ceil(100).max(1);
-    sorted[rank.min(sorted.len()) - 1]
-}
-
 fn track(file: &Path, in_use: bool) {
     let mut files = match IN_USE.lock() {
         Ok(files) => files,
@@ -223,14 +215,5 @@ mod tests {
         assert_eq!((result.writes, result.stopped_by.as_str()), (0, "time"));
         let missing = gather(&request(Path::new("/proc/self/etcd"), 100, 2300));
         assert!(missing.error.unwrap().contains("cannot create"));
-    }
-
-    #[test]
-    fn percentiles_are_nearest_rank() {
-        let values: Vec<u64> = (1..=200).collect();
-        assert_eq!(percentile(&values, 50), 100);
-        assert_eq!(percentile(&values, 99), 198);
-        assert_eq!(percentile(&[7], 99), 7);
-        assert_eq!(percentile(&[], 50), 0);
     }
 }

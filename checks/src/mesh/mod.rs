@@ -2,8 +2,11 @@
 //! the probe-side session that drives both, which pairs the plan asks for, and the
 //! findings made from the resulting matrix. Std threads and sockets only (no tokio).
 
+pub mod control_plane_findings;
 pub mod control_plane_step;
+pub mod endpoint_findings;
 pub mod endpoint_probe;
+pub mod etcd_peer_latency;
 pub mod findings;
 pub mod greeting;
 pub mod latency_probe;
@@ -13,14 +16,19 @@ pub mod path_mtu_prober;
 pub mod prober;
 pub mod session;
 pub mod targets;
+pub mod vrrp_findings;
 pub mod vrrp_listener;
 pub mod vrrp_packet;
 
 #[cfg(test)]
 mod loopback_tests;
 
+pub use control_plane_findings::control_plane_findings;
+pub use endpoint_findings::{ENDPOINT_BACKENDS, ENDPOINT_HAIRPIN, ENDPOINT_REACHABLE};
+pub use etcd_peer_latency::ETCD_PEER_LATENCY;
 pub use findings::{MESH_REACHABLE, mesh_findings};
 pub use listeners::Listeners;
 pub use path_mtu::{MESH_PATH_MTU, PlannedNode, path_mtu_findings, path_mtu_plan};
 pub use prober::{ProbeOptions, probe_all};
 pub use targets::{MeshPair, listen_ports, mesh_pairs};
+pub use vrrp_findings::{VRRP_REACHABLE, VRRP_SPLIT_BRAIN};

@@ -67,15 +67,27 @@ fn findings_come_back_grouped_per_node_in_registry_order() {
 
     // Before install, `port.listening` has nothing to say; without kube_proxy_mode ipvs,
     // `kernel.ipvs_modules` neither.
-    let registry: Vec<&str> = NODE_RULES
-        .iter()
-        .map(|r| r.id)
-        .filter(|id| !["port.listening", "kernel.ipvs_modules"].contains(id))
-        .collect();
-    for group in [first, second] {
+    let registry = |node: &NodeSpec| -> Vec<&str> {
+        NODE_RULES
+            .iter()
+            .filter(|r| r.applies.to(node))
+            .map(|r| r.id)
+            .filter(|id| !["port.listening", "kernel.ipvs_modules"].contains(id))
+            .collect()
+    };
+    assert!(registry(&cp1).contains(&"etcd.disk_latency"));
+    assert!(
+        !registry(&w1).contains(&"etcd.disk_latency"),
+        "an etcd rule"
+    );
+    for (group, node) in [(first, &cp1), (second, &w1)] {
         let mut order: Vec<&str> = group.iter().map(|f| f.check.as_str()).collect();
         order.dedup();
-        assert_eq!(order, registry, "every rule, once, in registry order");
+        assert_eq!(
+            order,
+            registry(node),
+            "every rule that applies, once, in order"
+        );
     }
 
     let failed: Vec<(&str, Status)> = second

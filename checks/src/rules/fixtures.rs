@@ -270,7 +270,18 @@ pub fn healthy() -> NodeFacts {
             apparmor: true,
         },
         endpoint: None,
-        disk_latency: None,
+        disk_latency: Some(crate::ha_facts::DiskLatency {
+            path: "/var/lib/etcd".to_owned(),
+            measured_in: "/var/lib/etcd".to_owned(),
+            writes: 9_118,
+            write_bytes: 2300,
+            p50_us: 310,
+            p99_us: 1_250,
+            max_us: 4_020,
+            elapsed_ms: 4_210,
+            stopped_by: "size".to_owned(),
+            error: None,
+        }),
     }
 }
 

@@ -12,6 +12,7 @@ mod disk_free;
 mod dns_loopback;
 mod dns_nameserver;
 mod dns_search_limits;
+mod etcd_disk_latency;
 mod firewall_backends;
 mod firewall_forward_policy;
 mod firewall_service;
@@ -87,6 +88,7 @@ pub const NODE_RULES: &[Rule] = &[
     kernel_module::BR_NETFILTER_RULE,
     kernel_module::OVERLAY_RULE,
     disk_free::RULE,
+    etcd_disk_latency::RULE,
     port_free::RULE,
     port_listening::RULE,
     resources_cpu::RULE,

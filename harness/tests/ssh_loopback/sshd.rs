@@ -87,6 +87,8 @@ pub fn request() -> ProbeRequest {
         files: Vec::new(),
         sysctls: Vec::new(),
         commands: Vec::new(),
+        endpoint: None,
+        disk_latency: None,
     }
 }
 

@@ -35,4 +35,19 @@ pub enum Fault {
     /// The node's eth0 has this MTU while its peers keep 1500 (a NIC configured apart
     /// from the rest of the segment).
     Mtu(u32),
+    /// A control-plane node missing from every load balancer's HAProxy backend list
+    /// (added to the cluster, forgotten in haproxy.cfg).
+    LeftOutOfLoadBalancer,
+    /// A load balancer whose firewall drops incoming VRRP (`iptables -A INPUT -p 112 -j
+    /// DROP`): given to both, each stops hearing the other and becomes master.
+    VrrpDropped,
+    /// The node's /etc/hosts maps the endpoint's name to the first load balancer's own
+    /// address instead of the VIP (a line left from before the VIP existed).
+    StaleEndpointName,
+    /// /var/lib/etcd is a small ext4 on a loop device whose writes the cgroup block-I/O
+    /// controller throttles (see `slow_disk.rs`).
+    SlowEtcdDisk,
+    /// With `LabBuilder::serve_api`: the node's API certificate names the node only, not
+    /// the endpoint's name or the VIP.
+    CertificateWithoutEndpointName,
 }

@@ -4,6 +4,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use crate::LabNode;
+use crate::load_balancer::EndpointSpec;
 
 /// How the inventory's `ssh:` defaults should log in.
 #[derive(Debug, Clone, Copy)]
@@ -16,7 +17,12 @@ pub(crate) struct Login<'a> {
 
 /// Renders the inventory: every node but the bastion, with a per-node `ssh.bastion` override
 /// for nodes behind it. A node without roles is a worker.
-pub(crate) fn inventory_yaml(lab_id: &str, nodes: &[LabNode], login: Login<'_>) -> String {
+pub(crate) fn inventory_yaml(
+    lab_id: &str,
+    nodes: &[LabNode],
+    login: Login<'_>,
+    endpoint: Option<&EndpointSpec>,
+) -> String {
     let mut y = format!("# tarmac inventory for lab {lab_id} (written by tarmac-tests)\n");
     y += "ssh:\n";
     let _ = writeln!(y, "  user: {}", login.user);
@@ -24,6 +30,9 @@ pub(crate) fn inventory_yaml(lab_id: &str, nodes: &[LabNode], login: Login<'_>) 
     let _ = writeln!(y, "  identity_file: {}", login.identity_file.display());
     let _ = writeln!(y, "  known_hosts: {}", login.known_hosts.display());
     let _ = writeln!(y, "  sudo: {}", login.sudo);
+    if let Some(e) = endpoint {
+        let _ = writeln!(y, "cluster:\n  control_plane_endpoint: {}", e.host_port());
+    }
     y += "nodes:\n";
     let bastion = nodes.iter().find(|n| n.is_bastion);
     for node in nodes.iter().filter(|n| !n.is_bastion) {
@@ -87,7 +96,7 @@ mod tests {
             identity_file: Path::new("/l/id"),
             known_hosts: Path::new("/l/kh"),
         };
-        let y = inventory_yaml("x", &nodes, login);
+        let y = inventory_yaml("x", &nodes, login, None);
         assert!(y.contains(
             "  - name: cp1\n    address: 198.18.0.10\n    roles: [control-plane, etcd]\n"
         ));

@@ -9,6 +9,7 @@ use std::process::{Command, Output};
 use crate::command::{describe, run_args};
 use crate::inventory::{Login, inventory_yaml};
 use crate::keys;
+use crate::load_balancer::{self, EndpointSpec};
 use crate::neighbour_table;
 use crate::network::create_network;
 use crate::node::{NodeProcesses, in_node, start_nodes};
@@ -57,8 +58,9 @@ impl Lab {
             .validate()
             .map_err(|reason| LabError::invalid(&builder.name, reason))?;
         let id = builder.id();
-        let topology =
+        let mut topology =
             Topology::plan(&id, &builder.nodes).map_err(|r| LabError::invalid(&id, r))?;
+        topology.endpoint = builder.endpoint.clone();
         sweep_stale();
         neighbour_table::ensure_room(&id)?;
         let state = LabState {
@@ -97,6 +99,9 @@ impl Lab {
             &format!("{client_pub}\n"),
             0o644,
         )?;
+        if self.topology.endpoint.as_ref().is_some_and(|e| e.serve_api) {
+            crate::api_server::make_ca(&id, &self.dir)?;
+        }
         let mut known_hosts = String::new();
         let mut all_paths = Vec::new();
         for plan in &self.topology.nodes {
@@ -124,7 +129,11 @@ impl Lab {
             .zip(self.topology.nodes.iter().cloned())
             .collect();
         let mut first_error = None;
-        for ((_, plan), started) in nodes.iter().zip(start_nodes(&id, &nodes)) {
+        let endpoint = self.topology.endpoint.clone();
+        for ((_, plan), started) in nodes
+            .iter()
+            .zip(start_nodes(&id, &nodes, endpoint.as_ref()))
+        {
             match started {
                 Ok(procs) => self.add_node(plan, procs),
                 Err(e) => {
@@ -135,6 +144,7 @@ impl Lab {
         if let Some(e) = first_error {
             return Err(e);
         }
+        load_balancer::converge(&id, &self.topology)?;
         write(&id, &self.inventory_path(), &self.inventory_yaml(), 0o644)
     }
 
@@ -226,7 +236,17 @@ impl Lab {
             identity_file: &key,
             known_hosts: &known_hosts,
         };
-        inventory_yaml(&self.state.id, &self.nodes, login)
+        inventory_yaml(&self.state.id, &self.nodes, login, self.endpoint())
+    }
+
+    /// The load-balanced API endpoint, if the lab was built with one.
+    pub fn endpoint(&self) -> Option<&EndpointSpec> {
+        self.topology.endpoint.as_ref()
+    }
+
+    /// The lab CA that issued the API servers' certificates (`LabBuilder::serve_api`).
+    pub fn api_ca(&self) -> PathBuf {
+        crate::api_server::ca_cert(&self.dir)
     }
 
     /// Writes [`Lab::inventory_yaml_as`] to `<lab dir>/inventory-<user>.yaml` and returns the path.

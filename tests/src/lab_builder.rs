@@ -1,5 +1,6 @@
 //! The fluent builder that declares a lab's nodes, roles, disk sizes and faults.
 
+use crate::load_balancer::EndpointSpec;
 use crate::{Fault, Lab, LabError};
 
 /// Default size of a node's /var/lib/docker tmpfs: big enough to pass a 20 GiB free-space
@@ -44,6 +45,8 @@ pub struct LabBuilder {
     pub(crate) name: String,
     pub(crate) nodes: Vec<NodeSpec>,
     pub(crate) persistent: bool,
+    /// The load-balanced API endpoint, if the lab has one.
+    pub(crate) endpoint: Option<EndpointSpec>,
     /// The first misuse (e.g. `.disk()` before any `.node()`), reported by `build()`.
     pub(crate) misuse: Option<String>,
 }
@@ -54,8 +57,35 @@ impl LabBuilder {
             name: name.to_owned(),
             nodes: Vec::new(),
             persistent: false,
+            endpoint: None,
             misuse: None,
         }
+    }
+
+    /// Gives the lab a load-balanced API endpoint named `name` (`k8s-api.lab`): every
+    /// node's /etc/hosts maps it to the VIP (198.18.0.250), and each `loadbalancer` node
+    /// runs HAProxy (TCP, `check` on every control-plane node's 6443) and keepalived
+    /// (VRRP, unicast peers) holding the VIP; the inventory names it as
+    /// `cluster.control_plane_endpoint`. `build` returns once keepalived has settled.
+    pub fn endpoint(mut self, name: &str) -> Self {
+        self.endpoint = Some(EndpointSpec {
+            name: name.to_owned(),
+            serve_api: false,
+        });
+        self
+    }
+
+    /// After install: every control-plane node serves TLS on 6443 (`openssl s_server`)
+    /// with a certificate from a lab CA for the endpoint, the VIP and the node.
+    pub fn serve_api(mut self) -> Self {
+        match &mut self.endpoint {
+            Some(e) => e.serve_api = true,
+            None => {
+                self.misuse
+                    .get_or_insert_with(|| ".serve_api() needs an .endpoint() first".to_owned());
+            }
+        }
+        self
     }
 
     /// Adds a node reachable from the client.

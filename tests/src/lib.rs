@@ -27,6 +27,7 @@
 //! in its own mount and UTS namespaces (own hostname, /tmp, /home, /root, /var/lib overlays,
 //! /var/lib/docker tmpfs, users and sudoers). Files live in `/run/tarmac-lab/<id>/`.
 
+mod api_server;
 mod binaries;
 mod check_run;
 mod command;
@@ -41,11 +42,13 @@ mod lab;
 mod lab_builder;
 mod leftovers;
 mod listen;
+mod load_balancer;
 mod neighbour_table;
 mod network;
 mod node;
 mod node_files;
 mod skip;
+mod slow_disk;
 mod state;
 mod teardown;
 mod topology;
@@ -62,8 +65,9 @@ pub use lab::{Lab, LabNode};
 pub use lab_builder::LabBuilder;
 pub use leftovers::{NodeFiles, changed_since, leftovers, leftovers_on};
 pub use listen::tcp_listening;
+pub use load_balancer::{API_PORT, EndpointSpec, VIP, VRID};
 pub use node_files::{PLAIN_USER, SUDO_USER};
-pub use skip::{lab_ready, missing_lab_prerequisites};
+pub use skip::{ha_lab_ready, lab_ready, missing_lab_prerequisites};
 pub use state::{LAB_ROOT, LabState, Owner, list as list_labs, sweep_stale};
 pub use teardown::{down, teardown};
 pub use topology::{FRONT_SUBNET, INNER_SUBNET, NETNS_PREFIX};

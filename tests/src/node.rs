@@ -10,9 +10,11 @@ use std::time::{Duration, Instant};
 
 use crate::command::{describe, run_args};
 use crate::listen::tcp_listening;
+use crate::load_balancer::{self, API_PORT, EndpointSpec};
 use crate::node_files::{NodePaths, setup_script};
 use crate::topology::NodePlan;
 use crate::{Fault, LabError};
+use crate::{api_server, slow_disk};
 
 const READY_TIMEOUT: Duration = Duration::from_secs(15);
 const POLL: Duration = Duration::from_millis(10);
@@ -47,7 +49,12 @@ impl NodeProcesses {
 
 /// Starts one node: its namespace holder, then sysctls, firewall rules, fault listeners and
 /// (unless `Fault::SshdDown`) sshd, waiting until each is really up.
-fn start_node(lab: &str, paths: &NodePaths, node: &NodePlan) -> Result<NodeProcesses, LabError> {
+fn start_node(
+    lab: &str,
+    paths: &NodePaths,
+    node: &NodePlan,
+    endpoint: Option<&EndpointSpec>,
+) -> Result<NodeProcesses, LabError> {
     let script = setup_script(paths, node);
     let mut holder_cmd = Command::new("ip");
     holder_cmd.args([
@@ -77,7 +84,9 @@ fn start_node(lab: &str, paths: &NodePaths, node: &NodePlan) -> Result<NodeProce
         &mut procs.holder,
         || ready.exists(),
     )
-    .and_then(|()| configure(lab, paths, node, &mut procs));
+    .and_then(|()| configure(lab, paths, node, &mut procs))
+    .and_then(|()| start_services(lab, paths, node, endpoint, &mut procs))
+    .and_then(|()| start_sshd(lab, paths, node, &mut procs));
     if let Err(e) = started {
         // Reap what did start; the lab's teardown removes the namespaces.
         procs.stop();
@@ -111,6 +120,13 @@ fn configure(
                 let rule = [
                     "-w", "5", "-A", "INPUT", "-p", "tcp", "--dport", &port, "-j", "DROP",
                 ];
+                let mut args = vec!["netns", "exec", &node.netns, "iptables"];
+                args.extend(rule);
+                run_args(lab, "ip", &args)?;
+            }
+            Fault::VrrpDropped => {
+                // VRRP is IP protocol 112: keepalived's advertisements and tarmac's probes.
+                let rule = ["-w", "5", "-A", "INPUT", "-p", "112", "-j", "DROP"];
                 let mut args = vec!["netns", "exec", &node.netns, "iptables"];
                 args.extend(rule);
                 run_args(lab, "ip", &args)?;
@@ -155,14 +171,93 @@ fn configure(
             _ => {}
         }
     }
+    Ok(())
+}
+
+/// The endpoint's services on the node: HAProxy and keepalived on a load balancer, the
+/// TLS API server on a control-plane node after install. Each runs in the foreground, so
+/// the lab owns its process.
+fn start_services(
+    lab: &str,
+    paths: &NodePaths,
+    node: &NodePlan,
+    endpoint: Option<&EndpointSpec>,
+    procs: &mut NodeProcesses,
+) -> Result<(), LabError> {
+    let Some(endpoint) = endpoint else {
+        return Ok(());
+    };
+    let holder = procs.holder.id();
+    let path = |name: &str| paths.file(name).to_string_lossy().into_owned();
+    let mut services: Vec<(&str, Vec<String>, bool)> = Vec::new();
+    if load_balancer::is_load_balancer(node) {
+        services.push((
+            "haproxy",
+            ["/usr/sbin/haproxy", "-db", "-f"]
+                .map(str::to_owned)
+                .into_iter()
+                .chain([path("haproxy.cfg")])
+                .collect(),
+            true,
+        ));
+        let keepalived = [
+            "/usr/sbin/keepalived".to_owned(),
+            "--dont-fork".to_owned(),
+            "--log-console".to_owned(),
+            "--log-detail".to_owned(),
+            "--no-syslog".to_owned(),
+            "--vrrp".to_owned(),
+            format!("--use-file={}", path("keepalived.conf")),
+            format!("--pid={}", path("keepalived.pid")),
+            format!("--vrrp_pid={}", path("keepalived-vrrp.pid")),
+        ];
+        // keepalived is waited for by the lab's convergence on the VIP.
+        services.push(("keepalived", keepalived.to_vec(), false));
+    }
+    if endpoint.serve_api && node.has_role("control-plane") {
+        services.push(("api-server", api_server::s_server_args(paths), true));
+    }
+    for (name, args, wait_for_port) in services {
+        let log = paths.file(&format!("{name}.log"));
+        let mut cmd = in_node(holder);
+        cmd.args(&args);
+        let mut child = spawn(lab, &mut cmd, &log)?;
+        let waited = if wait_for_port {
+            wait_until(lab, node, name, &log, &mut child, || {
+                tcp_listening(holder, API_PORT)
+            })
+        } else {
+            Ok(())
+        };
+        procs.helpers.push(child);
+        waited?;
+    }
+    Ok(())
+}
+
+fn start_sshd(
+    lab: &str,
+    paths: &NodePaths,
+    node: &NodePlan,
+    procs: &mut NodeProcesses,
+) -> Result<(), LabError> {
+    let holder = procs.holder.id();
     if !node.has(Fault::SshdDown) {
         let log = paths.file("sshd.log");
         let config = paths.sshd_config();
         let mut cmd = in_node(holder);
         cmd.args(["/usr/sbin/sshd", "-D", "-e", "-f"]).arg(&config);
         let mut sshd = spawn(lab, &mut cmd, &log)?;
-        let waited = wait_until(lab, node, "sshd", &log, &mut sshd, || {
-            tcp_listening(holder, SSH_PORT)
+        // Before any session: the sessions sshd starts inherit its cgroup.
+        let throttled = if node.has(Fault::SlowEtcdDisk) {
+            slow_disk::throttle(lab, &node.spec.name, paths, sshd.id())
+        } else {
+            Ok(())
+        };
+        let waited = throttled.and_then(|()| {
+            wait_until(lab, node, "sshd", &log, &mut sshd, || {
+                tcp_listening(holder, SSH_PORT)
+            })
         });
         procs.sshd = Some(sshd);
         waited?;
@@ -177,13 +272,14 @@ const PARALLEL_STARTS: usize = 16;
 pub(crate) fn start_nodes(
     lab: &str,
     nodes: &[(NodePaths, NodePlan)],
+    endpoint: Option<&EndpointSpec>,
 ) -> Vec<Result<NodeProcesses, LabError>> {
     let mut results = Vec::with_capacity(nodes.len());
     for batch in nodes.chunks(PARALLEL_STARTS) {
         std::thread::scope(|scope| {
             let handles: Vec<_> = batch
                 .iter()
-                .map(|(paths, plan)| scope.spawn(move || start_node(lab, paths, plan)))
+                .map(|(paths, plan)| scope.spawn(move || start_node(lab, paths, plan, endpoint)))
                 .collect();
             for handle in handles {
                 results.push(

@@ -9,8 +9,10 @@ use std::path::{Path, PathBuf};
 
 use crate::command::shell_quote;
 use crate::emulation;
+use crate::lab_builder::DEFAULT_DISK;
 use crate::topology::{NodePlan, Topology};
 use crate::{Fault, LabError};
+use crate::{api_server, load_balancer, slow_disk};
 
 /// A lab user allowed to run anything with `sudo -n` (no password).
 pub const SUDO_USER: &str = "ops";
@@ -128,6 +130,20 @@ pub(crate) fn write_node_files(
         }
     }
     plant_fault_files(lab, &paths, node)?;
+    if node.has(Fault::SlowEtcdDisk) {
+        slow_disk::prepare(lab, &paths)?;
+    }
+    if let Some(endpoint) = &topo.endpoint {
+        if load_balancer::is_load_balancer(node) {
+            let haproxy = load_balancer::haproxy_config(topo);
+            write(lab, &paths.file("haproxy.cfg"), &haproxy, 0o644)?;
+            let keepalived = load_balancer::keepalived_config(topo, node);
+            write(lab, &paths.file("keepalived.conf"), &keepalived, 0o644)?;
+        }
+        if endpoint.serve_api && node.has_role("control-plane") {
+            api_server::make_server_cert(lab, lab_dir, &paths, endpoint, node)?;
+        }
+    }
     let config = sshd_config(&paths, node, &lab_dir.join("authorized_keys"));
     write(lab, &paths.sshd_config(), &config, 0o644)?;
     Ok(paths)
@@ -162,6 +178,16 @@ pub(crate) fn setup_script(paths: &NodePaths, node: &NodePlan) -> String {
         "mount -t tmpfs -o size={},mode=0711 tmpfs /var/lib/docker\n",
         shell_quote(&node.spec.disk)
     );
+    // etcd's data directory: the slow disk, or a fast one (a tmpfs) on every other etcd
+    // node, so that etcd.disk_latency measures the lab and not this machine's disk.
+    let etcd_volume = node.spec.volumes.iter().any(|v| v == "/var/lib/etcd");
+    if node.has(Fault::SlowEtcdDisk) {
+        s += &slow_disk::mount_lines(paths);
+    } else if node.has_role("etcd") && !etcd_volume {
+        s += &format!(
+            "mkdir -p /var/lib/etcd\nmount -t tmpfs -o size={DEFAULT_DISK},mode=0700 tmpfs /var/lib/etcd\n"
+        );
+    }
     for path in node.spec.volumes.iter().filter(|p| *p != "/var/lib/docker") {
         s += &format!(
             "mkdir -p {path}\nmount -t tmpfs -o size={},mode=0711 tmpfs {path}\n",
@@ -379,6 +405,10 @@ fn hosts_for(topo: &Topology, node: &NodePlan) -> String {
     out += &format!("{}\t{}\n", node.address(), node.spec.name);
     for other in topo.nodes.iter().filter(|n| n.spec.name != node.spec.name) {
         out += &format!("{}\t{}\n", other.address(), other.spec.name);
+    }
+    if let Some(endpoint) = &topo.endpoint {
+        let address = load_balancer::hosts_address(topo, node);
+        out += &format!("{address}\t{}\n", endpoint.name);
     }
     out
 }

@@ -50,11 +50,37 @@ fn can_unshare() -> bool {
         .is_ok_and(|s| s.success())
 }
 
+/// What a lab with an API endpoint runs besides (`LabBuilder::endpoint`): HAProxy,
+/// keepalived, openssl for the API servers' certificates, and the slow disk's mkfs.
+const HA_TOOLS: &[&str] = &[
+    "/usr/sbin/haproxy",
+    "/usr/sbin/keepalived",
+    "openssl",
+    "mkfs.ext4",
+    "findmnt",
+];
+
 /// Call first in every lab test: `if !tarmac_tests::lab_ready() { return; }`.
 /// Panics instead of skipping when TARMAC_LAB_REQUIRED=1.
 pub fn lab_ready() -> bool {
+    ready(missing_lab_prerequisites())
+}
+
+/// [`lab_ready`] for a lab with a load-balanced endpoint (HAProxy, keepalived).
+pub fn ha_lab_ready() -> bool {
+    let mut missing = missing_lab_prerequisites();
+    missing.extend(
+        HA_TOOLS
+            .iter()
+            .filter(|t| !on_path(t))
+            .map(|t| format!("{t} not found (scripts/setup installs it)")),
+    );
+    ready(missing)
+}
+
+fn ready(missing: Vec<String>) -> bool {
     let required = std::env::var("TARMAC_LAB_REQUIRED").is_ok_and(|v| v == "1");
-    match decide(&missing_lab_prerequisites(), required) {
+    match decide(&missing, required) {
         Decision::Run => true,
         Decision::Skip(why) => {
             // Straight to stderr: libtest would swallow eprintln! of a passing test.

@@ -29,6 +29,8 @@ pub fn teardown(state: &LabState) -> Result<(), LabError> {
             first_error.get_or_insert(e);
         }
     }
+    // The slow disks' throttling cgroups, empty now that their processes are gone.
+    crate::slow_disk::remove_cgroups(&state.id);
     if let Err(e) = remove_dir(&state.id, &lab_dir(&state.id)) {
         first_error.get_or_insert(e);
     }

@@ -69,10 +69,16 @@ impl NodePlan {
     pub(crate) fn has(&self, fault: Fault) -> bool {
         self.spec.faults.contains(&fault)
     }
+
+    pub(crate) fn has_role(&self, role: &str) -> bool {
+        self.spec.roles.iter().any(|r| r == role)
+    }
 }
 
 #[derive(Debug, Clone)]
 pub(crate) struct Topology {
+    /// The load-balanced API endpoint (`LabBuilder::endpoint`).
+    pub endpoint: Option<crate::load_balancer::EndpointSpec>,
     pub switch_ns: String,
     pub client_ns: String,
     pub client_port: Port,
@@ -117,6 +123,7 @@ impl Topology {
             });
         }
         Ok(Topology {
+            endpoint: None,
             switch_ns: format!("{NETNS_PREFIX}{id}-sw"),
             client_ns: format!("{NETNS_PREFIX}{id}-c"),
             client_port: Port {

@@ -216,7 +216,7 @@ mod tests {
         let t = topo();
         let lb1 = keepalived_config(&t, &t.nodes[3]);
         assert!(
-            lb1.contains("state MASTER") && lb1.contains("priority 150"),
+            lb1.contains("state MASTER") && lb1.contains("priority 101"),
             "{lb1}"
         );
         assert!(
@@ -225,10 +225,10 @@ mod tests {
         );
         let lb2 = keepalived_config(&t, &t.nodes[4]);
         assert!(
-            lb2.contains("state BACKUP") && lb2.contains("priority 90"),
+            lb2.contains("state BACKUP") && lb2.contains("priority 100"),
             "{lb2}"
         );
-        assert!(lb2.contains("198.18.0.250/24 dev eth0"));
+        assert!(lb2.contains("virtual_ipaddress {\n    198.18.0.250\n  }"));
         assert_eq!(
             hosts_address(&t, &t.nodes[2]),
             Ipv4Addr::new(198, 18, 0, 13)

@@ -31,5 +31,6 @@ pub use finding::{CheckId, Finding, SUBJECT_KEYS, Status};
 pub use plan::{PortPlan, PortRequirement, Protocol};
 pub use reachability::{Reachability, Verdict};
 pub use spec::{
-    ApiEndpoint, ClusterSpec, Cni, CniMode, KubeProxyMode, NodeSpec, Phase, Role, Settings,
+    ApiEndpoint, ClusterSpec, Cni, CniMode, ControlPlaneSettings, KubeProxyMode, NodeSpec, Phase,
+    Role, Settings,
 };

@@ -112,6 +112,10 @@ pub struct CheckArgs {
     /// Skip the node-to-node mesh (tarmac's listeners and the peer port probes).
     #[arg(long)]
     pub no_mesh: bool,
+    /// Do not measure etcd's disk: the one write tarmac makes on a node (a temporary
+    /// file in /var/lib/etcd or its nearest existing parent, removed afterwards).
+    #[arg(long)]
+    pub no_disk_latency: bool,
     /// Milliseconds one mesh probe may take (TCP handshake and greeting, or every UDP
     /// attempt) before its pair is reported as a timeout.
     #[arg(long, value_name = "MS", default_value_t = 3000, value_parser = clap::value_parser!(u64).range(100..=60_000))]

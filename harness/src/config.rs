@@ -74,6 +74,9 @@ impl RunConfig {
         };
         config.verbose = args.verbose;
         config.color = use_color(args.color);
+        if args.no_disk_latency {
+            config.settings.control_plane.disk_latency = false;
+        }
         config.mesh = (!args.no_mesh).then(|| crate::mesh::MeshSettings {
             probe_timeout: Duration::from_millis(args.mesh_timeout),
             ..crate::mesh::MeshSettings::default()
@@ -162,6 +165,8 @@ impl RunConfig {
         };
         let cluster = cluster_spec(&inv.cluster);
         let mut settings = settings(&inv.checks);
+        // This machine, checked without an inventory, is only read: no disk measurement.
+        settings.control_plane.disk_latency &= inventory.is_some();
         settings.phase = match phase {
             PhaseArg::PreInstall => Phase::PreInstall,
             PhaseArg::PostInstall => Phase::PostInstall,
@@ -294,7 +299,25 @@ fn settings(section: &ChecksSection) -> Settings {
                 warn_ms: c.warn.map_or(default.clock_skew.warn_ms, |m| m.0),
                 fail_ms: c.fail.map_or(default.clock_skew.fail_ms, |m| m.0),
             }),
-        control_plane: default.control_plane,
+        control_plane: control_plane(section, default.control_plane),
+    }
+}
+
+fn control_plane(
+    section: &ChecksSection,
+    default: tarmac_checks::ControlPlaneSettings,
+) -> tarmac_checks::ControlPlaneSettings {
+    let window = section.endpoint.and_then(|e| e.retry_window);
+    let etcd = section.etcd;
+    tarmac_checks::ControlPlaneSettings {
+        endpoint_window_ms: window.map_or(default.endpoint_window_ms, |m| m.0),
+        etcd_peer_latency_warn_ms: etcd
+            .and_then(|e| e.peer_latency)
+            .map_or(default.etcd_peer_latency_warn_ms, |m| m.0),
+        disk_latency_budget_ms: etcd
+            .and_then(|e| e.disk_latency_budget)
+            .map_or(default.disk_latency_budget_ms, |m| m.0),
+        ..default
     }
 }
 

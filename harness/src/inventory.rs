@@ -11,7 +11,9 @@ pub mod ansible_yaml;
 pub mod cidr_list;
 pub mod clock_skew;
 pub mod cluster_files;
+pub mod control_plane_checks;
 pub mod cross_checks;
+pub mod endpoint_sources;
 pub mod endpoint_value;
 pub mod extra_port;
 pub mod host_pattern;
@@ -21,6 +23,7 @@ pub mod inventory_error;
 pub mod inventory_source;
 pub mod kubeadm_config;
 pub mod kubespray;
+pub mod kubespray_endpoint;
 pub mod kubespray_group_vars;
 pub mod node_address;
 pub mod node_list;
@@ -106,6 +109,10 @@ pub struct ChecksSection {
     pub worker_min_cpus: Option<u32>,
     pub worker_min_memory: Option<ByteSize>,
     pub clock_skew: Option<ClockSkewSection>,
+    /// The control-plane endpoint's retry window.
+    pub endpoint: Option<control_plane_checks::EndpointChecks>,
+    /// etcd's peer latency threshold and disk measurement budget.
+    pub etcd: Option<control_plane_checks::EtcdChecks>,
     /// A check's warnings and failures reported at another severity: `{id: warn|fail}`.
     pub severity: Option<BTreeMap<String, SeverityLevel>>,
 }

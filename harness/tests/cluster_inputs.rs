@@ -390,3 +390,65 @@ fn a_kubespray_inventory_reads_the_group_vars_ansible_would_read_beside_it() {
     let alone = d.file("other/hosts.yaml", KUBESPRAY_HOSTS);
     assert!(Inventory::load(&alone).unwrap().cluster.pod_cidr.is_none());
 }
+
+#[test]
+fn the_endpoint_comes_from_kubeadm_or_kubespray_and_two_values_are_refused_naming_both() {
+    let d = Dir::new();
+    let kubeadm = d.file("inventory/kubeadm.yaml", KUBEADM);
+    let inv = d.inventory("cluster:\n  kubeadm_config: kubeadm.yaml\n");
+    let loaded = Inventory::load(&inv).unwrap();
+    assert_eq!(
+        loaded.cluster.control_plane_endpoint.unwrap().0.to_string(),
+        "k8s-api.lab.example:6443"
+    );
+    let inv = d.inventory(
+        "cluster:\n  kubeadm_config: kubeadm.yaml\n  control_plane_endpoint: other.lab:6443\n",
+    );
+    let err = refused(&inv);
+    assert!(err.contains(&format!("{}:3:3:", inv.display())), "{err}");
+    assert!(
+        err.contains(&format!(
+            "cluster.control_plane_endpoint in the inventory is other.lab:6443 but \
+             controlPlaneEndpoint in kubeadm config {}:16:1 is k8s-api.lab.example:6443",
+            kubeadm.display()
+        )),
+        "{err}"
+    );
+
+    // A Kubespray inventory: the external load balancer of group_vars/all/all.yml.
+    let all = d.file(
+        "mycluster/group_vars/all/all.yml",
+        "---\n## External LB example config\napiserver_loadbalancer_domain_name: \"k8s-api.lab\"\nloadbalancer_apiserver:\n  address: 198.18.0.250\n  port: 6443\n",
+    );
+    let hosts = d.file("mycluster/hosts.yaml", KUBESPRAY_HOSTS);
+    let loaded = Inventory::load(&hosts).unwrap();
+    assert_eq!(
+        loaded.cluster.control_plane_endpoint.unwrap().0.to_string(),
+        "198.18.0.250:6443"
+    );
+    d.file(
+        "mycluster/group_vars/all/all.yml",
+        "loadbalancer_apiserver:\n  address: 198.18.0.250\n  port: 70000\n",
+    );
+    let err = refused(&hosts);
+    assert!(
+        err.contains(&format!("Kubespray group_vars {}", all.display())),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_endpoint_that_is_a_nodes_own_address_is_refused_when_load_balancers_exist() {
+    let d = Dir::new();
+    let with_lb = "cluster:\n  control_plane_endpoint: 198.18.0.11:6443\nnodes:\n  - {name: cp1, address: 198.18.0.11, roles: [control-plane, etcd]}\n  - {name: lb1, address: 198.18.0.5, roles: [loadbalancer]}\n";
+    let inv = d.file("inventory/lb.yaml", with_lb);
+    let err = refused(&inv);
+    assert!(err.contains(&format!("{}:2:3:", inv.display())), "{err}");
+    assert!(
+        err.contains("is cp1's own address, but the inventory has load balancer nodes (lb1)"),
+        "{err}"
+    );
+    // Without load balancers, a single control-plane node's address is a fine endpoint.
+    let inv = d.inventory("cluster:\n  control_plane_endpoint: 198.18.0.11:6443\n");
+    assert_eq!(ports(&inv).code, 0);
+}

@@ -6,7 +6,9 @@
 use std::path::{Path, PathBuf};
 
 use super::cidr_list::CidrList;
+use super::endpoint_sources;
 use super::inventory_error::{InventoryError, ParseError};
+use super::inventory_source::{self, Format};
 use super::{Inventory, kubeadm_config, kubespray, kubespray_group_vars};
 
 /// What one file gives, each value with the key and place it came from.
@@ -16,6 +18,9 @@ pub struct Subnets {
     pub service: Option<Found>,
     /// Kubespray's `kube_network_plugin`.
     pub cni: Option<Found<String>>,
+    /// The control-plane endpoint (kubeadm's `controlPlaneEndpoint`, Kubespray's
+    /// `loadbalancer_apiserver`).
+    pub endpoint: Option<Found<tarmac_checks::ApiEndpoint>>,
     /// kube-proxy's mode (Kubespray's `kube_proxy_mode`), with where it was read.
     pub kube_proxy_mode: Option<(tarmac_checks::KubeProxyMode, Option<(usize, usize)>)>,
     /// Things in the file tarmac could not use, for the user.
@@ -86,6 +91,7 @@ struct Candidate {
 pub fn resolve(inv: &mut Inventory, text: &str, inventory: &Path) -> Result<(), InventoryError> {
     let mut pods = Vec::new();
     let mut services = Vec::new();
+    let mut endpoints = Vec::new();
     for (key, value) in [
         ("pod_cidr", &inv.cluster.pod_cidr),
         ("service_cidr", &inv.cluster.service_cidr),
@@ -139,6 +145,13 @@ pub fn resolve(inv: &mut Inventory, text: &str, inventory: &Path) -> Result<(), 
                 inventory_key: pointer.key,
             }));
         }
+        if let Some(found) = subnets.endpoint {
+            endpoints.push(endpoint_sources::Candidate::from_file(
+                found,
+                pointer.what,
+                &path,
+            ));
+        }
         if let Some(found) = subnets.cni {
             merge_cni(
                 inv,
@@ -187,7 +200,10 @@ pub fn resolve(inv: &mut Inventory, text: &str, inventory: &Path) -> Result<(), 
     };
     inv.cluster.pod_cidr = merge("pod", pods, &at("pod_cidr"))?;
     inv.cluster.service_cidr = merge("service", services, &at("service_cidr"))?;
-    Ok(())
+    if inventory_source::detect(text) != Format::Native {
+        endpoints.extend(endpoint_sources::kubespray_all_vars(inventory)?);
+    }
+    endpoint_sources::settle(inv, text, inventory, endpoints)
 }
 
 /// Takes the CNI a file names when the inventory names none; refuses two different ones.

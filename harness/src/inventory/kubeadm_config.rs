@@ -1,9 +1,11 @@
 //! A kubeadm config file (`kubeadm init --config`): possibly several YAML documents
 //! (InitConfiguration, ClusterConfiguration, KubeletConfiguration, ...); the one with
 //! `kind: ClusterConfiguration` gives `networking.podSubnet` and `networking.serviceSubnet`
-//! (each one CIDR or a comma-separated dual-stack pair).
+//! (each one CIDR or a comma-separated dual-stack pair) and `controlPlaneEndpoint` (HOST or
+//! HOST:PORT; kubeadm's port is then the API server's, 6443).
 
 use serde::Deserialize;
+use tarmac_checks::ApiEndpoint;
 
 use super::cidr_list::CidrList;
 use super::cluster_files::{Found, Subnets};
@@ -11,9 +13,11 @@ use super::inventory_error::ParseError;
 
 /// The keys read from any document; other keys and documents are ignored.
 #[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct Document {
     kind: Option<String>,
     networking: Option<Networking>,
+    control_plane_endpoint: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -37,6 +41,10 @@ pub fn parse(text: &str) -> Result<Subnets, ParseError> {
             pod: pod.map(|value| Found::at(text, "podSubnet", "networking.podSubnet", value)),
             service: service
                 .map(|value| Found::at(text, "serviceSubnet", "networking.serviceSubnet", value)),
+            endpoint: doc
+                .control_plane_endpoint
+                .map(|e| endpoint(text, &e))
+                .transpose()?,
             ..Subnets::default()
         });
     }
@@ -45,6 +53,32 @@ pub fn parse(text: &str) -> Result<Subnets, ParseError> {
         message: "no document has kind: ClusterConfiguration; expected a kubeadm config \
                   (`kubeadm config print init-defaults` prints one)"
             .to_owned(),
+    })
+}
+
+/// `controlPlaneEndpoint` as kubeadm reads it: a port of its own, or the API server's.
+fn endpoint(text: &str, raw: &str) -> Result<Found<ApiEndpoint>, ParseError> {
+    const KEY: &str = "controlPlaneEndpoint";
+    let location = ParseError::at_key(text, KEY, String::new()).location;
+    let has_port = raw.rsplit_once(':').is_some_and(|(host, port)| {
+        !port.is_empty()
+            && port.bytes().all(|b| b.is_ascii_digit())
+            && (!host.contains(':') || host.ends_with(']'))
+    });
+    let written = if has_port {
+        raw.to_owned()
+    } else if raw.contains(':') && !raw.starts_with('[') {
+        format!("[{raw}]:6443")
+    } else {
+        format!("{raw}:6443")
+    };
+    let value = written
+        .parse()
+        .map_err(|message| ParseError { location, message })?;
+    Ok(Found {
+        value,
+        key: KEY.to_owned(),
+        location,
     })
 }
 
@@ -80,6 +114,21 @@ cgroupDriver: systemd
         assert_eq!(pod.value.0.len(), 2);
         assert_eq!(pod.location, Some((12, 3)));
         assert_eq!(s.service.unwrap().value.0[0].to_string(), "10.96.0.0/12");
+        let e = s.endpoint.unwrap();
+        assert_eq!(
+            (e.value.to_string(), e.location),
+            ("cp.lab.example:6443".to_owned(), Some((9, 1)))
+        );
+    }
+
+    #[test]
+    fn an_endpoint_without_a_port_takes_the_api_servers() {
+        let s = parse("kind: ClusterConfiguration\ncontrolPlaneEndpoint: 198.18.0.250\n").unwrap();
+        assert_eq!(s.endpoint.unwrap().value.to_string(), "198.18.0.250:6443");
+        let v6 = parse("kind: ClusterConfiguration\ncontrolPlaneEndpoint: \"fd00::10\"\n").unwrap();
+        assert_eq!(v6.endpoint.unwrap().value.to_string(), "[fd00::10]:6443");
+        let bad = parse("kind: ClusterConfiguration\ncontrolPlaneEndpoint: 'a b:1'\n").unwrap_err();
+        assert_eq!(bad.location, Some((2, 1)), "{bad:?}");
     }
 
     #[test]

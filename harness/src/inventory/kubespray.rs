@@ -35,10 +35,14 @@ pub fn made_up_groups() -> Vec<&'static str> {
 }
 
 /// The groups that give a host its roles.
-const ROLE_GROUPS: [(Role, &str); 3] = [
+/// Kubespray has no group for the load balancers in front of an external API endpoint
+/// (HAProxy/keepalived hosts); tarmac reads a `loadbalancer` group as theirs (Kubespray's
+/// playbooks ignore a group they do not know).
+const ROLE_GROUPS: [(Role, &str); 4] = [
     (Role::ControlPlane, "kube_control_plane"),
     (Role::Etcd, "etcd"),
     (Role::Worker, "kube_node"),
+    (Role::LoadBalancer, "loadbalancer"),
 ];
 
 /// Kubespray's jump host group.
@@ -73,7 +77,7 @@ pub fn to_inventory(model: &AnsibleInventory, files: &VarsFiles) -> Result<Inven
         if roles.is_empty() {
             if !bastion_hosts.contains(host.name.as_str()) {
                 inv.warnings.push(format!(
-                    "host {} is in none of kube_control_plane, kube_node, etcd: not checked",
+                    "host {} is in none of kube_control_plane, kube_node, etcd, loadbalancer: not checked",
                     host.name
                 ));
             }
@@ -450,6 +454,27 @@ n2 ansible_host=198.18.0.2 ansible_user=from_host
                 ("from_host".to_owned(), 3000)
             ]
         );
+    }
+
+    #[test]
+    fn a_loadbalancer_group_holds_the_load_balancer_nodes() {
+        let text = "[kube_control_plane]\ncp1 ansible_host=198.18.0.11\n[etcd:children]\nkube_control_plane\n\
+                    [loadbalancer]\nlb1 ansible_host=198.18.0.5\nlb2 ansible_host=198.18.0.6\n";
+        let inv = ini(text).unwrap();
+        let roles: Vec<_> = inv
+            .nodes
+            .iter()
+            .map(|n| (n.name.as_str(), n.roles.clone()))
+            .collect();
+        assert_eq!(
+            roles,
+            [
+                ("cp1", vec![Role::ControlPlane, Role::Etcd]),
+                ("lb1", vec![Role::LoadBalancer]),
+                ("lb2", vec![Role::LoadBalancer])
+            ]
+        );
+        assert!(inv.warnings.is_empty(), "{:?}", inv.warnings);
     }
 
     #[test]

@@ -99,6 +99,7 @@ pub fn parse(text: &str) -> Result<Subnets, ParseError> {
             subnets.kube_proxy_mode = Some((parsed, at));
         }
     }
+    subnets.endpoint = super::kubespray_endpoint::parse(text)?;
     subnets.warnings = warnings;
     Ok(subnets)
 }

@@ -7,6 +7,7 @@ pub mod cli;
 pub mod completions;
 pub mod config;
 pub mod config_error;
+pub mod endpoint_certificate;
 pub mod exit;
 pub mod facts_document;
 pub mod ignore_list;

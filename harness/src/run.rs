@@ -224,7 +224,9 @@ pub async fn check(config: &RunConfig, ctx: Arc<RunContext>, events: Arc<dyn Eve
     let cluster =
         tarmac_checks::evaluate::evaluate_cluster(&checked, &config.cluster, &config.settings);
     evaluated.extend(cluster);
-    evaluated.extend(crate::plugin::in_run::plugin_findings(&config.plugins, &checked).await);
+    let (plugin_findings, plugin_runs) =
+        crate::plugin::in_run::plugin_findings(&config.plugins, &checked).await;
+    evaluated.extend(plugin_findings);
     // Mesh findings belong to the probing node: they join its findings below.
     let specs: Vec<NodeSpec> = gathered.iter().map(|g| g.node.clone()).collect();
     let mesh = tarmac_checks::mesh::mesh_findings(&reachability, &config.plan, &specs);
@@ -269,6 +271,7 @@ pub async fn check(config: &RunConfig, ctx: Arc<RunContext>, events: Arc<dyn Eve
         findings,
     );
     report.reachability = reachability;
+    report.plugins = plugin_runs;
     report
 }
 

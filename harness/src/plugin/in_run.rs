@@ -3,6 +3,7 @@
 //! Nothing here can stop the run: every failure is an `error` finding.
 
 use tarmac_checks::{Finding, NodeFacts, NodeSpec};
+use tarmac_reports::PluginRun;
 
 use crate::plugin::engine::PluginEngine;
 use crate::plugin::evaluate::evaluate_plugins;
@@ -11,13 +12,14 @@ use crate::plugin::input::PluginNode;
 use crate::plugin::limits::Limits;
 use crate::plugin::loader::{PluginSource, load};
 
-/// The findings of every plugin in `sources` over `checked`; empty without plugins.
+/// The findings of every plugin in `sources` over `checked`, and what ran (for the
+/// report's `plugins`); both empty without plugins.
 pub async fn plugin_findings(
     sources: &[PluginSource],
     checked: &[(&NodeSpec, &NodeFacts)],
-) -> Vec<Finding> {
+) -> (Vec<Finding>, Vec<PluginRun>) {
     if sources.is_empty() {
-        return Vec::new();
+        return (Vec::new(), Vec::new());
     }
     let sources = sources.to_vec();
     let nodes: Vec<PluginNode> = checked
@@ -32,22 +34,29 @@ pub async fn plugin_findings(
     let fallback = sources.clone();
     // Compiling and running Wasm is CPU-bound: keep it off the runtime's workers.
     match tokio::task::spawn_blocking(move || evaluate_blocking(&sources, &nodes)).await {
-        Ok(findings) => findings,
-        Err(e) => fallback
-            .iter()
-            .map(|s| engine_failure(s, &format!("plugin evaluation aborted: {e}")))
-            .collect(),
+        Ok(evaluated) => evaluated,
+        Err(e) => (
+            fallback
+                .iter()
+                .map(|s| engine_failure(s, &format!("plugin evaluation aborted: {e}")))
+                .collect(),
+            Vec::new(),
+        ),
     }
 }
 
-fn evaluate_blocking(sources: &[PluginSource], nodes: &[PluginNode]) -> Vec<Finding> {
+fn evaluate_blocking(
+    sources: &[PluginSource],
+    nodes: &[PluginNode],
+) -> (Vec<Finding>, Vec<PluginRun>) {
     let engine = match PluginEngine::new() {
         Ok(engine) => engine,
         Err(e) => {
-            return sources
+            let findings = sources
                 .iter()
                 .map(|s| engine_failure(s, &e.to_string()))
                 .collect();
+            return (findings, Vec::new());
         }
     };
     let limits = Limits::default();
@@ -70,7 +79,19 @@ fn evaluate_blocking(sources: &[PluginSource], nodes: &[PluginNode]) -> Vec<Find
         );
     }
     findings.extend(found);
-    findings
+    (findings, plugins.iter().map(plugin_run).collect())
+}
+
+/// What the report records of a loaded plugin.
+pub fn plugin_run(plugin: &crate::plugin::LoadedPlugin) -> PluginRun {
+    PluginRun {
+        id: plugin.id.clone(),
+        source: plugin.label(),
+        digest: plugin.digest.clone(),
+        manifest_digest: plugin.pinned.as_ref().map(|p| p.manifest_digest.clone()),
+        abi: plugin.abi.map(|a| a.as_str().to_owned()),
+        interface: plugin.interface.clone(),
+    }
 }
 
 /// A plugin that could not even be read: named by its file.
@@ -80,12 +101,13 @@ fn engine_failure(source: &PluginSource, reason: &str) -> Finding {
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default();
+    let label = source.label();
     Finding::error(
         &format!("plugin.{stem}"),
         None,
-        format!("plugin {}: {reason}", source.path.display()),
+        format!("plugin {label}: {reason}"),
     )
-    .with_detail("plugin_path", source.path.display().to_string())
+    .with_detail("plugin_path", label)
 }
 
 fn role_name(role: &tarmac_checks::Role) -> String {

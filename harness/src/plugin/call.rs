@@ -24,9 +24,10 @@ pub enum CallFailure {
     /// The plugin answered with its own error where the call has no error case (describe).
     #[error("reported an error in {1}(): {0}")]
     Reported(String, &'static str),
-    /// The plugin targets an interface version this host does not support.
+    /// The plugin targets an interface version this host does not support (named when
+    /// the plugin named one).
     #[error("{0}")]
-    Refused(String),
+    Refused(String, Option<String>),
 }
 
 /// The result of a call plus what the plugin logged meanwhile.

@@ -241,7 +241,7 @@ struct Envelope {
 
 /// What an answer said: the call's value or the plugin's own error message. `Err` of the
 /// outer result: the answer breaks the ABI (the reason, for an "invalid output" finding).
-type Answer<T> = Result<Result<T, String>, String>;
+type Answer<T, E = String> = Result<Result<T, E>, String>;
 
 fn envelope(stdout: &[u8]) -> Result<Envelope, String> {
     let text = std::str::from_utf8(stdout).map_err(|e| format!("stdout is not UTF-8: {e}"))?;
@@ -267,26 +267,34 @@ fn value<T: serde::de::DeserializeOwned>(envelope: Envelope) -> Answer<T> {
         .map_err(|e| format!("`ok` does not fit the ABI: {e}"))
 }
 
-/// The interface describe's answer says the plugin targets, e.g. `tarmac:check@0.1.0`;
-/// The inner `Err` refuses the plugin: it names no version or one this host does not
-/// support (the refusal in words); the outer one is an answer that breaks the ABI.
-pub fn describe_interface(stdout: &[u8]) -> Answer<String> {
+/// The interface describe's answer says the plugin targets, e.g. `tarmac:check@0.1.0`.
+/// The inner `Err` refuses the plugin, with the interface it names if any: it names none,
+/// or a version this host does not support (the refusal in words); the outer one is an
+/// answer that breaks the ABI.
+pub fn describe_interface(stdout: &[u8]) -> Answer<String, (String, Option<String>)> {
     let envelope = envelope(stdout)?;
     let Some(target) = envelope.interface else {
-        return Ok(Err(format!(
-            "names no `interface` in describe's answer (expected e.g. \"{INTERFACE}\")"
+        return Ok(Err((
+            format!("names no `interface` in describe's answer (expected e.g. \"{INTERFACE}\")"),
+            None,
         )));
     };
     let Some(version) = target
         .strip_prefix(interface::PACKAGE)
         .and_then(|v| v.strip_prefix('@'))
     else {
-        return Ok(Err(format!(
-            "names interface {target:?} in describe's answer, not a {} version",
-            interface::PACKAGE
+        return Ok(Err((
+            format!(
+                "names interface {target:?} in describe's answer, not a {} version",
+                interface::PACKAGE
+            ),
+            Some(target),
         )));
     };
-    Ok(interface::line_of(version).map(|_| target.clone()))
+    Ok(match interface::line_of(version) {
+        Ok(_) => Ok(target),
+        Err(reason) => Err((reason, Some(target))),
+    })
 }
 
 /// describe's answer: the metadata (after [`describe_interface`] accepted the version).
@@ -421,10 +429,11 @@ mod tests {
         let m = describe_answer(good.as_bytes()).unwrap().unwrap();
         assert_eq!(m.scope, wit::Scope::Node);
         let next = format!(r#"{{"interface":"tarmac:check@0.2.0",{meta}}}"#);
-        let err = describe_interface(next.as_bytes()).unwrap().unwrap_err();
+        let (err, target) = describe_interface(next.as_bytes()).unwrap().unwrap_err();
         assert!(err.contains("targets tarmac:check@0.2.0"), "{err}");
+        assert_eq!(target.as_deref(), Some("tarmac:check@0.2.0"));
         let none = format!("{{{meta}}}");
-        let none = describe_interface(none.as_bytes()).unwrap().unwrap_err();
+        let (none, _) = describe_interface(none.as_bytes()).unwrap().unwrap_err();
         assert!(none.contains("no `interface`"), "{none}");
         assert!(describe_interface(b"hello").is_err());
     }

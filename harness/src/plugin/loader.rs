@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 use crate::plugin::bindings::{Metadata, PluginPre, v0_1};
+use crate::plugin::call::CallFailure;
 use crate::plugin::command;
 use crate::plugin::engine::{CacheOutcome, PluginEngine};
 use crate::plugin::error::PluginError;
@@ -197,8 +198,8 @@ fn prepare(engine: &PluginEngine, plugin: &mut LoadedPlugin, bytes: &[u8]) -> Re
             plugin.cache = cache;
             let target = interface::component_target(&engine.engine, &component);
             if let Some(version) = &target {
-                interface::line_of(version)?;
                 plugin.interface = Some(format!("{}@{version}", interface::PACKAGE));
+                interface::line_of(version)?;
             }
             Runner::Component(ComponentPre::V0_1(link_v0_1(engine, &path, &component)?))
         }
@@ -244,6 +245,9 @@ fn describe_and_validate(engine: &PluginEngine, plugin: &mut LoadedPlugin, limit
     let described = match described.result {
         Ok(described) => described,
         Err(failure) => {
+            if let CallFailure::Refused(_, Some(target)) = &failure {
+                plugin.interface = Some(target.clone());
+            }
             plugin.problem = Some(failure.to_string());
             return;
         }

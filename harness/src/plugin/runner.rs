@@ -99,7 +99,7 @@ impl Runner {
                 map(out, |stdout| {
                     let interface = json_abi::describe_interface(&stdout)
                         .map_err(|reason| CallFailure::Answer(reason, "describe"))?
-                        .map_err(CallFailure::Refused)?;
+                        .map_err(|(reason, target)| CallFailure::Refused(reason, target))?;
                     match json_abi::describe_answer(&stdout) {
                         Ok(Ok(metadata)) => Ok(Described {
                             metadata,

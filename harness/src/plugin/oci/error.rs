@@ -27,6 +27,8 @@ pub enum OciError {
         "{reference} is not in the local plugin store and the registry cannot be asked: {reason}"
     )]
     Offline { reference: String, reason: String },
+    #[error("{reference}: refused: what the registry sent does not match its digest ({reason})")]
+    Tampered { reference: String, reason: String },
     #[error("plugin store {path}: {reason}")]
     Store { path: PathBuf, reason: String },
     #[error("docker config {path}: {reason}")]

@@ -310,31 +310,14 @@ fn registry_error(r: &OciRef, e: OciDistributionError) -> OciError {
             reference,
             reason: message,
         },
-        OciDistributionError::DigestError(d) => OciError::Registry {
+        OciDistributionError::DigestError(d) => OciError::Tampered {
             reference,
-            reason: format!("refused: the content does not match its digest ({d})"),
-        }
-        .into_digest(),
+            reason: d.to_string(),
+        },
         other => OciError::Registry {
             reference,
             reason: format!("{other}"),
         },
-    }
-}
-
-impl OciError {
-    /// A digest failure reported by the client is a digest failure, not a network one (so
-    /// no offline fallback hides it).
-    fn into_digest(self) -> Self {
-        match self {
-            OciError::Registry { reference, reason } => OciError::Digest {
-                reference,
-                what: "a blob".to_owned(),
-                expected: "the digest its manifest names".to_owned(),
-                actual: reason,
-            },
-            other => other,
-        }
     }
 }
 

@@ -206,12 +206,14 @@ fn a_missing_tag_stops_the_run_with_exit_2_before_any_node() {
     let inventory = dir.path().join("inventory.yaml");
     std::fs::write(
         &inventory,
-        format!("nodes:\n  - name: n1\n    address: 198.18.0.1\nplugins:\n  - path: {missing}\n"),
+        format!(
+            "nodes:\n  - name: n1\n    address: 198.18.0.1\n    roles: [worker]\nplugins:\n  - path: {missing}\n"
+        ),
     )
     .unwrap();
     let out = tarmac(cache.path(), &["check", "-i", inventory.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("inventory.yaml:5:11"), "{}", text(&out));
+    assert!(stderr.contains("inventory.yaml:6:11"), "{}", text(&out));
     assert!(stderr.contains("no such tag or digest"), "{}", text(&out));
 }

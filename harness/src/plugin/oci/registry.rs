@@ -316,9 +316,24 @@ fn registry_error(r: &OciRef, e: OciDistributionError) -> OciError {
         },
         other => OciError::Registry {
             reference,
-            reason: format!("{other}"),
+            reason: chain(&other),
         },
     }
+}
+
+/// An error and its causes: reqwest's "error sending request" says why only in its source.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
 }
 
 /// An in-memory sink that refuses more than the layer's declared size.

@@ -134,7 +134,11 @@ func clusterFinding(byDriver map[string][]string) Finding {
 	sort.Strings(drivers)
 	parts := make([]string, 0, len(drivers))
 	for _, driver := range drivers {
-		parts = append(parts, strings.Join(byDriver[driver], ", ")+" use "+driver)
+		verb := " use "
+		if len(byDriver[driver]) == 1 {
+			verb = " uses "
+		}
+		parts = append(parts, strings.Join(byDriver[driver], ", ")+verb+driver)
 	}
 	f := Finding{Check: ID, Status: "pass", Details: []Detail{{Key: "drivers", Value: byDriver}}}
 	switch len(drivers) {

@@ -72,7 +72,8 @@ fn fixture() -> String {
 #[test]
 fn a_plugin_pushed_once_is_pulled_by_tag_and_digest_and_runs_offline_from_the_store() {
     let wasm = support::zig_example();
-    let registry = TestRegistry::start();
+    let files = tempfile::tempdir().unwrap();
+    let registry = TestRegistry::start(files.path());
     let cache = tempfile::tempdir().unwrap();
     let tag = registry.reference("site/max-map-count:1.0");
     let pinned = push(cache.path(), &wasm, &tag);
@@ -141,7 +142,8 @@ fn a_plugin_pushed_once_is_pulled_by_tag_and_digest_and_runs_offline_from_the_st
 #[test]
 fn a_tampered_blob_is_refused_in_the_registry_and_in_the_store() {
     let wasm = support::zig_example();
-    let registry = TestRegistry::start();
+    let files = tempfile::tempdir().unwrap();
+    let registry = TestRegistry::start(files.path());
     let cache = tempfile::tempdir().unwrap();
     let tag = registry.reference("site/tampered:1.0");
     let pinned = push(cache.path(), &wasm, &tag);
@@ -189,7 +191,8 @@ fn a_tampered_blob_is_refused_in_the_registry_and_in_the_store() {
 
 #[test]
 fn a_missing_tag_stops_the_run_with_exit_2_before_any_node() {
-    let registry = TestRegistry::start();
+    let files = tempfile::tempdir().unwrap();
+    let registry = TestRegistry::start(files.path());
     let cache = tempfile::tempdir().unwrap();
     let missing = registry.reference("site/nothing-here:9.9");
     let out = tarmac(cache.path(), &["check", "--plugin", &missing]);

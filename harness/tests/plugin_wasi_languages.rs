@@ -35,7 +35,11 @@ fn module(dir: &'static str) -> PathBuf {
     let path = support::build_example(dir);
     let mut warm = WARM.get_or_init(Default::default).lock().unwrap();
     if !warm.contains(&dir) {
-        let out = tarmac().args(["plugin", "inspect"]).arg(&path).output().unwrap();
+        let out = tarmac()
+            .args(["plugin", "inspect"])
+            .arg(&path)
+            .output()
+            .unwrap();
         assert!(
             String::from_utf8_lossy(&out.stdout).contains("abi:         wasi-command"),
             "{dir} does not load as a WASI command: {}",
@@ -72,7 +76,11 @@ fn run(dir: &'static str, fixture: &str, config: &str) -> (Vec<Value>, Option<i3
     let findings: Value = serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("plugin run printed no JSON ({e}):\n{}", text(&out)));
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    (findings.as_array().cloned().unwrap_or_default(), out.status.code(), stderr)
+    (
+        findings.as_array().cloned().unwrap_or_default(),
+        out.status.code(),
+        stderr,
+    )
 }
 
 fn on<'a>(findings: &'a [Value], node: Option<&str>) -> &'a Value {
@@ -100,7 +108,10 @@ fn go_cgroup_driver_names_the_nodes_that_disagree() {
         "nodes disagree on the cgroup driver: a2, a3 use cgroupfs; a1 uses systemd"
     );
     assert_eq!(cluster["details"]["drivers"]["systemd"][0], "a1");
-    assert_eq!(on(&findings, Some("a2"))["details"]["kubelet_driver"], "cgroupfs");
+    assert_eq!(
+        on(&findings, Some("a2"))["details"]["kubelet_driver"],
+        "cgroupfs"
+    );
     // stderr is the plugin's log, tagged with its id and level.
     assert!(
         stderr.contains("debug site.cgroup-driver: 2 nodes compared, 2 drivers"),
@@ -110,7 +121,10 @@ fn go_cgroup_driver_names_the_nodes_that_disagree() {
     let w2 = on(&findings, Some("w2"));
     assert_eq!(w2["status"], "fail");
     assert!(
-        w2["remediation"].as_str().unwrap().contains("SystemdCgroup = true"),
+        w2["remediation"]
+            .as_str()
+            .unwrap()
+            .contains("SystemdCgroup = true"),
         "{w2:#}"
     );
 }
@@ -139,7 +153,10 @@ fn zig_max_map_count_reports_the_value_and_the_minimum() {
     assert_eq!(code, Some(1));
     assert_eq!(findings.len(), 1, "{findings:#?}");
     assert!(
-        findings[0]["message"].as_str().unwrap().contains("severity must be"),
+        findings[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("severity must be"),
         "{findings:#?}"
     );
 }
@@ -156,7 +173,10 @@ fn scaffold_builds_and_passes_its_case(lang: &str) {
         .unwrap();
     assert_eq!(new.status.code(), Some(0), "{}", text(&new));
     assert!(project.join("plugin-abi.schema.json").is_file());
-    assert!(!project.join("wit").exists(), "a WASI command project gets the schema, not the WIT");
+    assert!(
+        !project.join("wit").exists(),
+        "a WASI command project gets the schema, not the WIT"
+    );
     let venv = support::wasi_tools();
     std::os::unix::fs::symlink(venv.parent().unwrap(), project.join(".venv")).unwrap();
     let mut build = Command::new(project.join("build.sh"));
@@ -171,7 +191,11 @@ fn scaffold_builds_and_passes_its_case(lang: &str) {
     let built = build.output().unwrap();
     assert!(built.status.success(), "{lang} scaffold: {}", text(&built));
     let wasm = project.join("plugin.wasm");
-    assert!(wasm.is_file(), "{lang} scaffold wrote no plugin.wasm: {}", text(&built));
+    assert!(
+        wasm.is_file(),
+        "{lang} scaffold wrote no plugin.wasm: {}",
+        text(&built)
+    );
     // Both toolchains build reproducibly (Go with -trimpath): the same scaffold is the same
     // module every run, so it shares the examples' cache instead of compiling anew.
     let test = tarmac()
@@ -180,7 +204,12 @@ fn scaffold_builds_and_passes_its_case(lang: &str) {
         .arg(project.join("cases"))
         .output()
         .unwrap();
-    assert_eq!(test.status.code(), Some(0), "{lang} scaffold: {}", text(&test));
+    assert_eq!(
+        test.status.code(),
+        Some(0),
+        "{lang} scaffold: {}",
+        text(&test)
+    );
     assert!(
         String::from_utf8_lossy(&test.stdout).contains("1 cases, 1 passed, 0 failed"),
         "{lang} scaffold: {}",

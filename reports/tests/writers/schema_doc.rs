@@ -35,7 +35,16 @@ fn keys(v: &Value, out: &mut BTreeSet<String>) {
 
 #[test]
 fn every_report_field_is_documented() {
-    let report: Value = serde_json::from_str(&Json.render(&fixture::sample()).unwrap()).unwrap();
+    let mut sample = fixture::sample();
+    sample.plugins = vec![tarmac_reports::PluginRun {
+        id: "site.max-map-count".to_owned(),
+        source: "oci://registry.example/site/max-map-count:1.0".to_owned(),
+        digest: "sha256:4bdb".to_owned(),
+        manifest_digest: Some("sha256:9f1c".to_owned()),
+        abi: Some("wasi-command".to_owned()),
+        interface: Some("tarmac:check@0.1.0".to_owned()),
+    }];
+    let report: Value = serde_json::from_str(&Json.render(&sample).unwrap()).unwrap();
     let mut fields = BTreeSet::new();
     keys(&report, &mut fields);
     // The facts fixture as written, so a fact added upstream (with a default) is not

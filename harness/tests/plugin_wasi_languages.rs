@@ -108,16 +108,22 @@ fn go_cgroup_driver_names_the_nodes_that_disagree() {
         "nodes disagree on the cgroup driver: a2, a3 use cgroupfs; a1 uses systemd"
     );
     assert_eq!(cluster["details"]["drivers"]["systemd"][0], "a1");
-    assert_eq!(
-        on(&findings, Some("a2"))["details"]["kubelet_driver"],
-        "cgroupfs"
-    );
+    assert_eq!(cluster["details"]["drivers"]["cgroupfs"][1], "a3");
+    // Only the cluster-wide finding: every node agrees with itself.
+    assert_eq!(findings.len(), 1, "{findings:#?}");
     // stderr is the plugin's log, tagged with its id and level.
     assert!(
-        stderr.contains("debug site.cgroup-driver: 2 nodes compared, 2 drivers"),
+        stderr.contains(
+            "debug site.cgroup-driver: 3 nodes agree with themselves, 2 drivers, 0 skipped"
+        ),
         "{stderr}"
     );
     let (findings, _, _) = run(GO, "nodes.json", "{}");
+    let cluster = on(&findings, None);
+    assert_eq!(
+        cluster["message"],
+        "every node uses the systemd cgroup driver: cp1, w1, w3 use systemd (1 without a containerd config)"
+    );
     let w2 = on(&findings, Some("w2"));
     assert_eq!(w2["status"], "fail");
     assert!(

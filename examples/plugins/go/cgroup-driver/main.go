@@ -2,6 +2,7 @@
 // container runtime (containerd's runc SystemdCgroup) and kubelet must use the same cgroup
 // driver, on each node and across the cluster: a kubelet on systemd with containerd on
 // cgroupfs (or nodes that disagree) makes pods fail to start or be evicted under load.
+// Findings: one per node that fails or cannot be judged, and one cluster-wide.
 //
 // Settings (all optional): {"driver": "systemd"|"cgroupfs"} requires that driver everywhere.
 package main
@@ -84,37 +85,43 @@ func settings(raw json.RawMessage) (Settings, error) {
 	return s, nil
 }
 
+// maxNodeFindings keeps one call's answer under tarmac's 1000 findings: nodes past it are
+// counted in the cluster-wide finding instead.
+const maxNodeFindings = 999
+
+// check reports each node that fails or cannot be judged, and one cluster-wide finding:
+// which nodes use which driver (a pass at 1000 nodes is one finding, not 1001).
 func check(nodes []NodeFacts, s Settings) []Finding {
 	findings := []Finding{}
 	byDriver := map[string][]string{}
+	skipped, problems := 0, 0
+	report := func(f Finding) {
+		problems++
+		if len(findings) < maxNodeFindings {
+			findings = append(findings, f)
+		}
+	}
 	for _, node := range nodes {
 		d := readDrivers(node)
 		name := node.Name
 		switch {
 		case d.Problem != "":
-			findings = append(findings, nodeFinding(name, "error", d.Problem, "Make the file readable to tarmac's user (or run with sudo: true).", d))
-			continue
+			report(nodeFinding(name, "error", d.Problem, "Make the file readable to tarmac's user (or run with sudo: true).", d))
 		case d.Runtime == "":
-			findings = append(findings, nodeFinding(name, "skip", "containerd is not configured here ("+ContainerdConfig+" is missing)", "", d))
-			continue
-		}
-		driver := d.Runtime
-		if d.Kubelet != "" && d.Kubelet != d.Runtime {
-			findings = append(findings, nodeFinding(name, "fail",
+			skipped++
+		case d.Kubelet != "" && d.Kubelet != d.Runtime:
+			report(nodeFinding(name, "fail",
 				fmt.Sprintf("containerd uses the %s cgroup driver but kubelet uses %s", d.Runtime, d.Kubelet),
 				"Set SystemdCgroup = true in "+ContainerdConfig+" and cgroupDriver: systemd in "+KubeletConfig+" (or both to cgroupfs), then restart containerd and kubelet.", d))
-			continue
-		}
-		if s.Driver != "" && driver != s.Driver {
-			findings = append(findings, nodeFinding(name, "fail",
-				fmt.Sprintf("uses the %s cgroup driver; the site requires %s", driver, s.Driver),
+		case s.Driver != "" && d.Runtime != s.Driver:
+			report(nodeFinding(name, "fail",
+				fmt.Sprintf("uses the %s cgroup driver; the site requires %s", d.Runtime, s.Driver),
 				"Configure containerd and kubelet for the "+s.Driver+" cgroup driver.", d))
-			continue
+		default:
+			byDriver[d.Runtime] = append(byDriver[d.Runtime], name)
 		}
-		byDriver[driver] = append(byDriver[driver], name)
-		findings = append(findings, nodeFinding(name, "pass", "containerd and kubelet agree on the "+driver+" cgroup driver", "", d))
 	}
-	return append(findings, clusterFinding(byDriver))
+	return append(findings, clusterFinding(byDriver, skipped, problems-len(findings)))
 }
 
 func nodeFinding(node, status, message, remediation string, d Drivers) Finding {
@@ -125,8 +132,8 @@ func nodeFinding(node, status, message, remediation string, d Drivers) Finding {
 	}
 }
 
-// clusterFinding: every judged node on one driver (pass), or which nodes use which (fail).
-func clusterFinding(byDriver map[string][]string) Finding {
+// clusterFinding: every agreeing node on one driver (pass), or which nodes use which (fail).
+func clusterFinding(byDriver map[string][]string, skipped, unlisted int) Finding {
 	drivers := make([]string, 0, len(byDriver))
 	for driver := range byDriver {
 		drivers = append(drivers, driver)
@@ -138,12 +145,14 @@ func clusterFinding(byDriver map[string][]string) Finding {
 		if len(byDriver[driver]) == 1 {
 			verb = " uses "
 		}
-		parts = append(parts, strings.Join(byDriver[driver], ", ")+verb+driver)
+		parts = append(parts, names(byDriver[driver])+verb+driver)
 	}
-	f := Finding{Check: ID, Status: "pass", Details: []Detail{{Key: "drivers", Value: byDriver}}}
+	f := Finding{Check: ID, Status: "pass", Details: []Detail{
+		{Key: "drivers", Value: byDriver}, {Key: "skipped", Value: skipped},
+	}}
 	switch len(drivers) {
 	case 0:
-		f.Status, f.Message = "skip", "no node has a containerd config to compare"
+		f.Status, f.Message = "skip", "no node has a containerd config and agreeing drivers to compare"
 	case 1:
 		f.Message = "every node uses the " + drivers[0] + " cgroup driver: " + parts[0]
 	default:
@@ -151,8 +160,27 @@ func clusterFinding(byDriver map[string][]string) Finding {
 		f.Message = "nodes disagree on the cgroup driver: " + strings.Join(parts, "; ")
 		f.Remediation = "Use one cgroup driver (systemd with cgroup v2 and systemd hosts) on every node."
 	}
-	fmt.Fprintf(os.Stderr, "debug: %d nodes compared, %d drivers\n", len(byDriver), len(drivers))
+	if skipped > 0 {
+		f.Message += fmt.Sprintf(" (%d without a containerd config)", skipped)
+	}
+	if unlisted > 0 {
+		f.Message += fmt.Sprintf(" (%d more nodes with problems not listed)", unlisted)
+	}
+	agreeing := 0
+	for _, nodes := range byDriver {
+		agreeing += len(nodes)
+	}
+	fmt.Fprintf(os.Stderr, "debug: %d nodes agree with themselves, %d drivers, %d skipped\n", agreeing, len(drivers), skipped)
 	return f
+}
+
+// names lists at most 10 nodes, so the message stays short at any cluster size; the
+// details keep every name.
+func names(nodes []string) string {
+	if len(nodes) <= 10 {
+		return strings.Join(nodes, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(nodes[:10], ", "), len(nodes)-10)
 }
 
 func answer(a Answer) {

@@ -81,8 +81,9 @@ pub struct CheckArgs {
     /// Also write a Prometheus textfile (for node_exporter's textfile collector) to FILE.
     #[arg(long, value_name = "FILE")]
     pub prom: Option<PathBuf>,
-    /// A Wasm plugin (.wasm component, or a directory of them) to run beside the built-in
-    /// checks; repeatable.
+    /// A Wasm plugin to run beside the built-in checks: a .wasm file (component or WASI
+    /// command module), a directory of them, or oci://REGISTRY/REPO:TAG[@sha256:DIGEST];
+    /// repeatable.
     #[arg(long, value_name = "PATH")]
     pub plugin: Vec<PathBuf>,
     /// Report this check but do not let it fail the run; `all` ignores every check.

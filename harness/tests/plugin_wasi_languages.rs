@@ -169,58 +169,26 @@ fn zig_max_map_count_reports_the_value_and_the_minimum() {
 
 /// `tarmac plugin new --lang go|zig`, build.sh as written (handed the pinned toolchain as
 /// `.venv`, which a fresh project installs itself), and `plugin test` on its own case.
+/// Both toolchains build reproducibly (Go with -trimpath): the same scaffold is the same
+/// module every run, so it shares the examples' cache instead of compiling anew.
 fn scaffold_builds_and_passes_its_case(lang: &str) {
-    let dir = tempfile::tempdir().unwrap();
-    let project = dir.path().join(format!("cpu-count-{lang}"));
-    let new = tarmac()
-        .args(["plugin", "new", "--lang", lang])
-        .arg(&project)
-        .output()
-        .unwrap();
-    assert_eq!(new.status.code(), Some(0), "{}", text(&new));
-    assert!(project.join("plugin-abi.schema.json").is_file());
-    assert!(
-        !project.join("wit").exists(),
-        "a WASI command project gets the schema, not the WIT"
-    );
-    let venv = support::wasi_tools();
-    std::os::unix::fs::symlink(venv.parent().unwrap(), project.join(".venv")).unwrap();
-    let mut build = Command::new(project.join("build.sh"));
-    if lang == "zig" {
-        let cache = root().join("target/plugin-tools/zig-cache");
-        build
-            .env("ZIG_GLOBAL_CACHE_DIR", &cache)
-            .env("ZIG_LOCAL_CACHE_DIR", cache.join("local"));
-    } else {
-        build.env("GOCACHE", root().join("target/plugin-tools/go-cache"));
-    }
-    let built = build.output().unwrap();
-    assert!(built.status.success(), "{lang} scaffold: {}", text(&built));
-    let wasm = project.join("plugin.wasm");
-    assert!(
-        wasm.is_file(),
-        "{lang} scaffold wrote no plugin.wasm: {}",
-        text(&built)
-    );
-    // Both toolchains build reproducibly (Go with -trimpath): the same scaffold is the same
-    // module every run, so it shares the examples' cache instead of compiling anew.
-    let test = tarmac()
-        .args(["plugin", "test"])
-        .arg(&wasm)
-        .arg(project.join("cases"))
-        .output()
-        .unwrap();
-    assert_eq!(
-        test.status.code(),
-        Some(0),
-        "{lang} scaffold: {}",
-        text(&test)
-    );
-    assert!(
-        String::from_utf8_lossy(&test.stdout).contains("1 cases, 1 passed, 0 failed"),
-        "{lang} scaffold: {}",
-        text(&test)
-    );
+    support::scaffold_builds_and_passes_its_case(lang, tarmac, |project, build| {
+        assert!(project.join("plugin-abi.schema.json").is_file());
+        assert!(
+            !project.join("wit").exists(),
+            "a WASI command project gets the schema, not the WIT"
+        );
+        let venv = support::wasi_tools();
+        std::os::unix::fs::symlink(venv.parent().unwrap(), project.join(".venv")).unwrap();
+        if lang == "zig" {
+            let cache = root().join("target/plugin-tools/zig-cache");
+            build
+                .env("ZIG_GLOBAL_CACHE_DIR", &cache)
+                .env("ZIG_LOCAL_CACHE_DIR", cache.join("local"));
+        } else {
+            build.env("GOCACHE", root().join("target/plugin-tools/go-cache"));
+        }
+    });
 }
 
 #[test]

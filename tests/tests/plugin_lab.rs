@@ -157,7 +157,11 @@ fn plugins_of_every_abi_run_on_the_lab_from_paths_and_a_registry() {
     assert_eq!(go_findings.len(), 1, "{}", run.transcript());
     assert_eq!(go_findings[0]["status"], "skip", "{}", run.transcript());
     assert!(go_findings[0]["node"].is_null());
-    assert_eq!(go_findings[0]["details"]["skipped"], 3, "{:#}", go_findings[0]);
+    assert_eq!(
+        go_findings[0]["details"]["skipped"], 3,
+        "{:#}",
+        go_findings[0]
+    );
     for node in report["nodes"].as_array().unwrap() {
         let files = node["facts"]["requested"]["files"].as_array().unwrap();
         for path in [

@@ -201,3 +201,47 @@ pub fn zig_example() -> PathBuf {
 pub fn go_example() -> PathBuf {
     build_example("examples/plugins/go/cgroup-driver")
 }
+
+/// `tarmac plugin new --lang <lang>` into a temp dir, its build.sh run as written (after
+/// `prepare` hands it a toolchain), and `plugin test` (with `tarmac()`) on its own case.
+pub fn scaffold_builds_and_passes_its_case(
+    lang: &str,
+    tarmac: impl Fn() -> Command,
+    prepare: impl FnOnce(&Path, &mut Command),
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path().join(format!("cpu-count-{lang}"));
+    let new = tarmac()
+        .args(["plugin", "new", "--lang", lang])
+        .arg(&project)
+        .output()
+        .unwrap();
+    assert_eq!(new.status.code(), Some(0), "{}", text(&new));
+    let mut build = Command::new(project.join("build.sh"));
+    prepare(&project, &mut build);
+    let built = build.output().unwrap();
+    assert!(built.status.success(), "{lang} scaffold: {}", text(&built));
+    let wasm = project.join("plugin.wasm");
+    assert!(
+        wasm.is_file(),
+        "{lang} scaffold wrote no plugin.wasm: {}",
+        text(&built)
+    );
+    let test = tarmac()
+        .args(["plugin", "test"])
+        .arg(&wasm)
+        .arg(project.join("cases"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        test.status.code(),
+        Some(0),
+        "{lang} scaffold: {}",
+        text(&test)
+    );
+    assert!(
+        String::from_utf8_lossy(&test.stdout).contains("1 cases, 1 passed, 0 failed"),
+        "{lang} scaffold: {}",
+        text(&test)
+    );
+}

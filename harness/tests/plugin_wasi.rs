@@ -91,14 +91,24 @@ fn assert_errors(fault: &str, reason: &str) -> Vec<String> {
 
 #[test]
 fn a_module_that_loops_forever_times_out_after_its_deadline() {
+    let (bad, _, _) = run_fault("loop");
+    assert!(
+        bad.iter()
+            .all(|f| f.message.ends_with("timed out after 500ms in check()")),
+        "running code is stopped by the epoch deadline: {bad:#?}"
+    );
     assert_errors("loop", "timed out after 500ms in check()");
 }
 
 #[test]
 fn a_module_blocked_in_a_wasi_sleep_times_out_after_its_deadline() {
-    // The module sleeps 10 s in poll_oneoff and then answers `pass`: the epoch deadline
-    // cannot interrupt a host call, so only the async deadline turns this into a timeout.
-    assert_errors("sleep", "timed out after 500ms in check()");
+    // The module sleeps 10 s in poll_oneoff: the epoch deadline cannot interrupt a host
+    // call (it would stop the module only once the sleep returned, 10 s later); the async
+    // deadline ends the call while it waits, and says so.
+    assert_errors(
+        "sleep",
+        "timed out after 500ms in check(), blocked in a WASI call",
+    );
 }
 
 #[test]

@@ -14,6 +14,10 @@ use crate::plugin::limits::Limits;
 pub enum CallFailure {
     #[error("timed out after {0:?} in {1}()")]
     Timeout(std::time::Duration, &'static str),
+    /// The deadline passed while the plugin waited in a host call (a WASI sleep), where the
+    /// epoch cannot interrupt it.
+    #[error("timed out after {0:?} in {1}(), blocked in a WASI call")]
+    TimeoutBlocked(std::time::Duration, &'static str),
     #[error("exceeded its {0} MiB memory limit in {1}()")]
     Memory(usize, &'static str),
     #[error("trapped in {1}(): {0}")]

@@ -110,7 +110,9 @@ pub fn call(
     let stderr = stderr.contents().to_vec();
     let result = match outcome {
         Err(reason) => Err(CallFailure::Trap(reason, what)),
-        Ok(Err(_elapsed)) => Err(CallFailure::Timeout(limits.deadline, what)),
+        // The timer only gets to fire while the module waits in an async host call: running
+        // wasm code is stopped by the epoch deadline instead (a Timeout).
+        Ok(Err(_elapsed)) => Err(CallFailure::TimeoutBlocked(limits.deadline, what)),
         Ok(Ok(run)) => finished(run, &stdout, limits, what),
     };
     CallOutput {

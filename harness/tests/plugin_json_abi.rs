@@ -411,7 +411,7 @@ fn every_request_the_host_sends_fits_the_schema() {
         },
         Request::CheckNode {
             interface: INTERFACE,
-            node: node.clone(),
+            node: Box::new(node.clone()),
             config: &config,
         },
         Request::CheckCluster {

@@ -85,6 +85,7 @@ pub fn component_target(engine: &Engine, component: &Component) -> Option<String
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

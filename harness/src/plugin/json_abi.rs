@@ -27,7 +27,7 @@ pub enum Request<'a> {
     },
     CheckNode {
         interface: &'static str,
-        node: NodeFacts,
+        node: Box<NodeFacts>,
         config: &'a Value,
     },
     CheckCluster {

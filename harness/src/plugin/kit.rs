@@ -384,7 +384,17 @@ fn write_abi(out: &mut impl Write, plugin: &LoadedPlugin) -> std::io::Result<()>
         out,
         "interface:   {target} (this tarmac supports {})",
         interface::supported()
-    )
+    )?;
+    // A component targets the package's `plugin` world at that version.
+    if let (Some(Abi::Component), Some(version)) = (
+        plugin.abi,
+        target
+            .strip_prefix(interface::PACKAGE)
+            .and_then(|v| v.strip_prefix('@')),
+    ) {
+        writeln!(out, "world:       {}/plugin@{version}", interface::PACKAGE)?;
+    }
+    Ok(())
 }
 
 /// validate-config's answer on the `--config` an author gave.

@@ -161,7 +161,7 @@ impl Runner {
                 let request = match (scope, nodes.len()) {
                     (wit::Scope::Node, 1) => Request::CheckNode {
                         interface: INTERFACE,
-                        node: nodes.remove(0),
+                        node: Box::new(nodes.remove(0)),
                         config: &config,
                     },
                     _ => Request::CheckCluster {

@@ -62,13 +62,10 @@ impl OciRef {
         self.reference.registry()
     }
 
-    /// `localhost`, `127.x.y.z` or `[::1]`, with any port: reached over plain HTTP.
+    /// `localhost` or `127.x.y.z`, with any port: reached over plain HTTP. (The distribution
+    /// grammar has no bracketed IPv6 hosts, so `[::1]` cannot be named.)
     pub fn is_loopback(&self) -> bool {
-        let host = self.registry();
-        let host = match host.strip_prefix('[') {
-            Some(rest) => rest.split(']').next().unwrap_or_default(),
-            None => host.split(':').next().unwrap_or_default(),
-        };
+        let host = self.registry().split(':').next().unwrap_or_default();
         host == "localhost"
             || host
                 .parse::<std::net::IpAddr>()
@@ -149,6 +146,7 @@ mod tests {
                 .unwrap()
                 .is_loopback()
         );
-        assert!(OciRef::parse("oci://[::1]:5000/k:1").unwrap().is_loopback());
+        // The distribution grammar has no bracketed IPv6 registry hosts.
+        assert!(OciRef::parse("oci://[::1]:5000/k:1").is_err());
     }
 }

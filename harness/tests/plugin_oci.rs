@@ -109,17 +109,39 @@ fn a_plugin_pushed_once_is_pulled_by_tag_and_digest_and_runs_offline_from_the_st
     assert_eq!(config["os"], "wasip1");
     assert_eq!(config["layerDigests"][0], layer.as_str());
 
-    // A run from the reference; then, the registry gone, again from the store alone.
+    // A run from the reference, named twice: the tag is asked once. Then, the registry
+    // gone, the same run from the store alone.
     let run = |reference: &str| {
         tarmac(
             cache.path(),
-            &["plugin", "run", reference, "--facts", &fixture(), "--json"],
+            &[
+                "plugin",
+                "run",
+                reference,
+                reference,
+                "--facts",
+                &fixture(),
+                "--json",
+            ],
         )
     };
+    let asked = || {
+        registry
+            .log()
+            .matches("GET /v2/site/max-map-count/manifests/1.0 ")
+            .count()
+    };
+    let before = asked();
     let out = run(&tag);
+    assert_eq!(
+        asked() - before,
+        1,
+        "the tag was not resolved once:\n{}",
+        registry.log()
+    );
     let findings: Value =
         serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&out)));
-    assert_eq!(findings.as_array().unwrap().len(), 4, "{}", text(&out));
+    assert_eq!(findings.as_array().unwrap().len(), 8, "{}", text(&out));
     assert_eq!(findings[1]["node"], "n2");
     assert_eq!(findings[1]["status"], "fail");
     drop(registry);

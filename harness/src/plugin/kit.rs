@@ -21,7 +21,7 @@ use crate::plugin::oci::{BlobStore, OciError, OciRef, Registry};
 use crate::plugin::runner::Abi;
 use crate::plugin::saved_facts;
 use crate::plugin::scaffold;
-use crate::plugin::sources::{OciResolver, pinned_source};
+use crate::plugin::sources::OciResolver;
 
 #[derive(Debug, Clone, Args)]
 pub struct PluginArgs {
@@ -184,9 +184,7 @@ fn open_store() -> Result<BlobStore, OciError> {
 fn one_source(plugin: &Path, config: serde_json::Value) -> anyhow::Result<PluginSource> {
     let text = plugin.to_string_lossy();
     if OciRef::is_oci(&text) {
-        let r = OciRef::parse(&text)?;
-        let pulled = Registry::new(false)?.pull(&r, &open_store()?)?;
-        return Ok(pinned_source(&pulled, config));
+        return Ok(OciResolver::default().source(&text, config)?);
     }
     Ok(PluginSource::new(plugin.to_owned()).with_config(config))
 }

@@ -6,17 +6,24 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
 
 use crate::inventory::PluginEntry;
 use crate::plugin::error::PluginError;
 use crate::plugin::loader::{Pinned, PluginSource, expand_path};
 use crate::plugin::oci::{BlobStore, OciError, OciRef, Pulled, Registry};
 
-/// Resolves the run's OCI references, each once; built on the first one.
+/// Resolves the run's OCI references; the registry client is built on the first one.
 #[derive(Debug, Default)]
 pub struct OciResolver {
     client: Option<(Registry, BlobStore)>,
-    resolved: HashMap<String, Pulled>,
+}
+
+/// What each reference resolved to in this process: a tag is asked once per run, whether
+/// the inventory, `--plugin` or both name it.
+fn resolved() -> &'static Mutex<HashMap<String, Pulled>> {
+    static RESOLVED: OnceLock<Mutex<HashMap<String, Pulled>>> = OnceLock::new();
+    RESOLVED.get_or_init(Mutex::default)
 }
 
 impl OciResolver {
@@ -27,29 +34,31 @@ impl OciResolver {
         config: serde_json::Value,
     ) -> Result<PluginSource, OciError> {
         let r = OciRef::parse(text)?;
-        let pulled = match self.resolved.get(&r.text) {
-            Some(pulled) => pulled.clone(),
+        let known = resolved()
+            .lock()
+            .ok()
+            .and_then(|memo| memo.get(&r.text).cloned());
+        if let Some(pulled) = known {
+            return Ok(pinned_source(&pulled, config));
+        }
+        let (registry, store) = match &self.client {
+            Some(client) => client,
             None => {
-                let (registry, store) = match &self.client {
-                    Some(client) => client,
-                    None => {
-                        let root = BlobStore::default_root().ok_or_else(|| OciError::Store {
-                            path: PathBuf::from("~/.cache/tarmac/plugins/oci"),
-                            reason: "no cache directory: set TARMAC_PLUGIN_CACHE or HOME"
-                                .to_owned(),
-                        })?;
-                        let client = (Registry::new(false)?, BlobStore::open(root)?);
-                        self.client.insert(client)
-                    }
-                };
-                let pulled = registry.pull(&r, store)?;
-                if let Some(note) = &pulled.note {
-                    eprintln!("warning: {note}");
-                }
-                self.resolved.insert(r.text.clone(), pulled.clone());
-                pulled
+                let root = BlobStore::default_root().ok_or_else(|| OciError::Store {
+                    path: PathBuf::from("~/.cache/tarmac/plugins/oci"),
+                    reason: "no cache directory: set TARMAC_PLUGIN_CACHE or HOME".to_owned(),
+                })?;
+                let client = (Registry::new(false)?, BlobStore::open(root)?);
+                self.client.insert(client)
             }
         };
+        let pulled = registry.pull(&r, store)?;
+        if let Some(note) = &pulled.note {
+            eprintln!("warning: {note}");
+        }
+        if let Ok(mut memo) = resolved().lock() {
+            memo.insert(r.text.clone(), pulled.clone());
+        }
         Ok(pinned_source(&pulled, config))
     }
 }

@@ -18,7 +18,7 @@ pub mod spec;
 
 pub use bytesize::ByteSize;
 pub use facts::NodeFacts;
-pub use finding::{CheckId, Finding, Status};
+pub use finding::{CheckId, Finding, SUBJECT_KEYS, Status};
 pub use plan::{PortPlan, PortRequirement, Protocol};
 pub use reachability::{Reachability, Verdict};
 pub use spec::{ClusterSpec, Cni, CniMode, NodeSpec, Phase, Role, Settings};

@@ -35,8 +35,9 @@ pub enum Command {
 /// Where the nodes come from.
 #[derive(Debug, Clone, Args)]
 pub struct InventoryArgs {
-    /// Inventory file (tarmac's YAML or Kubespray's hosts.yaml); without it, this machine
-    /// is checked.
+    /// Inventory: tarmac's YAML, or Kubespray's inventory.ini or hosts.yaml (with the
+    /// group_vars/ beside it), or the directory holding one; without it, this machine is
+    /// checked.
     #[arg(short, long, value_name = "FILE")]
     pub inventory: Option<PathBuf>,
 }
@@ -81,6 +82,14 @@ pub struct CheckArgs {
     /// Also write a Prometheus textfile (for node_exporter's textfile collector) to FILE.
     #[arg(long, value_name = "FILE")]
     pub prom: Option<PathBuf>,
+    /// Write the run's events as JSON lines to FILE (`-`: stdout, and the terminal
+    /// report goes to stderr) while the run goes on, one flushed line per event.
+    #[arg(long, value_name = "FILE|-")]
+    pub events: Option<PathBuf>,
+    /// Also write FORMAT (json, junit, html, prom, events) to FILE (`-`: stdout);
+    /// repeatable. `--output json=r.json` is `--json r.json`.
+    #[arg(long, value_name = "FORMAT=FILE")]
+    pub output: Vec<String>,
     /// A Wasm plugin to run beside the built-in checks: a .wasm file (component or WASI
     /// command module), a directory of them, or oci://REGISTRY/REPO:TAG[@sha256:DIGEST];
     /// repeatable.
@@ -163,6 +172,10 @@ pub struct FactsArgs {
     /// Write the facts to FILE instead of stdout.
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
+    /// Write the run's events as JSON lines to FILE (`-`: stdout, which then needs
+    /// `--json FILE` for the facts) while the run goes on.
+    #[arg(long, value_name = "FILE|-")]
+    pub events: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -27,8 +27,9 @@ pub enum ConfigError {
     /// An inventory `plugins:` entry that cannot be used.
     #[error(transparent)]
     PluginEntry(#[from] crate::plugin::sources::PluginEntryError),
-    #[error("--json and --junit both name {}: give each report its own file", .0.display())]
-    SameReportPath(PathBuf),
+    /// Two outputs naming one file or stream, or a malformed `--output`.
+    #[error(transparent)]
+    Output(#[from] tarmac_reports::OutputError),
 }
 
 impl From<crate::ssh::SshError> for ConfigError {

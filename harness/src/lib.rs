@@ -19,3 +19,4 @@ pub mod run;
 pub mod ssh;
 pub mod target;
 pub mod timestamp;
+pub mod version;

@@ -12,7 +12,7 @@ use std::time::Duration;
 use tarmac_checks::mesh::{MeshPair, listen_ports, mesh_pairs};
 use tarmac_checks::protocol::{ListenFailure, MeshRequest, MeshTarget, PortSpec};
 use tarmac_checks::{NodeFacts, NodeSpec, Phase, Protocol, Reachability, Verdict};
-use tarmac_reports::event::{EventSink, RunEvent};
+use tarmac_reports::{MeshMeter, NodeEvents, RunEvents};
 use tokio::sync::{Semaphore, mpsc, oneshot, watch};
 use tokio::task::JoinSet;
 use tokio::time::{Instant, timeout, timeout_at};
@@ -50,7 +50,7 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(15);
 pub async fn gather_with_mesh(
     config: &RunConfig,
     ctx: Arc<RunContext>,
-    events: Arc<dyn EventSink>,
+    events: &RunEvents,
 ) -> (Vec<Gathered>, Vec<Reachability>) {
     let targets: Option<Vec<SshTarget>> = config
         .nodes
@@ -103,7 +103,7 @@ async fn run_mesh(
     targets: &[SshTarget],
     token: String,
     ctx: Arc<RunContext>,
-    events: Arc<dyn EventSink>,
+    events: &RunEvents,
 ) -> (Vec<Gathered>, Vec<Reachability>) {
     let phase = config.settings.phase;
     let nodes: Vec<NodeSpec> = config.nodes.iter().map(|(n, _)| n.clone()).collect();
@@ -135,7 +135,7 @@ async fn run_mesh(
         target_senders.push(Some(targets_tx));
         let job = NodeJob {
             index,
-            name: node.name.clone(),
+            events: events.node(&node.name),
             target: targets[index].clone(),
             request,
             node_timeout: config.node_timeout,
@@ -166,21 +166,22 @@ async fn run_mesh(
         let Ok(Some((index, result))) = timeout_at(deadline, started_rx.recv()).await else {
             break;
         };
-        let name = &nodes[index].name;
+        let said = events.node(&nodes[index].name);
         match &result {
-            Ok(_) => {
-                events.emit(&RunEvent::NodeConnected { node: name.clone() });
-                events.emit(&RunEvent::NodeProbed { node: name.clone() });
+            Ok(started) => {
+                said.facts_received();
+                said.listeners_ready(started.bound.len(), started.failed.len());
             }
-            Err(e) => events.emit(&RunEvent::NodeFailed {
-                node: name.clone(),
-                error: e.to_string(),
-            }),
+            Err(e) => said.failed(&e.to_string()),
         }
         if let Some(slot) = started.get_mut(index) {
             *slot = Some(result);
         }
         waiting -= 1;
+    }
+    for (index, _) in started.iter().enumerate().filter(|(_, s)| s.is_none()) {
+        let late = NodeError::Timeout(config.node_timeout);
+        events.node(&nodes[index].name).failed(&late.to_string());
     }
 
     // Phase 2: each started node gets its targets; the rest of its pairs are untestable.
@@ -196,12 +197,17 @@ async fn run_mesh(
         })
         .collect();
     let (per_node, mut matrix) = assign_targets(&pairs, &nodes, &states, phase);
+    let ready = |index: usize| matches!(started[index], Some(Ok(_)));
+    let total = (0..per_node.len())
+        .filter(|&i| ready(i))
+        .map(|i| per_node[i].len())
+        .sum();
+    let meter = events.mesh_meter(total);
     let mut probing = HashMap::new();
     for (index, targets) in per_node.into_iter().enumerate() {
-        let ready = matches!(started[index], Some(Ok(_)));
-        if let (true, Some(sender)) = (ready, target_senders[index].take()) {
+        if let (true, Some(sender)) = (ready(index), target_senders[index].take()) {
             probing.insert(index, targets.clone());
-            let _ = sender.send(targets);
+            let _ = sender.send((targets, meter.clone()));
         }
     }
     drop(target_senders);
@@ -230,6 +236,7 @@ async fn run_mesh(
         let why = format!("{} did not report its probes in time", nodes[index].name);
         matrix.extend(untestable_all(&nodes[index].name, &targets, &why));
     }
+    meter.finish();
 
     // Phase 4: every probe may close its listeners now.
     let _ = close_tx.send(true);
@@ -371,7 +378,8 @@ fn sort_matrix(matrix: &mut [Reachability]) {
 #[derive(Debug)]
 struct NodeJob {
     index: usize,
-    name: String,
+    /// The node's name and its events.
+    events: NodeEvents,
     target: SshTarget,
     request: tarmac_checks::protocol::ProbeRequest,
     node_timeout: Duration,
@@ -383,7 +391,7 @@ struct NodeJob {
 #[derive(Debug)]
 struct JobChannels {
     started: mpsc::UnboundedSender<(usize, Result<Started, NodeError>)>,
-    targets: oneshot::Receiver<Vec<MeshTarget>>,
+    targets: oneshot::Receiver<(Vec<MeshTarget>, MeshMeter)>,
     reach: mpsc::UnboundedSender<(usize, Result<Vec<Reachability>, crate::ssh::SshError>)>,
     close: watch::Receiver<bool>,
 }
@@ -393,7 +401,7 @@ impl NodeJob {
         // The fan-out limit holds for starting (connect, upload, facts) only: every
         // node's listeners must be up at the same time, whatever the limit.
         let permit = permits.acquire().await.ok();
-        let start = ssh.start_mesh(&self.name, &self.target, &self.request, self.lifetime);
+        let start = ssh.start_mesh(&self.events, &self.target, &self.request, self.lifetime);
         let started = match timeout(self.node_timeout, start).await {
             Ok(Ok(started)) => Ok(started),
             Ok(Err(e)) => Err(NodeError::Transport(Box::new(e))),
@@ -418,8 +426,8 @@ impl NodeJob {
             }
         };
         let wait = self.node_timeout + Duration::from_secs(10);
-        if let Ok(Ok(targets)) = timeout(wait, &mut ch.targets).await {
-            let result = session.probe(targets, self.budget).await;
+        if let Ok(Ok((targets, meter))) = timeout(wait, &mut ch.targets).await {
+            let result = session.probe(targets, self.budget, &meter).await;
             let _ = ch.reach.send((self.index, result));
             // Peers may still be probing this node's listeners.
             let _ = timeout(

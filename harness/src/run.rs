@@ -1,21 +1,21 @@
 //! Orchestration of one run: gather every node concurrently (bounded), evaluate the
-//! built-in rules, apply `--ignore`, and assemble the report. One node's failure is an
-//! `error` finding for that node; the run always goes on.
+//! built-in rules, apply `--ignore`, and say each node's outcome as an event (the report
+//! is the events' aggregate, built by the reporters). One node's failure is an `error`
+//! finding for that node; the run always goes on.
 
 use std::sync::Arc;
-use std::time::{Instant, SystemTime};
+use std::time::SystemTime;
 
 use tarmac_checks::protocol::{PROTOCOL_VERSION, PortSpec, ProbeRequest};
 use tarmac_checks::{Finding, NodeFacts, NodeSpec};
-use tarmac_reports::event::{EventSink, RunEvent};
-use tarmac_reports::{NodeReport, NodeStatus, Report};
+use tarmac_reports::{NodeEvents, RunCommand, RunEvents};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use crate::config::RunConfig;
 use crate::config_error::ConfigError;
 use crate::node_error::{NODE_REACHABLE, NodeError};
-use crate::ssh::{ProbeBinary, SshOptions, SshRun};
+use crate::ssh::{ProbeSet, SshOptions, SshRun};
 use crate::target::Connection;
 use crate::timestamp::rfc3339_utc;
 
@@ -29,7 +29,8 @@ pub struct RunContext {
 
 impl RunContext {
     /// Prepares the transports the configured nodes need. Fails, before any node is
-    /// touched, when the probe binary to upload cannot be found or read.
+    /// touched, when `TARMAC_PROBE` names a file that cannot be read or is not a static
+    /// probe for x86_64 or aarch64.
     pub fn new(config: &RunConfig) -> Result<Self, ConfigError> {
         let needs_ssh = config
             .nodes
@@ -41,7 +42,7 @@ impl RunContext {
                 accept_new_host_keys: config.accept_new_host_keys,
                 ..SshOptions::default()
             };
-            Some(SshRun::new(ProbeBinary::locate()?, options))
+            Some(SshRun::new(ProbeSet::for_run()?, options))
         } else {
             None
         };
@@ -89,15 +90,16 @@ pub fn probe_request(config: &RunConfig, node: &NodeSpec) -> ProbeRequest {
 }
 
 /// The one seam between orchestration and transports: facts of one node, however it
-/// is reached.
+/// is reached. The transport says each step on `node` as it happens.
 pub async fn gather_node(
-    node: &str,
+    node: &NodeEvents,
     conn: &Connection,
     req: &ProbeRequest,
     ctx: &RunContext,
 ) -> Result<NodeFacts, NodeError> {
     match conn {
         Connection::Local => {
+            node.connected();
             let req = req.clone();
             // gather() reads /proc and binds sockets: blocking work, kept off the runtime.
             tokio::task::spawn_blocking(move || tarmac_checks::gather::gather(&req))
@@ -135,47 +137,29 @@ fn join_error_message(e: tokio::task::JoinError) -> String {
 pub async fn gather_all(
     config: &RunConfig,
     ctx: Arc<RunContext>,
-    events: Arc<dyn EventSink>,
+    events: &RunEvents,
 ) -> Vec<Gathered> {
     let permits = Arc::new(Semaphore::new(config.concurrency.max(1)));
     let mut tasks = JoinSet::new();
     for (index, (node, conn)) in config.nodes.iter().enumerate() {
         let (node, conn) = (node.clone(), conn.clone());
         let req = probe_request(config, &node);
-        let (ctx, events, permits) = (ctx.clone(), events.clone(), permits.clone());
+        let (ctx, permits) = (ctx.clone(), permits.clone());
+        let said = events.node(&node.name);
         tasks.spawn(async move {
             // The semaphore is never closed, so acquire only fails if it were; treat
             // that as no limit rather than losing the node.
             let _permit = permits.acquire_owned().await.ok();
-            if conn == Connection::Local {
-                events.emit(&RunEvent::NodeConnected {
-                    node: node.name.clone(),
-                });
-            }
-            let facts = match tokio::time::timeout(
-                ctx.node_timeout,
-                gather_node(&node.name, &conn, &req, &ctx),
-            )
-            .await
-            {
-                Ok(result) => result,
-                Err(_) => Err(NodeError::Timeout(ctx.node_timeout)),
-            };
+            let facts =
+                match tokio::time::timeout(ctx.node_timeout, gather_node(&said, &conn, &req, &ctx))
+                    .await
+                {
+                    Ok(result) => result,
+                    Err(_) => Err(NodeError::Timeout(ctx.node_timeout)),
+                };
             match &facts {
-                Ok(_) => {
-                    if conn != Connection::Local {
-                        events.emit(&RunEvent::NodeConnected {
-                            node: node.name.clone(),
-                        });
-                    }
-                    events.emit(&RunEvent::NodeProbed {
-                        node: node.name.clone(),
-                    });
-                }
-                Err(e) => events.emit(&RunEvent::NodeFailed {
-                    node: node.name.clone(),
-                    error: e.to_string(),
-                }),
+                Ok(_) => said.facts_received(),
+                Err(e) => said.failed(&e.to_string()),
             }
             (index, Gathered { node, facts })
         });
@@ -193,24 +177,35 @@ pub async fn gather_all(
         .into_iter()
         .zip(&config.nodes)
         .map(|(slot, (node, _))| {
-            slot.unwrap_or_else(|| Gathered {
-                node: node.clone(),
-                facts: Err(NodeError::GatherAborted(
-                    "the node's task panicked".to_owned(),
-                )),
+            slot.unwrap_or_else(|| {
+                let e = NodeError::GatherAborted("the node's task panicked".to_owned());
+                events.node(&node.name).failed(&e.to_string());
+                Gathered {
+                    node: node.clone(),
+                    facts: Err(e),
+                }
             })
         })
         .collect()
 }
 
-/// A whole `tarmac check`: gather, evaluate, ignore, report.
-pub async fn check(config: &RunConfig, ctx: Arc<RunContext>, events: Arc<dyn EventSink>) -> Report {
-    let started_at = rfc3339_utc(SystemTime::now());
-    let clock = Instant::now();
-    events.emit(&RunEvent::RunStarted {
-        nodes: config.nodes.len(),
-    });
-    let (gathered, reachability) = crate::mesh::gather_with_mesh(config, ctx, events.clone()).await;
+/// A whole `tarmac check` up to its findings: gather, evaluate, ignore, and say each
+/// node's outcome (then the cluster's) as events, from `run-started` on. The caller
+/// adds what follows (`tarmac audit`'s drift) and `run-finished`; the report is the
+/// aggregate of the events.
+pub async fn check(config: &RunConfig, ctx: Arc<RunContext>, events: &RunEvents) {
+    let command = match config.audit {
+        Some(_) => RunCommand::Audit,
+        None => RunCommand::Check,
+    };
+    let specs: Vec<NodeSpec> = config.nodes.iter().map(|(n, _)| n.clone()).collect();
+    events.run_started(
+        command,
+        config.settings.phase,
+        rfc3339_utc(SystemTime::now()),
+        &specs,
+    );
+    let (gathered, reachability) = crate::mesh::gather_with_mesh(config, ctx, events).await;
     let checked: Vec<(&NodeSpec, &NodeFacts)> = gathered
         .iter()
         .filter_map(|g| g.facts.as_ref().ok().map(|f| (&g.node, f)))
@@ -224,55 +219,60 @@ pub async fn check(config: &RunConfig, ctx: Arc<RunContext>, events: Arc<dyn Eve
     let cluster =
         tarmac_checks::evaluate::evaluate_cluster(&checked, &config.cluster, &config.settings);
     evaluated.extend(cluster);
-    let (plugin_findings, plugin_runs) =
-        crate::plugin::in_run::plugin_findings(&config.plugins, &checked).await;
-    evaluated.extend(plugin_findings);
+    evaluated
+        .extend(crate::plugin::in_run::plugin_findings(&config.plugins, &checked, events).await);
     // Mesh findings belong to the probing node: they join its findings below.
-    let specs: Vec<NodeSpec> = gathered.iter().map(|g| g.node.clone()).collect();
     let mesh = tarmac_checks::mesh::mesh_findings(&reachability, &config.plan, &specs);
+    if !reachability.is_empty() {
+        events.mesh_finished(reachability);
+    }
     let evaluated: Vec<Finding> = evaluated.into_iter().chain(mesh).collect();
-    let mut findings = Vec::with_capacity(evaluated.len() + gathered.len());
-    let mut nodes = Vec::with_capacity(gathered.len());
     for g in gathered {
-        let name = g.node.name.clone();
-        let (status, facts) = match g.facts {
+        let said = events.node(&g.node.name);
+        match g.facts {
             Ok(facts) => {
-                let own: Vec<&Finding> = evaluated
+                let mut own: Vec<Finding> = evaluated
                     .iter()
-                    .filter(|f| f.node.as_deref() == Some(&name))
+                    .filter(|f| f.node.as_deref() == Some(said.name()))
+                    .cloned()
                     .collect();
-                events.emit(&RunEvent::checked(&name, own.iter().copied()));
-                findings.extend(own.into_iter().cloned());
-                (NodeStatus::Checked, Some(facts))
+                config.ignore.apply(&mut own);
+                said.finished_checked(own, facts);
             }
             Err(e) => {
-                findings.push(unreachable_finding(&name, &e));
-                (NodeStatus::Error, None)
+                let mut own = vec![unreachable_finding(said.name(), &e)];
+                config.ignore.apply(&mut own);
+                said.finished_error(&e.to_string(), own);
             }
-        };
-        nodes.push(NodeReport {
-            name,
-            address: g.node.address,
-            roles: g.node.roles,
-            status,
-            facts,
-        });
+        }
     }
     // Cluster-wide findings (no node) keep their place after the nodes'.
-    findings.extend(evaluated.iter().filter(|f| f.node.is_none()).cloned());
-    config.ignore.apply(&mut findings);
-    events.emit(&RunEvent::RunFinished);
-    let duration_ms = u64::try_from(clock.elapsed().as_millis()).unwrap_or(u64::MAX);
-    let mut report = Report::new(
+    let mut cluster: Vec<Finding> = evaluated.into_iter().filter(|f| f.node.is_none()).collect();
+    config.ignore.apply(&mut cluster);
+    events.cluster_checked(cluster);
+}
+
+/// `tarmac facts`: gather every node and say each one's outcome (its facts, or why
+/// not), from `run-started` on; the caller adds `run-finished`.
+pub async fn facts(config: &RunConfig, ctx: Arc<RunContext>, events: &RunEvents) -> Vec<Gathered> {
+    let specs: Vec<NodeSpec> = config.nodes.iter().map(|(n, _)| n.clone()).collect();
+    events.run_started(
+        RunCommand::Facts,
         config.settings.phase,
-        started_at,
-        duration_ms,
-        nodes,
-        findings,
+        rfc3339_utc(SystemTime::now()),
+        &specs,
     );
-    report.reachability = reachability;
-    report.plugins = plugin_runs;
-    report
+    let gathered = gather_all(config, ctx, events).await;
+    for g in &gathered {
+        let said = events.node(&g.node.name);
+        match &g.facts {
+            // A copy for the event's consumers, one node at a time; the document keeps
+            // the original.
+            Ok(facts) => said.finished_gathered(facts.clone()),
+            Err(e) => said.finished_error(&e.to_string(), Vec::new()),
+        }
+    }
+    gathered
 }
 
 fn unreachable_finding(node: &str, e: &NodeError) -> Finding {
@@ -292,7 +292,7 @@ fn unreachable_finding(node: &str, e: &NodeError) -> Finding {
 mod tests {
     use super::*;
     use tarmac_checks::{Role, Status};
-    use tarmac_reports::event::Silent;
+    use tarmac_reports::{NodeStatus, Reporters};
 
     use crate::cli::{CheckArgs, Cli, Command};
 
@@ -348,7 +348,12 @@ mod tests {
             node_timeout: c.node_timeout,
             ssh: None,
         };
-        let report = check(&c, Arc::new(ctx), Arc::new(Silent)).await;
+        let hub = Arc::new(Reporters::new(Vec::new(), true));
+        let events = RunEvents::new(hub.clone());
+        check(&c, Arc::new(ctx), &events).await;
+        let summary = events.run_finished();
+        let report = hub.finish().report.unwrap();
+        assert_eq!(report.summary, summary);
         assert_eq!(report.nodes.len(), 2);
         assert_eq!(report.nodes[1].status, NodeStatus::Error);
         let err: Vec<_> = report.findings_of(Some("far")).collect();

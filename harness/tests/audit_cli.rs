@@ -76,6 +76,8 @@ fn a_changed_sysctl_and_a_removed_node_are_drift_in_every_report() {
             "audit.xml",
             "--prom",
             "audit.prom",
+            "--events",
+            "audit.jsonl",
             "--ignore",
             "drift.listening",
         ],
@@ -108,14 +110,16 @@ fn a_changed_sysctl_and_a_removed_node_are_drift_in_every_report() {
     // The summary counts the drift findings like any other.
     let findings = report["findings"].as_array().unwrap().len();
     assert_eq!(report["summary"]["findings"], findings);
-    // JUnit: one testcase per drift finding, named by its check id.
+    // JUnit: one testcase per drift finding, named by its check id and what changed.
     let junit = std::fs::read_to_string(dir.path().join("audit.xml")).unwrap();
     let doc = roxmltree::Document::parse(&junit).unwrap();
-    let cases = doc
+    let cases: Vec<&str> = doc
         .descendants()
-        .filter(|n| n.has_tag_name("testcase") && n.attribute("name") == Some("drift.sysctl"))
-        .count();
-    assert_eq!(cases, 1, "{junit}");
+        .filter(|n| n.has_tag_name("testcase"))
+        .filter_map(|n| n.attribute("name"))
+        .filter(|name| name.starts_with("drift.sysctl"))
+        .collect();
+    assert_eq!(cases, ["drift.sysctl net.ipv4.ip_forward"], "{junit}");
     // The textfile counts the drift, also on a node only the baseline had.
     let prom = std::fs::read_to_string(dir.path().join("audit.prom")).unwrap();
     assert!(
@@ -128,6 +132,38 @@ fn a_changed_sysctl_and_a_removed_node_are_drift_in_every_report() {
     );
     // The terminal report lists them too.
     assert!(run.stdout.contains("drift.sysctl"), "{}", run.stdout);
+    // The event stream says so once the checks are done, before it ends.
+    let events: Vec<Value> = std::fs::read_to_string(dir.path().join("audit.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(events[0]["command"], "audit");
+    let [.., computed, finished] = events.as_slice() else {
+        panic!("{events:?}");
+    };
+    assert_eq!(computed["event"], "drift-computed");
+    assert_eq!(computed["baseline"], "doctored.json");
+    let drift_findings: Vec<&Value> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["check"].as_str().unwrap().starts_with("drift."))
+        .collect();
+    let emitted: Vec<&Value> = computed["findings"].as_array().unwrap().iter().collect();
+    assert_eq!(emitted, drift_findings);
+    let rank = |s: &Value| {
+        ["pass", "skip", "warn", "fail", "error"]
+            .iter()
+            .position(|r| s == r)
+    };
+    let worst = drift_findings
+        .iter()
+        .map(|f| &f["status"])
+        .max_by_key(|s| rank(s));
+    assert_eq!(Some(&computed["worst"]), worst);
+    assert_eq!(finished["event"], "run-finished");
+    assert_eq!(finished["summary"], report["summary"]);
 }
 
 #[test]

@@ -75,7 +75,8 @@ fn node_names(run: &CheckRun) -> Vec<(String, String)> {
 }
 
 /// The JUnit report, read with a real XML parser: one testcase per finding, classnames
-/// naming the nodes, and `(classname, name)` of every testcase with a failure or error.
+/// naming the nodes, and `(classname, check id)` of every testcase with a failure or
+/// error (a testcase's name is the check id, then the finding's subject).
 fn junit(run: &CheckRun) -> (usize, BTreeSet<String>, Vec<(String, String)>) {
     let doc = roxmltree::Document::parse(&run.junit).unwrap();
     let cases: Vec<_> = doc
@@ -94,7 +95,8 @@ fn junit(run: &CheckRun) -> (usize, BTreeSet<String>, Vec<(String, String)>) {
         })
         .map(|c| {
             let class = c.attribute("classname").unwrap().to_owned();
-            (class, c.attribute("name").unwrap().to_owned())
+            let name = c.attribute("name").unwrap();
+            (class, name.split(' ').next().unwrap_or(name).to_owned())
         })
         .collect();
     bad.sort();

@@ -1,5 +1,6 @@
 //! A Kubespray group_vars file (`group_vars/k8s_cluster/k8s-cluster.yml`):
-//! `kube_pods_subnet` and `kube_service_addresses`, plus their `_ipv6` variants when the
+//! `kube_network_plugin` (the CNI), `kube_pods_subnet` and `kube_service_addresses`, plus
+//! their `_ipv6` variants when the
 //! cluster is dual-stack (`enable_dual_stack_networks: true`, or `ipv6_stack: true` in
 //! newer Kubespray). Values that are Jinja templates cannot be evaluated here: they are
 //! left out with a warning.
@@ -15,6 +16,7 @@ use super::inventory_error::ParseError;
 
 #[derive(Debug, Default, Deserialize)]
 struct GroupVars {
+    kube_network_plugin: Option<String>,
     kube_pods_subnet: Option<Var>,
     kube_service_addresses: Option<Var>,
     kube_pods_subnet_ipv6: Option<Var>,
@@ -71,6 +73,17 @@ pub fn parse(text: &str) -> Result<Subnets, ParseError> {
         }
         *slot = combine(text, &parts, &mut warnings);
     }
+    subnets.cni = match vars.kube_network_plugin {
+        Some(t) if t.contains("{{") || t.contains("{%") => {
+            warnings.push(format!(
+                "kube_network_plugin is a Jinja template ({t}): tarmac does not evaluate \
+                 templates, so it is not used; set cluster.cni in a tarmac inventory"
+            ));
+            None
+        }
+        Some(plugin) => Some(Found::at_text(text, "kube_network_plugin", plugin)),
+        None => None,
+    };
     subnets.warnings = warnings;
     Ok(subnets)
 }
@@ -186,6 +199,8 @@ kube_apiserver_ip: \"{{ kube_service_addresses | ansible.utils.ipaddr('net') | a
         assert_eq!(pod.location, Some((13, 1)));
         assert_eq!(s.service.unwrap().value.0[0].to_string(), "10.233.0.0/18");
         assert!(s.warnings.is_empty(), "{:?}", s.warnings);
+        let cni = s.cni.unwrap();
+        assert_eq!((cni.value.as_str(), cni.location), ("calico", Some((5, 1))));
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! Nothing here can stop the run: every failure is an `error` finding.
 
 use tarmac_checks::{Finding, NodeFacts, NodeSpec};
-use tarmac_reports::PluginRun;
+use tarmac_reports::{PluginRun, RunEvents};
 
 use crate::plugin::engine::PluginEngine;
 use crate::plugin::evaluate::evaluate_plugins;
@@ -12,14 +12,16 @@ use crate::plugin::input::PluginNode;
 use crate::plugin::limits::Limits;
 use crate::plugin::loader::{PluginSource, load};
 
-/// The findings of every plugin in `sources` over `checked`, and what ran (for the
-/// report's `plugins`); both empty without plugins.
+/// The findings of every plugin in `sources` over `checked`; empty without plugins.
+/// What ran (each plugin's source and digest, for the report's `plugins`) is said on
+/// `events` (`plugins-loaded`), and so is what the plugins log (`plugin-logged`).
 pub async fn plugin_findings(
     sources: &[PluginSource],
     checked: &[(&NodeSpec, &NodeFacts)],
-) -> (Vec<Finding>, Vec<PluginRun>) {
+    events: &RunEvents,
+) -> Vec<Finding> {
     if sources.is_empty() {
-        return (Vec::new(), Vec::new());
+        return Vec::new();
     }
     let sources = sources.to_vec();
     let nodes: Vec<PluginNode> = checked
@@ -33,30 +35,28 @@ pub async fn plugin_findings(
         .collect();
     let fallback = sources.clone();
     // Compiling and running Wasm is CPU-bound: keep it off the runtime's workers.
-    match tokio::task::spawn_blocking(move || evaluate_blocking(&sources, &nodes)).await {
-        Ok(evaluated) => evaluated,
-        Err(e) => (
-            fallback
-                .iter()
-                .map(|s| engine_failure(s, &format!("plugin evaluation aborted: {e}")))
-                .collect(),
-            Vec::new(),
-        ),
+    let events = events.clone();
+    match tokio::task::spawn_blocking(move || evaluate_blocking(&sources, &nodes, &events)).await {
+        Ok(findings) => findings,
+        Err(e) => fallback
+            .iter()
+            .map(|s| engine_failure(s, &format!("plugin evaluation aborted: {e}")))
+            .collect(),
     }
 }
 
 fn evaluate_blocking(
     sources: &[PluginSource],
     nodes: &[PluginNode],
-) -> (Vec<Finding>, Vec<PluginRun>) {
+    events: &RunEvents,
+) -> Vec<Finding> {
     let engine = match PluginEngine::new() {
         Ok(engine) => engine,
         Err(e) => {
-            let findings = sources
+            return sources
                 .iter()
                 .map(|s| engine_failure(s, &e.to_string()))
                 .collect();
-            return (findings, Vec::new());
         }
     };
     let limits = Limits::default();
@@ -68,18 +68,14 @@ fn evaluate_blocking(
             Err(e) => findings.push(engine_failure(source, &e.to_string())),
         }
     }
+    events.plugins_loaded(plugins.iter().map(plugin_run).collect());
     let (found, logs) = evaluate_plugins(&engine, &plugins, nodes, &limits);
     for log in logs {
-        let node = log.node.map(|n| format!(" [{n}]")).unwrap_or_default();
-        eprintln!(
-            "plugin {}{node} {}: {}",
-            log.plugin,
-            level_name(log.line.level),
-            log.line.message
-        );
+        let level = level_name(log.line.level);
+        events.plugin_logged(&log.plugin, log.node.as_deref(), level, &log.line.message);
     }
     findings.extend(found);
-    (findings, plugins.iter().map(plugin_run).collect())
+    findings
 }
 
 /// What the report records of a loaded plugin.

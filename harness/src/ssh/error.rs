@@ -183,16 +183,26 @@ pub enum SshError {
     },
 
     #[error(
-        "tarmac-probe not found (looked in: {searched}); build it with `scripts/build-probe` \
-         or point TARMAC_PROBE at it"
+        "{node}: the node's architecture is {arch:?} (`uname -m`); tarmac has probes for \
+         x86_64 and aarch64 only, so nothing was uploaded. Check this node another way, or \
+         leave it out of the inventory"
     )]
-    ProbeBinaryMissing { searched: String },
+    UnsupportedArch { node: String, arch: String },
 
     #[error("cannot read the probe binary {path}: {source}")]
     ProbeBinaryRead {
         path: PathBuf,
         #[source]
         source: std::io::Error,
+    },
+
+    #[error(
+        "TARMAC_PROBE={path} cannot be uploaded to nodes: {reason}. Unset TARMAC_PROBE to \
+         use the probes built into tarmac"
+    )]
+    ProbeRefused {
+        path: PathBuf,
+        reason: super::probe_elf::ProbeElfError,
     },
 
     #[error("{node}: through bastion {bastion}: {source}")]

@@ -2,18 +2,21 @@
 //! the probe's request and its line protocol, with a deadline for each phase. A mesh run
 //! keeps the channel (and the probe's stdin) open across phases: [`MeshChannel`].
 
+use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
 use russh::client::Msg;
 use russh::{Channel, ChannelMsg, Sig};
 use tarmac_checks::protocol::{ListenFailure, MeshCommand, MeshTarget, PortSpec, ProbeRequest};
 use tarmac_checks::{NodeFacts, Reachability};
+use tarmac_reports::{MeshMeter, NodeEvents};
 use tokio::time::{Instant, timeout_at};
 
 use super::connection::Connection;
 use super::error::{Phase, SshError};
-use super::probe_binary::ProbeBinary;
 use super::probe_output::ProbeOutput;
+use super::probe_set::ProbeSet;
 use super::upload::{self, ScriptLine};
 
 /// Stderr kept for messages; the rest is dropped.
@@ -51,14 +54,14 @@ struct Transcript {
 /// Uploads (if needed) and runs the probe over `conn`, returning its facts.
 pub async fn run_probe(
     conn: &Connection,
-    node: &str,
+    node: &NodeEvents,
     user: &str,
-    probe: &ProbeBinary,
+    probes: &ProbeSet,
     request: &ProbeRequest,
     settings: ProbeRunSettings,
 ) -> Result<NodeFacts, SshError> {
-    let mut driver = Driver::open(conn, node, probe, request, settings, true).await?;
-    driver.pump(probe, |_| false).await?;
+    let mut driver = Driver::open(conn, node, probes, request, settings, true).await?;
+    driver.pump(probes, |_| false).await?;
     driver.finish(user)
 }
 
@@ -75,15 +78,15 @@ impl MeshChannel {
     /// until its facts and `listening` (or its end). The facts are returned at once.
     pub async fn start(
         conn: &Connection,
-        node: &str,
+        node: &NodeEvents,
         user: &str,
-        probe: &ProbeBinary,
+        probes: &ProbeSet,
         request: &ProbeRequest,
         settings: ProbeRunSettings,
     ) -> Result<(MeshChannel, NodeFacts, Listening), SshError> {
-        let mut driver = Driver::open(conn, node, probe, request, settings, false).await?;
+        let mut driver = Driver::open(conn, node, probes, request, settings, false).await?;
         let open = driver
-            .pump(probe, |o| {
+            .pump(probes, |o| {
                 o.listening.is_some() || o.error.is_some() || o.done
             })
             .await?;
@@ -110,7 +113,7 @@ impl MeshChannel {
                 let facts = driver.finish(user)?;
                 drop(facts);
                 Err(driver_protocol_error(
-                    node,
+                    node.name(),
                     "the probe ended before listening",
                 ))
             }
@@ -122,13 +125,22 @@ impl MeshChannel {
         &mut self,
         targets: Vec<MeshTarget>,
         within: Duration,
+        meter: &MeshMeter,
     ) -> Result<Vec<Reachability>, SshError> {
         let line = command_line(&MeshCommand::Probe { targets }, &self.driver.node)?;
         self.driver.deadline = Instant::now() + within;
         self.driver.send(&line, false).await?;
+        let counted = AtomicUsize::new(0);
         let open = self
             .driver
-            .pump_plain(|o| o.probed || o.error.is_some() || o.done)
+            .pump_plain(|o| {
+                meter.add(
+                    o.reach
+                        .len()
+                        .saturating_sub(counted.swap(o.reach.len(), Relaxed)),
+                );
+                o.probed || o.error.is_some() || o.done
+            })
             .await?;
         let output = &mut self.driver.t.output;
         if let Some(message) = output.error.take() {
@@ -177,6 +189,10 @@ struct Driver {
     channel: Channel<Msg>,
     t: Transcript,
     node: String,
+    /// Where the upload is said to be done ([`NodeEvents::uploaded`]).
+    events: NodeEvents,
+    /// Bytes of probe sent after `need`; `None` while none were asked for.
+    probe_sent: Option<u64>,
     settings: ProbeRunSettings,
     request_line: Vec<u8>,
     /// Plain runs send EOF after the request; mesh runs keep stdin for commands.
@@ -188,12 +204,13 @@ struct Driver {
 impl Driver {
     async fn open(
         conn: &Connection,
-        node: &str,
-        probe: &ProbeBinary,
+        events: &NodeEvents,
+        probes: &ProbeSet,
         request: &ProbeRequest,
         settings: ProbeRunSettings,
         eof_after_request: bool,
     ) -> Result<Driver, SshError> {
+        let node = events.name();
         let mut request_line = serde_json::to_vec(request).map_err(|e| SshError::Protocol {
             node: node.to_owned(),
             reason: format!("cannot encode the request: {e}"),
@@ -202,7 +219,7 @@ impl Driver {
         let open = async {
             let channel = conn.channel_open_session().await?;
             let command = upload::command(
-                probe,
+                probes,
                 settings.sudo,
                 settings.keep_probe,
                 settings.probe_timeout + settings.extra_lifetime,
@@ -229,6 +246,8 @@ impl Driver {
                 ..Transcript::default()
             },
             node: node.to_owned(),
+            events: events.clone(),
+            probe_sent: None,
             settings,
             request_line,
             eof_after_request,
@@ -279,20 +298,20 @@ impl Driver {
 
     async fn pump(
         &mut self,
-        probe: &ProbeBinary,
+        probes: &ProbeSet,
         done: impl Fn(&ProbeOutput) -> bool,
     ) -> Result<bool, SshError> {
-        self.pump_inner(Some(probe), done).await
+        self.pump_inner(Some(probes), done).await
     }
 
     /// Reads the channel until `done` holds (true: the channel is still open) or the
     /// channel is gone (false). On a timeout the node-side script is asked to stop.
     async fn pump_inner(
         &mut self,
-        probe: Option<&ProbeBinary>,
+        probes: Option<&ProbeSet>,
         done: impl Fn(&ProbeOutput) -> bool,
     ) -> Result<bool, SshError> {
-        let driven = self.drive(probe, &done).await;
+        let driven = self.drive(probes, &done).await;
         if let Err(e) = &driven
             && matches!(e, SshError::Timeout { .. })
         {
@@ -309,7 +328,7 @@ impl Driver {
 
     async fn drive(
         &mut self,
-        probe: Option<&ProbeBinary>,
+        probes: Option<&ProbeSet>,
         done: &impl Fn(&ProbeOutput) -> bool,
     ) -> Result<bool, SshError> {
         loop {
@@ -330,7 +349,7 @@ impl Driver {
                     }
                 }
                 ChannelMsg::Data { data } => {
-                    let open = self.preamble(&data, probe).await?;
+                    let open = self.preamble(&data, probes).await?;
                     if !open {
                         return Ok(false);
                     }
@@ -355,24 +374,26 @@ impl Driver {
 
     /// The upload script's lines before the probe runs; false when the channel was
     /// closed over a protocol error.
-    async fn preamble(
-        &mut self,
-        data: &[u8],
-        probe: Option<&ProbeBinary>,
-    ) -> Result<bool, SshError> {
+    async fn preamble(&mut self, data: &[u8], probes: Option<&ProbeSet>) -> Result<bool, SshError> {
         self.t.preamble.extend_from_slice(data);
         self.t.preamble_len += data.len();
         while let Some(end) = self.t.preamble.iter().position(|&b| b == b'\n') {
             let line: Vec<u8> = self.t.preamble.drain(..=end).collect();
             match ScriptLine::parse(&String::from_utf8_lossy(&line)) {
-                ScriptLine::Need => match probe {
-                    Some(probe) => self.send(probe.bytes(), false).await?,
+                ScriptLine::Need(arch) => match probes {
+                    Some(probes) => {
+                        let bytes = probes.get(arch).bytes();
+                        self.send(bytes, false).await?;
+                        self.probe_sent = u64::try_from(bytes.len()).ok();
+                    }
                     None => {
                         return Err(self.protocol("the upload script asked for the probe again"));
                     }
                 },
-                ScriptLine::Present | ScriptLine::Other => {}
+                ScriptLine::Present(_) | ScriptLine::Other => {}
                 ScriptLine::Ready => {
+                    let sent = self.probe_sent;
+                    self.events.uploaded(sent.unwrap_or(0), sent.is_none());
                     self.t.ready = true;
                     self.phase = Phase::Probe;
                     self.deadline = Instant::now() + self.settings.probe_timeout;
@@ -429,6 +450,7 @@ fn verdict(t: Transcript, node: &str, user: &str, sudo: bool) -> Result<NodeFact
             });
         }
         Some(ScriptLine::Failed(reason)) => return Err(SshError::Upload { node, reason }),
+        Some(ScriptLine::Arch(arch)) => return Err(SshError::UnsupportedArch { node, arch }),
         _ => {}
     }
     if let Some(reason) = t.protocol_error {

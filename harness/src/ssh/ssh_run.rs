@@ -1,4 +1,4 @@
-//! One run's SSH transport: what is shared by every node (probe bytes, known_hosts indexes,
+//! One run's SSH transport: what is shared by every node (the probes, known_hosts indexes,
 //! credentials, bastion connections) and the per-node sequence connect → verify →
 //! authenticate → upload → probe → clean up; for a mesh run the connection stays open
 //! across the mesh phases ([`MeshNode`]).
@@ -10,15 +10,16 @@ use std::time::Duration;
 
 use tarmac_checks::protocol::{MeshTarget, ProbeRequest};
 use tarmac_checks::{NodeFacts, Reachability};
+use tarmac_reports::{MeshMeter, NodeEvents};
 
 use super::auth::Credentials;
 use super::bastion::{self, BastionPool, DEFAULT_CONNECTIONS_PER_BASTION};
 use super::connection::{self, Connection, Endpoint};
 use super::error::{Phase, SshError};
 use super::known_hosts::KnownHosts;
-use super::probe_binary::ProbeBinary;
 use super::probe_output::MAX_PROBE_OUTPUT;
 use super::probe_run::{Listening, MeshChannel, ProbeRunSettings, run_probe};
+use super::probe_set::ProbeSet;
 use crate::target::{JumpHost, SshTarget};
 
 /// Knobs of the SSH transport. There is deliberately no way to skip host key checks.
@@ -64,19 +65,19 @@ impl Default for SshOptions {
 #[derive(Debug)]
 pub struct SshRun {
     options: SshOptions,
-    probe: ProbeBinary,
+    probes: ProbeSet,
     credentials: Credentials,
     known_hosts: Mutex<HashMap<PathBuf, Arc<KnownHosts>>>,
     bastions: BastionPool,
 }
 
 impl SshRun {
-    pub fn new(probe: ProbeBinary, options: SshOptions) -> SshRun {
+    pub fn new(probes: ProbeSet, options: SshOptions) -> SshRun {
         SshRun {
             credentials: Credentials::new(options.agent_socket.clone()),
             bastions: BastionPool::new(options.connections_per_bastion),
             known_hosts: Mutex::new(HashMap::new()),
-            probe,
+            probes,
             options,
         }
     }
@@ -105,13 +106,13 @@ impl SshRun {
     /// has ended (it sees EOF), the probe itself (see `upload.rs`).
     pub async fn probe_node(
         &self,
-        name: &str,
+        node: &NodeEvents,
         target: &SshTarget,
         request: &ProbeRequest,
     ) -> Result<NodeFacts, SshError> {
-        let conn = self.connect(name, target).await?;
+        let conn = self.connect(node, target).await?;
         let settings = self.run_settings(target, Duration::ZERO);
-        let facts = run_probe(&conn, name, &target.user, &self.probe, request, settings).await;
+        let facts = run_probe(&conn, node, &target.user, &self.probes, request, settings).await;
         goodbye(&conn).await;
         facts
     }
@@ -122,14 +123,14 @@ impl SshRun {
     /// (the probe's own `--deadline` ends it after that, whatever the harness does).
     pub async fn start_mesh(
         &self,
-        name: &str,
+        node: &NodeEvents,
         target: &SshTarget,
         request: &ProbeRequest,
         lifetime: Duration,
     ) -> Result<(MeshNode, NodeFacts, Listening), SshError> {
-        let conn = self.connect(name, target).await?;
+        let conn = self.connect(node, target).await?;
         let settings = self.run_settings(target, lifetime);
-        match MeshChannel::start(&conn, name, &target.user, &self.probe, request, settings).await {
+        match MeshChannel::start(&conn, node, &target.user, &self.probes, request, settings).await {
             Ok((channel, facts, listening)) => Ok((MeshNode { conn, channel }, facts, listening)),
             Err(e) => {
                 goodbye(&conn).await;
@@ -151,7 +152,8 @@ impl SshRun {
 
     /// Connect (directly or through the target's bastion), verify the host key (nothing
     /// is sent to an unverified host) and authenticate.
-    async fn connect(&self, name: &str, target: &SshTarget) -> Result<Connection, SshError> {
+    async fn connect(&self, node: &NodeEvents, target: &SshTarget) -> Result<Connection, SshError> {
+        let name = node.name();
         let known_hosts = self.known_hosts(&target.known_hosts)?;
         let endpoint = Endpoint {
             node: name.to_owned(),
@@ -170,6 +172,7 @@ impl SshRun {
         };
         self.authenticate(&mut conn, name, &target.user, &target.identity_files)
             .await?;
+        node.connected();
         Ok(conn)
     }
 
@@ -280,13 +283,15 @@ impl std::fmt::Debug for MeshNode {
 }
 
 impl MeshNode {
-    /// Sends the probe its targets and returns their results.
+    /// Sends the probe its targets and returns their results, counting them on `meter`
+    /// as they come.
     pub async fn probe(
         &mut self,
         targets: Vec<MeshTarget>,
         within: Duration,
+        meter: &MeshMeter,
     ) -> Result<Vec<Reachability>, SshError> {
-        self.channel.probe(targets, within).await
+        self.channel.probe(targets, within, meter).await
     }
 
     /// Closes the listeners, waits for the probe to end (and clean up), disconnects.

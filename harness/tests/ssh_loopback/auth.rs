@@ -5,7 +5,9 @@ use std::time::{Duration, Instant};
 
 use tarmac::ssh::{SshError, SshOptions, SshRun};
 
-use crate::sshd::{Sshd, keygen, keygen_typed, options, ready, real_probe, request};
+use crate::sshd::{
+    Sshd, keygen, keygen_typed, node, options, ready, real_probe, recorded, request,
+};
 
 #[tokio::test]
 async fn encrypted_identity_needs_the_agent() {
@@ -21,8 +23,14 @@ async fn encrypted_identity_needs_the_agent() {
     target.identity_files = vec![key.clone()];
 
     let run = SshRun::new(real_probe(), options());
-    let err = run.probe_node("n1", &target, &request()).await.unwrap_err();
+    let (n1, said) = recorded("n1");
+    let err = run.probe_node(&n1, &target, &request()).await.unwrap_err();
     assert!(matches!(err, SshError::EncryptedIdentity { .. }), "{err}");
+    assert_eq!(
+        said.steps(),
+        Vec::<String>::new(),
+        "not authenticated: not connected"
+    );
     assert!(err.to_string().contains("add it to ssh-agent"), "{err}");
 
     // Once ssh-agent holds it, the same identity file works through the agent.
@@ -62,7 +70,9 @@ async fn encrypted_identity_needs_the_agent() {
             ..options()
         },
     );
-    let result = with_agent.probe_node("n1", &target, &request()).await;
+    let result = with_agent
+        .probe_node(&node("n1"), &target, &request())
+        .await;
     let _ = agent.kill();
     let _ = agent.wait();
     assert!(!result.unwrap().identity.hostname.is_empty());
@@ -79,7 +89,10 @@ async fn wrong_key_is_rejected_naming_what_was_tried() {
     let mut target = sshd.target(known_hosts);
     target.identity_files = vec![sshd.path("stranger"), sshd.path("absent")];
     let run = SshRun::new(real_probe(), options());
-    let err = run.probe_node("n1", &target, &request()).await.unwrap_err();
+    let err = run
+        .probe_node(&node("n1"), &target, &request())
+        .await
+        .unwrap_err();
     assert!(matches!(err, SshError::AuthRejected { .. }), "{err}");
     let text = err.to_string();
     assert!(
@@ -108,7 +121,7 @@ async fn rsa_and_ecdsa_identity_files_authenticate() {
         let mut target = sshd.target(known_hosts.clone());
         target.identity_files = vec![key];
         let run = SshRun::new(real_probe(), options());
-        run.probe_node("n1", &target, &request())
+        run.probe_node(&node("n1"), &target, &request())
             .await
             .unwrap_or_else(|e| panic!("{kind}: {e}"));
     }

@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 use tarmac::ssh::{SshError, SshOptions, SshRun};
 use tarmac::target::SshTarget;
 
-use crate::sshd::{Sshd, fake_probe, options, ready, real_probe, request};
+use crate::sshd::{
+    Sshd, fake_probe, host_arch, node, options, ready, real_probe, recorded, request,
+};
 
 #[tokio::test]
 async fn real_probe_returns_facts_and_leaves_nothing_behind() {
@@ -17,7 +19,7 @@ async fn real_probe_returns_facts_and_leaves_nothing_behind() {
     let sshd = Sshd::start();
     let run = SshRun::new(real_probe(), options());
     let facts = run
-        .probe_node("n1", &sshd.trusted_target(), &request())
+        .probe_node(&node("n1"), &sshd.trusted_target(), &request())
         .await
         .unwrap();
     assert!(!facts.identity.hostname.is_empty());
@@ -37,22 +39,29 @@ async fn keep_probe_keeps_it_and_the_next_run_skips_the_upload() {
     }
     let sshd = Sshd::start();
     let target = sshd.trusted_target();
-    let probe = real_probe();
+    let probes = real_probe();
+    let name = probes.get(host_arch()).remote_name();
     let keep = SshRun::new(
-        probe.clone(),
+        probes.clone(),
         SshOptions {
             keep_probe: true,
             ..options()
         },
     );
-    keep.probe_node("n1", &target, &request()).await.unwrap();
-    let kept = sshd.probe_dir().join(probe.remote_name());
-    assert_eq!(sshd.probe_files(), vec![probe.remote_name()]);
+    let (n1, said) = recorded("n1");
+    keep.probe_node(&n1, &target, &request()).await.unwrap();
+    let size = probes.get(host_arch()).bytes().len();
+    let sent = format!("probe-uploaded {size} sent");
+    assert_eq!(said.steps(), ["node-connected", sent.as_str()]);
+    let kept = sshd.probe_dir().join(&name);
+    assert_eq!(sshd.probe_files(), vec![name.clone()]);
     let dir_mode = std::fs::metadata(sshd.probe_dir()).unwrap().mode() & 0o777;
     assert_eq!(dir_mode, 0o700, "private directory");
     let first = std::fs::metadata(&kept).unwrap();
 
-    keep.probe_node("n1", &target, &request()).await.unwrap();
+    let (n1, said) = recorded("n1");
+    keep.probe_node(&n1, &target, &request()).await.unwrap();
+    assert_eq!(said.steps(), ["node-connected", "probe-uploaded 0 reused"]);
     let second = std::fs::metadata(&kept).unwrap();
     assert_eq!(
         (first.ino(), first.mtime_nsec()),
@@ -61,8 +70,10 @@ async fn keep_probe_keeps_it_and_the_next_run_skips_the_upload() {
     );
 
     // Without keep_probe, the kept probe is used once more and then removed.
-    let tidy = SshRun::new(probe, options());
-    tidy.probe_node("n1", &target, &request()).await.unwrap();
+    let tidy = SshRun::new(probes, options());
+    tidy.probe_node(&node("n1"), &target, &request())
+        .await
+        .unwrap();
     assert!(!sshd.probe_dir().exists(), "{:?}", sshd.probe_files());
 }
 
@@ -75,7 +86,10 @@ async fn sudo_runs_the_probe_through_sudo() {
     let mut target = sshd.trusted_target();
     target.sudo = true;
     let run = SshRun::new(real_probe(), options());
-    let facts = run.probe_node("n1", &target, &request()).await.unwrap();
+    let facts = run
+        .probe_node(&node("n1"), &target, &request())
+        .await
+        .unwrap();
     assert!(!facts.identity.hostname.is_empty());
 }
 
@@ -90,8 +104,13 @@ async fn sudo_password_prompt_is_a_clear_error_not_a_hang() {
     target.sudo = true;
     let run = SshRun::new(real_probe(), options());
     let started = Instant::now();
-    let err = run.probe_node("n1", &target, &request()).await.unwrap_err();
+    let (n1, said) = recorded("n1");
+    let err = run.probe_node(&n1, &target, &request()).await.unwrap_err();
     assert!(matches!(err, SshError::Sudo { .. }), "{err}");
+    // It did connect, and the probe was in place, before sudo refused.
+    let size = real_probe().get(host_arch()).bytes().len();
+    let sent = format!("probe-uploaded {size} sent");
+    assert_eq!(said.steps(), ["node-connected", sent.as_str()]);
     assert!(err.to_string().contains("NOPASSWD"), "{err}");
     assert!(started.elapsed() < Duration::from_secs(20));
     assert!(!sshd.probe_dir().exists());
@@ -110,7 +129,7 @@ async fn garbage_and_stale_probes_are_protocol_errors() {
         options(),
     );
     let err = garbage
-        .probe_node("n1", &target, &request())
+        .probe_node(&node("n1"), &target, &request())
         .await
         .unwrap_err();
     assert!(matches!(err, SshError::Protocol { .. }), "{err}");
@@ -122,7 +141,7 @@ async fn garbage_and_stale_probes_are_protocol_errors() {
         options(),
     );
     let err = stale
-        .probe_node("n1", &target, &request())
+        .probe_node(&node("n1"), &target, &request())
         .await
         .unwrap_err();
     assert!(err.to_string().contains("protocol version 99"), "{err}");
@@ -136,7 +155,7 @@ async fn garbage_and_stale_probes_are_protocol_errors() {
         },
     );
     let err = flood
-        .probe_node("n1", &target, &request())
+        .probe_node(&node("n1"), &target, &request())
         .await
         .unwrap_err();
     assert!(err.to_string().contains("more than 1 MiB"), "{err}");
@@ -161,7 +180,7 @@ async fn probe_timeout_stops_the_probe_and_cleans_up() {
         },
     );
     let err = run
-        .probe_node("n1", &sshd.trusted_target(), &request())
+        .probe_node(&node("n1"), &sshd.trusted_target(), &request())
         .await
         .unwrap_err();
     assert!(
@@ -187,7 +206,7 @@ async fn dropped_future_still_leaves_nothing_behind() {
     let target = sshd.trusted_target();
     let cancelled = tokio::time::timeout(
         Duration::from_millis(1500),
-        run.probe_node("n1", &target, &request()),
+        run.probe_node(&node("n1"), &target, &request()),
     )
     .await;
     assert!(
@@ -215,7 +234,10 @@ async fn closed_port_is_a_connect_error() {
         sudo: false,
     };
     let run = SshRun::new(fake_probe("true"), options());
-    let err = run.probe_node("n1", &target, &request()).await.unwrap_err();
+    let err = run
+        .probe_node(&node("n1"), &target, &request())
+        .await
+        .unwrap_err();
     assert!(matches!(err, SshError::Connect { .. }), "{err}");
     assert!(
         err.to_string()

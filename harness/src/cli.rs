@@ -19,6 +19,9 @@ pub enum Command {
     Check(CheckArgs),
     /// Print the port plan: which ports each node must serve, and for whom.
     Ports(PortsArgs),
+    /// List every built-in check: id, scope, default severity, the preflight it follows
+    /// (kubeadm, Kubespray, k0s, embedded-cluster) and what it checks.
+    Checks,
     /// Gather facts only and print them as JSON.
     Facts(FactsArgs),
     /// The plugin author's kit: new, run, test, inspect.

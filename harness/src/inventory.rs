@@ -12,6 +12,7 @@ pub mod cidr_list;
 pub mod clock_skew;
 pub mod cluster_files;
 pub mod cross_checks;
+pub mod endpoint_value;
 pub mod extra_port;
 pub mod host_pattern;
 pub mod ini_host_line;
@@ -32,14 +33,16 @@ pub mod vars_files;
 use std::path::Path;
 
 use serde::Deserialize;
+use std::collections::BTreeMap;
 
 use ansible_inventory::AnsibleInventory;
 use inventory_source::{Format, Source};
 use kubespray::VarsFiles;
-use tarmac_checks::{ByteSize, Cni, CniMode, Role};
+use tarmac_checks::{ByteSize, Cni, CniMode, KubeProxyMode, Role};
 
 pub use cidr_list::CidrList;
 pub use clock_skew::ClockSkewSection;
+pub use endpoint_value::EndpointValue;
 pub use extra_port::ExtraPort;
 pub use inventory_error::{InventoryError, ParseError};
 pub use node_address::NodeAddress;
@@ -85,6 +88,11 @@ pub struct ClusterSection {
     pub kubespray_group_vars: Option<String>,
     /// Ports the cluster needs beyond Kubernetes' and the CNI's.
     pub extra_ports: Option<Vec<ExtraPort>>,
+    /// The load-balanced API endpoint (`HOST:PORT`), what kubeadm calls
+    /// `controlPlaneEndpoint`.
+    pub control_plane_endpoint: Option<EndpointValue>,
+    /// kube-proxy's mode: iptables (its default), ipvs or nftables.
+    pub kube_proxy_mode: Option<KubeProxyMode>,
 }
 
 /// The `checks:` section: thresholds and severities overriding the defaults.
@@ -98,6 +106,16 @@ pub struct ChecksSection {
     pub worker_min_cpus: Option<u32>,
     pub worker_min_memory: Option<ByteSize>,
     pub clock_skew: Option<ClockSkewSection>,
+    /// A check's warnings and failures reported at another severity: `{id: warn|fail}`.
+    pub severity: Option<BTreeMap<String, SeverityLevel>>,
+}
+
+/// A severity a site may give a check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SeverityLevel {
+    Warn,
+    Fail,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -315,6 +333,48 @@ nodes:
             inv.ssh.bastion.as_ref().unwrap().user.as_deref(),
             Some("ops")
         );
+    }
+
+    #[test]
+    fn the_endpoint_the_proxy_mode_and_severities_are_read_and_bad_values_located() {
+        let inv = Inventory::parse(
+            "cluster: {control_plane_endpoint: K8s-API.lab:6443, kube_proxy_mode: ipvs}\n\
+             checks:\n  severity:\n    swap.off: warn\n    cgroup.v2: fail\n\
+             nodes: [{name: a, address: h, roles: [worker]}]\n",
+        )
+        .unwrap();
+        assert_eq!(
+            inv.cluster.control_plane_endpoint.unwrap().0.to_string(),
+            "k8s-api.lab:6443"
+        );
+        assert_eq!(inv.cluster.kube_proxy_mode, Some(KubeProxyMode::Ipvs));
+        let severity = inv.checks.severity.unwrap();
+        assert_eq!(severity["swap.off"], SeverityLevel::Warn);
+        let nodes = "nodes: [{name: a, address: h, roles: [worker]}]\n";
+        for (bad, line, col, says) in [
+            (
+                "checks:\n  severity:\n    swap.off: loud\n",
+                3,
+                15,
+                "unknown variant `loud`",
+            ),
+            (
+                "cluster:\n  control_plane_endpoint: k8s-api\n",
+                2,
+                27,
+                "expected HOST:PORT",
+            ),
+            (
+                "cluster:\n  kube_proxy_mode: userspace\n",
+                2,
+                20,
+                "unknown variant `userspace`",
+            ),
+        ] {
+            let err = Inventory::parse(&format!("{bad}{nodes}")).unwrap_err();
+            assert_eq!(err.location, Some((line, col)), "{bad}: {err}");
+            assert!(err.message.contains(says), "{err}");
+        }
     }
 
     #[test]

@@ -33,6 +33,7 @@ mod command;
 mod emulation;
 mod error;
 mod fault;
+mod host_findings;
 mod inventory;
 mod keys;
 pub mod kubespray_sample;
@@ -55,6 +56,7 @@ pub use binaries::{
 pub use check_run::{CheckRun, run_check, run_tarmac, run_tarmac_binary, run_tarmac_with_env};
 pub use error::LabError;
 pub use fault::Fault;
+pub use host_findings::{host_skips, host_warnings};
 pub use inventory::docker_disk_check;
 pub use lab::{Lab, LabNode};
 pub use lab_builder::LabBuilder;

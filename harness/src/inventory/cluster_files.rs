@@ -16,6 +16,8 @@ pub struct Subnets {
     pub service: Option<Found>,
     /// Kubespray's `kube_network_plugin`.
     pub cni: Option<Found<String>>,
+    /// kube-proxy's mode (Kubespray's `kube_proxy_mode`), with where it was read.
+    pub kube_proxy_mode: Option<(tarmac_checks::KubeProxyMode, Option<(usize, usize)>)>,
     /// Things in the file tarmac could not use, for the user.
     pub warnings: Vec<String>,
 }
@@ -145,6 +147,26 @@ pub fn resolve(inv: &mut Inventory, text: &str, inventory: &Path) -> Result<(), 
                 &found,
                 &origin(&found.key, found.location),
             )?;
+        }
+        if let Some((mode, at)) = subnets.kube_proxy_mode {
+            match inv.cluster.kube_proxy_mode {
+                None => inv.cluster.kube_proxy_mode = Some(mode),
+                Some(own) if own == mode => {}
+                Some(own) => {
+                    let place = at.map(|(l, c)| format!(":{l}:{c}")).unwrap_or_default();
+                    let message = format!(
+                        "kube_proxy_mode is given twice with different values: cluster.kube_proxy_mode in the inventory is {own} but kube_proxy_mode in {} {}{place} is {mode}; give it once, or the same value in both",
+                        pointer.what,
+                        path.display()
+                    );
+                    let location =
+                        ParseError::at_key(text, "kube_proxy_mode", String::new()).location;
+                    return Err(InventoryError::invalid(
+                        inventory,
+                        ParseError { location, message },
+                    ));
+                }
+            }
         }
         inv.warnings.extend(
             subnets

@@ -2,8 +2,8 @@
 //! `kube_network_plugin` (the CNI), `kube_pods_subnet` and `kube_service_addresses`, plus
 //! their `_ipv6` variants when the
 //! cluster is dual-stack (`enable_dual_stack_networks: true`, or `ipv6_stack: true` in
-//! newer Kubespray). Values that are Jinja templates cannot be evaluated here: they are
-//! left out with a warning.
+//! newer Kubespray), and `kube_proxy_mode`. Values that are Jinja templates cannot be
+//! evaluated here: they are left out with a warning.
 
 use std::fmt;
 
@@ -24,6 +24,7 @@ struct GroupVars {
     enable_dual_stack_networks: Option<serde_yaml::Value>,
     ipv4_stack: Option<serde_yaml::Value>,
     ipv6_stack: Option<serde_yaml::Value>,
+    kube_proxy_mode: Option<String>,
 }
 
 /// A network variable: CIDRs, or a Jinja template tarmac does not evaluate.
@@ -84,6 +85,20 @@ pub fn parse(text: &str) -> Result<Subnets, ParseError> {
         Some(plugin) => Some(Found::at_text(text, "kube_network_plugin", plugin)),
         None => None,
     };
+    if let Some(mode) = vars.kube_proxy_mode {
+        let at = ParseError::at_key(text, "kube_proxy_mode", String::new()).location;
+        if mode.contains("{{") || mode.contains("{%") {
+            warnings.push(format!(
+                "kube_proxy_mode is a Jinja template ({mode}): tarmac does not evaluate templates, so it is not used; set cluster.kube_proxy_mode in the inventory"
+            ));
+        } else {
+            let parsed = mode.parse().map_err(|message| ParseError {
+                location: at,
+                message,
+            })?;
+            subnets.kube_proxy_mode = Some((parsed, at));
+        }
+    }
     subnets.warnings = warnings;
     Ok(subnets)
 }
@@ -183,6 +198,23 @@ kube_pods_subnet_ipv6: fd85:ee78:d8a6:8607::1:0000/112
 kube_network_node_prefix_ipv6: 120
 kube_apiserver_ip: \"{{ kube_service_addresses | ansible.utils.ipaddr('net') | ansible.utils.ipaddr(1) | ansible.utils.ipaddr('address') }}\"
 ";
+
+    #[test]
+    fn kube_proxy_mode_is_read_located_and_refused_when_unknown() {
+        let s = parse(&format!("{SAMPLE}kube_proxy_mode: ipvs\n")).unwrap();
+        let (mode, at) = s.kube_proxy_mode.unwrap();
+        assert_eq!(mode, tarmac_checks::KubeProxyMode::Ipvs);
+        assert_eq!(at.map(|l| l.0), Some(SAMPLE.lines().count() + 1));
+        assert!(parse(SAMPLE).unwrap().kube_proxy_mode.is_none());
+        let err = parse(&format!("{SAMPLE}kube_proxy_mode: userspace\n")).unwrap_err();
+        assert!(
+            err.message.contains("unknown kube_proxy_mode `userspace`"),
+            "{err}"
+        );
+        let templated = parse(&format!("{SAMPLE}kube_proxy_mode: \"{{{{ mode }}}}\"\n")).unwrap();
+        assert!(templated.kube_proxy_mode.is_none());
+        assert!(templated.warnings[0].contains("kube_proxy_mode is a Jinja template"));
+    }
 
     #[test]
     fn single_stack_reads_the_ipv4_variables() {

@@ -351,13 +351,13 @@ fn fifty_node_report() -> Report {
     // w49 could not be reached: its only finding is node.reachable.
     let checked: Vec<(&NodeSpec, &tarmac_checks::NodeFacts)> =
         specs.iter().zip(&facts).take(49).collect();
-    let mut findings = evaluate_nodes(&checked, &cluster, &settings, &plan);
+    let mut findings = evaluate_nodes(&checked, &specs, &cluster, &settings, &plan);
     findings.push(Finding::error(
         "node.reachable",
         Some("w49"),
         "ssh: connection refused",
     ));
-    findings.extend(evaluate_cluster(&checked, &cluster, &settings));
+    findings.extend(evaluate_cluster(&checked, &specs, &cluster, &settings));
     let matrix: Vec<Reachability> = mesh_pairs(&plan, &specs[..49], Phase::PreInstall)
         .into_iter()
         .enumerate()

@@ -13,11 +13,12 @@ use crate::cli::{CheckArgs, ColorArg, FactsArgs, FailOnArg, PhaseArg, PortsArgs,
 use crate::config_error::ConfigError;
 use crate::ignore_list::IgnoreList;
 use crate::inventory::{
-    ChecksSection, ClusterSection, ExtraPort, Inventory, SshSettings, SwapSeverity,
+    ChecksSection, ClusterSection, ExecValues, ExtraPort, Inventory, InventoryNode, SshSettings,
+    SwapSeverity, TransportKind,
 };
 use crate::node_error::NODE_REACHABLE;
 use crate::ssh::{HostConfig, SshConfig};
-use crate::target::{Connection, JumpHost, SshTarget};
+use crate::target::{Connection, ExecTarget, JumpHost, OpenSshTarget, SshTarget};
 
 #[derive(Debug, Clone)]
 pub struct RunConfig {
@@ -47,7 +48,7 @@ pub struct RunConfig {
     /// Leave the probe on the nodes after the run.
     pub keep_probe: bool,
     /// The node-to-node mesh; `None` with `--no-mesh` and for commands other than check.
-    pub mesh: Option<crate::mesh::MeshSettings>,
+    pub mesh: Option<crate::mesh_settings::MeshSettings>,
     /// Wasm plugins to run beside the built-in checks (inventory first, then `--plugin`).
     pub plugins: Vec<crate::plugin::PluginSource>,
     /// Plugin-requested commands the inventory allows on the nodes.
@@ -81,9 +82,9 @@ impl RunConfig {
         };
         config.verbose = args.verbose;
         config.color = use_color(args.color);
-        config.mesh = (!args.no_mesh).then(|| crate::mesh::MeshSettings {
+        config.mesh = (!args.no_mesh).then(|| crate::mesh_settings::MeshSettings {
             probe_timeout: Duration::from_millis(args.mesh_timeout),
-            ..crate::mesh::MeshSettings::default()
+            ..crate::mesh_settings::MeshSettings::default()
         });
         config
             .plugins
@@ -138,7 +139,7 @@ impl RunConfig {
             None => Inventory::default(),
         };
         let nodes = if inventory.is_some() {
-            let ssh_config = SshConfig::load_default()?;
+            let mut ssh_configs = SshConfigs::default();
             inv.nodes
                 .iter()
                 .map(|n| {
@@ -147,12 +148,10 @@ impl RunConfig {
                         address: n.address.to_string(),
                         roles: normalized_roles(&n.roles),
                     };
-                    let host = n.ssh_host.as_ref().unwrap_or(&n.address).to_string();
-                    let file = ssh_config.resolve(&host);
-                    let target = ssh_target(host, &inv.ssh.overlaid(&n.ssh), &file);
-                    (spec, Connection::Ssh(target))
+                    let ssh = inv.ssh.overlaid(&n.ssh);
+                    Ok((spec, connection(n, &ssh, &mut ssh_configs)?))
                 })
-                .collect()
+                .collect::<Result<Vec<_>, ConfigError>>()?
         } else {
             vec![(local_node(), Connection::Local)]
         };
@@ -190,6 +189,95 @@ impl RunConfig {
             warnings: inv.warnings,
         })
     }
+}
+
+/// The ssh_config files nodes name (`None`: `~/.ssh/config`), each read once.
+#[derive(Debug, Default)]
+struct SshConfigs(std::collections::HashMap<Option<PathBuf>, SshConfig>);
+
+impl SshConfigs {
+    fn get(&mut self, file: Option<PathBuf>) -> Result<&SshConfig, ConfigError> {
+        use std::collections::hash_map::Entry;
+        match self.0.entry(file) {
+            Entry::Occupied(e) => Ok(e.into_mut()),
+            Entry::Vacant(e) => {
+                let config = match e.key() {
+                    Some(path) if !path.exists() => {
+                        return Err(crate::ssh::SshError::SshConfig {
+                            path: path.clone(),
+                            line: 0,
+                            reason: "the file named by ssh.config_file does not exist".into(),
+                        }
+                        .into());
+                    }
+                    Some(path) => SshConfig::load(path)?,
+                    None => SshConfig::load_default()?,
+                };
+                Ok(e.insert(config))
+            }
+        }
+    }
+}
+
+/// How `node` is reached, by its transport.
+fn connection(
+    node: &InventoryNode,
+    ssh: &SshSettings,
+    configs: &mut SshConfigs,
+) -> Result<Connection, ConfigError> {
+    let host = node.ssh_host.as_ref().unwrap_or(&node.address).to_string();
+    let config_file = ssh.config_file.as_deref().map(expand_home);
+    let kind = ssh.transport.unwrap_or_default();
+    if matches!(kind, TransportKind::Local) {
+        return Ok(Connection::Local);
+    }
+    let file = configs.get(config_file.clone())?.resolve(&host);
+    let russh = ssh_target(host.clone(), ssh, &file);
+    Ok(match kind {
+        TransportKind::Russh | TransportKind::Local => Connection::Russh(russh),
+        TransportKind::Openssh => Connection::OpenSsh(OpenSshTarget {
+            host,
+            user: ssh.user.clone(),
+            port: ssh.port,
+            identity_files: ssh
+                .identity_file
+                .iter()
+                .flat_map(|f| f.to_vec())
+                .map(|f| expand_home(&f))
+                .collect(),
+            known_hosts: ssh.known_hosts.as_deref().map(expand_home),
+            jump: ssh.bastion.as_ref().map(|b| {
+                let user = b.user.as_ref().map(|u| format!("{u}@")).unwrap_or_default();
+                let host = if b.host.contains(':') {
+                    format!("[{}]", b.host)
+                } else {
+                    b.host.clone()
+                };
+                let port = b.port.map(|p| format!(":{p}")).unwrap_or_default();
+                format!("{user}{host}{port}")
+            }),
+            config_file,
+            sudo: russh.sudo,
+            login_user: russh.user,
+        }),
+        TransportKind::Exec => {
+            let values = ExecValues {
+                name: &node.name,
+                address: node.address.as_str(),
+                user: &russh.user,
+            };
+            Connection::Exec(ExecTarget {
+                // The inventory's rules make sure an exec node has its command.
+                argv: ssh
+                    .exec_command
+                    .as_ref()
+                    .map(|c| c.render(values))
+                    .unwrap_or_default(),
+                user: russh.user.clone(),
+                sudo: russh.sudo,
+            })
+        }
+    })
 }
 
 /// This machine as the embedded default: every role, so every check applies.

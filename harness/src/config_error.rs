@@ -27,8 +27,17 @@ pub enum ConfigError {
     /// An inventory `plugins:` entry that cannot be used.
     #[error(transparent)]
     PluginEntry(#[from] crate::plugin::sources::PluginEntryError),
+    /// A transport that cannot be set up on this machine (the local probe, say).
+    #[error(transparent)]
+    Transport(Box<dyn std::error::Error + Send + Sync>),
     #[error("--json and --junit both name {}: give each report its own file", .0.display())]
     SameReportPath(PathBuf),
+}
+
+impl ConfigError {
+    pub fn transport(e: impl std::error::Error + Send + Sync + 'static) -> ConfigError {
+        ConfigError::Transport(Box::new(e))
+    }
 }
 
 impl From<crate::ssh::SshError> for ConfigError {

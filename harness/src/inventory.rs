@@ -6,6 +6,7 @@ pub mod cidr_list;
 pub mod clock_skew;
 pub mod cluster_files;
 pub mod cross_checks;
+pub mod exec_command;
 pub mod extra_port;
 pub mod inventory_error;
 pub mod kubeadm_config;
@@ -24,6 +25,7 @@ use tarmac_checks::{ByteSize, Cni, CniMode, Role};
 
 pub use cidr_list::CidrList;
 pub use clock_skew::ClockSkewSection;
+pub use exec_command::{ExecCommand, ExecValues, TransportKind};
 pub use extra_port::ExtraPort;
 pub use inventory_error::{InventoryError, ParseError};
 pub use node_address::NodeAddress;

@@ -1,6 +1,6 @@
-//! The SSH transport: reach a node (directly or through a bastion), verify its host key
-//! against known_hosts, authenticate, upload the static probe, run it, read its line
-//! protocol and leave nothing behind. [`SshRun::probe_node`] is the entry point.
+//! SSH, as the russh transport speaks it: reach a node (directly or through a bastion),
+//! verify its host key against known_hosts, authenticate ([`SshRun::connect`]); the node
+//! script every shell-based transport runs (`upload`), and the probe binary it uploads.
 
 pub mod auth;
 pub mod bastion;
@@ -9,8 +9,6 @@ pub mod error;
 pub mod host_pattern;
 pub mod known_hosts;
 pub mod probe_binary;
-pub mod probe_output;
-pub mod probe_run;
 pub mod ssh_config;
 pub mod ssh_run;
 pub mod upload;
@@ -19,4 +17,4 @@ pub use error::{KeyChange, Phase, SshError};
 pub use known_hosts::{HostKeyStatus, KnownHosts};
 pub use probe_binary::ProbeBinary;
 pub use ssh_config::{HostConfig, JumpSpec, SshConfig};
-pub use ssh_run::{MeshNode, SshOptions, SshRun};
+pub use ssh_run::{SshOptions, SshRun};

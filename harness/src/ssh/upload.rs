@@ -89,11 +89,12 @@ pub fn command(probe: &ProbeBinary, sudo: bool, keep: bool, probe_timeout: Durat
 /// the harness's own (so the harness reports the timeout first): sshd does not deliver
 /// signal requests to every session (not to root's, for one), and a probe must not outlive
 /// a vanished harness.
-fn node_deadline(probe_timeout: Duration) -> u64 {
+pub fn node_deadline(probe_timeout: Duration) -> u64 {
     probe_timeout.as_secs() + 3
 }
 
-fn script(probe: &ProbeBinary, sudo: bool, keep: bool, probe_timeout: Duration) -> String {
+/// The script itself, for transports that hand it to a `sh -c` of their own (exec).
+pub fn script(probe: &ProbeBinary, sudo: bool, keep: bool, probe_timeout: Duration) -> String {
     let template = r#"umask 077
 trap "" PIPE
 if [ -n "$HOME" ] && [ -d "$HOME" ] && [ -w "$HOME" ]; then d="$HOME/.cache/tarmac"; else d="/tmp/tarmac-$(id -u)"; fi

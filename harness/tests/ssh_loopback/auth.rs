@@ -3,9 +3,11 @@
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use tarmac::ssh::{SshError, SshOptions, SshRun};
+use tarmac::ssh::SshError;
 
-use crate::sshd::{Sshd, keygen, keygen_typed, options, ready, real_probe, request};
+use crate::sshd::{
+    Run, RunOptions, Sshd, keygen, keygen_typed, options, ready, real_probe, request,
+};
 
 #[tokio::test]
 async fn encrypted_identity_needs_the_agent() {
@@ -20,9 +22,15 @@ async fn encrypted_identity_needs_the_agent() {
     let mut target = sshd.target(known_hosts);
     target.identity_files = vec![key.clone()];
 
-    let run = SshRun::new(real_probe(), options());
+    let run = Run::new(real_probe(), options());
     let err = run.probe_node("n1", &target, &request()).await.unwrap_err();
-    assert!(matches!(err, SshError::EncryptedIdentity { .. }), "{err}");
+    assert!(
+        matches!(
+            err.transport_error::<SshError>(),
+            Some(SshError::EncryptedIdentity { .. })
+        ),
+        "{err}"
+    );
     assert!(err.to_string().contains("add it to ssh-agent"), "{err}");
 
     // Once ssh-agent holds it, the same identity file works through the agent.
@@ -55,9 +63,9 @@ async fn encrypted_identity_needs_the_agent() {
         .output()
         .unwrap();
     assert!(added.status.success(), "{added:?}");
-    let with_agent = SshRun::new(
+    let with_agent = Run::new(
         real_probe(),
-        SshOptions {
+        RunOptions {
             agent_socket: Some(socket),
             ..options()
         },
@@ -78,9 +86,15 @@ async fn wrong_key_is_rejected_naming_what_was_tried() {
     keygen(&sshd.path("stranger"), "");
     let mut target = sshd.target(known_hosts);
     target.identity_files = vec![sshd.path("stranger"), sshd.path("absent")];
-    let run = SshRun::new(real_probe(), options());
+    let run = Run::new(real_probe(), options());
     let err = run.probe_node("n1", &target, &request()).await.unwrap_err();
-    assert!(matches!(err, SshError::AuthRejected { .. }), "{err}");
+    assert!(
+        matches!(
+            err.transport_error::<SshError>(),
+            Some(SshError::AuthRejected { .. })
+        ),
+        "{err}"
+    );
     let text = err.to_string();
     assert!(
         text.contains("stranger") && text.contains("absent (not found)"),
@@ -107,7 +121,7 @@ async fn rsa_and_ecdsa_identity_files_authenticate() {
         .unwrap();
         let mut target = sshd.target(known_hosts.clone());
         target.identity_files = vec![key];
-        let run = SshRun::new(real_probe(), options());
+        let run = Run::new(real_probe(), options());
         run.probe_node("n1", &target, &request())
             .await
             .unwrap_or_else(|e| panic!("{kind}: {e}"));

@@ -1,0 +1,103 @@
+//! This machine as a node: the probe runs as a child process of tarmac and speaks the
+//! same protocol as on a remote node, through the same session. Nothing is written to
+//! disk: the probe's bytes live in an anonymous in-memory file (memfd), executed through
+//! `/proc/self/fd`, and gone with the run.
+
+use std::fs::File;
+use std::io::{self, Write};
+use std::os::fd::AsRawFd;
+use std::process::Stdio;
+use std::sync::Arc;
+
+use nix::sys::memfd::{MFdFlags, memfd_create};
+use tarmac_reports::event::{EventSink, RunEvent};
+use tokio::process::Command;
+
+use super::Transport;
+use super::process_stream::ProcessStream;
+use crate::session::{BoxFuture, Launch, Opened, ProbeError};
+use crate::ssh::{ProbeBinary, upload};
+
+/// Why the probe cannot be started on this machine.
+#[derive(Debug, thiserror::Error)]
+pub enum LocalError {
+    #[error("cannot hold the probe in memory to run it here (memfd_create): {0}")]
+    Memfd(#[source] io::Error),
+    #[error("{node}: cannot start the probe on this machine: {source}")]
+    Spawn {
+        node: String,
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// The probe, executable from memory; made once per run and shared by its local nodes.
+#[derive(Debug)]
+pub struct LocalProbe {
+    /// Read-only: a file open for writing cannot be executed (ETXTBSY).
+    file: File,
+}
+
+impl LocalProbe {
+    pub fn new(probe: &ProbeBinary) -> Result<LocalProbe, LocalError> {
+        // CLOEXEC: no other child of tarmac inherits it. exec through /proc/self/fd still
+        // works, as the kernel opens the file before it closes the descriptors.
+        let fd = memfd_create("tarmac-probe", MFdFlags::MFD_CLOEXEC)
+            .map_err(|e| LocalError::Memfd(e.into()))?;
+        let mut writable = File::from(fd);
+        writable
+            .write_all(probe.bytes())
+            .map_err(LocalError::Memfd)?;
+        let file = File::open(format!("/proc/self/fd/{}", writable.as_raw_fd()))
+            .map_err(LocalError::Memfd)?;
+        drop(writable);
+        Ok(LocalProbe { file })
+    }
+
+    fn path(&self) -> String {
+        format!("/proc/self/fd/{}", self.file.as_raw_fd())
+    }
+}
+
+/// A node that is this machine.
+#[derive(Debug, Clone)]
+pub struct LocalNode {
+    pub probe: Arc<LocalProbe>,
+}
+
+impl Transport for LocalNode {
+    fn name(&self) -> &'static str {
+        "local"
+    }
+
+    fn open<'a>(
+        &'a self,
+        launch: &'a Launch,
+        events: &'a dyn EventSink,
+    ) -> BoxFuture<'a, Result<Opened, ProbeError>> {
+        Box::pin(async move {
+            let deadline = upload::node_deadline(launch.probe_lifetime());
+            let child = Command::new(self.probe.path())
+                .arg("--deadline")
+                .arg(deadline.to_string())
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .and_then(ProcessStream::new)
+                .map_err(|source| {
+                    ProbeError::transport(LocalError::Spawn {
+                        node: launch.node.clone(),
+                        source,
+                    })
+                })?;
+            events.emit(&RunEvent::NodeConnected {
+                node: launch.node.clone(),
+            });
+            Ok(Opened {
+                stream: Box::new(child),
+                leftover: Vec::new(),
+            })
+        })
+    }
+}

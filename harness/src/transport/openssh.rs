@@ -1,0 +1,353 @@
+//! The system's OpenSSH client as a transport, so that every option OpenSSH has works
+//! (ProxyJump and ProxyCommand, certificates, GSSAPI, PKCS#11, the user's ssh_config).
+//! Per node, a ControlMaster connects and authenticates first (`BatchMode=yes`, host keys
+//! checked strictly, never weakened: `StrictHostKeyChecking=yes`, or `accept-new` with
+//! `--accept-new-host-keys`); the session then runs over that connection, and so would
+//! anything else the node needs. The masters' sockets live in a private 0700 directory of
+//! the run; a master is closed when its node's session ends, and at the latest when the
+//! run ends or is interrupted (dropping the transport stops every master left).
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use tarmac_reports::event::{EventSink, RunEvent};
+use tokio::process::{Child, Command};
+use tokio::time::Instant;
+
+use super::Transport;
+use super::node_script::{self, Announce};
+use super::openssh_error::{Attempt, classify};
+use super::process_stream::ProcessStream;
+use crate::session::{BoxFuture, Launch, Opened, ProbeError, ProbeStream};
+use crate::ssh::{Phase, ProbeBinary, SshError, upload};
+use crate::target::OpenSshTarget;
+
+/// How often a starting master is looked at.
+const MASTER_POLL: Duration = Duration::from_millis(10);
+/// How long a master gets to end when told to.
+const MASTER_STOP: Duration = Duration::from_secs(2);
+
+/// Knobs of the openssh transport.
+#[derive(Debug, Clone)]
+pub struct OpenSshOptions {
+    /// The client to run: `ssh`, found on `PATH`.
+    pub program: PathBuf,
+    /// ssh's `ConnectTimeout`; the master's whole setup may take this plus `auth_timeout`.
+    pub connect_timeout: Duration,
+    pub auth_timeout: Duration,
+    /// Trust on first use for hosts absent from known_hosts; never for changed keys.
+    pub accept_new_host_keys: bool,
+}
+
+impl Default for OpenSshOptions {
+    fn default() -> OpenSshOptions {
+        OpenSshOptions {
+            program: PathBuf::from("ssh"),
+            connect_timeout: Duration::from_secs(10),
+            auth_timeout: Duration::from_secs(15),
+            accept_new_host_keys: false,
+        }
+    }
+}
+
+/// The openssh transport of one run.
+#[derive(Debug, Clone)]
+pub struct OpenSsh {
+    shared: Arc<Shared>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    options: OpenSshOptions,
+    probe: Arc<ProbeBinary>,
+    /// The masters' sockets and logs; removed with the run.
+    dir: tempfile::TempDir,
+    next: AtomicUsize,
+}
+
+impl OpenSsh {
+    /// Makes the run's private socket directory (0700, under `$TMPDIR` or /tmp).
+    pub fn new(probe: Arc<ProbeBinary>, options: OpenSshOptions) -> std::io::Result<OpenSsh> {
+        let dir = tempfile::Builder::new().prefix("tarmac-ssh-").tempdir()?;
+        Ok(OpenSsh {
+            shared: Arc::new(Shared {
+                options,
+                probe,
+                dir,
+                next: AtomicUsize::new(0),
+            }),
+        })
+    }
+
+    /// The transport of one node.
+    pub fn node(&self, target: OpenSshTarget) -> OpenSshNode {
+        OpenSshNode {
+            run: self.clone(),
+            target,
+            master: Arc::new(Mutex::new(None)),
+        }
+    }
+
+    /// The private directory of the masters' sockets.
+    pub fn socket_dir(&self) -> &Path {
+        self.shared.dir.path()
+    }
+}
+
+/// One node reached with `ssh`.
+#[derive(Debug)]
+pub struct OpenSshNode {
+    run: OpenSsh,
+    target: OpenSshTarget,
+    /// The node's ControlMaster while a session uses it.
+    master: Arc<Mutex<Option<Master>>>,
+}
+
+/// A running ControlMaster: our child, stopped with TERM when dropped.
+#[derive(Debug)]
+struct Master {
+    child: Child,
+    socket: PathBuf,
+}
+
+impl Master {
+    async fn stop(mut self) {
+        signal(&self.child, Signal::SIGTERM);
+        if tokio::time::timeout(MASTER_STOP, self.child.wait())
+            .await
+            .is_err()
+        {
+            let _ = self.child.start_kill();
+            let _ = self.child.wait().await;
+        }
+    }
+}
+
+impl Drop for Master {
+    fn drop(&mut self) {
+        // A master still running here was not stopped (Ctrl-C, a task aborted).
+        signal(&self.child, Signal::SIGTERM);
+    }
+}
+
+fn signal(child: &Child, signal: Signal) {
+    if let Some(pid) = child.id().and_then(|id| i32::try_from(id).ok()) {
+        let _ = kill(Pid::from_raw(pid), signal);
+    }
+}
+
+impl OpenSshNode {
+    /// Options for every `ssh` of this node: the inventory's settings (which win over
+    /// ssh_config) and tarmac's fixed ones.
+    fn common_args(&self, command: &mut Command, socket: &Path) {
+        let o = &self.run.shared.options;
+        let t = &self.target;
+        let strict = if o.accept_new_host_keys {
+            "accept-new"
+        } else {
+            "yes"
+        };
+        if let Some(file) = &t.config_file {
+            command.arg("-F").arg(file);
+        }
+        command.args([
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            &format!("StrictHostKeyChecking={strict}"),
+            "-o",
+            "LogLevel=ERROR",
+            "-o",
+            &format!("ConnectTimeout={}", o.connect_timeout.as_secs().max(1)),
+            "-o",
+            "ServerAliveInterval=15",
+            "-o",
+            "ServerAliveCountMax=3",
+        ]);
+        command
+            .arg("-o")
+            .arg(format!("ControlPath={}", socket.display()));
+        if let Some(known) = &t.known_hosts {
+            command
+                .arg("-o")
+                .arg(format!("UserKnownHostsFile={}", known.display()));
+        }
+        if let Some(user) = &t.user {
+            command.arg("-l").arg(user);
+        }
+        if let Some(port) = t.port {
+            command.arg("-p").arg(port.to_string());
+        }
+        for file in &t.identity_files {
+            command.arg("-i").arg(file);
+        }
+        if let Some(jump) = &t.jump {
+            command.arg("-J").arg(jump);
+        }
+    }
+
+    fn attempt<'a>(&'a self, node: &'a str) -> Attempt<'a> {
+        Attempt {
+            node,
+            host: &self.target.host,
+            port: self.target.port.unwrap_or(22),
+            user: &self.target.login_user,
+            jump: self.target.jump.as_deref(),
+            known_hosts: self.target.known_hosts.as_deref(),
+            connect_timeout: self.run.shared.options.connect_timeout,
+        }
+    }
+
+    /// Starts the node's ControlMaster and waits until it listens on its socket (after
+    /// authentication), or says why it could not.
+    async fn start_master(&self, node: &str) -> Result<Master, ProbeError> {
+        let shared = &self.run.shared;
+        let n = shared.next.fetch_add(1, Ordering::Relaxed);
+        let socket = shared.dir.path().join(format!("{n}.sock"));
+        let log = shared.dir.path().join(format!("{n}.log"));
+        let spawn_error = |source| {
+            ProbeError::transport(SshError::SshClient {
+                node: node.to_owned(),
+                program: shared.options.program.display().to_string(),
+                source,
+            })
+        };
+        let log_file = std::fs::File::create(&log).map_err(spawn_error)?;
+        let mut command = Command::new(&shared.options.program);
+        command.args(["-M", "-N", "-o", "ControlPersist=no"]);
+        // tarmac needs no forwarding and no local command: do not let a config start any.
+        command.args([
+            "-o",
+            "ClearAllForwardings=yes",
+            "-o",
+            "PermitLocalCommand=no",
+        ]);
+        self.common_args(&mut command, &socket);
+        command
+            .arg("--")
+            .arg(&self.target.host)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log_file);
+        let child = command.spawn().map_err(spawn_error)?;
+        let mut master = Master { child, socket };
+        let limit = shared.options.connect_timeout + shared.options.auth_timeout;
+        let deadline = Instant::now() + limit;
+        loop {
+            if master.socket.exists() {
+                return Ok(master);
+            }
+            if let Ok(Some(status)) = master.child.try_wait() {
+                let said = std::fs::read_to_string(&log).unwrap_or_default();
+                let status = match status.code() {
+                    Some(code) => format!("status {code}"),
+                    None => "killed by a signal".to_owned(),
+                };
+                return Err(ProbeError::transport(classify(
+                    &self.attempt(node),
+                    &status,
+                    &said,
+                )));
+            }
+            if Instant::now() >= deadline {
+                master.stop().await;
+                return Err(ProbeError::transport(SshError::Timeout {
+                    node: node.to_owned(),
+                    phase: Phase::Auth,
+                    after: limit,
+                }));
+            }
+            tokio::time::sleep(MASTER_POLL).await;
+        }
+    }
+
+    /// A session over the node's master: `ssh ... -- host COMMAND`.
+    fn session(&self, socket: &Path, remote: &str) -> Command {
+        let mut command = Command::new(&self.run.shared.options.program);
+        command.args(["-o", "ControlMaster=no", "-T"]);
+        self.common_args(&mut command, socket);
+        command
+            .arg("--")
+            .arg(&self.target.host)
+            .arg(remote)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        command
+    }
+
+    fn keep_master(&self, master: Master) {
+        let mut slot = self.master.lock().unwrap_or_else(|e| e.into_inner());
+        *slot = Some(master);
+    }
+}
+
+/// Stops the master held in `slot`, if any.
+fn close_master(slot: Arc<Mutex<Option<Master>>>) -> BoxFuture<'static, ()> {
+    Box::pin(async move {
+        let master = slot.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(master) = master {
+            master.stop().await;
+        }
+    })
+}
+
+impl Transport for OpenSshNode {
+    fn name(&self) -> &'static str {
+        "openssh"
+    }
+
+    fn open<'a>(
+        &'a self,
+        launch: &'a Launch,
+        events: &'a dyn EventSink,
+    ) -> BoxFuture<'a, Result<Opened, ProbeError>> {
+        Box::pin(async move {
+            let master = self.start_master(&launch.node).await?;
+            let socket = master.socket.clone();
+            self.keep_master(master);
+            events.emit(&RunEvent::NodeConnected {
+                node: launch.node.clone(),
+            });
+            let probe = &self.run.shared.probe;
+            let remote = upload::command(
+                probe,
+                launch.sudo,
+                launch.keep_probe,
+                launch.probe_lifetime(),
+            );
+            let slot = self.master.clone();
+            let spawned = self
+                .session(&socket, &remote)
+                .spawn()
+                .and_then(ProcessStream::new);
+            let mut stream = match spawned {
+                Ok(stream) => stream.with_finisher(Box::new(move || close_master(slot))),
+                Err(source) => {
+                    close_master(self.master.clone()).await;
+                    return Err(ProbeError::transport(SshError::SshClient {
+                        node: launch.node.clone(),
+                        program: self.run.shared.options.program.display().to_string(),
+                        source,
+                    }));
+                }
+            };
+            match node_script::start_probe(&mut stream, launch, probe, Announce::Done, events).await
+            {
+                Ok(leftover) => Ok(Opened {
+                    stream: Box::new(stream),
+                    leftover,
+                }),
+                Err(e) => {
+                    stream.finish().await;
+                    Err(e)
+                }
+            }
+        })
+    }
+}

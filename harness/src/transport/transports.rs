@@ -1,0 +1,94 @@
+//! Every node's transport for one run, built from the configuration before any node is
+//! touched: the state each kind shares across its nodes is made once (the probe's bytes,
+//! russh's known_hosts and bastion connections, the openssh ControlMaster directory, the
+//! local probe in memory), and only for the kinds some node uses.
+
+use std::sync::Arc;
+
+use super::Transport;
+use super::exec::ExecNode;
+use super::local::{LocalNode, LocalProbe};
+use super::openssh::{OpenSsh, OpenSshOptions};
+use super::russh::Russh;
+use crate::config::RunConfig;
+use crate::config_error::ConfigError;
+use crate::ssh::{ProbeBinary, SshOptions};
+use crate::target::Connection;
+
+/// One transport per configured node, in inventory order.
+#[derive(Debug, Clone)]
+pub struct Transports {
+    per_node: Vec<Arc<dyn Transport>>,
+}
+
+impl Transports {
+    /// Fails, before any node is touched, when the probe cannot be found or read, or a
+    /// transport cannot be set up.
+    pub fn new(config: &RunConfig) -> Result<Transports, ConfigError> {
+        let probe = Arc::new(ProbeBinary::locate()?);
+        let mut russh = None;
+        let mut openssh = None;
+        let mut local = None;
+        let mut per_node: Vec<Arc<dyn Transport>> = Vec::with_capacity(config.nodes.len());
+        for (_, conn) in &config.nodes {
+            let transport: Arc<dyn Transport> = match conn {
+                Connection::Local => {
+                    let in_memory = match &local {
+                        Some(in_memory) => Arc::clone(in_memory),
+                        None => {
+                            let made =
+                                Arc::new(LocalProbe::new(&probe).map_err(ConfigError::transport)?);
+                            local = Some(made.clone());
+                            made
+                        }
+                    };
+                    Arc::new(LocalNode { probe: in_memory })
+                }
+                Connection::Russh(target) => {
+                    let russh = russh.get_or_insert_with(|| {
+                        Russh::new(
+                            probe.clone(),
+                            SshOptions {
+                                accept_new_host_keys: config.accept_new_host_keys,
+                                ..SshOptions::default()
+                            },
+                        )
+                    });
+                    Arc::new(russh.node(target.clone()))
+                }
+                Connection::OpenSsh(target) => {
+                    let run = match &openssh {
+                        Some(run) => OpenSsh::clone(run),
+                        None => {
+                            let options = OpenSshOptions {
+                                accept_new_host_keys: config.accept_new_host_keys,
+                                ..OpenSshOptions::default()
+                            };
+                            let made = OpenSsh::new(probe.clone(), options)
+                                .map_err(ConfigError::transport)?;
+                            openssh = Some(made.clone());
+                            made
+                        }
+                    };
+                    Arc::new(run.node(target.clone()))
+                }
+                Connection::Exec(target) => Arc::new(ExecNode {
+                    probe: probe.clone(),
+                    target: target.clone(),
+                }),
+            };
+            per_node.push(transport);
+        }
+        Ok(Transports { per_node })
+    }
+
+    /// From transports made elsewhere (tests), one per node.
+    pub fn from_nodes(per_node: Vec<Arc<dyn Transport>>) -> Transports {
+        Transports { per_node }
+    }
+
+    /// The transport of the node at `index` (inventory order).
+    pub fn node(&self, index: usize) -> Option<&Arc<dyn Transport>> {
+        self.per_node.get(index)
+    }
+}

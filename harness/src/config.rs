@@ -9,16 +9,16 @@ use tarmac_checks::{
     ClusterSpec, NodeSpec, Phase, PortPlan, PortRequirement, Role, Settings, Status,
 };
 
-use crate::cli::{CheckArgs, ColorArg, FactsArgs, FailOnArg, PhaseArg, PortsArgs, RunArgs};
+use crate::audit::Audit;
+use crate::cli::{
+    AuditArgs, CheckArgs, ColorArg, FactsArgs, FailOnArg, PhaseArg, PortsArgs, RunArgs,
+};
 use crate::config_error::ConfigError;
 use crate::ignore_list::IgnoreList;
-use crate::inventory::{
-    ChecksSection, ClusterSection, ExecValues, ExtraPort, Inventory, InventoryNode, SshSettings,
-    SwapSeverity, TransportKind,
-};
+use crate::inventory::{ChecksSection, ClusterSection, ExtraPort, Inventory, SwapSeverity};
+use crate::node_connection;
 use crate::node_error::NODE_REACHABLE;
-use crate::ssh::{HostConfig, SshConfig};
-use crate::target::{Connection, ExecTarget, JumpHost, OpenSshTarget, SshTarget};
+use crate::target::Connection;
 
 #[derive(Debug, Clone)]
 pub struct RunConfig {
@@ -34,7 +34,7 @@ pub struct RunConfig {
     /// Prometheus textfile (`--prom`).
     pub prom: Option<PathBuf>,
     /// `tarmac audit`: the baseline the run is compared with.
-    pub audit: Option<crate::audit::Audit>,
+    pub audit: Option<Audit>,
     pub ignore: IgnoreList,
     /// The least severe status that fails the run.
     pub fail_on: Status,
@@ -110,6 +110,32 @@ impl RunConfig {
         Ok(config)
     }
 
+    /// `check`'s, plus the baseline, read now so that a missing or foreign file ends the
+    /// run before it starts (exit 2).
+    pub fn for_audit(args: &AuditArgs) -> Result<Self, ConfigError> {
+        let baseline = tarmac_reports::json::read(&args.baseline)?;
+        let mut config = RunConfig::for_check(&args.check)?;
+        if baseline.phase != config.settings.phase {
+            config.warnings.push(format!(
+                "the baseline {} is a {} report and this audit runs {}: port checks differ \
+                 between phases and will show as drift (use --phase {})",
+                args.baseline.display(),
+                baseline.phase.as_str(),
+                config.settings.phase.as_str(),
+                baseline.phase.as_str(),
+            ));
+        }
+        config.audit = Some(Audit {
+            baseline_path: args.baseline.clone(),
+            baseline,
+            fail_on: match args.fail_on_drift {
+                FailOnArg::Warn => Status::Warn,
+                FailOnArg::Fail => Status::Fail,
+            },
+        });
+        Ok(config)
+    }
+
     pub fn for_ports(args: &PortsArgs) -> Result<Self, ConfigError> {
         // `ports` reaches no node; the run settings are never used.
         let run = RunArgs {
@@ -139,7 +165,7 @@ impl RunConfig {
             None => Inventory::default(),
         };
         let nodes = if inventory.is_some() {
-            let mut ssh_configs = SshConfigs::default();
+            let mut ssh_configs = node_connection::SshConfigs::default();
             inv.nodes
                 .iter()
                 .map(|n| {
@@ -149,7 +175,10 @@ impl RunConfig {
                         roles: normalized_roles(&n.roles),
                     };
                     let ssh = inv.ssh.overlaid(&n.ssh);
-                    Ok((spec, connection(n, &ssh, &mut ssh_configs)?))
+                    Ok((
+                        spec,
+                        node_connection::connection(n, &ssh, &mut ssh_configs)?,
+                    ))
                 })
                 .collect::<Result<Vec<_>, ConfigError>>()?
         } else {
@@ -189,95 +218,6 @@ impl RunConfig {
             warnings: inv.warnings,
         })
     }
-}
-
-/// The ssh_config files nodes name (`None`: `~/.ssh/config`), each read once.
-#[derive(Debug, Default)]
-struct SshConfigs(std::collections::HashMap<Option<PathBuf>, SshConfig>);
-
-impl SshConfigs {
-    fn get(&mut self, file: Option<PathBuf>) -> Result<&SshConfig, ConfigError> {
-        use std::collections::hash_map::Entry;
-        match self.0.entry(file) {
-            Entry::Occupied(e) => Ok(e.into_mut()),
-            Entry::Vacant(e) => {
-                let config = match e.key() {
-                    Some(path) if !path.exists() => {
-                        return Err(crate::ssh::SshError::SshConfig {
-                            path: path.clone(),
-                            line: 0,
-                            reason: "the file named by ssh.config_file does not exist".into(),
-                        }
-                        .into());
-                    }
-                    Some(path) => SshConfig::load(path)?,
-                    None => SshConfig::load_default()?,
-                };
-                Ok(e.insert(config))
-            }
-        }
-    }
-}
-
-/// How `node` is reached, by its transport.
-fn connection(
-    node: &InventoryNode,
-    ssh: &SshSettings,
-    configs: &mut SshConfigs,
-) -> Result<Connection, ConfigError> {
-    let host = node.ssh_host.as_ref().unwrap_or(&node.address).to_string();
-    let config_file = ssh.config_file.as_deref().map(expand_home);
-    let kind = ssh.transport.unwrap_or_default();
-    if matches!(kind, TransportKind::Local) {
-        return Ok(Connection::Local);
-    }
-    let file = configs.get(config_file.clone())?.resolve(&host);
-    let russh = ssh_target(host.clone(), ssh, &file);
-    Ok(match kind {
-        TransportKind::Russh | TransportKind::Local => Connection::Russh(russh),
-        TransportKind::Openssh => Connection::OpenSsh(OpenSshTarget {
-            host,
-            user: ssh.user.clone(),
-            port: ssh.port,
-            identity_files: ssh
-                .identity_file
-                .iter()
-                .flat_map(|f| f.to_vec())
-                .map(|f| expand_home(&f))
-                .collect(),
-            known_hosts: ssh.known_hosts.as_deref().map(expand_home),
-            jump: ssh.bastion.as_ref().map(|b| {
-                let user = b.user.as_ref().map(|u| format!("{u}@")).unwrap_or_default();
-                let host = if b.host.contains(':') {
-                    format!("[{}]", b.host)
-                } else {
-                    b.host.clone()
-                };
-                let port = b.port.map(|p| format!(":{p}")).unwrap_or_default();
-                format!("{user}{host}{port}")
-            }),
-            config_file,
-            sudo: russh.sudo,
-            login_user: russh.user,
-        }),
-        TransportKind::Exec => {
-            let values = ExecValues {
-                name: &node.name,
-                address: node.address.as_str(),
-                user: &russh.user,
-            };
-            Connection::Exec(ExecTarget {
-                // The inventory's rules make sure an exec node has its command.
-                argv: ssh
-                    .exec_command
-                    .as_ref()
-                    .map(|c| c.render(values))
-                    .unwrap_or_default(),
-                user: russh.user.clone(),
-                sudo: russh.sudo,
-            })
-        }
-    })
 }
 
 /// This machine as the embedded default: every role, so every check applies.
@@ -363,57 +303,6 @@ fn settings(section: &ChecksSection) -> Settings {
     }
 }
 
-/// The inventory's settings first, then `~/.ssh/config` for this host, then OpenSSH's
-/// defaults for whatever both leave out.
-fn ssh_target(host: String, ssh: &SshSettings, file: &HostConfig) -> SshTarget {
-    let user = ssh
-        .user
-        .clone()
-        .or_else(|| file.user.clone())
-        .or_else(|| std::env::var("USER").ok().filter(|u| !u.is_empty()))
-        .unwrap_or_else(|| "root".to_owned());
-    let identity_files: Vec<PathBuf> = match &ssh.identity_file {
-        Some(files) => files.to_vec().iter().map(|f| expand_home(f)).collect(),
-        None if !file.identity_files.is_empty() => file.identity_files.clone(),
-        None => ["~/.ssh/id_ed25519", "~/.ssh/id_ecdsa", "~/.ssh/id_rsa"]
-            .iter()
-            .map(|f| expand_home(f))
-            .collect(),
-    };
-    let jump = ssh
-        .bastion
-        .as_ref()
-        .map(|b| (b.host.clone(), b.port, b.user.clone()))
-        .or_else(|| {
-            file.proxy_jump
-                .as_ref()
-                .map(|j| (j.host.clone(), j.port, j.user.clone()))
-        });
-    let bastion = jump.map(|(host, port, jump_user)| JumpHost {
-        host,
-        port: port.unwrap_or(22),
-        user: jump_user.unwrap_or_else(|| user.clone()),
-        identity_files: identity_files.clone(),
-    });
-    SshTarget {
-        host: file.host_name.clone().unwrap_or(host),
-        port: ssh.port.or(file.port).unwrap_or(22),
-        user,
-        identity_files,
-        known_hosts: expand_home(ssh.known_hosts.as_deref().unwrap_or("~/.ssh/known_hosts")),
-        bastion,
-        sudo: ssh.sudo.unwrap_or(false),
-    }
-}
-
-/// `~/x` under `$HOME`; other paths as written.
-fn expand_home(path: &str) -> PathBuf {
-    match (path.strip_prefix("~/"), std::env::var_os("HOME")) {
-        (Some(rest), Some(home)) => PathBuf::from(home).join(rest),
-        _ => PathBuf::from(path),
-    }
-}
-
 fn use_color(arg: ColorArg) -> bool {
     use std::io::IsTerminal;
     match arg {
@@ -476,51 +365,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn node_ssh_overrides_and_defaults() {
-        let inv = Inventory::parse(
-            "ssh: {user: ops, bastion: jump.lab.example, known_hosts: /etc/tarmac/known_hosts}\n\
-             nodes:\n  - {name: a, address: 198.18.0.1, roles: [worker, worker], ssh: {port: 2222, sudo: true}}\n",
-        )
-        .unwrap();
-        let n = &inv.nodes[0];
-        let t = ssh_target(
-            n.address.to_string(),
-            &inv.ssh.overlaid(&n.ssh),
-            &HostConfig::default(),
-        );
-        assert_eq!((t.user.as_str(), t.port, t.sudo), ("ops", 2222, true));
-        assert_eq!(t.known_hosts, PathBuf::from("/etc/tarmac/known_hosts"));
-        let jump = t.bastion.unwrap();
+    fn roles_are_sorted_once_each() {
         assert_eq!(
-            (jump.host.as_str(), jump.port, jump.user.as_str()),
-            ("jump.lab.example", 22, "ops")
+            normalized_roles(&[Role::Worker, Role::Etcd, Role::Worker]),
+            [Role::Etcd, Role::Worker]
         );
-        assert_eq!(normalized_roles(&n.roles), [Role::Worker]);
-    }
-
-    #[test]
-    fn ssh_config_fills_what_the_inventory_leaves_out() {
-        let file = SshConfig::parse(
-            Path::new("config"),
-            "Host w*\n  HostName 198.18.0.99\n  User deploy\n  Port 2200\n  IdentityFile /keys/lab\n  ProxyJump jump@198.18.0.1\n",
-        )
-        .unwrap();
-        let resolved = file.resolve("w1");
-        let from_file = ssh_target("w1".into(), &SshSettings::default(), &resolved);
-        assert_eq!(from_file.host, "198.18.0.99");
-        assert_eq!((from_file.user.as_str(), from_file.port), ("deploy", 2200));
-        assert_eq!(from_file.identity_files, [PathBuf::from("/keys/lab")]);
-        assert_eq!(
-            from_file.bastion.map(|b| (b.user, b.host)),
-            Some(("jump".into(), "198.18.0.1".into()))
-        );
-        let inventory = SshSettings {
-            user: Some("root".into()),
-            port: Some(22),
-            ..SshSettings::default()
-        };
-        let inv_wins = ssh_target("w1".into(), &inventory, &resolved);
-        assert_eq!((inv_wins.user.as_str(), inv_wins.port), ("root", 22));
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod inventory;
 pub mod man_page;
 pub mod mesh;
 pub mod mesh_settings;
+pub mod node_connection;
 pub mod node_error;
 pub mod node_plan;
 pub mod plugin;

@@ -30,7 +30,7 @@ fn main() -> ExitCode {
         Command::Check(args) => RunConfig::for_check(args),
         Command::Ports(args) => RunConfig::for_ports(args),
         Command::Facts(args) => RunConfig::for_facts(args),
-        Command::Audit(args) => tarmac::audit::config(args),
+        Command::Audit(args) => RunConfig::for_audit(args),
         Command::Completions(args) => return emit(Ok(tarmac::completions::script(args.shell))),
         Command::Man => return emit(tarmac::man_page::render()),
         Command::Plugin(args) => return plugin_kit(args),

@@ -295,3 +295,107 @@ fn healthy_nodes_behind_a_bastion_report_the_same_over_every_transport() {
         "a master is still running: {masters}"
     );
 }
+
+/// The ControlMasters of openssh runs against `lab` (their command line names the lab's
+/// ssh_config), with their `ControlPath`.
+fn masters(lab: &Lab) -> Vec<(u32, String)> {
+    let lab_dir = lab.dir().display().to_string();
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(raw) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        let args: Vec<String> = raw
+            .split(|b| *b == 0)
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect();
+        let is_master = args.first().is_some_and(|a| a.ends_with("ssh"))
+            && args.iter().any(|a| a == "-M")
+            && args.iter().any(|a| a.contains(&lab_dir));
+        if let (true, Some(path)) = (
+            is_master,
+            args.iter().find_map(|a| a.strip_prefix("ControlPath=")),
+        ) {
+            found.push((pid, path.to_owned()));
+        }
+    }
+    found
+}
+
+/// Ctrl-C while an openssh run waits in the mesh: tarmac stops at once, every
+/// ControlMaster is gone, its private socket directory too, and the nodes are clean.
+#[test]
+fn an_interrupted_openssh_run_stops_its_masters_and_leaves_nothing() {
+    use std::time::Instant;
+
+    use tarmac_tests::{probe_bin, tarmac_bin};
+
+    if !lab_ready() {
+        return;
+    }
+    // Probes to w1's dropped port wait out the mesh timeout: the run is still going, every
+    // session open, when the interrupt comes.
+    let lab = Lab::builder("tr-int")
+        .node("cp1")
+        .roles(&["control-plane", "etcd"])
+        .node("w1")
+        .fault(Fault::FirewallDrop(10250))
+        .build()
+        .unwrap();
+    let config = lab.ssh_config().display().to_string();
+    let base =
+        lab.inventory_yaml()
+            .replacen("ssh:\n", &format!("ssh:\n  config_file: {config}\n"), 1);
+    let inv = inventory(&lab, "openssh", &base, "openssh");
+    let mut tarmac = lab
+        .client_command(tarmac_bin())
+        .env("TARMAC_PROBE", probe_bin())
+        .args(["check", "--color", "never", "--mesh-timeout", "20000", "-i"])
+        .arg(&inv)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    let running = loop {
+        let found = masters(&lab);
+        if found.len() == 2 {
+            break found;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no two masters within 30 s: {found:?}"
+        );
+        assert!(tarmac.try_wait().unwrap().is_none(), "tarmac ended early");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    // Both sessions started (their probes listen) before the interrupt.
+    std::thread::sleep(Duration::from_millis(500));
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(tarmac.id()).unwrap());
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
+    let status = loop {
+        if let Some(status) = tarmac.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "tarmac did not stop after Ctrl-C"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(130));
+    let gone = Instant::now();
+    while !masters(&lab).is_empty() && gone.elapsed() < GRACE {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(masters(&lab), vec![], "masters left running");
+    for (_, socket) in &running {
+        let dir = Path::new(socket).parent().unwrap();
+        assert!(!dir.exists(), "{} is still there", dir.display());
+    }
+    let left = leftovers(&lab, GRACE).unwrap();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}

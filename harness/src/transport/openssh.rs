@@ -55,6 +55,11 @@ impl Default for OpenSshOptions {
     }
 }
 
+/// The run's private directory for the ControlMaster sockets could not be made.
+#[derive(Debug, thiserror::Error)]
+#[error("the openssh transport cannot make its private socket directory: {0}")]
+pub struct SocketDirError(#[source] std::io::Error);
+
 /// The openssh transport of one run.
 #[derive(Debug, Clone)]
 pub struct OpenSsh {
@@ -72,8 +77,14 @@ struct Shared {
 
 impl OpenSsh {
     /// Makes the run's private socket directory (0700, under `$TMPDIR` or /tmp).
-    pub fn new(probe: Arc<ProbeBinary>, options: OpenSshOptions) -> std::io::Result<OpenSsh> {
-        let dir = tempfile::Builder::new().prefix("tarmac-ssh-").tempdir()?;
+    pub fn new(
+        probe: Arc<ProbeBinary>,
+        options: OpenSshOptions,
+    ) -> Result<OpenSsh, SocketDirError> {
+        let dir = tempfile::Builder::new()
+            .prefix("tarmac-ssh-")
+            .tempdir()
+            .map_err(SocketDirError)?;
         Ok(OpenSsh {
             shared: Arc::new(Shared {
                 options,

@@ -3,6 +3,7 @@
 //! russh's known_hosts and bastion connections, the openssh ControlMaster directory, the
 //! local probe in memory), and only for the kinds some node uses.
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::Transport;
@@ -14,6 +15,37 @@ use crate::config::RunConfig;
 use crate::config_error::ConfigError;
 use crate::ssh::{ProbeBinary, SshOptions};
 use crate::target::Connection;
+
+/// A program a transport runs, not found before any node is touched.
+#[derive(Debug, thiserror::Error)]
+#[error("{needed_by} runs `{program}`, which is not {where_}", where_ = if program.contains('/') { "an executable file" } else { "on PATH" })]
+pub struct ProgramMissing {
+    pub program: String,
+    pub needed_by: &'static str,
+}
+
+/// Fails when `program` (a path, or a name looked up on `PATH`) cannot be run.
+fn installed(program: &Path, needed_by: &'static str) -> Result<(), ConfigError> {
+    let executable = |p: &Path| {
+        use std::os::unix::fs::PermissionsExt;
+        p.metadata()
+            .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    };
+    let found = if program.components().count() > 1 {
+        executable(program)
+    } else {
+        std::env::var_os("PATH").is_some_and(|path| {
+            std::env::split_paths(&path).any(|dir: PathBuf| executable(&dir.join(program)))
+        })
+    };
+    if found {
+        return Ok(());
+    }
+    Err(ConfigError::transport(ProgramMissing {
+        program: program.display().to_string(),
+        needed_by,
+    }))
+}
 
 /// One transport per configured node, in inventory order.
 #[derive(Debug, Clone)]
@@ -64,6 +96,7 @@ impl Transports {
                                 accept_new_host_keys: config.accept_new_host_keys,
                                 ..OpenSshOptions::default()
                             };
+                            installed(&options.program, "the openssh transport")?;
                             let made = OpenSsh::new(probe.clone(), options)
                                 .map_err(ConfigError::transport)?;
                             openssh = Some(made.clone());
@@ -72,10 +105,15 @@ impl Transports {
                     };
                     Arc::new(run.node(target.clone()))
                 }
-                Connection::Exec(target) => Arc::new(ExecNode {
-                    probe: probe.clone(),
-                    target: target.clone(),
-                }),
+                Connection::Exec(target) => {
+                    if let Some(program) = target.argv.first() {
+                        installed(Path::new(program), "ssh.exec_command")?;
+                    }
+                    Arc::new(ExecNode {
+                        probe: probe.clone(),
+                        target: target.clone(),
+                    })
+                }
             };
             per_node.push(transport);
         }

@@ -35,12 +35,10 @@ if [ -z "${TARMAC:-}" ]; then
   cargo build -q --release -p tarmac --bin tarmac
   TARMAC="$ROOT/target/release/tarmac"
 fi
-cargo build -q -p tarmac-checks --bin tarmac-probe --profile probe --target x86_64-unknown-linux-musl
 if [ -z "${LABBIN:-}" ]; then
   cargo build -q --release -p tarmac-tests --bin tarmac-lab
   LABBIN="$ROOT/target/release/tarmac-lab"
 fi
-export TARMAC_PROBE="$ROOT/target/x86_64-unknown-linux-musl/probe/tarmac-probe"
 
 SMALL=bench-fanout
 LARGE=bench-fanout-big
@@ -121,7 +119,8 @@ rss() { # peak RSS in KiB of one tarmac run
 RSS_FIRST=$(rss)
 RSS_WARM=$(rss --keep-probe)
 "${IN_NS[@]}" $CHECK >/dev/null 2>&1 || true
-PROBE_BYTES=$(stat -c %s "$TARMAC_PROBE")
+# The x86_64 probe tarmac embeds (harness/build.rs builds it there).
+PROBE_BYTES=$(stat -c %s "$ROOT/target/embedded-probes/x86_64-unknown-linux-musl/probe/tarmac-probe")
 "$LABBIN" down "$SMALL" >/dev/null
 
 echo "== building a $BIG-node lab" >&2

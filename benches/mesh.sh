@@ -14,11 +14,9 @@ ROOT=$(pwd)
 PROFILE=${PROFILE:-debug}
 case $PROFILE in debug) FLAG="";; *) FLAG="--profile $PROFILE";; esac
 cargo build -q -p tarmac --bin tarmac $FLAG
-cargo build -q -p tarmac-checks --bin tarmac-probe --profile probe --target x86_64-unknown-linux-musl
 cargo build -q -p tarmac-tests --bin tarmac-lab $FLAG
 TARMAC="$ROOT/target/$PROFILE/tarmac"
 LAB="$ROOT/target/$PROFILE/tarmac-lab"
-export TARMAC_PROBE="$ROOT/target/x86_64-unknown-linux-musl/probe/tarmac-probe"
 
 "$LAB" down "$NAME" >/dev/null 2>&1 || true
 UP=$("$LAB" up --nodes "$NODES" --name "$NAME")

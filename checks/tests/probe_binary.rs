@@ -1,10 +1,12 @@
 //! The `tarmac-probe` binary as the harness sees it: built static for musl exactly as
-//! `scripts/build-probe` does, then driven over stdin/stdout.
+//! `harness/build.rs` builds the probes tarmac embeds (same command, same target directory,
+//! so neither builds what the other has built), then driven over stdin/stdout: natively
+//! for x86_64, under Debian's `qemu-aarch64-static` for aarch64.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::thread;
@@ -17,48 +19,85 @@ use tarmac_checks::protocol::{
 };
 
 const MAX_PROBE_BYTES: u64 = 2 * 1024 * 1024;
+const X86_64: &str = "x86_64-unknown-linux-musl";
+const AARCH64: &str = "aarch64-unknown-linux-musl";
 
-/// Builds the probe once per test run; cargo's lock is free while tests run.
+/// Builds the probe for `target` once per test run, where `harness/build.rs` does
+/// (`<target dir>/embedded-probes`); cargo's lock is free while tests run.
+fn probe_for(target: &'static str) -> &'static Path {
+    static PROBES: OnceLock<std::sync::Mutex<Vec<(&str, &'static Path)>>> = OnceLock::new();
+    let mut built = PROBES.get_or_init(Default::default).lock().unwrap();
+    if let Some((_, path)) = built.iter().find(|(t, _)| *t == target) {
+        return path;
+    }
+    // <target dir>/debug/deps/probe_binary-<hash> → <target dir>
+    let exe = std::env::current_exe().unwrap();
+    let target_dir = exe.ancestors().nth(3).unwrap().join("embedded-probes");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let mut command = Command::new(cargo);
+    command
+        .current_dir(workspace)
+        .args([
+            "build",
+            "--locked",
+            "-p",
+            "tarmac-checks",
+            "--bin",
+            "tarmac-probe",
+        ])
+        .args(["--profile", "probe", "--target", target])
+        .env("CARGO_TARGET_DIR", &target_dir);
+    // As in harness/build.rs: the GNU `cc` cannot link for aarch64; rustup's lld can.
+    const LINKER: &str = "CARGO_TARGET_AARCH64_UNKNOWN_LINUX_MUSL_LINKER";
+    if std::env::var_os(LINKER).is_none() {
+        command.env(LINKER, "rust-lld");
+    }
+    let status = command.status().expect("run cargo build");
+    assert!(
+        status.success(),
+        "cargo build of the probe for {target} failed"
+    );
+    let path: &'static Path = Box::leak(
+        target_dir
+            .join(target)
+            .join("probe/tarmac-probe")
+            .into_boxed_path(),
+    );
+    built.push((target, path));
+    path
+}
+
+/// The probe for this machine (x86_64).
 fn probe() -> &'static Path {
-    static PROBE: OnceLock<PathBuf> = OnceLock::new();
-    PROBE.get_or_init(|| {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-        let output = Command::new(cargo)
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .args([
-                "build",
-                "-p",
-                "tarmac-checks",
-                "--bin",
-                "tarmac-probe",
-                "--profile",
-                "probe",
-            ])
-            .args([
-                "--target",
-                "x86_64-unknown-linux-musl",
-                "--message-format=json",
-            ])
-            .stderr(Stdio::inherit())
-            .output()
-            .expect("run cargo build");
-        assert!(output.status.success(), "cargo build of the probe failed");
-        // The artifact message names the executable, wherever the target dir is.
-        String::from_utf8_lossy(&output.stdout)
-            .lines()
-            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-            .filter(|msg| {
-                msg["reason"] == "compiler-artifact" && msg["target"]["name"] == "tarmac-probe"
-            })
-            .find_map(|msg| msg["executable"].as_str().map(PathBuf::from))
-            .expect("cargo reported no tarmac-probe executable")
-    })
+    probe_for(X86_64)
+}
+
+/// How to run the aarch64 probe here: Debian's user-mode emulator, or `None` (a skip,
+/// which fails under TARMAC_LAB_REQUIRED=1 like every environment-dependent skip).
+fn qemu_aarch64() -> Option<&'static str> {
+    const QEMU: &str = "/usr/bin/qemu-aarch64-static";
+    if Path::new(QEMU).exists() {
+        return Some(QEMU);
+    }
+    assert!(
+        std::env::var("TARMAC_LAB_REQUIRED").as_deref() != Ok("1"),
+        "TARMAC_LAB_REQUIRED=1 but {QEMU} is missing (scripts/setup installs qemu-user-static)"
+    );
+    eprintln!("skipping: {QEMU} is missing (scripts/setup installs qemu-user-static)");
+    None
 }
 
 /// Runs the probe with `stdin` as its whole input.
 fn run(args: &[&str], stdin: &[u8]) -> Output {
-    let mut child = Command::new(probe())
-        .args(args)
+    let mut command = Command::new(probe());
+    command.args(args);
+    run_command(command, stdin)
+}
+
+/// Runs `command` (the probe, or an emulator running it) with `stdin` as its whole input.
+fn run_command(mut command: Command, stdin: &[u8]) -> Output {
+    let mut child = command
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -89,6 +128,22 @@ fn request_line(request: &ProbeRequest) -> Vec<u8> {
     line
 }
 
+/// A request measuring `disks` and bind-testing TCP `port`.
+fn disks_and_port(disks: &[&str], port: u16) -> ProbeRequest {
+    ProbeRequest {
+        version: PROTOCOL_VERSION,
+        disk_paths: disks.iter().map(|d| (*d).to_owned()).collect(),
+        bind_ports: vec![PortSpec {
+            port,
+            protocol: Protocol::Tcp,
+        }],
+        mesh: None,
+        files: Vec::new(),
+        sysctls: Vec::new(),
+        commands: Vec::new(),
+    }
+}
+
 fn hello() -> ProbeMessage {
     ProbeMessage::Hello {
         version: PROTOCOL_VERSION,
@@ -110,6 +165,7 @@ fn expect_error(output: &Output) -> String {
 /// What the ELF program headers say about linking.
 #[derive(Debug)]
 struct Linking {
+    machine: u16,
     interpreter: bool,
     needed: usize,
 }
@@ -122,7 +178,7 @@ fn u64_at(b: &[u8], at: usize) -> usize {
     usize::try_from(u64::from_le_bytes(b[at..at + 8].try_into().unwrap())).unwrap()
 }
 
-/// Reads a 64-bit little-endian ELF: a PT_INTERP header means a dynamic loader runs
+/// Reads a 64-bit little-endian ELF: e_machine names the CPU; a PT_INTERP header means a dynamic loader runs
 /// first; DT_NEEDED entries in PT_DYNAMIC name shared libraries. A static-pie binary
 /// has PT_DYNAMIC (for its own relocations) but neither of those.
 fn linking(path: &Path) -> Linking {
@@ -134,6 +190,7 @@ fn linking(path: &Path) -> Linking {
     assert_eq!((b[4], b[5]), (2, 1), "expected a 64-bit little-endian ELF");
     let (phoff, phentsize, phnum) = (u64_at(&b, 0x20), u16_at(&b, 0x36), u16_at(&b, 0x38));
     let mut linking = Linking {
+        machine: u16::from_le_bytes(b[0x12..0x14].try_into().unwrap()),
         interpreter: false,
         needed: 0,
     };
@@ -159,17 +216,60 @@ fn linking(path: &Path) -> Linking {
 }
 
 #[test]
-fn the_probe_is_small_and_statically_linked() {
-    let size = std::fs::metadata(probe()).unwrap().len();
-    assert!(size < MAX_PROBE_BYTES, "tarmac-probe is {size} bytes");
-    let probe = linking(probe());
-    assert!(
-        !probe.interpreter && probe.needed == 0,
-        "tarmac-probe is dynamic: {probe:?}"
-    );
+fn the_probe_is_small_and_statically_linked_for_both_architectures() {
+    for (target, machine) in [(X86_64, 62), (AARCH64, 183)] {
+        let path = probe_for(target);
+        let size = std::fs::metadata(path).unwrap().len();
+        assert!(
+            size < MAX_PROBE_BYTES,
+            "tarmac-probe for {target} is {size} bytes"
+        );
+        let probe = linking(path);
+        assert_eq!(probe.machine, machine, "{target}");
+        assert!(
+            !probe.interpreter && probe.needed == 0,
+            "tarmac-probe for {target} is dynamic: {probe:?}"
+        );
+    }
     // The same reader on this (glibc, dynamic) test binary: proves it can say "dynamic".
     let this = linking(&std::env::current_exe().unwrap());
     assert!(this.interpreter && this.needed > 0, "test binary: {this:?}");
+}
+
+/// The aarch64 probe, run by qemu-user on this x86_64 machine, gathers facts (qemu
+/// answers its uname(2) as an aarch64 kernel would) and speaks the protocol.
+#[test]
+fn the_aarch64_probe_gathers_facts_and_answers_the_protocol_under_qemu() {
+    let Some(qemu) = qemu_aarch64() else {
+        return;
+    };
+    let probe = probe_for(AARCH64);
+    let mut version = Command::new(qemu);
+    version.arg(probe).arg("--version");
+    let output = run_command(version, b"");
+    assert!(output.status.success(), "{output:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout).trim(),
+        format!("tarmac-probe {PROBE_VERSION} (protocol {PROTOCOL_VERSION})")
+    );
+
+    let held = TcpListener::bind("0.0.0.0:0").unwrap();
+    let port = held.local_addr().unwrap().port();
+    let request = disks_and_port(&["/"], port);
+    let mut serve = Command::new(qemu);
+    serve.arg(probe).args(["--deadline", "60"]);
+    let output = run_command(serve, &request_line(&request));
+    assert!(output.status.success(), "{output:?}");
+    let messages = messages(&output);
+    let [first, ProbeMessage::Facts { facts }, ProbeMessage::Done] = messages.as_slice() else {
+        panic!("expected hello, facts, done; got {messages:?}");
+    };
+    assert_eq!(*first, hello());
+    assert_eq!(facts.identity.arch, "aarch64");
+    assert!(facts.identity.cpus >= 1 && facts.identity.memory_total_bytes > 0);
+    assert!(facts.gather_errors.is_empty(), "{:?}", facts.gather_errors);
+    assert_eq!(facts.disks.len(), 1);
+    assert_eq!(facts.ports.bind[0].ipv4, BindOutcome::InUse);
 }
 
 #[test]
@@ -194,18 +294,7 @@ fn unknown_arguments_are_a_usage_error() {
 fn a_request_is_answered_with_hello_facts_done() {
     let held = TcpListener::bind("0.0.0.0:0").unwrap();
     let port = held.local_addr().unwrap().port();
-    let request = ProbeRequest {
-        version: PROTOCOL_VERSION,
-        disk_paths: vec!["/".to_owned(), "/nonexistent/tarmac/data".to_owned()],
-        bind_ports: vec![PortSpec {
-            port,
-            protocol: Protocol::Tcp,
-        }],
-        mesh: None,
-        files: Vec::new(),
-        sysctls: Vec::new(),
-        commands: Vec::new(),
-    };
+    let request = disks_and_port(&["/", "/nonexistent/tarmac/data"], port);
     let output = run(&[], &request_line(&request));
     assert!(output.status.success(), "{output:?}");
     let messages = messages(&output);

@@ -1,12 +1,13 @@
 //! `tarmac audit`: a check run compared with a baseline report. The baseline is read and
 //! validated before any node is touched; after the run, drift findings (see
-//! `tarmac_reports::drift`) join the report and decide the exit code.
+//! `tarmac_reports::drift`) are emitted (`drift-computed`), join the report and decide
+//! the exit code.
 
 use std::path::PathBuf;
 
-use tarmac_checks::Status;
+use tarmac_checks::{Finding, Status};
+use tarmac_reports::Report;
 use tarmac_reports::drift::{self, is_drift};
-use tarmac_reports::{Report, Summary};
 
 use crate::exit::Exit;
 use crate::ignore_list::IgnoreList;
@@ -21,14 +22,12 @@ pub struct Audit {
 }
 
 impl Audit {
-    /// The current report with its drift findings appended (after the checks' own, so
-    /// writers list them last), `--ignore` applied to them, and the summary recounted.
-    pub fn audited(&self, mut report: Report, ignore: &IgnoreList) -> Report {
-        let mut drift = drift::compare(&self.baseline, &report);
+    /// The drift of `report` from the baseline, `--ignore` applied; they join the
+    /// report after the checks' own findings, so writers list them last.
+    pub fn drift(&self, report: &Report, ignore: &IgnoreList) -> Vec<Finding> {
+        let mut drift = drift::compare(&self.baseline, report);
         ignore.apply(&mut drift);
-        report.findings.extend(drift);
-        report.summary = Summary::count(report.nodes.len(), &report.findings);
-        report
+        drift
     }
 
     /// An audit's verdict is its drift: checks that failed in the baseline too are known
@@ -48,8 +47,19 @@ impl Audit {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use tarmac_checks::{Finding, Phase, Role};
-    use tarmac_reports::{NodeReport, NodeStatus};
+    use tarmac_checks::Phase;
+    use tarmac_checks::Role;
+    use tarmac_reports::{NodeReport, NodeStatus, Summary};
+
+    impl Audit {
+        /// `report` as the run's aggregate holds it after `drift-computed`.
+        fn audited(&self, mut report: Report, ignore: &IgnoreList) -> Report {
+            let drift = self.drift(&report, ignore);
+            report.findings.extend(drift);
+            report.summary = Summary::count(report.nodes.len(), &report.findings);
+            report
+        }
+    }
 
     fn report(findings: Vec<Finding>) -> Report {
         Report::new(

@@ -81,6 +81,14 @@ pub struct CheckArgs {
     /// Also write a Prometheus textfile (for node_exporter's textfile collector) to FILE.
     #[arg(long, value_name = "FILE")]
     pub prom: Option<PathBuf>,
+    /// Write the run's events as JSON lines to FILE (`-`: stdout, and the terminal
+    /// report goes to stderr) while the run goes on, one flushed line per event.
+    #[arg(long, value_name = "FILE|-")]
+    pub events: Option<PathBuf>,
+    /// Also write FORMAT (json, junit, html, prom, events) to FILE (`-`: stdout);
+    /// repeatable. `--output json=r.json` is `--json r.json`.
+    #[arg(long, value_name = "FORMAT=FILE")]
+    pub output: Vec<String>,
     /// A Wasm plugin (.wasm component, or a directory of them) to run beside the built-in
     /// checks; repeatable.
     #[arg(long, value_name = "PATH")]
@@ -162,6 +170,10 @@ pub struct FactsArgs {
     /// Write the facts to FILE instead of stdout.
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
+    /// Write the run's events as JSON lines to FILE (`-`: stdout, which then needs
+    /// `--json FILE` for the facts) while the run goes on.
+    #[arg(long, value_name = "FILE|-")]
+    pub events: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -9,6 +9,9 @@ use tarmac_checks::{
     ClusterSpec, NodeSpec, Phase, PortPlan, PortRequirement, Role, Settings, Status,
 };
 
+use tarmac_reports::outputs::{self, Outputs};
+use tarmac_reports::{Destination, OutputRequest};
+
 use crate::audit::Audit;
 use crate::cli::{
     AuditArgs, CheckArgs, ColorArg, FactsArgs, FailOnArg, PhaseArg, PortsArgs, RunArgs,
@@ -27,12 +30,11 @@ pub struct RunConfig {
     pub cluster: ClusterSpec,
     pub settings: Settings,
     pub plan: PortPlan,
-    pub json: Option<PathBuf>,
-    pub junit: Option<PathBuf>,
-    /// The self-contained HTML report (`--html`).
-    pub html: Option<PathBuf>,
-    /// Prometheus textfile (`--prom`).
-    pub prom: Option<PathBuf>,
+    /// Every output asked for (`--json`, `--junit`, `--html`, `--prom`, `--events`,
+    /// `--output`), paths checked: no two the same, each writable.
+    pub outputs: Outputs,
+    /// `tarmac facts --json`: the facts document's file (stdout without it).
+    pub facts_json: Option<PathBuf>,
     /// `tarmac audit`: the baseline the run is compared with.
     pub audit: Option<Audit>,
     pub ignore: IgnoreList,
@@ -62,19 +64,7 @@ pub struct RunConfig {
 impl RunConfig {
     pub fn for_check(args: &CheckArgs) -> Result<Self, ConfigError> {
         let mut config = Self::load(args.inventory.inventory.as_deref(), args.phase, &args.run)?;
-        check_report_paths(args.json.as_deref(), args.junit.as_deref())?;
-        config.json.clone_from(&args.json);
-        config.junit.clone_from(&args.junit);
-        if let Some(path) = &args.html {
-            writable(path).map_err(|why| ConfigError::ReportPath {
-                format: "HTML",
-                path: path.clone(),
-                why,
-            })?;
-        }
-        config.html.clone_from(&args.html);
-        check_report_path("Prometheus", args.prom.as_deref())?;
-        config.prom.clone_from(&args.prom);
+        config.outputs = check_outputs(args)?;
         config.ignore = IgnoreList::from_args(&args.ignore);
         config.fail_on = match args.fail_on {
             FailOnArg::Fail => Status::Fail,
@@ -153,8 +143,24 @@ impl RunConfig {
             PhaseArg::PreInstall,
             &args.run,
         )?;
-        check_report_paths(args.json.as_deref(), None)?;
-        config.json.clone_from(&args.json);
+        // The facts document is the command's own output, not a registry format; it
+        // still may not share a file or stdout with the events.
+        let document = match &args.json {
+            Some(path) => OutputRequest::file(&outputs::JSON, "--json", path),
+            None => OutputRequest {
+                format: &outputs::JSON,
+                destination: Destination::Stdout,
+                asked_as: "the facts document (no --json)".to_owned(),
+            },
+        };
+        let events: Vec<OutputRequest> = args
+            .events
+            .iter()
+            .map(|e| OutputRequest::file_or_stdout(&outputs::EVENTS, "--events", e))
+            .collect();
+        validated(std::iter::once(document).chain(events.clone()).collect())?;
+        config.outputs = Outputs::new(events)?;
+        config.facts_json.clone_from(&args.json);
         Ok(config)
     }
 
@@ -195,10 +201,8 @@ impl RunConfig {
             plan: PortPlan::for_cluster(&cluster, &extra_ports(&inv.cluster)),
             cluster,
             settings,
-            json: None,
-            junit: None,
-            html: None,
-            prom: None,
+            outputs: Outputs::default(),
+            facts_json: None,
             audit: None,
             ignore: IgnoreList::Checks(Default::default()),
             fail_on: Status::Fail,
@@ -312,34 +316,48 @@ fn use_color(arg: ColorArg) -> bool {
     }
 }
 
-/// Refuses a report path that cannot be written, so a long run is not wasted on it.
-fn check_report_paths(json: Option<&Path>, junit: Option<&Path>) -> Result<(), ConfigError> {
-    if let (Some(a), Some(b)) = (json, junit)
-        && a == b
-    {
-        return Err(ConfigError::SameReportPath(a.to_owned()));
+/// The outputs `check` and `audit` were asked for, in flag order, checked.
+fn check_outputs(args: &CheckArgs) -> Result<Outputs, ConfigError> {
+    let files = [
+        (&outputs::JSON, "--json", &args.json),
+        (&outputs::JUNIT, "--junit", &args.junit),
+        (&outputs::HTML, "--html", &args.html),
+        (&outputs::PROMETHEUS, "--prom", &args.prom),
+    ];
+    let mut requests: Vec<OutputRequest> = files
+        .into_iter()
+        .filter_map(|(format, flag, path)| {
+            path.as_deref()
+                .map(|p| OutputRequest::file(format, flag, p))
+        })
+        .collect();
+    if let Some(events) = &args.events {
+        requests.push(OutputRequest::file_or_stdout(
+            &outputs::EVENTS,
+            "--events",
+            events,
+        ));
     }
-    for (format, path) in [("JSON", json), ("JUnit", junit)] {
-        if let Some(path) = path {
+    for text in &args.output {
+        requests.push(OutputRequest::parse(text)?);
+    }
+    validated(requests)
+}
+
+/// Refuses two outputs for one file or stream, and a path that cannot be written, so a
+/// long run is not wasted on it.
+fn validated(requests: Vec<OutputRequest>) -> Result<Outputs, ConfigError> {
+    let outputs = Outputs::new(requests)?;
+    for request in outputs.requests() {
+        if let Some(path) = request.destination.path() {
             writable(path).map_err(|why| ConfigError::ReportPath {
-                format,
+                format: request.format.label,
                 path: path.to_owned(),
                 why,
             })?;
         }
     }
-    Ok(())
-}
-
-fn check_report_path(format: &'static str, path: Option<&Path>) -> Result<(), ConfigError> {
-    match path {
-        Some(path) => writable(path).map_err(|why| ConfigError::ReportPath {
-            format,
-            path: path.to_owned(),
-            why,
-        }),
-        None => Ok(()),
-    }
+    Ok(outputs)
 }
 
 fn writable(path: &Path) -> Result<(), String> {
@@ -393,17 +411,42 @@ mod tests {
     #[test]
     fn report_paths_are_checked_before_the_run() {
         let dir = tempfile::tempdir().unwrap();
-        assert!(check_report_paths(Some(&dir.path().join("r.json")), None).is_ok());
+        let json = |path: &Path| vec![OutputRequest::file(&outputs::JSON, "--json", path)];
+        assert!(validated(json(&dir.path().join("r.json"))).is_ok());
         let missing = dir.path().join("nope/r.json");
-        let err = check_report_paths(Some(&missing), None)
-            .unwrap_err()
-            .to_string();
+        let err = validated(json(&missing)).unwrap_err().to_string();
         assert!(err.contains("does not exist"), "{err}");
-        let err = check_report_paths(Some(dir.path()), None)
-            .unwrap_err()
-            .to_string();
+        let err = validated(json(dir.path())).unwrap_err().to_string();
         assert!(err.contains("is a directory"), "{err}");
+    }
+
+    #[test]
+    fn one_file_for_two_outputs_is_refused_however_spelled() {
+        let dir = tempfile::tempdir().unwrap();
         let same = dir.path().join("r");
-        assert!(check_report_paths(Some(&same), Some(&same)).is_err());
+        let spelled = dir.path().join(".").join("r");
+        let err = validated(vec![
+            OutputRequest::file(&outputs::JSON, "--json", &same),
+            OutputRequest::file_or_stdout(&outputs::EVENTS, "--events", &spelled),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert_eq!(
+            err,
+            format!(
+                "--json and --events both name {}: give each output its own file",
+                spelled.display()
+            )
+        );
+        let err = validated(vec![
+            OutputRequest::file_or_stdout(&outputs::EVENTS, "--events", Path::new("-")),
+            OutputRequest::parse("junit=-").unwrap(),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("--events and --output junit= both write to stdout"),
+            "{err}"
+        );
     }
 }

@@ -30,8 +30,9 @@ pub enum ConfigError {
     /// A transport that cannot be set up on this machine (the local probe, say).
     #[error(transparent)]
     Transport(Box<dyn std::error::Error + Send + Sync>),
-    #[error("--json and --junit both name {}: give each report its own file", .0.display())]
-    SameReportPath(PathBuf),
+    /// Two outputs naming one file or stream, or a malformed `--output`.
+    #[error(transparent)]
+    Output(#[from] tarmac_reports::OutputError),
 }
 
 impl ConfigError {

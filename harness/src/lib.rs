@@ -24,3 +24,4 @@ pub mod ssh;
 pub mod target;
 pub mod timestamp;
 pub mod transport;
+pub mod version;

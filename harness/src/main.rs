@@ -3,7 +3,6 @@
 //! code through `exit.rs`.
 
 use std::io::Write;
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -13,13 +12,16 @@ use tarmac::cli::{Cli, Command};
 use tarmac::config::RunConfig;
 use tarmac::exit::Exit;
 use tarmac::run::{self, RunContext};
-use tarmac_reports::{
-    EventSink, Html, Json, Junit, Progress, Prometheus, ReportFormat, Silent, Terminal,
-};
+use tarmac_reports::outputs::{self, OutputOptions};
+use tarmac_reports::{Destination, Reporters, RunEvents};
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
+        // The long version names the embedded probes, hashed only when asked for.
+        Err(e) if e.kind() == clap::error::ErrorKind::DisplayVersion => {
+            return emit(Ok(tarmac::version::text().into_bytes()));
+        }
         Err(e) => {
             // clap prints usage errors to stderr and --help/--version to stdout.
             let _ = e.print();
@@ -68,8 +70,9 @@ fn execute(command: &Command, config: &RunConfig) -> anyhow::Result<Exit> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    // Ctrl-C drops the run's future: node tasks are aborted and their SSH sessions
-    // closed (the node-side script cleans up after itself, see ssh/upload.rs).
+    // Ctrl-C drops the run's future: node tasks are aborted and their sessions closed
+    // (SSH connections dropped, ssh/exec/probe processes and ControlMasters sent TERM; the
+    // node-side script cleans up after itself, see ssh/upload.rs).
     let exit = runtime.block_on(async {
         tokio::select! {
             exit = run_command(command, config) => exit,
@@ -79,7 +82,7 @@ fn execute(command: &Command, config: &RunConfig) -> anyhow::Result<Exit> {
             }
         }
     });
-    // An in-process gather cannot be aborted mid-read; do not wait long for it.
+    // What a dropped session still runs is told to stop; do not wait long for it.
     runtime.shutdown_timeout(std::time::Duration::from_secs(2));
     exit
 }
@@ -87,67 +90,83 @@ fn execute(command: &Command, config: &RunConfig) -> anyhow::Result<Exit> {
 async fn run_command(command: &Command, config: &RunConfig) -> anyhow::Result<Exit> {
     let ctx = Arc::new(RunContext::new(config)?);
     match command {
-        Command::Check(_) | Command::Audit(_) => {
-            let events: Arc<dyn EventSink> = Arc::new(Progress::stderr());
-            let report = run::check(config, ctx, events).await;
-            let report = match &config.audit {
-                Some(audit) => audit.audited(report, &config.ignore),
-                None => report,
-            };
-            let prom = Prometheus {
-                drift_measured: config.audit.is_some(),
-            };
-            // Files first: a CI job that stops reading stdout must still get them. A file
-            // that cannot be written does not hide the terminal report.
-            let formats: [(&dyn ReportFormat, &Option<PathBuf>); 3] = [
-                (&Json, &config.json),
-                (&Junit, &config.junit),
-                (&Html, &config.html),
-            ];
-            let mut unwritten = 0;
-            for (format, path) in formats {
-                if let Some(path) = path
-                    && let Err(e) = format.write_file(&report, path)
-                {
-                    eprintln!("error: {:#}", anyhow::Error::from(e));
-                    unwritten += 1;
-                }
-            }
-            if let Some(path) = &config.prom
-                && let Err(e) = prom.write_file(&report, path)
-            {
-                eprintln!("error: {:#}", anyhow::Error::from(e));
-                unwritten += 1;
-            }
-            let terminal = Terminal {
-                color: config.color,
-                verbose: config.verbose,
-            };
-            print_stdout(terminal.render(&report)?.as_bytes())?;
-            if unwritten > 0 {
-                return Ok(Exit::ReportNotWritten);
-            }
-            Ok(match &config.audit {
-                Some(audit) => audit.exit(&report),
-                None => Exit::for_findings(&report.findings, config.fail_on),
-            })
-        }
-        Command::Facts(_) => {
-            let gathered = run::gather_all(config, ctx, Arc::new(Silent)).await;
-            let document = tarmac::facts_document::FactsDocument::new(&gathered);
-            let text =
-                serde_json::to_string_pretty(&document).context("cannot encode facts as JSON")?;
-            match &config.json {
-                Some(path) => std::fs::write(path, text + "\n")
-                    .with_context(|| format!("cannot write facts to {}", path.display()))?,
-                None => print_stdout((text + "\n").as_bytes())?,
-            }
-            Ok(document.exit())
-        }
+        Command::Check(_) | Command::Audit(_) => check(config, ctx).await,
+        Command::Facts(_) => facts(config, ctx).await,
         Command::Ports(_) | Command::Completions(_) | Command::Man | Command::Plugin(_) => {
             Ok(Exit::Success)
         }
     }
+}
+
+/// `tarmac check` and `tarmac audit`: every output a reporter fed by the run's events;
+/// the documents and the terminal report written from their aggregate at the end.
+async fn check(config: &RunConfig, ctx: Arc<RunContext>) -> anyhow::Result<Exit> {
+    let options = OutputOptions {
+        color: config.color,
+        verbose: config.verbose,
+        drift_measured: config.audit.is_some(),
+    };
+    // Files first (a CI job that stops reading stdout must still get them), then
+    // progress, then the terminal report, on stderr when an output took stdout.
+    let mut reporters = config.outputs.build(&options)?;
+    reporters.push(outputs::PROGRESS.build(Destination::Stderr, &options)?);
+    let terminal = match config.outputs.takes_stdout() {
+        true => Destination::Stderr,
+        false => Destination::Stdout,
+    };
+    reporters.push(outputs::TERMINAL.build(terminal, &options)?);
+    let hub = Arc::new(Reporters::new(reporters, true));
+    let events = RunEvents::new(hub.clone());
+    run::check(config, ctx, &events).await;
+    if let Some(audit) = &config.audit
+        && let Some(drift) = hub.with_report(|report| audit.drift(report, &config.ignore))
+    {
+        events.drift_computed(audit.baseline_path.display().to_string(), drift);
+    }
+    events.run_finished();
+    let finished = hub.finish();
+    // A file that cannot be written does not hide the others or the terminal report.
+    let unwritten = report_errors(finished.errors);
+    let report = finished
+        .report
+        .context("the run's report was not aggregated")?;
+    if unwritten > 0 {
+        return Ok(Exit::ReportNotWritten);
+    }
+    Ok(match &config.audit {
+        Some(audit) => audit.exit(&report),
+        None => Exit::for_findings(&report.findings, config.fail_on),
+    })
+}
+
+/// `tarmac facts`: the facts document, and the node events for `--events`.
+async fn facts(config: &RunConfig, ctx: Arc<RunContext>) -> anyhow::Result<Exit> {
+    let reporters = config.outputs.build(&OutputOptions::default())?;
+    let hub = Arc::new(Reporters::new(reporters, false));
+    let events = RunEvents::new(hub.clone());
+    let gathered = run::facts(config, ctx, &events).await;
+    events.run_finished();
+    let unwritten = report_errors(hub.finish().errors);
+    let document = tarmac::facts_document::FactsDocument::new(&gathered);
+    let text = serde_json::to_string_pretty(&document).context("cannot encode facts as JSON")?;
+    match &config.facts_json {
+        Some(path) => std::fs::write(path, text + "\n")
+            .with_context(|| format!("cannot write facts to {}", path.display()))?,
+        None => print_stdout((text + "\n").as_bytes())?,
+    }
+    if unwritten > 0 {
+        return Ok(Exit::ReportNotWritten);
+    }
+    Ok(document.exit())
+}
+
+/// Prints each output that could not be written; how many.
+fn report_errors(errors: Vec<tarmac_reports::ReportError>) -> usize {
+    let count = errors.len();
+    for e in errors {
+        eprintln!("error: {:#}", anyhow::Error::from(e));
+    }
+    count
 }
 
 /// Prints generated text (completions, man page): 0 when printed, 2 when it could not be.

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use tarmac_checks::protocol::{ListenFailure, MeshTarget, PortSpec};
 use tarmac_checks::{NodeFacts, NodeSpec, Protocol, Reachability, Verdict};
-use tarmac_reports::event::{EventSink, RunEvent};
+use tarmac_reports::{MeshMeter, NodeEvents, RunEvents};
 use tokio::sync::{Semaphore, mpsc, oneshot, watch};
 use tokio::task::JoinSet;
 use tokio::time::{Instant, timeout, timeout_at};
@@ -35,10 +35,7 @@ struct Listens {
 
 /// Runs every node of `plan`: the facts of every node (in inventory order) and the
 /// reachability matrix (empty without a mesh).
-pub async fn run_sessions(
-    plan: RunPlan,
-    events: Arc<dyn EventSink>,
-) -> (Vec<Gathered>, Vec<Reachability>) {
+pub async fn run_sessions(plan: RunPlan, events: &RunEvents) -> (Vec<Gathered>, Vec<Reachability>) {
     let budget = plan.mesh.as_ref().map_or(Duration::ZERO, |m| m.budget);
     let (started_tx, mut started_rx) = mpsc::unbounded_channel();
     let (reach_tx, mut reach_rx) = mpsc::unbounded_channel();
@@ -52,6 +49,7 @@ pub async fn run_sessions(
         let job = NodeJob {
             index,
             node: node.clone(),
+            events: events.node(&node.spec.name),
             node_timeout: plan.node_timeout,
             budget,
         };
@@ -61,8 +59,8 @@ pub async fn run_sessions(
             reach: reach_tx.clone(),
             close: close_rx.clone(),
         };
-        let (permits, events) = (permits.clone(), events.clone());
-        tasks.spawn(async move { job.run(&permits, channels, events).await });
+        let permits = permits.clone();
+        tasks.spawn(async move { job.run(&permits, channels).await });
     }
     drop((started_tx, reach_tx));
 
@@ -87,10 +85,9 @@ pub async fn run_sessions(
                 Ok(Listens { bound, failed })
             }
             Err(e) => {
-                events.emit(&RunEvent::NodeFailed {
-                    node: plan.nodes[index].spec.name.clone(),
-                    error: e.to_string(),
-                });
+                events
+                    .node(&plan.nodes[index].spec.name)
+                    .failed(&e.to_string());
                 Err(e)
             }
         };
@@ -98,6 +95,12 @@ pub async fn run_sessions(
             *slot = Some(result);
         }
         waiting -= 1;
+    }
+    for (index, _) in started.iter().enumerate().filter(|(_, s)| s.is_none()) {
+        let late = NodeError::Timeout(plan.node_timeout);
+        events
+            .node(&plan.nodes[index].spec.name)
+            .failed(&late.to_string());
     }
 
     // Phase 2: each started node gets its targets; the rest of its pairs are untestable.
@@ -114,14 +117,21 @@ pub async fn run_sessions(
         .collect();
     let (per_node, mut matrix) = plan.targets(&states);
     let mut probing = HashMap::new();
+    let mut meter = None;
     if plan.mesh.is_some() {
+        let ready = |index: usize| matches!(started[index], Some(Ok(_)));
+        let total = (0..per_node.len())
+            .filter(|&i| ready(i))
+            .map(|i| per_node[i].len())
+            .sum();
+        let counting = events.mesh_meter(total);
         for (index, targets) in per_node.into_iter().enumerate() {
-            let ready = matches!(started[index], Some(Ok(_)));
-            if let (true, Some(sender)) = (ready, target_senders[index].take()) {
+            if let (true, Some(sender)) = (ready(index), target_senders[index].take()) {
                 probing.insert(index, targets.clone());
-                let _ = sender.send(targets);
+                let _ = sender.send((targets, counting.clone()));
             }
         }
+        meter = Some(counting);
     }
     drop(target_senders);
 
@@ -147,6 +157,9 @@ pub async fn run_sessions(
         let name = &plan.nodes[index].spec.name;
         let why = format!("{name} did not report its probes in time");
         matrix.extend(untestable_all(name, &targets, &why));
+    }
+    if let Some(meter) = meter {
+        meter.finish();
     }
 
     // Phase 4: every probe may close its listeners now.
@@ -210,31 +223,62 @@ fn sort_matrix(matrix: &mut [Reachability]) {
 struct NodeJob {
     index: usize,
     node: NodePlan,
+    /// Where the node's transport and session say each step.
+    events: NodeEvents,
     node_timeout: Duration,
     /// The probing phase's deadline.
     budget: Duration,
+}
+
+/// Sends a node's start to the orchestration once: its outcome, or (dropped unsent, as
+/// when the task panicked) that the task ended without one.
+#[derive(Debug)]
+struct StartReport {
+    index: usize,
+    to: Option<mpsc::UnboundedSender<(usize, Result<Started, NodeError>)>>,
+}
+
+impl StartReport {
+    fn send(&mut self, result: Result<Started, NodeError>) {
+        if let Some(to) = self.to.take() {
+            let _ = to.send((self.index, result));
+        }
+    }
+}
+
+impl Drop for StartReport {
+    fn drop(&mut self) {
+        let why = NodeError::GatherAborted("the node's task ended without an outcome".into());
+        self.send(Err(why));
+    }
 }
 
 /// How a node's task talks with the orchestration.
 #[derive(Debug)]
 struct JobChannels {
     started: mpsc::UnboundedSender<(usize, Result<Started, NodeError>)>,
-    targets: oneshot::Receiver<Vec<MeshTarget>>,
+    targets: oneshot::Receiver<(Vec<MeshTarget>, MeshMeter)>,
     reach: mpsc::UnboundedSender<(usize, Result<Vec<Reachability>, ProbeError>)>,
     close: watch::Receiver<bool>,
 }
 
 impl NodeJob {
-    async fn run(self, permits: &Semaphore, mut ch: JobChannels, events: Arc<dyn EventSink>) {
+    async fn run(self, permits: &Semaphore, mut ch: JobChannels) {
+        // A task that panics still says so, so that nobody waits for its start.
+        let mut start = StartReport {
+            index: self.index,
+            to: Some(ch.started.clone()),
+        };
         // The fan-out limit holds for starting (connect, upload, facts) only: with a mesh,
         // every node's listeners must be up at the same time, whatever the limit.
         let permit = permits.acquire().await.ok();
-        let start = async {
+        let starting = async {
             let node = &self.node;
-            let opened = node.transport.open(&node.launch, events.as_ref()).await?;
-            ProbeSession::start(opened, &node.request, node.launch.clone(), events.clone()).await
+            let opened = node.transport.open(&node.launch, &self.events).await?;
+            let launch = node.launch.clone();
+            ProbeSession::start(opened, &node.request, launch, self.events.clone()).await
         };
-        let started = match timeout(self.node_timeout, start).await {
+        let started = match timeout(self.node_timeout, starting).await {
             Ok(Ok(started)) => Ok(started),
             Ok(Err(e)) => Err(NodeError::Transport(Box::new(e))),
             Err(_) => Err(NodeError::Timeout(self.node_timeout)),
@@ -242,11 +286,11 @@ impl NodeJob {
         drop(permit);
         let mut session = match started {
             Ok((session, started)) => {
-                let _ = ch.started.send((self.index, Ok(started)));
+                start.send(Ok(started));
                 session
             }
             Err(e) => {
-                let _ = ch.started.send((self.index, Err(e)));
+                start.send(Err(e));
                 return;
             }
         };
@@ -255,8 +299,8 @@ impl NodeJob {
             return;
         }
         let wait = self.node_timeout + Duration::from_secs(10);
-        if let Ok(Ok(targets)) = timeout(wait, &mut ch.targets).await {
-            let result = session.reach(targets, self.budget).await;
+        if let Ok(Ok((targets, meter))) = timeout(wait, &mut ch.targets).await {
+            let result = session.reach(targets, self.budget, &meter).await;
             let _ = ch.reach.send((self.index, result));
             // Peers may still be probing this node's listeners.
             let _ = timeout(

@@ -1,13 +1,13 @@
 //! Orchestration of one run: gather every node concurrently (bounded), evaluate the
-//! built-in rules, apply `--ignore`, and assemble the report. One node's failure is an
-//! `error` finding for that node; the run always goes on.
+//! built-in rules, apply `--ignore`, and say each node's outcome as an event (the report
+//! is the events' aggregate, built by the reporters). One node's failure is an `error`
+//! finding for that node; the run always goes on.
 
 use std::sync::Arc;
-use std::time::{Instant, SystemTime};
+use std::time::SystemTime;
 
 use tarmac_checks::{Finding, NodeFacts, NodeSpec};
-use tarmac_reports::event::{EventSink, RunEvent};
-use tarmac_reports::{NodeReport, NodeStatus, Report};
+use tarmac_reports::{RunCommand, RunEvents};
 
 use crate::config::RunConfig;
 use crate::config_error::ConfigError;
@@ -26,7 +26,8 @@ pub struct RunContext {
 
 impl RunContext {
     /// Prepares the transports the configured nodes need. Fails, before any node is
-    /// touched, when the probe cannot be found or read, or a transport cannot be set up.
+    /// touched, when `TARMAC_PROBE` names a file that cannot be read or is not a static
+    /// probe for x86_64 or aarch64, or a transport cannot be set up.
     pub fn new(config: &RunConfig) -> Result<Self, ConfigError> {
         Ok(Self {
             transports: Transports::new(config)?,
@@ -35,25 +36,35 @@ impl RunContext {
 }
 
 /// Gathers every node's facts (no mesh), at most `config.concurrency` at a time, each
-/// within the node timeout. Results come back in inventory order.
+/// within the node timeout. Results come back in inventory order; each node's transport
+/// and session say its steps as they happen.
 pub async fn gather_all(
     config: &RunConfig,
     ctx: Arc<RunContext>,
-    events: Arc<dyn EventSink>,
+    events: &RunEvents,
 ) -> Vec<Gathered> {
     let plan = RunPlan::new(config, &ctx.transports, false);
     crate::mesh::run_sessions(plan, events).await.0
 }
 
-/// A whole `tarmac check`: gather, evaluate, ignore, report.
-pub async fn check(config: &RunConfig, ctx: Arc<RunContext>, events: Arc<dyn EventSink>) -> Report {
-    let started_at = rfc3339_utc(SystemTime::now());
-    let clock = Instant::now();
-    events.emit(&RunEvent::RunStarted {
-        nodes: config.nodes.len(),
-    });
+/// A whole `tarmac check` up to its findings: gather, evaluate, ignore, and say each
+/// node's outcome (then the cluster's) as events, from `run-started` on. The caller
+/// adds what follows (`tarmac audit`'s drift) and `run-finished`; the report is the
+/// aggregate of the events.
+pub async fn check(config: &RunConfig, ctx: Arc<RunContext>, events: &RunEvents) {
+    let command = match config.audit {
+        Some(_) => RunCommand::Audit,
+        None => RunCommand::Check,
+    };
+    let specs: Vec<NodeSpec> = config.nodes.iter().map(|(n, _)| n.clone()).collect();
+    events.run_started(
+        command,
+        config.settings.phase,
+        rfc3339_utc(SystemTime::now()),
+        &specs,
+    );
     let plan = RunPlan::new(config, &ctx.transports, true);
-    let (gathered, reachability) = crate::mesh::run_sessions(plan, events.clone()).await;
+    let (gathered, reachability) = crate::mesh::run_sessions(plan, events).await;
     let checked: Vec<(&NodeSpec, &NodeFacts)> = gathered
         .iter()
         .filter_map(|g| g.facts.as_ref().ok().map(|f| (&g.node, f)))
@@ -67,52 +78,60 @@ pub async fn check(config: &RunConfig, ctx: Arc<RunContext>, events: Arc<dyn Eve
     let cluster =
         tarmac_checks::evaluate::evaluate_cluster(&checked, &config.cluster, &config.settings);
     evaluated.extend(cluster);
-    evaluated.extend(crate::plugin::in_run::plugin_findings(&config.plugins, &checked).await);
+    evaluated
+        .extend(crate::plugin::in_run::plugin_findings(&config.plugins, &checked, events).await);
     // Mesh findings belong to the probing node: they join its findings below.
-    let specs: Vec<NodeSpec> = gathered.iter().map(|g| g.node.clone()).collect();
     let mesh = tarmac_checks::mesh::mesh_findings(&reachability, &config.plan, &specs);
+    if !reachability.is_empty() {
+        events.mesh_finished(reachability);
+    }
     let evaluated: Vec<Finding> = evaluated.into_iter().chain(mesh).collect();
-    let mut findings = Vec::with_capacity(evaluated.len() + gathered.len());
-    let mut nodes = Vec::with_capacity(gathered.len());
     for g in gathered {
-        let name = g.node.name.clone();
-        let (status, facts) = match g.facts {
+        let said = events.node(&g.node.name);
+        match g.facts {
             Ok(facts) => {
-                let own: Vec<&Finding> = evaluated
+                let mut own: Vec<Finding> = evaluated
                     .iter()
-                    .filter(|f| f.node.as_deref() == Some(&name))
+                    .filter(|f| f.node.as_deref() == Some(said.name()))
+                    .cloned()
                     .collect();
-                events.emit(&RunEvent::checked(&name, own.iter().copied()));
-                findings.extend(own.into_iter().cloned());
-                (NodeStatus::Checked, Some(facts))
+                config.ignore.apply(&mut own);
+                said.finished_checked(own, facts);
             }
             Err(e) => {
-                findings.push(unreachable_finding(&name, &e));
-                (NodeStatus::Error, None)
+                let mut own = vec![unreachable_finding(said.name(), &e)];
+                config.ignore.apply(&mut own);
+                said.finished_error(&e.to_string(), own);
             }
-        };
-        nodes.push(NodeReport {
-            name,
-            address: g.node.address,
-            roles: g.node.roles,
-            status,
-            facts,
-        });
+        }
     }
     // Cluster-wide findings (no node) keep their place after the nodes'.
-    findings.extend(evaluated.iter().filter(|f| f.node.is_none()).cloned());
-    config.ignore.apply(&mut findings);
-    events.emit(&RunEvent::RunFinished);
-    let duration_ms = u64::try_from(clock.elapsed().as_millis()).unwrap_or(u64::MAX);
-    let mut report = Report::new(
+    let mut cluster: Vec<Finding> = evaluated.into_iter().filter(|f| f.node.is_none()).collect();
+    config.ignore.apply(&mut cluster);
+    events.cluster_checked(cluster);
+}
+
+/// `tarmac facts`: gather every node and say each one's outcome (its facts, or why
+/// not), from `run-started` on; the caller adds `run-finished`.
+pub async fn facts(config: &RunConfig, ctx: Arc<RunContext>, events: &RunEvents) -> Vec<Gathered> {
+    let specs: Vec<NodeSpec> = config.nodes.iter().map(|(n, _)| n.clone()).collect();
+    events.run_started(
+        RunCommand::Facts,
         config.settings.phase,
-        started_at,
-        duration_ms,
-        nodes,
-        findings,
+        rfc3339_utc(SystemTime::now()),
+        &specs,
     );
-    report.reachability = reachability;
-    report
+    let gathered = gather_all(config, ctx, events).await;
+    for g in &gathered {
+        let said = events.node(&g.node.name);
+        match &g.facts {
+            // A copy for the event's consumers, one node at a time; the document keeps
+            // the original.
+            Ok(facts) => said.finished_gathered(facts.clone()),
+            Err(e) => said.finished_error(&e.to_string(), Vec::new()),
+        }
+    }
+    gathered
 }
 
 fn unreachable_finding(node: &str, e: &NodeError) -> Finding {
@@ -132,10 +151,10 @@ fn unreachable_finding(node: &str, e: &NodeError) -> Finding {
 mod tests {
     use super::*;
     use tarmac_checks::Status;
-    use tarmac_reports::event::Silent;
+    use tarmac_reports::{NodeStatus, Reporters};
 
     use crate::cli::{CheckArgs, Cli, Command};
-    use crate::ssh::{ProbeBinary, SshOptions};
+    use crate::ssh::{ProbeArch, ProbeBinary, ProbeSet, SshOptions};
     use crate::target::{Connection, SshTarget};
     use crate::transport::russh::Russh;
 
@@ -178,11 +197,9 @@ mod tests {
                 (spec, Connection::Russh(target.clone()))
             })
             .collect();
-        let probe = Arc::new(ProbeBinary::from_bytes(
-            "p".as_ref(),
-            b"#!/bin/sh\n".to_vec(),
-        ));
-        let russh = Russh::new(probe, SshOptions::default());
+        let fake =
+            ProbeBinary::from_bytes(ProbeArch::X86_64, "p".as_ref(), b"#!/bin/sh\n".to_vec());
+        let russh = Russh::new(ProbeSet::embedded().replacing(fake), SshOptions::default());
         let transports = Transports::from_nodes(
             (0..2)
                 .map(|_| {
@@ -191,7 +208,12 @@ mod tests {
                 .collect(),
         );
         let ctx = RunContext { transports };
-        let report = check(&c, Arc::new(ctx), Arc::new(Silent)).await;
+        let hub = Arc::new(Reporters::new(Vec::new(), true));
+        let events = RunEvents::new(hub.clone());
+        check(&c, Arc::new(ctx), &events).await;
+        let summary = events.run_finished();
+        let report = hub.finish().report.unwrap();
+        assert_eq!(report.summary, summary);
         assert_eq!(report.nodes.len(), 2);
         for (node, name) in report.nodes.iter().zip(["far", "farther"]) {
             assert_eq!(node.status, NodeStatus::Error);

@@ -13,11 +13,9 @@ pub mod process_stream;
 pub mod russh;
 pub mod transports;
 
-use std::sync::Arc;
-
 use tarmac_checks::NodeFacts;
 use tarmac_checks::protocol::ProbeRequest;
-use tarmac_reports::event::EventSink;
+use tarmac_reports::NodeEvents;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::session::{BoxFuture, Launch, Opened, ProbeError, ProbeSession};
@@ -36,12 +34,13 @@ pub trait Transport: Send + Sync + std::fmt::Debug {
     fn name(&self) -> &'static str;
 
     /// Opens a session on the node and starts the probe there (uploading it first where
-    /// it must be copied), returning once the probe reads its request. Emits
-    /// `NodeConnected` as soon as the node is known to be reached (after authentication).
+    /// it must be copied), returning once the probe reads its request. Says on `node`
+    /// that it connected as soon as the node is known to be reached (after
+    /// authentication), and that the probe is in place once it is.
     fn open<'a>(
         &'a self,
         launch: &'a Launch,
-        events: &'a dyn EventSink,
+        node: &'a NodeEvents,
     ) -> BoxFuture<'a, Result<Opened, ProbeError>>;
 
     /// A TCP connection from the node to `host:port` (a TLS handshake with the API
@@ -63,14 +62,15 @@ pub trait Transport: Send + Sync + std::fmt::Debug {
     }
 }
 
-/// A whole plain session on one node (open, request, facts, verdict), as one call.
+/// A whole plain session on one node (open, request, facts, verdict), as one call; the
+/// request must have no mesh.
 pub async fn probe_node(
     transport: &dyn Transport,
     launch: &Launch,
     request: &ProbeRequest,
-    events: Arc<dyn EventSink>,
+    node: &NodeEvents,
 ) -> Result<NodeFacts, ProbeError> {
-    let opened = transport.open(launch, events.as_ref()).await?;
-    let (_, started) = ProbeSession::start(opened, request, launch.clone(), events).await?;
+    let opened = transport.open(launch, node).await?;
+    let (_, started) = ProbeSession::start(opened, request, launch.clone(), node.clone()).await?;
     Ok(started.facts)
 }

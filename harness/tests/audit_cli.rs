@@ -76,6 +76,8 @@ fn a_changed_sysctl_and_a_removed_node_are_drift_in_every_report() {
             "audit.xml",
             "--prom",
             "audit.prom",
+            "--events",
+            "audit.jsonl",
             "--ignore",
             "drift.listening",
         ],
@@ -128,6 +130,38 @@ fn a_changed_sysctl_and_a_removed_node_are_drift_in_every_report() {
     );
     // The terminal report lists them too.
     assert!(run.stdout.contains("drift.sysctl"), "{}", run.stdout);
+    // The event stream says so once the checks are done, before it ends.
+    let events: Vec<Value> = std::fs::read_to_string(dir.path().join("audit.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(events[0]["command"], "audit");
+    let [.., computed, finished] = events.as_slice() else {
+        panic!("{events:?}");
+    };
+    assert_eq!(computed["event"], "drift-computed");
+    assert_eq!(computed["baseline"], "doctored.json");
+    let drift_findings: Vec<&Value> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["check"].as_str().unwrap().starts_with("drift."))
+        .collect();
+    let emitted: Vec<&Value> = computed["findings"].as_array().unwrap().iter().collect();
+    assert_eq!(emitted, drift_findings);
+    let rank = |s: &Value| {
+        ["pass", "skip", "warn", "fail", "error"]
+            .iter()
+            .position(|r| s == r)
+    };
+    let worst = drift_findings
+        .iter()
+        .map(|f| &f["status"])
+        .max_by_key(|s| rank(s));
+    assert_eq!(Some(&computed["worst"]), worst);
+    assert_eq!(finished["event"], "run-finished");
+    assert_eq!(finished["summary"], report["summary"]);
 }
 
 #[test]

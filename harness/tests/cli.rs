@@ -113,6 +113,126 @@ fn unwritable_report_path_is_refused_before_the_run() {
 }
 
 #[test]
+fn one_file_for_two_outputs_is_refused_before_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let same = dir.path().join("report");
+    let same = same.to_str().unwrap();
+    let run = Test::new()
+        .args(["check", "--json", same, "--junit", same])
+        .run();
+    run.code(2).stderr_has(&format!(
+        "error: --json and --junit both name {same}: give each output its own file"
+    ));
+    assert!(run.stdout.is_empty(), "{}", run.stdout);
+    assert!(
+        !run.stderr.contains("connected"),
+        "the run started:\n{}",
+        run.stderr
+    );
+    // Across every format, and for stdout too.
+    let spelled = format!("{}/./report", dir.path().display());
+    Test::new()
+        .args(["check", "--prom", same, "--events", &spelled])
+        .run()
+        .code(2)
+        .stderr_has("--prom and --events both name");
+    Test::new()
+        .args(["check", "--events", "-", "--output", "json=-"])
+        .run()
+        .code(2)
+        .stderr_has("--events and --output json= both write to stdout");
+    Test::new()
+        .args(["facts", "--events", "-"])
+        .run()
+        .code(2)
+        .stderr_has("the facts document (no --json) and --events both write to stdout");
+    Test::new()
+        .args(["check", "--output", "yaml=r.yaml"])
+        .run()
+        .code(2)
+        .stderr_has(
+            "--output yaml=: no such output format (known: json, junit, html, prom, events)",
+        );
+    assert!(!Path::new(same).exists(), "no output was created");
+}
+
+/// The JSON lines of an `--events` stream, each parsed.
+fn event_lines(text: &str) -> Vec<Value> {
+    text.lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}
+
+#[test]
+fn events_to_stdout_are_json_lines_and_the_terminal_report_moves_to_stderr() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("report.json");
+    let run = Test::new()
+        .args(["check", "--events", "-", "--output"])
+        .arg(format!("json={}", json.display()))
+        .run();
+    let events = event_lines(&run.stdout);
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    run.code(expected_exit(&report, &["fail", "error"]));
+    run.stderr_has("checks:");
+    let names: Vec<&str> = events
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
+    let node = report["nodes"][0]["name"].as_str().unwrap();
+    assert_eq!(
+        names,
+        [
+            "run-started",
+            "node-connected",
+            "facts-received",
+            "node-finished",
+            "cluster-checked",
+            "run-finished"
+        ]
+    );
+    assert_eq!(events[0]["schema"], "tarmac.events/v1");
+    assert_eq!(events[0]["command"], "check");
+    assert_eq!(events[1]["node"], node);
+    assert_eq!(events[3]["status"], "checked");
+    assert_eq!(events[3]["facts"], report["nodes"][0]["facts"]);
+    assert_eq!(events[5]["summary"], report["summary"]);
+    assert_eq!(events[5]["duration_ms"], report["duration_ms"]);
+}
+
+#[test]
+fn facts_emit_the_node_events_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let events = dir.path().join("events.jsonl");
+    let run = Test::new()
+        .args(["facts", "--events", events.to_str().unwrap()])
+        .run();
+    let doc: Value = serde_json::from_str(&run.stdout).expect("the facts document on stdout");
+    let events = event_lines(&std::fs::read_to_string(&events).unwrap());
+    let names: Vec<&str> = events
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(names.first(), Some(&"run-started"));
+    assert_eq!(events[0]["command"], "facts");
+    assert_eq!(names.last(), Some(&"run-finished"));
+    let finished: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["event"] == "node-finished")
+        .collect();
+    assert_eq!(finished.len(), 1);
+    match doc["nodes"][0].get("facts") {
+        Some(facts) => {
+            assert_eq!(finished[0]["status"], "gathered");
+            assert_eq!(&finished[0]["facts"], facts);
+            assert_eq!(finished[0]["worst"], Value::Null);
+            assert!(names.contains(&"node-connected") && names.contains(&"facts-received"));
+        }
+        None => assert_eq!(finished[0]["status"], "error"),
+    }
+}
+
+#[test]
 fn kubespray_inventory_gives_the_port_plan() {
     let run = Test::new()
         .args(["ports", "-i", &data("kubespray-hosts.yaml")])
@@ -258,11 +378,7 @@ fn a_report_that_cannot_be_written_still_prints_and_exits_2() {
 fn unreachable_nodes_are_error_findings_and_exit_1() {
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("report.json");
-    // Any file will do as the probe: no lab node answers at these addresses.
-    let probe = dir.path().join("tarmac-probe");
-    std::fs::write(&probe, b"not uploaded").unwrap();
     let run = Test::new()
-        .env("TARMAC_PROBE", probe.to_str().unwrap())
         .args(["check", "-i", &data("lab.yaml"), "--node-timeout", "5"])
         .args(["--json", json.to_str().unwrap()])
         .run();
@@ -309,9 +425,6 @@ fn ctrl_c_stops_the_run_with_130() {
         ),
     )
     .unwrap();
-    let probe = dir.path().join("tarmac-probe");
-    std::fs::write(&probe, b"not uploaded").unwrap();
-
     let mut child = Command::new(env!("CARGO_BIN_EXE_tarmac"))
         .args([
             "check",
@@ -320,7 +433,6 @@ fn ctrl_c_stops_the_run_with_130() {
             "--node-timeout",
             "30",
         ])
-        .env("TARMAC_PROBE", &probe)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()

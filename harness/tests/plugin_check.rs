@@ -20,6 +20,8 @@ fn plugin_findings_join_the_report_and_a_bad_plugin_spoils_nothing_else() {
         .arg(support::hostname_scheme())
         .arg("--json")
         .arg(&report_path)
+        .arg("--events")
+        .arg(dir.path().join("events.jsonl"))
         .output()
         .unwrap();
     let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&report_path).unwrap())
@@ -46,6 +48,32 @@ fn plugin_findings_join_the_report_and_a_bad_plugin_spoils_nothing_else() {
     assert_eq!(out.status.code(), Some(1));
     let terminal = String::from_utf8_lossy(&out.stdout);
     assert!(terminal.contains("site.hostname-scheme"), "{terminal}");
+    // What the plugin logged is an event, and a line of the progress on stderr.
+    let events = std::fs::read_to_string(dir.path().join("events.jsonl")).unwrap();
+    let logged: Vec<serde_json::Value> = events
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|e| e["event"] == "plugin-logged")
+        .collect();
+    assert_eq!(logged.len(), 1, "{events}");
+    let line = &logged[0];
+    assert!(
+        line["plugin"]
+            .as_str()
+            .unwrap()
+            .contains("kernel-same-minor"),
+        "{line}"
+    );
+    assert_eq!(
+        (&line["node"], &line["level"]),
+        (&serde_json::Value::Null, &"debug".into())
+    );
+    assert_eq!(line["message"], "1 nodes, 1 kernel minors");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("debug: 1 nodes, 1 kernel minors"),
+        "{stderr}"
+    );
 
     // The report is saved facts: the cluster-scoped plugin reads it back.
     let rerun = support::tarmac(cache.path())

@@ -36,6 +36,14 @@ pub enum ReportError {
         #[source]
         source: FormatError,
     },
+    /// A report meant for stdout or stderr (`-`) that could not be written there.
+    #[error("cannot write the {format} report to {stream}")]
+    Stream {
+        format: &'static str,
+        stream: &'static str,
+        #[source]
+        source: FormatError,
+    },
     #[error("cannot read the report {}", path.display())]
     Read {
         path: PathBuf,

@@ -1,14 +1,16 @@
 //! Live progress on stderr while a run goes: a bar with counters on a terminal, or one
-//! plain line per event in CI and pipes (where a redrawn bar would only be noise).
+//! plain line per step in CI and pipes (where a redrawn bar would only be noise). A
+//! reporter: it reacts to events and writes nothing at the end.
 
 use std::fmt;
 use std::io::{self, IsTerminal, Write};
-use std::sync::{Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::event::{EventSink, RunEvent};
+use crate::error::ReportError;
+use crate::event::{Event, EventKind, NodeOutcome, RunCommand};
+use crate::reporter::Reporter;
 use crate::text::one_line;
 
 /// How many nodes reached each step so far.
@@ -31,36 +33,29 @@ impl fmt::Display for ProgressCounts {
     }
 }
 
-/// The progress display; an [`EventSink`] the harness emits into from any task.
+/// The progress display.
 pub struct Progress {
     display: Display,
-    /// One lock for counts and drawing keeps the counters shown in step with each other;
-    /// it is held for a counter bump and a buffered write, so 200+ nodes do not contend.
-    state: Mutex<State>,
+    counts: ProgressCounts,
+    /// The mesh's last `mesh-progress`, shown beside the counters.
+    mesh: Option<(usize, usize)>,
+    elapsed: Duration,
 }
 
 enum Display {
     Bar(ProgressBar),
-    /// Lines go to `State::lines`, under the lock, so they never interleave.
-    Lines,
-}
-
-#[derive(Default)]
-struct State {
-    counts: ProgressCounts,
-    started: Option<Instant>,
-    lines: Option<Box<dyn Write + Send>>,
+    Lines(Box<dyn Write + Send>),
 }
 
 impl fmt::Debug for Progress {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let kind = match self.display {
             Display::Bar(_) => "bar",
-            Display::Lines => "lines",
+            Display::Lines(_) => "lines",
         };
         f.debug_struct("Progress")
             .field("display", &kind)
-            .field("counts", &self.counts())
+            .field("counts", &self.counts)
             .finish()
     }
 }
@@ -88,26 +83,26 @@ impl Progress {
             bar.set_style(style.progress_chars("=> "));
         }
         bar.set_message(ProgressCounts::default().to_string());
-        Progress {
-            display: Display::Bar(bar),
-            state: Mutex::default(),
-        }
+        Progress::with(Display::Bar(bar))
     }
 
-    /// One line per event (`tarmac: w3: connected`) written to `out`.
+    /// One line per step (`tarmac: w3: connected`) written to `out`.
     pub fn lines(out: impl Write + Send + 'static) -> Self {
+        Progress::with(Display::Lines(Box::new(out)))
+    }
+
+    fn with(display: Display) -> Self {
         Progress {
-            display: Display::Lines,
-            state: Mutex::new(State {
-                lines: Some(Box::new(out)),
-                ..State::default()
-            }),
+            display,
+            counts: ProgressCounts::default(),
+            mesh: None,
+            elapsed: Duration::ZERO,
         }
     }
 
     /// The counters so far.
     pub fn counts(&self) -> ProgressCounts {
-        self.lock().counts
+        self.counts
     }
 
     /// Whether this display draws a bar (rather than lines).
@@ -115,9 +110,29 @@ impl Progress {
         matches!(self.display, Display::Bar(_))
     }
 
-    fn lock(&self) -> MutexGuard<'_, State> {
-        // A panic elsewhere while holding the lock leaves only counters behind: keep going.
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    fn count(&mut self, event: &Event) {
+        self.elapsed = Duration::from_millis(event.elapsed_ms);
+        let c = &mut self.counts;
+        match &event.kind {
+            EventKind::RunStarted { nodes, .. } => c.nodes = nodes.len(),
+            EventKind::NodeConnected { .. } => c.connected += 1,
+            EventKind::FactsReceived { .. } => c.probed += 1,
+            EventKind::NodeFailed { .. } => c.failed += 1,
+            EventKind::NodeFinished { status, .. } if *status != NodeOutcome::Error => {
+                c.checked += 1;
+            }
+            EventKind::MeshProgress { done, total } => self.mesh = Some((*done, *total)),
+            _ => {}
+        }
+    }
+
+    fn message(&self) -> String {
+        match self.mesh {
+            Some((done, total)) if done < total => {
+                format!("{}; mesh {done}/{total} probes", self.counts)
+            }
+            _ => self.counts.to_string(),
+        }
     }
 }
 
@@ -127,101 +142,139 @@ fn wants_bar(stderr_is_terminal: bool, ci: Option<&std::ffi::OsStr>) -> bool {
     stderr_is_terminal && ci.is_none_or(|v| v.is_empty())
 }
 
-impl State {
-    fn count(&mut self, event: &RunEvent) {
-        let c = &mut self.counts;
-        match event {
-            RunEvent::RunStarted { nodes } => {
-                c.nodes = *nodes;
-                self.started = Some(Instant::now());
-            }
-            RunEvent::NodeConnected { .. } => c.connected += 1,
-            RunEvent::NodeProbed { .. } => c.probed += 1,
-            RunEvent::NodeChecked { .. } => c.checked += 1,
-            RunEvent::NodeFailed { .. } => c.failed += 1,
-            RunEvent::RunFinished => {}
-        }
-    }
-
-    fn elapsed(&self) -> Duration {
-        self.started.map(|s| s.elapsed()).unwrap_or_default()
-    }
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
 }
 
-/// The plain line for an event, without a trailing newline.
-fn line(event: &RunEvent, state: &State) -> String {
-    match event {
-        RunEvent::RunStarted { nodes } => {
+/// The plain line for an event, or `None` for steps the lines leave out (uploads and
+/// listeners: the next line says the same, and a fleet's log stays short).
+fn line(event: &EventKind, progress: &Progress) -> Option<String> {
+    let node = |n: &str| one_line(n);
+    Some(match event {
+        EventKind::RunStarted { nodes, command, .. } => {
+            let verb = match command {
+                RunCommand::Check | RunCommand::Audit => "checking",
+                RunCommand::Facts => "gathering facts of",
+            };
+            format!("tarmac: {verb} {} node{}", nodes.len(), plural(nodes.len()))
+        }
+        EventKind::NodeConnected { node: n } => format!("tarmac: {}: connected", node(n)),
+        EventKind::FactsReceived { node: n } => format!("tarmac: {}: probed", node(n)),
+        EventKind::NodeFailed { node: n, error } => {
+            format!("tarmac: {}: failed: {}", node(n), one_line(error))
+        }
+        EventKind::NodeFinished {
+            node: n,
+            status: NodeOutcome::Checked,
+            worst,
+            ..
+        } => match worst {
+            Some(worst) => format!("tarmac: {}: checked (worst: {worst})", node(n)),
+            None => format!("tarmac: {}: checked", node(n)),
+        },
+        EventKind::MeshProgress { done, total } => {
             format!(
-                "tarmac: checking {nodes} node{}",
-                if *nodes == 1 { "" } else { "s" }
+                "tarmac: mesh: {done}/{total} probe{} answered",
+                plural(*total)
             )
         }
-        RunEvent::NodeConnected { node } => format!("tarmac: {}: connected", one_line(node)),
-        RunEvent::NodeProbed { node } => format!("tarmac: {}: probed", one_line(node)),
-        RunEvent::NodeChecked { node, worst } => {
-            format!("tarmac: {}: checked (worst: {worst})", one_line(node))
+        EventKind::PluginLogged {
+            plugin,
+            node: n,
+            level,
+            message,
+        } => {
+            let n = n
+                .as_deref()
+                .map(|n| format!(" [{}]", node(n)))
+                .unwrap_or_default();
+            format!(
+                "plugin {}{n} {level}: {}",
+                one_line(plugin),
+                one_line(message)
+            )
         }
-        RunEvent::NodeFailed { node, error } => {
-            format!("tarmac: {}: failed: {}", one_line(node), one_line(error))
+        EventKind::DriftComputed {
+            baseline, findings, ..
+        } => {
+            let changed = findings
+                .iter()
+                .filter(|f| f.status != tarmac_checks::Status::Pass);
+            format!(
+                "tarmac: drift against {}: {} finding{}, {} not passing",
+                one_line(baseline),
+                findings.len(),
+                plural(findings.len()),
+                changed.count()
+            )
         }
-        RunEvent::RunFinished => format!(
+        EventKind::RunFinished { .. } => format!(
             "tarmac: finished in {:.1}s: {}",
-            state.elapsed().as_secs_f64(),
-            state.counts
+            progress.elapsed.as_secs_f64(),
+            progress.counts
         ),
-    }
+        _ => return None,
+    })
 }
 
-impl EventSink for Progress {
-    fn emit(&self, event: &RunEvent) {
-        let mut state = self.lock();
-        state.count(event);
-        match &self.display {
-            Display::Bar(bar) => draw(bar, event, &state),
-            Display::Lines => {
-                let text = line(event, &state);
-                if let Some(out) = state.lines.as_mut() {
+impl Reporter for Progress {
+    fn name(&self) -> &'static str {
+        "progress"
+    }
+
+    fn on_event(&mut self, event: &Event) -> Result<(), ReportError> {
+        self.count(event);
+        let text = line(&event.kind, self);
+        let message = self.message();
+        match &mut self.display {
+            Display::Lines(out) => {
+                if let Some(text) = text {
                     // Progress is advisory: a closed stderr must not stop the run.
                     let _ = writeln!(out, "{text}").and_then(|()| out.flush());
                 }
             }
+            Display::Bar(bar) => draw(bar, &event.kind, text, message),
         }
+        Ok(())
     }
 }
 
-fn draw(bar: &ProgressBar, event: &RunEvent, state: &State) {
+fn draw(bar: &ProgressBar, event: &EventKind, text: Option<String>, message: String) {
     match event {
-        RunEvent::RunStarted { nodes } => {
-            bar.set_length(u64::try_from(*nodes).unwrap_or(u64::MAX));
+        EventKind::RunStarted { nodes, .. } => {
+            bar.set_length(u64::try_from(nodes.len()).unwrap_or(u64::MAX));
             bar.reset_elapsed();
             // Keeps the spinner and clock moving while every node is slow to answer.
             bar.enable_steady_tick(Duration::from_millis(200));
         }
-        // A failure stays on screen above the bar; the counters alone would hide why.
-        RunEvent::NodeFailed { .. } => {
-            bar.println(line(event, state));
+        // A failure, a plugin's log line or drift stays on screen above the bar.
+        EventKind::NodeFailed { .. } => {
+            bar.println(text.unwrap_or_default());
             bar.inc(1);
         }
-        RunEvent::NodeChecked { .. } => bar.inc(1),
-        RunEvent::RunFinished => {
+        EventKind::PluginLogged { .. } | EventKind::DriftComputed { .. } => {
+            bar.println(text.unwrap_or_default());
+        }
+        EventKind::NodeFinished { status, .. } if *status != NodeOutcome::Error => bar.inc(1),
+        EventKind::RunFinished { .. } => {
             bar.finish_and_clear();
             return;
         }
-        RunEvent::NodeConnected { .. } | RunEvent::NodeProbed { .. } => {}
+        _ => {}
     }
-    bar.set_message(state.counts.to_string());
+    bar.set_message(message);
 }
 
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-    use std::sync::Arc;
+    use std::sync::{Arc, Mutex};
 
-    use tarmac_checks::Status;
+    use tarmac_checks::{Finding, NodeSpec, Phase, Status};
 
     use super::*;
+    use crate::summary::Summary;
 
     /// A `Write` the test can read back after handing it to `Progress`.
     #[derive(Clone, Default)]
@@ -237,47 +290,94 @@ mod tests {
         }
     }
 
-    fn run(progress: &Progress) {
-        progress.emit(&RunEvent::RunStarted { nodes: 2 });
-        for node in ["cp1", "w3"] {
-            progress.emit(&RunEvent::NodeConnected { node: node.into() });
+    fn at(kind: EventKind, elapsed_ms: u64) -> Event {
+        Event { kind, elapsed_ms }
+    }
+
+    fn spec(name: &str) -> NodeSpec {
+        NodeSpec {
+            name: name.into(),
+            address: "198.18.0.2".into(),
+            roles: vec![],
         }
-        progress.emit(&RunEvent::NodeProbed { node: "cp1".into() });
-        progress.emit(&RunEvent::NodeChecked {
-            node: "cp1".into(),
-            worst: Status::Warn,
-        });
-        progress.emit(&RunEvent::NodeFailed {
-            node: "w3".into(),
-            error: "probe exited 127\n\u{1b}[2Jbash: not found".into(),
-        });
-        progress.emit(&RunEvent::RunFinished);
+    }
+
+    fn run(progress: &mut Progress) {
+        let events = [
+            EventKind::RunStarted {
+                schema: String::new(),
+                tarmac_version: String::new(),
+                command: RunCommand::Check,
+                phase: Phase::PreInstall,
+                started_at: String::new(),
+                nodes: vec![spec("cp1"), spec("w3")],
+            },
+            EventKind::NodeConnected { node: "cp1".into() },
+            EventKind::NodeConnected { node: "w3".into() },
+            EventKind::ProbeUploaded {
+                node: "cp1".into(),
+                bytes: 800_000,
+                reused: false,
+            },
+            EventKind::FactsReceived { node: "cp1".into() },
+            EventKind::NodeFailed {
+                node: "w3".into(),
+                error: "probe exited 127\n\u{1b}[2Jbash: not found".into(),
+            },
+            EventKind::MeshProgress { done: 3, total: 4 },
+            EventKind::PluginLogged {
+                plugin: "kernel-same-minor".into(),
+                node: Some("cp1".into()),
+                level: "info".into(),
+                message: "6.1 on every node".into(),
+            },
+            EventKind::NodeFinished {
+                node: "cp1".into(),
+                status: NodeOutcome::Checked,
+                worst: Some(Status::Warn),
+                findings: vec![Finding::warn("time.sync", "cp1", "unsynced")],
+                facts: None,
+                error: None,
+            },
+            EventKind::NodeFinished {
+                node: "w3".into(),
+                status: NodeOutcome::Error,
+                worst: Some(Status::Error),
+                findings: vec![],
+                facts: None,
+                error: Some("probe exited 127".into()),
+            },
+            EventKind::RunFinished {
+                duration_ms: 2500,
+                summary: Summary::default(),
+            },
+        ];
+        for (i, kind) in events.into_iter().enumerate() {
+            let ms = if i == 10 { 2500 } else { 10 * i as u64 };
+            progress.on_event(&at(kind, ms)).unwrap();
+        }
     }
 
     #[test]
-    fn plain_lines_one_per_event() {
+    fn plain_lines_one_per_step() {
         let out = Shared::default();
-        let progress = Progress::lines(out.clone());
-        run(&progress);
+        let mut progress = Progress::lines(out.clone());
+        run(&mut progress);
         let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(
-            lines[..6],
+            lines,
             [
                 "tarmac: checking 2 nodes",
                 "tarmac: cp1: connected",
                 "tarmac: w3: connected",
                 "tarmac: cp1: probed",
-                "tarmac: cp1: checked (worst: warn)",
                 "tarmac: w3: failed: probe exited 127 \\u{1b}[2Jbash: not found",
+                "tarmac: mesh: 3/4 probes answered",
+                "plugin kernel-same-minor [cp1] info: 6.1 on every node",
+                "tarmac: cp1: checked (worst: warn)",
+                "tarmac: finished in 2.5s: connected 2, probed 1, checked 1, failed 1",
             ]
-        );
-        assert_eq!(lines.len(), 7);
-        assert!(lines[6].starts_with("tarmac: finished in "), "{}", lines[6]);
-        assert!(
-            lines[6].ends_with("s: connected 2, probed 1, checked 1, failed 1"),
-            "{}",
-            lines[6]
         );
         assert!(!progress.is_bar());
     }
@@ -293,8 +393,8 @@ mod tests {
 
     #[test]
     fn bar_counts_every_step() {
-        let progress = Progress::bar(ProgressDrawTarget::hidden());
-        run(&progress);
+        let mut progress = Progress::bar(ProgressDrawTarget::hidden());
+        run(&mut progress);
         assert!(progress.is_bar());
         assert_eq!(
             progress.counts(),
@@ -305,36 +405,6 @@ mod tests {
                 checked: 1,
                 failed: 1
             }
-        );
-    }
-
-    #[test]
-    fn many_nodes_from_many_threads_are_all_counted() {
-        let progress = Arc::new(Progress::bar(ProgressDrawTarget::hidden()));
-        progress.emit(&RunEvent::RunStarted { nodes: 256 });
-        let threads: Vec<_> = (0..8)
-            .map(|t| {
-                let progress = Arc::clone(&progress);
-                std::thread::spawn(move || {
-                    for i in 0..32 {
-                        let node = format!("n{t}-{i}");
-                        progress.emit(&RunEvent::NodeConnected { node: node.clone() });
-                        progress.emit(&RunEvent::NodeProbed { node: node.clone() });
-                        progress.emit(&RunEvent::NodeChecked {
-                            node,
-                            worst: Status::Pass,
-                        });
-                    }
-                })
-            })
-            .collect();
-        for t in threads {
-            t.join().unwrap();
-        }
-        let counts = progress.counts();
-        assert_eq!(
-            (counts.connected, counts.probed, counts.checked),
-            (256, 256, 256)
         );
     }
 }

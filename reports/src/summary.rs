@@ -20,19 +20,24 @@ impl Summary {
     pub fn count(nodes: usize, findings: &[Finding]) -> Self {
         let mut s = Summary {
             nodes,
-            findings: findings.len(),
             ..Summary::default()
         };
+        s.add(findings);
+        s
+    }
+
+    /// Counts `findings` too (a run's events bring them in batches).
+    pub fn add(&mut self, findings: &[Finding]) {
+        self.findings += findings.len();
         for f in findings {
             *match f.status {
-                Status::Pass => &mut s.pass,
-                Status::Warn => &mut s.warn,
-                Status::Fail => &mut s.fail,
-                Status::Error => &mut s.error,
-                Status::Skip => &mut s.skip,
+                Status::Pass => &mut self.pass,
+                Status::Warn => &mut self.warn,
+                Status::Fail => &mut self.fail,
+                Status::Error => &mut self.error,
+                Status::Skip => &mut self.skip,
             } += 1;
-            s.ignored += usize::from(f.ignored);
+            self.ignored += usize::from(f.ignored);
         }
-        s
     }
 }

@@ -8,7 +8,11 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::command::describe;
-use crate::{Lab, LabError, probe_bin, tarmac_bin};
+use crate::leftovers::{NodeFiles, changed_since};
+use crate::{Lab, LabError, tarmac_bin};
+
+/// How long the nodes get, after tarmac exits, for sessions that are still ending.
+const CLEANUP_GRACE: Duration = Duration::from_secs(5);
 
 /// What one run produced. `json` is the parsed `--json` report, `junit` the `--junit` text.
 #[derive(Debug)]
@@ -80,9 +84,24 @@ pub fn run_check(lab: &Lab, inventory: &Path, args: &[&str]) -> Result<CheckRun,
 
 /// Runs `tarmac <command> --color never -i <inventory> --json .. --junit .. <args>` the
 /// same way, for any command writing both reports (`check`, `audit --baseline FILE`), with
-/// the probe this test process built.
+/// the probes built into tarmac.
+///
+/// Every run is also held to "nothing left behind": the names under each node's homes and
+/// /tmp are compared before and after (only a probe kept with `--keep-probe` may stay), and
+/// no probe process may outlive it; otherwise this returns [`LabError::LeftBehind`].
 pub fn run_tarmac(
     lab: &Lab,
+    command: &[&str],
+    inventory: &Path,
+    args: &[&str],
+) -> Result<CheckRun, LabError> {
+    run_tarmac_binary(lab, &tarmac_bin(), command, inventory, args)
+}
+
+/// [`run_tarmac`] with the `tarmac` at `binary` (an installed one, say).
+pub fn run_tarmac_binary(
+    lab: &Lab,
+    binary: &Path,
     command: &[&str],
     inventory: &Path,
     args: &[&str],
@@ -91,8 +110,9 @@ pub fn run_tarmac(
     let n = RUNS.fetch_add(1, Ordering::Relaxed);
     let json_path = lab.dir().join(format!("report-{n}.json"));
     let junit_path = lab.dir().join(format!("report-{n}.xml"));
-    let mut cmd = lab.client_command(tarmac_bin());
-    cmd.env("TARMAC_PROBE", probe_bin())
+    let mut cmd = lab.client_command(binary);
+    // The probes inside tarmac, never a caller's override.
+    cmd.env_remove("TARMAC_PROBE")
         .args(command)
         .args(["--color", "never", "-i"])
         .arg(inventory)
@@ -101,6 +121,7 @@ pub fn run_tarmac(
         .arg("--junit")
         .arg(&junit_path)
         .args(args);
+    let before = NodeFiles::snapshot(lab)?;
     let started = Instant::now();
     let out = cmd.output().map_err(|source| LabError::Spawn {
         lab: lab.id().to_owned(),
@@ -110,6 +131,19 @@ pub fn run_tarmac(
     let elapsed = started.elapsed();
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let keep_probe = args.contains(&"--keep-probe");
+    let changes = changed_since(lab, &before, keep_probe, CLEANUP_GRACE)?;
+    if !changes.is_empty() {
+        return Err(LabError::LeftBehind {
+            lab: lab.id().to_owned(),
+            command: command.join(" "),
+            changes,
+            transcript: format!(
+                "exit {:?}\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
+                out.status.code()
+            ),
+        });
+    }
     let unreadable = |what: &Path, why: String| {
         LabError::invalid(
             lab.id(),

@@ -45,6 +45,17 @@ pub enum LabError {
     UnknownNode { lab: String, node: String },
     #[error("lab {lab}: {reason}")]
     Invalid { lab: String, reason: String },
+    /// A tarmac run did not leave the nodes as it found them.
+    #[error(
+        "lab {lab}: `tarmac {command}` left the nodes changed:\n  {}\n{transcript}",
+        changes.join("\n  ")
+    )]
+    LeftBehind {
+        lab: String,
+        command: String,
+        changes: Vec<String>,
+        transcript: String,
+    },
     #[error("no lab named {lab:?} under {root}")]
     NotFound { lab: String, root: PathBuf },
 }

@@ -87,6 +87,7 @@ impl Lab {
     fn bring_up(&mut self) -> Result<(), LabError> {
         let id = self.state.id.clone();
         ensure_privsep_dir(&id)?;
+
         create_network(&id, &self.topology)?;
         keys::generate(&id, &self.client_key(), "tarmac-lab client")?;
         let client_pub = keys::public_key(&id, &self.client_key())?;

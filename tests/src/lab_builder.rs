@@ -15,6 +15,8 @@ pub(crate) struct NodeSpec {
     pub faults: Vec<Fault>,
     pub behind_bastion: bool,
     pub is_bastion: bool,
+    /// What the node's `uname -m` says, when not this host's architecture.
+    pub arch: Option<String>,
 }
 
 impl NodeSpec {
@@ -26,6 +28,7 @@ impl NodeSpec {
             faults: Vec::new(),
             behind_bastion: false,
             is_bastion: false,
+            arch: None,
         }
     }
 }
@@ -81,6 +84,14 @@ impl LabBuilder {
     /// Size of the last node's /var/lib/docker tmpfs, as `mount -o size=` takes it ("64M").
     pub fn disk(self, size: &str) -> Self {
         self.edit("disk", |n| n.disk = size.to_owned())
+    }
+
+    /// Makes the last node's `uname -m` say `arch` (e.g. `aarch64`, `riscv64`). For
+    /// `aarch64` the node can also run aarch64 binaries: the lab registers
+    /// qemu-aarch64-static with binfmt_misc for its lifetime (see `emulation.rs`), and an
+    /// aarch64 binary's own uname(2) then says aarch64 too.
+    pub fn arch(self, arch: &str) -> Self {
+        self.edit("arch", |n| n.arch = Some(arch.to_owned()))
     }
 
     pub fn fault(self, fault: Fault) -> Self {
@@ -147,6 +158,15 @@ impl LabBuilder {
             }
             if self.nodes[..i].iter().any(|n| n.name == node.name) {
                 return Err(format!("node name {:?} is used twice", node.name));
+            }
+            if let Some(arch) = &node.arch
+                && (arch.is_empty()
+                    || !arch.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'))
+            {
+                return Err(format!(
+                    "node {:?}: arch {arch:?} is not a `uname -m` word",
+                    node.name
+                ));
             }
             if node.is_bastion && node.behind_bastion {
                 return Err(format!("bastion {:?} cannot be behind itself", node.name));

@@ -30,6 +30,7 @@
 mod binaries;
 mod check_run;
 mod command;
+mod emulation;
 mod error;
 mod fault;
 mod inventory;
@@ -47,14 +48,16 @@ mod state;
 mod teardown;
 mod topology;
 
-pub use binaries::{probe_bin, tarmac_bin, workspace_root};
-pub use check_run::{CheckRun, run_check, run_tarmac};
+pub use binaries::{
+    glibc_probe_bin, install_tarmac, probe_bin, probe_bin_for, tarmac_bin, workspace_root,
+};
+pub use check_run::{CheckRun, run_check, run_tarmac, run_tarmac_binary};
 pub use error::LabError;
 pub use fault::Fault;
 pub use inventory::docker_disk_check;
 pub use lab::{Lab, LabNode};
 pub use lab_builder::LabBuilder;
-pub use leftovers::{leftovers, leftovers_on};
+pub use leftovers::{NodeFiles, changed_since, leftovers, leftovers_on};
 pub use listen::tcp_listening;
 pub use node_files::{PLAIN_USER, SUDO_USER};
 pub use skip::{lab_ready, missing_lab_prerequisites};

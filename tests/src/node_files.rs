@@ -1,12 +1,14 @@
 //! The files that make one node look like its own machine: users (passwd, group, shadow,
-//! sudoers.d), /etc/hosts and /etc/hostname, the fake swap view, sshd_config, and the shell
-//! script that mounts them inside the node's private mount namespace.
+//! sudoers.d), /etc/hosts and /etc/hostname, the fake swap view, a `uname` for a node of
+//! another architecture, sshd_config, and the shell script that mounts them inside the
+//! node's private mount namespace.
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use crate::command::shell_quote;
+use crate::emulation;
 use crate::topology::{NodePlan, Topology};
 use crate::{Fault, LabError};
 
@@ -99,6 +101,18 @@ pub(crate) fn write_node_files(
             0o444,
         )?;
     }
+    if let Some(arch) = &node.spec.arch {
+        write_uname(lab, &paths, arch)?;
+        if arch == "aarch64" {
+            let line = emulation::aarch64_registration(lab)?;
+            write(
+                lab,
+                &paths.file("binfmt-register"),
+                &format!("{line}\n"),
+                0o644,
+            )?;
+        }
+    }
     let config = sshd_config(&paths, node, &lab_dir.join("authorized_keys"));
     write(lab, &paths.sshd_config(), &config, 0o644)?;
     Ok(paths)
@@ -151,6 +165,18 @@ pub(crate) fn setup_script(paths: &NodePaths, node: &NodePlan) -> String {
     // `ip netns exec` gave the node a fresh sysfs with nothing on /sys/fs/cgroup; a real
     // node has the kernel's cgroup mounts there, and the probe's cgroup fact reads them.
     s += &cgroup_mounts(&fs::read_to_string("/proc/self/mounts").unwrap_or_default());
+    if node.spec.arch.is_some() {
+        s += &format!("mount --bind {} /usr/bin/uname\n", q(paths.file("uname")));
+    }
+    if node.spec.arch.as_deref() == Some("aarch64") {
+        // qemu-aarch64 for the node's aarch64 binaries, while this mount lives (emulation.rs).
+        let dir = emulation::BINFMT_DIR;
+        s += &format!("mount -t binfmt_misc binfmt_misc {dir}\n");
+        s += &format!(
+            "cat {} > {dir}/register\n",
+            q(paths.file("binfmt-register"))
+        );
+    }
     if node.has(Fault::SwapOn) {
         for file in ["swaps", "meminfo"] {
             s += &format!("mount --bind {} /proc/{file}\n", q(paths.proc(file)));
@@ -187,6 +213,18 @@ pub(crate) fn cgroup_mounts(host_mounts: &str) -> String {
         }
     }
     s
+}
+
+/// A `uname` for the node, bind-mounted over /usr/bin/uname in its mount namespace: `-m`
+/// answers `arch`, everything else goes to a copy of the real one.
+fn write_uname(lab: &str, paths: &NodePaths, arch: &str) -> Result<(), LabError> {
+    let real = paths.file("real-uname");
+    fs::copy("/usr/bin/uname", &real).map_err(|e| LabError::io(lab, &real, e))?;
+    let script = format!(
+        "#!/bin/sh\ncase \"$*\" in -m|--machine) echo {arch}; exit 0;; esac\nexec {} \"$@\"\n",
+        shell_quote(&real.to_string_lossy())
+    );
+    write(lab, &paths.file("uname"), &script, 0o755)
 }
 
 fn sshd_config(paths: &NodePaths, node: &NodePlan, authorized_keys: &Path) -> String {

@@ -1,5 +1,5 @@
 //! Removing a lab: kill every process in its namespaces, delete the namespaces (which takes
-//! the bridges, veths and node mounts with them) and the lab's files.
+//! the bridges, veths and node mounts with them), its binfmt_misc entry and its files.
 
 use std::path::Path;
 use std::thread::sleep;
@@ -9,6 +9,7 @@ use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
 use crate::command::run_args;
+use crate::emulation;
 use crate::state::{LabState, lab_dir, load, remove_dir};
 use crate::{LAB_ROOT, LabError};
 
@@ -19,6 +20,10 @@ const KILL_PAUSE: Duration = Duration::from_millis(20);
 /// Tears a lab down from its recorded state. Safe to call twice.
 pub fn teardown(state: &LabState) -> Result<(), LabError> {
     let mut first_error = None;
+    // While an aarch64 node still holds its binfmt_misc mount, its entry can be reached.
+    if let Err(e) = emulation::unregister(&state.id) {
+        first_error.get_or_insert(e);
+    }
     for ns in state.namespaces.iter().rev() {
         if let Err(e) = remove_netns(&state.id, ns) {
             first_error.get_or_insert(e);

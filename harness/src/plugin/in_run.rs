@@ -3,6 +3,7 @@
 //! Nothing here can stop the run: every failure is an `error` finding.
 
 use tarmac_checks::{Finding, NodeFacts, NodeSpec};
+use tarmac_reports::RunEvents;
 
 use crate::plugin::engine::PluginEngine;
 use crate::plugin::evaluate::evaluate_plugins;
@@ -12,9 +13,11 @@ use crate::plugin::limits::Limits;
 use crate::plugin::loader::{PluginSource, load};
 
 /// The findings of every plugin in `sources` over `checked`; empty without plugins.
+/// What the plugins log is said on `events` (`plugin-logged`).
 pub async fn plugin_findings(
     sources: &[PluginSource],
     checked: &[(&NodeSpec, &NodeFacts)],
+    events: &RunEvents,
 ) -> Vec<Finding> {
     if sources.is_empty() {
         return Vec::new();
@@ -31,7 +34,8 @@ pub async fn plugin_findings(
         .collect();
     let fallback = sources.clone();
     // Compiling and running Wasm is CPU-bound: keep it off the runtime's workers.
-    match tokio::task::spawn_blocking(move || evaluate_blocking(&sources, &nodes)).await {
+    let events = events.clone();
+    match tokio::task::spawn_blocking(move || evaluate_blocking(&sources, &nodes, &events)).await {
         Ok(findings) => findings,
         Err(e) => fallback
             .iter()
@@ -40,7 +44,11 @@ pub async fn plugin_findings(
     }
 }
 
-fn evaluate_blocking(sources: &[PluginSource], nodes: &[PluginNode]) -> Vec<Finding> {
+fn evaluate_blocking(
+    sources: &[PluginSource],
+    nodes: &[PluginNode],
+    events: &RunEvents,
+) -> Vec<Finding> {
     let engine = match PluginEngine::new() {
         Ok(engine) => engine,
         Err(e) => {
@@ -61,13 +69,8 @@ fn evaluate_blocking(sources: &[PluginSource], nodes: &[PluginNode]) -> Vec<Find
     }
     let (found, logs) = evaluate_plugins(&engine, &plugins, nodes, &limits);
     for log in logs {
-        let node = log.node.map(|n| format!(" [{n}]")).unwrap_or_default();
-        eprintln!(
-            "plugin {}{node} {}: {}",
-            log.plugin,
-            level_name(log.line.level),
-            log.line.message
-        );
+        let level = level_name(log.line.level);
+        events.plugin_logged(&log.plugin, log.node.as_deref(), level, &log.line.message);
     }
     findings.extend(found);
     findings

@@ -65,6 +65,13 @@ pub enum ProbeError {
         reason: String,
     },
 
+    #[error(
+        "{node}: the node's architecture is {arch:?} (`uname -m`); tarmac has probes for \
+         x86_64 and aarch64 only, so nothing was uploaded. Check this node another way, or \
+         leave it out of the inventory"
+    )]
+    UnsupportedArch { node: String, arch: String },
+
     #[error("{node}: probe upload failed: {reason}")]
     Upload { node: String, reason: String },
 

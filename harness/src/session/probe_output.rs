@@ -88,7 +88,8 @@ impl ProbeOutput {
                 let theirs = version.map_or_else(|| "?".to_owned(), |v| v.to_string());
                 return Err(format!(
                     "the probe speaks protocol version {theirs}, this tarmac speaks \
-                     {PROTOCOL_VERSION}: rebuild the probe (scripts/build-probe) with this tarmac"
+                     {PROTOCOL_VERSION}: TARMAC_PROBE names a probe of another tarmac \
+                     version; unset it to use the probes built into tarmac"
                 ));
             }
         }

@@ -4,12 +4,11 @@
 //! the start, so a plain run is a mesh with no targets: [`ProbeSession::reach`] and
 //! [`ProbeSession::close`] have nothing left to do.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use tarmac_checks::protocol::{ListenFailure, MeshCommand, MeshTarget, PortSpec, ProbeRequest};
 use tarmac_checks::{NodeFacts, Reachability};
-use tarmac_reports::event::{EventSink, RunEvent};
+use tarmac_reports::{MeshMeter, NodeEvents};
 use tokio::time::{Instant, timeout_at};
 
 use super::launch::Launch;
@@ -34,12 +33,18 @@ pub struct ProbeSession {
     stream: Box<dyn ProbeStream>,
     t: Transcript,
     launch: Launch,
-    events: Arc<dyn EventSink>,
+    /// Where the facts and the listeners are said to have arrived, as they do.
+    events: NodeEvents,
     /// The request had a mesh: the stream stays open across the phases.
     mesh: bool,
     /// The stream has not ended yet.
     open: bool,
     facts_announced: bool,
+    listeners_announced: bool,
+    /// Counts the reach results of [`ProbeSession::reach`] as they come.
+    meter: Option<MeshMeter>,
+    /// Reach results counted on `meter` so far.
+    counted: usize,
     deadline: Instant,
     /// The current phase's timeout, for messages.
     after: Duration,
@@ -63,7 +68,7 @@ impl ProbeSession {
         opened: Opened,
         request: &ProbeRequest,
         launch: Launch,
-        events: Arc<dyn EventSink>,
+        events: NodeEvents,
     ) -> Result<(ProbeSession, Started), ProbeError> {
         let mesh = request.mesh.is_some();
         let after = launch.limits.probe_timeout;
@@ -78,6 +83,9 @@ impl ProbeSession {
             mesh,
             open: true,
             facts_announced: false,
+            listeners_announced: false,
+            meter: None,
+            counted: 0,
             deadline: Instant::now() + after,
             after,
         };
@@ -131,22 +139,26 @@ impl ProbeSession {
         ))
     }
 
-    /// Sends the probe its targets and reads their results until `probed`.
+    /// Sends the probe its targets and reads their results until `probed`, counting
+    /// them on `meter` as they come.
     pub async fn reach(
         &mut self,
         targets: Vec<MeshTarget>,
         within: Duration,
+        meter: &MeshMeter,
     ) -> Result<Vec<Reachability>, ProbeError> {
         if !self.mesh {
             return Ok(Vec::new());
         }
+        self.meter = Some(meter.clone());
+        self.counted = 0;
         let line = self.command_line(&MeshCommand::Probe { targets })?;
         self.deadline = Instant::now() + within;
         self.after = within;
         self.send(&line, false).await?;
-        let open = self
-            .pump(|o| o.probed || o.error.is_some() || o.done)
-            .await?;
+        let pumped = self.pump(|o| o.probed || o.error.is_some() || o.done).await;
+        self.meter = None;
+        let open = pumped?;
         let output = &mut self.t.output;
         if let Some(message) = output.error.take() {
             return Err(ProbeError::ProbeFailed {
@@ -243,11 +255,18 @@ impl ProbeSession {
             self.stream.abort().await;
             self.open = false;
         }
-        if !self.facts_announced && self.t.output.facts.is_some() {
+        let output = &self.t.output;
+        if !self.facts_announced && output.facts.is_some() {
             self.facts_announced = true;
-            self.events.emit(&RunEvent::NodeProbed {
-                node: self.launch.node.clone(),
-            });
+            self.events.facts_received();
+        }
+        if let (false, Some((bound, failed))) = (self.listeners_announced, &output.listening) {
+            self.listeners_announced = true;
+            self.events.listeners_ready(bound.len(), failed.len());
+        }
+        if let Some(meter) = &self.meter {
+            meter.add(output.reach.len().saturating_sub(self.counted));
+            self.counted = output.reach.len();
         }
     }
 

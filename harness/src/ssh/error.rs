@@ -174,17 +174,20 @@ pub enum SshError {
         tried: String,
     },
 
-    #[error(
-        "tarmac-probe not found (looked in: {searched}); build it with `scripts/build-probe` \
-         or point TARMAC_PROBE at it"
-    )]
-    ProbeBinaryMissing { searched: String },
-
     #[error("cannot read the probe binary {path}: {source}")]
     ProbeBinaryRead {
         path: PathBuf,
         #[source]
         source: std::io::Error,
+    },
+
+    #[error(
+        "TARMAC_PROBE={path} cannot be uploaded to nodes: {reason}. Unset TARMAC_PROBE to \
+         use the probes built into tarmac"
+    )]
+    ProbeRefused {
+        path: PathBuf,
+        reason: super::probe_elf::ProbeElfError,
     },
 
     #[error("{node}: through bastion {bastion}: {source}")]

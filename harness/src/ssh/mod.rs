@@ -8,13 +8,18 @@ pub mod connection;
 pub mod error;
 pub mod host_pattern;
 pub mod known_hosts;
+pub mod probe_arch;
 pub mod probe_binary;
+pub mod probe_elf;
+pub mod probe_set;
 pub mod ssh_config;
 pub mod ssh_run;
 pub mod upload;
 
 pub use error::{KeyChange, Phase, SshError};
 pub use known_hosts::{HostKeyStatus, KnownHosts};
+pub use probe_arch::ProbeArch;
 pub use probe_binary::ProbeBinary;
+pub use probe_set::ProbeSet;
 pub use ssh_config::{HostConfig, JumpSpec, SshConfig};
 pub use ssh_run::{SshOptions, SshRun};

@@ -1,20 +1,29 @@
-//! Finding the static `tarmac-probe` on this machine and hashing it once per run.
+//! One probe binary for one node architecture: its bytes and their hashes, computed once
+//! per run and shared by every node's upload.
 
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use blake2::{Blake2b512, Digest};
 
 use super::error::SshError;
+use super::probe_arch::ProbeArch;
 
-/// Where `scripts/build-probe` (cargo) puts the probe, relative to the target directory.
-const CARGO_PROBE_PATH: &str = "x86_64-unknown-linux-musl/probe/tarmac-probe";
+/// Where a probe's bytes came from, for `--version` and messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProbeOrigin {
+    /// Built with tarmac and part of its executable.
+    Embedded,
+    /// A file (`TARMAC_PROBE`, or a test's).
+    File(PathBuf),
+}
 
-/// The probe's bytes and their hashes, read once and shared by every node's upload.
+/// A probe's bytes and their hashes.
 #[derive(Clone)]
 pub struct ProbeBinary {
-    path: PathBuf,
-    bytes: Arc<[u8]>,
+    arch: ProbeArch,
+    origin: ProbeOrigin,
+    bytes: Cow<'static, [u8]>,
     sha256: String,
     blake2b: String,
 }
@@ -22,7 +31,8 @@ pub struct ProbeBinary {
 impl std::fmt::Debug for ProbeBinary {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ProbeBinary")
-            .field("path", &self.path)
+            .field("arch", &self.arch)
+            .field("origin", &self.origin)
             .field("len", &self.bytes.len())
             .field("sha256", &self.sha256)
             .finish()
@@ -30,47 +40,44 @@ impl std::fmt::Debug for ProbeBinary {
 }
 
 impl ProbeBinary {
-    /// `$TARMAC_PROBE` if set; else `tarmac-probe` next to the running executable; else
-    /// cargo's layout (`<target>/x86_64-unknown-linux-musl/probe/tarmac-probe`, seen from
-    /// `<target>/debug/` or, for test binaries, `<target>/debug/deps/`).
-    pub fn locate() -> Result<ProbeBinary, SshError> {
-        let candidates = candidates(
-            std::env::var_os("TARMAC_PROBE").map(PathBuf::from),
-            std::env::current_exe().ok().as_deref(),
-        );
-        match candidates.iter().find(|p| p.is_file()) {
-            Some(path) => ProbeBinary::from_path(path),
-            None => Err(SshError::ProbeBinaryMissing {
-                searched: candidates
-                    .iter()
-                    .map(|p| p.display().to_string())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            }),
-        }
+    /// A probe built into this executable.
+    pub fn embedded(arch: ProbeArch, bytes: &'static [u8]) -> ProbeBinary {
+        ProbeBinary::new(arch, ProbeOrigin::Embedded, Cow::Borrowed(bytes))
     }
 
-    pub fn from_path(path: &Path) -> Result<ProbeBinary, SshError> {
+    /// Reads `path` as the probe for `arch` (no check of what it holds: see
+    /// [`super::probe_elf`] for that).
+    pub fn from_path(arch: ProbeArch, path: &Path) -> Result<ProbeBinary, SshError> {
         let bytes = std::fs::read(path).map_err(|source| SshError::ProbeBinaryRead {
             path: path.to_owned(),
             source,
         })?;
-        Ok(ProbeBinary::from_bytes(path, bytes))
+        Ok(ProbeBinary::from_bytes(arch, path, bytes))
     }
 
     /// `path` only labels the bytes in messages.
-    pub fn from_bytes(path: &Path, bytes: Vec<u8>) -> ProbeBinary {
+    pub fn from_bytes(arch: ProbeArch, path: &Path, bytes: Vec<u8>) -> ProbeBinary {
+        ProbeBinary::new(arch, ProbeOrigin::File(path.to_owned()), Cow::Owned(bytes))
+    }
+
+    fn new(arch: ProbeArch, origin: ProbeOrigin, bytes: Cow<'static, [u8]>) -> ProbeBinary {
         let digest = ring::digest::digest(&ring::digest::SHA256, &bytes);
         ProbeBinary {
-            path: path.to_owned(),
+            arch,
+            origin,
             sha256: hex(digest.as_ref()),
             blake2b: hex(&Blake2b512::digest(&bytes)),
-            bytes: bytes.into(),
+            bytes,
         }
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
+    /// The node architecture this probe is sent to.
+    pub fn arch(&self) -> ProbeArch {
+        self.arch
+    }
+
+    pub fn origin(&self) -> &ProbeOrigin {
+        &self.origin
     }
 
     pub fn bytes(&self) -> &[u8] {
@@ -88,31 +95,13 @@ impl ProbeBinary {
     }
 
     /// The name on the node: the hash in the name lets a kept probe be reused, and two
-    /// versions never overwrite each other.
+    /// versions (or architectures) never overwrite each other.
     pub fn remote_name(&self) -> String {
         format!(
             "tarmac-probe-{}",
             self.sha256.get(..12).unwrap_or(&self.sha256)
         )
     }
-}
-
-fn candidates(env: Option<PathBuf>, exe: Option<&Path>) -> Vec<PathBuf> {
-    if let Some(path) = env {
-        // An explicit choice is never second-guessed by a fallback.
-        return vec![path];
-    }
-    let mut out = Vec::new();
-    if let Some(dir) = exe.and_then(Path::parent) {
-        out.push(dir.join("tarmac-probe"));
-        if let Some(target) = dir.parent() {
-            out.push(target.join(CARGO_PROBE_PATH));
-            if let Some(above) = target.parent() {
-                out.push(above.join(CARGO_PROBE_PATH));
-            }
-        }
-    }
-    out
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -127,7 +116,7 @@ mod tests {
 
     #[test]
     fn hash_and_remote_name() {
-        let probe = ProbeBinary::from_bytes(Path::new("p"), b"abc".to_vec());
+        let probe = ProbeBinary::from_bytes(ProbeArch::X86_64, Path::new("p"), b"abc".to_vec());
         assert_eq!(
             probe.sha256(),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
@@ -142,30 +131,9 @@ mod tests {
     }
 
     #[test]
-    fn search_order() {
-        let exe = Path::new("/w/target/debug/deps/ssh_loopback-1234");
-        assert_eq!(
-            candidates(None, Some(exe)),
-            vec![
-                PathBuf::from("/w/target/debug/deps/tarmac-probe"),
-                PathBuf::from("/w/target/debug/x86_64-unknown-linux-musl/probe/tarmac-probe"),
-                PathBuf::from("/w/target/x86_64-unknown-linux-musl/probe/tarmac-probe"),
-            ]
-        );
-        assert_eq!(
-            candidates(Some("/opt/p".into()), Some(exe)),
-            vec![PathBuf::from("/opt/p")]
-        );
-    }
-
-    #[test]
-    fn missing_probe_names_the_build_script() {
+    fn an_unreadable_file_is_named() {
         let dir = tempfile::tempdir().unwrap();
-        let err = ProbeBinary::from_path(&dir.path().join("nope")).unwrap_err();
+        let err = ProbeBinary::from_path(ProbeArch::X86_64, &dir.path().join("nope")).unwrap_err();
         assert!(err.to_string().contains("nope"), "{err}");
-        let err = SshError::ProbeBinaryMissing {
-            searched: "x".into(),
-        };
-        assert!(err.to_string().contains("scripts/build-probe"));
     }
 }

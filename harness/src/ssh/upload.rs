@@ -2,11 +2,15 @@
 //! ONE exec channel: per-node round trips add up across hundreds of nodes.
 //!
 //! Dialogue on the channel (stdout lines before the probe's own output):
+//! 0. the script asks `uname -m` for the node's architecture and picks that architecture's
+//!    probe (name, hashes, size: the script carries them for every architecture, so this
+//!    costs no round trip); any other architecture ends it at once with
+//!    `tarmac-error arch <uname -m>`, before anything is created or uploaded;
 //! 1. the script makes a private directory (0700, owned by the login user, not a symlink:
 //!    `$HOME/.cache/tarmac`, or `/tmp/tarmac-<uid>` when `$HOME` is unusable) and says
-//!    `tarmac-upload present` when a probe with the same hash is already there (kept
-//!    by an earlier run), else `tarmac-upload need`;
-//! 2. on `need` the harness sends exactly the probe's bytes; the script writes them to a
+//!    `tarmac-upload present <arch>` when a probe with the same hash is already there (kept
+//!    by an earlier run), else `tarmac-upload need <arch>`;
+//! 2. on `need` the harness sends exactly the bytes of that architecture's probe; the script writes them to a
 //!    file (`head -c SIZE`) and checks its hash: BLAKE2b-512 with coreutils' `b2sum`
 //!    (twice as fast as `sha256sum` on an 800 KB probe, and there on every current
 //!    distribution), SHA-256 where only `sha256sum` is (BusyBox), the size where neither
@@ -21,14 +25,16 @@
 //! 4. the probe removes its files itself as it starts (`--unlink`: its run name, and the
 //!    kept name unless the probe is to be kept; then the directory if that is empty), so
 //!    a probe that crashes or is killed leaves nothing behind; when it ends, the script
-//!    removes whatever is still there (a probe that never started: `sudo` refused) and
-//!    exits with the probe's status.
+//!    removes whatever is still there (a probe that never started: `sudo` refused), and
+//!    `~/.cache` too if it made it (empty: another program may have written there since),
+//!    and exits with the probe's status. The node's filesystem is as it was: the script
+//!    creates only what it removes, unless a probe is to be kept.
 //!
 //! Every process the script starts costs a fork and an exec on the node, hundreds of
 //! them across a fleet: it starts as few as it can (the watchdog is the probe's own, the
 //! `rm` and `rmdir` run only when something is left), and tests with shell builtins.
 //!
-//! Problems are reported as `tarmac-error <kind> <text>` lines and exit codes 90/91.
+//! Problems are reported as `tarmac-error <kind> <text>` lines and exit codes 90-92.
 //!
 //! Interruption: the script, not the harness, owns cleanup. If the harness dies or the
 //! connection drops, sshd closes the session's pipes without killing it (no pty): an
@@ -39,19 +45,24 @@
 
 use std::time::Duration;
 
-use super::probe_binary::ProbeBinary;
+use super::probe_arch::ProbeArch;
+use super::probe_set::ProbeSet;
 
-pub const PRESENT: &str = "tarmac-upload present";
-pub const NEED: &str = "tarmac-upload need";
+const PRESENT: &str = "tarmac-upload present ";
+const NEED: &str = "tarmac-upload need ";
 pub const READY: &str = "tarmac-upload ready";
 const ERROR_PREFIX: &str = "tarmac-error ";
 
 /// One line the script says before the probe runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ScriptLine {
-    Present,
-    Need,
+    /// The probe for this architecture is already on the node.
+    Present(ProbeArch),
+    /// Send the probe for this architecture.
+    Need(ProbeArch),
     Ready,
+    /// `uname -m` named an architecture tarmac has no probe for.
+    Arch(String),
     /// The private directory is not safe to use.
     Unsafe(String),
     /// Writing or verifying the probe failed.
@@ -63,26 +74,37 @@ pub enum ScriptLine {
 impl ScriptLine {
     pub fn parse(line: &str) -> ScriptLine {
         let line = line.trim_end();
-        match line {
-            PRESENT => ScriptLine::Present,
-            NEED => ScriptLine::Need,
-            READY => ScriptLine::Ready,
-            _ => match line.strip_prefix(ERROR_PREFIX) {
-                Some(rest) => match rest.split_once(' ') {
-                    Some(("unsafe", text)) => ScriptLine::Unsafe(text.to_owned()),
-                    Some((_, text)) => ScriptLine::Failed(text.to_owned()),
-                    None => ScriptLine::Failed(rest.to_owned()),
-                },
-                None => ScriptLine::Other,
+        if line == READY {
+            return ScriptLine::Ready;
+        }
+        for (prefix, make) in [
+            (PRESENT, ScriptLine::Present as fn(ProbeArch) -> ScriptLine),
+            (NEED, ScriptLine::Need),
+        ] {
+            if let Some(arch) = line.strip_prefix(prefix) {
+                return match ProbeArch::from_name(arch) {
+                    Some(arch) => make(arch),
+                    None => ScriptLine::Failed(format!("unexpected line {line:?}")),
+                };
+            }
+        }
+        match line.strip_prefix(ERROR_PREFIX) {
+            Some(rest) => match rest.split_once(' ') {
+                Some(("arch", arch)) => ScriptLine::Arch(arch.to_owned()),
+                Some(("unsafe", text)) => ScriptLine::Unsafe(text.to_owned()),
+                Some((_, text)) => ScriptLine::Failed(text.to_owned()),
+                None if rest == "arch" => ScriptLine::Arch(String::new()),
+                None => ScriptLine::Failed(rest.to_owned()),
             },
+            None => ScriptLine::Other,
         }
     }
 }
 
 /// The exec command: `sh -c '<script>'`, so the script runs under a POSIX shell whatever
 /// the login shell is. The script holds no `'` or `\`, which read the same in every shell.
-pub fn command(probe: &ProbeBinary, sudo: bool, keep: bool, probe_timeout: Duration) -> String {
-    format!("sh -c '{}'", script(probe, sudo, keep, probe_timeout))
+pub fn command(probes: &ProbeSet, sudo: bool, keep: bool, probe_timeout: Duration) -> String {
+    format!("sh -c '{}'", script(probes, sudo, keep, probe_timeout))
 }
 
 /// The node enforces the probe's deadline itself (`tarmac-probe --deadline`), a little after
@@ -93,35 +115,60 @@ pub fn node_deadline(probe_timeout: Duration) -> u64 {
     probe_timeout.as_secs() + 3
 }
 
+/// The `case` arms that pick the node's probe by `uname -m`: `a` its architecture, `n` its
+/// name on the node, `b2`/`sha`/`size` what the upload must match.
+fn arch_cases(probes: &ProbeSet) -> String {
+    probes
+        .iter()
+        .map(|probe| {
+            format!(
+                "  {}) a={} n={} b2={} sha={} size={};;\n",
+                probe.arch().uname_names().join("|"),
+                probe.arch().name(),
+                probe.remote_name(),
+                probe.blake2b(),
+                probe.sha256(),
+                probe.bytes().len()
+            )
+        })
+        .collect()
+}
+
 /// The script itself, for transports that hand it to a `sh -c` of their own (exec).
-pub fn script(probe: &ProbeBinary, sudo: bool, keep: bool, probe_timeout: Duration) -> String {
+pub fn script(probes: &ProbeSet, sudo: bool, keep: bool, probe_timeout: Duration) -> String {
     let template = r#"umask 077
 trap "" PIPE
-if [ -n "$HOME" ] && [ -d "$HOME" ] && [ -w "$HOME" ]; then d="$HOME/.cache/tarmac"; else d="/tmp/tarmac-$(id -u)"; fi
+m=$(uname -m)
+case "$m" in
+@ARCHES@  *) echo "tarmac-error arch $m"; exit 92;;
+esac
+if [ -n "$HOME" ] && [ -d "$HOME" ] && [ -w "$HOME" ]; then c="$HOME/.cache"; d="$c/tarmac"; else c=; d="/tmp/tarmac-$(id -u)"; fi
+if [ -n "$c" ] && [ ! -d "$c" ]; then madec=1; else madec=; fi
 if [ -d "$d" ]; then old=1; else old=; mkdir -p "$d" 2>/dev/null; fi
 if [ -L "$d" ] || [ ! -d "$d" ]; then echo "tarmac-error unsafe $d is not a directory"; exit 90; fi
 if [ ! -O "$d" ]; then echo "tarmac-error unsafe $d is owned by another user"; exit 90; fi
 if [ -n "$old" ] && ! chmod 700 "$d"; then echo "tarmac-error unsafe cannot chmod 700 $d"; exit 90; fi
-p="$d/@NAME@"
-t="$d/.@NAME@.$$"
+p="$d/$n"
+t="$d/.$n.$$"
 verify() {
   if command -v b2sum >/dev/null 2>&1; then
-    case "$(b2sum "$1")" in "@B2@ "*) return 0;; *) return 1;; esac
+    case "$(b2sum "$1")" in "$b2 "*) return 0;; *) return 1;; esac
   fi
   if command -v sha256sum >/dev/null 2>&1; then
-    case "$(sha256sum "$1")" in "@SHA@ "*) return 0;; *) return 1;; esac
+    case "$(sha256sum "$1")" in "$sha "*) return 0;; *) return 1;; esac
   fi
-  [ "$(($(wc -c < "$1")))" = "@SIZE@" ]
+  [ "$(($(wc -c < "$1")))" = "$size" ]
 }
-r="$d/.run-@NAME@.$$"
+r="$d/.run-$n.$$"
 left() { [ -e "$1" ] || [ -L "$1" ]; }
 cleanup() {
   if [ "@KEEP@" = 1 ]; then
     if left "$t" || left "$r"; then rm -f "$t" "$r"; fi
   else
     if left "$t" || left "$r" || left "$p"; then rm -f "$t" "$r" "$p"; fi
-    if [ -d "$d" ]; then rmdir "$d" 2>/dev/null; fi
   fi
+  if [ -d "$d" ] && ! left "$p"; then rmdir "$d" 2>/dev/null; fi
+  if [ -n "$madec" ] && [ -d "$c" ] && ! left "$p"; then rmdir "$c" 2>/dev/null; fi
 }
 stop() {
   if [ -n "$pid" ]; then kill "$pid" 2>/dev/null; fi
@@ -132,12 +179,12 @@ trap "stop; exit 129" HUP
 trap "stop; exit 130" INT
 trap "stop; exit 143" TERM
 if [ -f "$p" ] && [ ! -L "$p" ] && [ -O "$p" ] && [ -x "$p" ] && verify "$p"; then
-  echo "tarmac-upload present"
+  echo "tarmac-upload present $a"
   if ! ln -f "$p" "$r"; then cleanup; echo "tarmac-error upload cannot link $p to $r"; exit 91; fi
 else
-  echo "tarmac-upload need"
+  echo "tarmac-upload need $a"
   if [ "@KEEP@" = 0 ]; then t="$r"; fi
-  if ! head -c @SIZE@ > "$t"; then cleanup; echo "tarmac-error upload cannot write $t"; exit 91; fi
+  if ! head -c "$size" > "$t"; then cleanup; echo "tarmac-error upload cannot write $t"; exit 91; fi
   if ! verify "$t"; then cleanup; echo "tarmac-error upload checksum mismatch for $t"; exit 91; fi
   if ! chmod 700 "$t"; then cleanup; echo "tarmac-error upload cannot install $t"; exit 91; fi
   if [ "@KEEP@" = 1 ]; then
@@ -155,10 +202,7 @@ s=$?
 cleanup
 exit $s"#;
     template
-        .replace("@NAME@", &probe.remote_name())
-        .replace("@B2@", probe.blake2b())
-        .replace("@SHA@", probe.sha256())
-        .replace("@SIZE@", &probe.bytes().len().to_string())
+        .replace("@ARCHES@", &arch_cases(probes))
         .replace("@KEEP@", if keep { "1" } else { "0" })
         .replace("@SUDO@", if sudo { "sudo -n " } else { "" })
         .replace("@UNLINK_KEPT@", if keep { "" } else { " --unlink \"$p\"" })
@@ -174,10 +218,40 @@ mod tests {
     use std::process::{Command, Stdio};
 
     use super::*;
+    use crate::ssh::ProbeBinary;
+
+    /// The architecture of this machine, which the script's `uname -m` reports.
+    fn host_arch() -> ProbeArch {
+        ProbeArch::from_name(std::env::consts::ARCH).expect("tests run on x86_64 or aarch64")
+    }
+
+    /// The embedded probes, with `body` as this machine's.
+    fn stand_in(body: Vec<u8>) -> ProbeSet {
+        ProbeSet::embedded().replacing(ProbeBinary::from_bytes(host_arch(), Path::new("p"), body))
+    }
+
+    fn need() -> String {
+        format!("tarmac-upload need {}\n", host_arch())
+    }
 
     #[test]
     fn lines() {
-        assert_eq!(ScriptLine::parse("tarmac-upload need\n"), ScriptLine::Need);
+        assert_eq!(
+            ScriptLine::parse("tarmac-upload need aarch64\n"),
+            ScriptLine::Need(ProbeArch::Aarch64)
+        );
+        assert_eq!(
+            ScriptLine::parse("tarmac-upload present x86_64"),
+            ScriptLine::Present(ProbeArch::X86_64)
+        );
+        assert!(matches!(
+            ScriptLine::parse("tarmac-upload need mips"),
+            ScriptLine::Failed(_)
+        ));
+        assert_eq!(
+            ScriptLine::parse("tarmac-error arch riscv64"),
+            ScriptLine::Arch("riscv64".into())
+        );
         assert_eq!(
             ScriptLine::parse("tarmac-error unsafe /x is owned by another user"),
             ScriptLine::Unsafe("/x is owned by another user".into())
@@ -191,22 +265,22 @@ mod tests {
 
     #[test]
     fn script_is_shell_neutral() {
-        let probe = ProbeBinary::from_bytes(Path::new("p"), b"#!/bin/sh\n".to_vec());
-        let s = script(&probe, true, false, Duration::from_secs(60));
+        let probes = stand_in(b"#!/bin/sh\n".to_vec());
+        let s = script(&probes, true, false, Duration::from_secs(60));
         assert!(!s.contains(['\'', '\\']), "{s}");
         assert!(!s.contains('@'), "every placeholder replaced: {s}");
         assert!(s.contains("sudo -n \"$r\""));
     }
 
     /// Runs the script with a local `sh`, playing the harness's side of the dialogue.
-    fn run_locally(home: &Path, probe: &ProbeBinary, keep: bool, send: &[u8]) -> (String, i32) {
-        run_with_path(home, probe, keep, send, None)
+    fn run_locally(home: &Path, probes: &ProbeSet, keep: bool, send: &[u8]) -> (String, i32) {
+        run_with_path(home, probes, keep, send, None)
     }
 
     /// [`run_locally`] with `PATH` set to `path` (a node without some tools).
     fn run_with_path(
         home: &Path,
-        probe: &ProbeBinary,
+        probes: &ProbeSet,
         keep: bool,
         send: &[u8],
         path: Option<&Path>,
@@ -217,7 +291,7 @@ mod tests {
         }
         let mut child = command
             .arg("-c")
-            .arg(script(probe, false, keep, Duration::from_secs(60)))
+            .arg(script(probes, false, keep, Duration::from_secs(60)))
             .env("HOME", home)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -236,28 +310,64 @@ mod tests {
     fn uploads_verifies_runs_and_cleans_up() {
         let home = tempfile::tempdir().unwrap();
         let body = b"#!/bin/sh\nread line\necho \"probe got $line\"\nexit 7\n".to_vec();
-        let probe = ProbeBinary::from_bytes(Path::new("p"), body.clone());
+        let probes = stand_in(body.clone());
         let mut send = body.clone();
         send.extend_from_slice(b"request\n");
-        let (out, code) = run_locally(home.path(), &probe, false, &send);
+        let (out, code) = run_locally(home.path(), &probes, false, &send);
         assert_eq!(
             out,
-            "tarmac-upload need\ntarmac-upload ready\nprobe got request\n"
+            format!("{}tarmac-upload ready\nprobe got request\n", need())
         );
         assert_eq!(code, 7, "the probe's exit status is passed through");
-        assert!(!home.path().join(".cache/tarmac").exists(), "cleaned up");
+        assert_eq!(
+            std::fs::read_dir(home.path()).unwrap().count(),
+            0,
+            "~/.cache/tarmac and the ~/.cache it made are gone"
+        );
 
         // Kept, then found again without an upload.
-        let (_, code) = run_locally(home.path(), &probe, true, &send);
+        let (_, code) = run_locally(home.path(), &probes, true, &send);
         assert_eq!(code, 7);
-        let kept = home.path().join(".cache/tarmac").join(probe.remote_name());
+        let kept = home
+            .path()
+            .join(".cache/tarmac")
+            .join(probes.get(host_arch()).remote_name());
         assert!(kept.is_file());
-        let (out, _) = run_locally(home.path(), &probe, false, b"again\n");
+        let (out, _) = run_locally(home.path(), &probes, false, b"again\n");
         assert_eq!(
             out,
-            "tarmac-upload present\ntarmac-upload ready\nprobe got again\n"
+            format!(
+                "tarmac-upload present {}\ntarmac-upload ready\nprobe got again\n",
+                host_arch()
+            )
         );
         assert!(!kept.exists());
+    }
+
+    #[test]
+    fn a_cache_directory_that_was_there_stays_with_what_it_held() {
+        let home = tempfile::tempdir().unwrap();
+        let cache = home.path().join(".cache");
+        std::fs::create_dir(&cache).unwrap();
+        let body = b"#!/bin/sh\nexit 0\n".to_vec();
+        let (_, code) = run_locally(home.path(), &stand_in(body.clone()), false, &body);
+        assert_eq!(code, 0);
+        assert!(cache.is_dir(), "the user's empty ~/.cache was removed");
+        assert_eq!(std::fs::read_dir(&cache).unwrap().count(), 0);
+
+        // A kept probe keeps the directories it lives in; the next run removes what the
+        // probe needed and leaves ~/.cache, which that run did not make.
+        std::fs::remove_dir(&cache).unwrap();
+        let probes = stand_in(body.clone());
+        run_locally(home.path(), &probes, true, &body);
+        assert!(
+            cache
+                .join("tarmac")
+                .join(probes.get(host_arch()).remote_name())
+                .is_file()
+        );
+        run_locally(home.path(), &probes, false, b"");
+        assert_eq!(std::fs::read_dir(&cache).unwrap().count(), 0);
     }
 
     #[test]
@@ -267,10 +377,10 @@ mod tests {
 
         let home = tempfile::tempdir().unwrap();
         let body = b"#!/bin/sh\nsleep 30\n".to_vec();
-        let probe = ProbeBinary::from_bytes(Path::new("p"), body.clone());
+        let probes = stand_in(body.clone());
         let mut child = Command::new("sh")
             .arg("-c")
-            .arg(script(&probe, false, false, Duration::from_secs(60)))
+            .arg(script(&probes, false, false, Duration::from_secs(60)))
             .env("HOME", home.path())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -280,7 +390,7 @@ mod tests {
         let mut stdout = BufReader::new(child.stdout.take().unwrap());
         let mut line = String::new();
         stdout.read_line(&mut line).unwrap();
-        assert_eq!(line, "tarmac-upload need\n");
+        assert_eq!(line, need());
         stdin.write_all(&body).unwrap();
         line.clear();
         stdout.read_line(&mut line).unwrap();
@@ -298,7 +408,11 @@ mod tests {
             started.elapsed() < Duration::from_secs(10),
             "the trap ran without waiting for the probe"
         );
-        assert!(!dir.exists(), "probe and directory removed");
+        assert_eq!(
+            std::fs::read_dir(home.path()).unwrap().count(),
+            0,
+            "probe and directories removed"
+        );
     }
 
     #[test]
@@ -307,12 +421,12 @@ mod tests {
         let dir = home.path().join(".cache/tarmac");
         // Like the real probe: it removes what --unlink names, then the emptied directory.
         let body = b"#!/bin/sh\necho \"args $*\"\nrm -f \"$4\" \"$6\"; rmdir \"${4%/*}\" 2>/dev/null; exit 0\n".to_vec();
-        let probe = ProbeBinary::from_bytes(Path::new("p"), body.clone());
-        let (out, code) = run_locally(home.path(), &probe, false, &body);
+        let probes = stand_in(body.clone());
+        let (out, code) = run_locally(home.path(), &probes, false, &body);
         assert_eq!(code, 0);
         let args = out.lines().last().unwrap();
-        let run = dir.join(format!(".run-{}.", probe.remote_name()));
-        let kept = dir.join(probe.remote_name());
+        let run = dir.join(format!(".run-{}.", probes.get(host_arch()).remote_name()));
+        let kept = dir.join(probes.get(host_arch()).remote_name());
         let (run, kept) = (run.display(), kept.display());
         assert!(
             args.starts_with(&format!("args --deadline 63 --unlink {run}")),
@@ -322,7 +436,7 @@ mod tests {
         assert!(!dir.exists());
 
         // A probe to be kept keeps its shared name: only the run's own link goes.
-        let (out, code) = run_locally(home.path(), &probe, true, &body);
+        let (out, code) = run_locally(home.path(), &probes, true, &body);
         assert_eq!(code, 0);
         assert_eq!(
             out.lines().last().unwrap().matches("--unlink").count(),
@@ -338,10 +452,10 @@ mod tests {
 
         let home = tempfile::tempdir().unwrap();
         let body = b"#!/bin/sh\nread line\necho \"probe got $line\"\n".to_vec();
-        let probe = ProbeBinary::from_bytes(Path::new("p"), body.clone());
+        let probes = stand_in(body.clone());
         let mut child = Command::new("sh")
             .arg("-c")
-            .arg(script(&probe, false, true, Duration::from_secs(60)))
+            .arg(script(&probes, false, true, Duration::from_secs(60)))
             .env("HOME", home.path())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -356,23 +470,112 @@ mod tests {
         stdout.read_line(&mut line).unwrap();
         assert_eq!(line, "tarmac-upload ready\n");
         // What a concurrent run's cleanup does, between our "ready" and our request.
-        std::fs::remove_file(home.path().join(".cache/tarmac").join(probe.remote_name())).unwrap();
+        std::fs::remove_file(
+            home.path()
+                .join(".cache/tarmac")
+                .join(probes.get(host_arch()).remote_name()),
+        )
+        .unwrap();
         stdin.write_all(b"request\n").unwrap();
         drop(stdin);
         line.clear();
         stdout.read_line(&mut line).unwrap();
         assert_eq!(line, "probe got request\n");
         assert!(child.wait().unwrap().success());
-        // This run's own link went with it; the shared file was the other run's to remove.
-        let dir = home.path().join(".cache/tarmac");
-        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0);
+        // This run's own link went with it; the shared file was the other run's to remove,
+        // and with nothing kept, the directories this run made went too.
+        assert_eq!(std::fs::read_dir(home.path()).unwrap().count(), 0);
+    }
+
+    /// A directory holding a `uname` that answers `-m` with `machine`, to put first on PATH.
+    fn uname_saying(machine: &str) -> (tempfile::TempDir, std::ffi::OsString) {
+        let bin = tempfile::tempdir().unwrap();
+        let uname = bin.path().join("uname");
+        std::fs::write(&uname, format!("#!/bin/sh\necho {machine}\n")).unwrap();
+        std::fs::set_permissions(&uname, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+        let mut path = bin.path().as_os_str().to_owned();
+        path.push(":");
+        path.push(std::env::var_os("PATH").unwrap_or_default());
+        (bin, path)
+    }
+
+    #[test]
+    fn the_node_architecture_picks_the_probe() {
+        let bodies = |arch: &str| format!("#!/bin/sh\necho \"{arch} probe\"\n").into_bytes();
+        let probes = ProbeSet::embedded()
+            .replacing(ProbeBinary::from_bytes(
+                ProbeArch::X86_64,
+                Path::new("x"),
+                bodies("x86_64"),
+            ))
+            .replacing(ProbeBinary::from_bytes(
+                ProbeArch::Aarch64,
+                Path::new("a"),
+                bodies("aarch64"),
+            ));
+        for (machine, arch) in [
+            ("x86_64", ProbeArch::X86_64),
+            ("amd64", ProbeArch::X86_64),
+            ("aarch64", ProbeArch::Aarch64),
+            ("arm64", ProbeArch::Aarch64),
+        ] {
+            let (_bin, path) = uname_saying(machine);
+            let home = tempfile::tempdir().unwrap();
+            let body = probes.get(arch).bytes().to_vec();
+            let (out, code) =
+                run_with_path(home.path(), &probes, false, &body, Some(Path::new(&path)));
+            assert_eq!(
+                (out.as_str(), code),
+                (
+                    format!("tarmac-upload need {arch}\ntarmac-upload ready\n{arch} probe\n")
+                        .as_str(),
+                    0
+                ),
+                "uname -m says {machine}"
+            );
+            // The other architecture's bytes fail that architecture's hash check.
+            let other = probes
+                .get(if arch == ProbeArch::X86_64 {
+                    ProbeArch::Aarch64
+                } else {
+                    ProbeArch::X86_64
+                })
+                .bytes()
+                .to_vec();
+            let (out, code) =
+                run_with_path(home.path(), &probes, false, &other, Some(Path::new(&path)));
+            assert_eq!(code, 91, "{machine}: {out}");
+        }
+    }
+
+    #[test]
+    fn another_architecture_is_named_and_nothing_is_created() {
+        for machine in ["riscv64", "armv7l"] {
+            let (_bin, path) = uname_saying(machine);
+            let home = tempfile::tempdir().unwrap();
+            let probes = stand_in(b"#!/bin/sh\n".to_vec());
+            let (out, code) =
+                run_with_path(home.path(), &probes, false, b"", Some(Path::new(&path)));
+            assert_eq!(out, format!("tarmac-error arch {machine}\n"));
+            assert_eq!(code, 92);
+            assert_eq!(
+                ScriptLine::parse(&out),
+                ScriptLine::Arch(machine.to_owned())
+            );
+            assert_eq!(
+                std::fs::read_dir(home.path()).unwrap().count(),
+                0,
+                "{machine}"
+            );
+        }
     }
 
     #[test]
     fn corrupted_upload_is_refused_and_removed() {
         let home = tempfile::tempdir().unwrap();
-        let probe = ProbeBinary::from_bytes(Path::new("p"), b"#!/bin/sh\nexit 0\n".to_vec());
-        let (out, code) = run_locally(home.path(), &probe, false, b"#!/bin/sh\nexit 1\n");
+        let probes = stand_in(b"#!/bin/sh\nexit 0\n".to_vec());
+        let (out, code) = run_locally(home.path(), &probes, false, b"#!/bin/sh\nexit 1\n");
         assert!(
             out.contains("tarmac-error upload checksum mismatch"),
             "{out}"
@@ -387,7 +590,9 @@ mod tests {
     /// hash tool is there.
     #[test]
     fn without_b2sum_the_next_check_is_used() {
-        let tools = ["sh", "mkdir", "head", "chmod", "rm", "rmdir", "wc", "cat"];
+        let tools = [
+            "sh", "uname", "mkdir", "head", "chmod", "rm", "rmdir", "wc", "cat",
+        ];
         let good = b"#!/bin/sh\nexit 0\n".to_vec();
         let bad = b"#!/bin/sh\nexit 1\n".to_vec();
         for (hash_tools, bad_is_refused) in [(&["sha256sum"][..], true), (&[][..], false)] {
@@ -401,13 +606,10 @@ mod tests {
                 std::os::unix::fs::symlink(found, bin.path().join(tool)).unwrap();
             }
             let home = tempfile::tempdir().unwrap();
-            let probe = ProbeBinary::from_bytes(Path::new("p"), good.clone());
+            let probes = stand_in(good.clone());
             let run =
-                |send: &[u8]| run_with_path(home.path(), &probe, false, send, Some(bin.path()));
-            assert_eq!(
-                run(&good),
-                ("tarmac-upload need\ntarmac-upload ready\n".into(), 0)
-            );
+                |send: &[u8]| run_with_path(home.path(), &probes, false, send, Some(bin.path()));
+            assert_eq!(run(&good), (format!("{}tarmac-upload ready\n", need()), 0));
             let (out, code) = run(&bad);
             assert_eq!(code == 91, bad_is_refused, "{hash_tools:?}: {out}");
         }
@@ -416,8 +618,8 @@ mod tests {
     #[test]
     fn short_upload_is_removed() {
         let home = tempfile::tempdir().unwrap();
-        let probe = ProbeBinary::from_bytes(Path::new("p"), vec![b'x'; 4096]);
-        let (out, code) = run_locally(home.path(), &probe, false, &[b'x'; 100]);
+        let probes = stand_in(vec![b'x'; 4096]);
+        let (out, code) = run_locally(home.path(), &probes, false, &[b'x'; 100]);
         assert_eq!(code, 91, "{out}");
         assert!(!home.path().join(".cache/tarmac").exists());
     }
@@ -437,8 +639,8 @@ mod tests {
             Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => return,
             Err(e) => panic!("chown: {e}"),
         }
-        let probe = ProbeBinary::from_bytes(Path::new("p"), b"x".to_vec());
-        let (out, code) = run_locally(home.path(), &probe, false, b"x");
+        let probes = stand_in(b"x".to_vec());
+        let (out, code) = run_locally(home.path(), &probes, false, b"x");
         assert_eq!(code, 90);
         assert!(out.contains("owned by another user"), "{out}");
     }
@@ -449,8 +651,8 @@ mod tests {
         let elsewhere = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(home.path().join(".cache")).unwrap();
         std::os::unix::fs::symlink(elsewhere.path(), home.path().join(".cache/tarmac")).unwrap();
-        let probe = ProbeBinary::from_bytes(Path::new("p"), b"x".to_vec());
-        let (out, code) = run_locally(home.path(), &probe, false, b"x");
+        let probes = stand_in(b"x".to_vec());
+        let (out, code) = run_locally(home.path(), &probes, false, b"x");
         assert_eq!(code, 90);
         assert!(out.starts_with("tarmac-error unsafe"), "{out}");
     }

@@ -6,16 +6,15 @@
 //! as over SSH.
 
 use std::process::Stdio;
-use std::sync::Arc;
 
-use tarmac_reports::event::EventSink;
+use tarmac_reports::NodeEvents;
 use tokio::process::Command;
 
 use super::Transport;
 use super::node_script::{self, Announce};
 use super::process_stream::ProcessStream;
 use crate::session::{BoxFuture, Launch, Opened, ProbeError, ProbeStream};
-use crate::ssh::{ProbeBinary, upload};
+use crate::ssh::{ProbeSet, upload};
 use crate::target::ExecTarget;
 
 /// Why an exec command could not be started.
@@ -35,7 +34,7 @@ pub enum ExecError {
 /// One node entered with an exec command.
 #[derive(Debug, Clone)]
 pub struct ExecNode {
-    pub probe: Arc<ProbeBinary>,
+    pub probes: ProbeSet,
     pub target: ExecTarget,
 }
 
@@ -50,7 +49,7 @@ impl Transport for ExecNode {
     fn open<'a>(
         &'a self,
         launch: &'a Launch,
-        events: &'a dyn EventSink,
+        events: &'a NodeEvents,
     ) -> BoxFuture<'a, Result<Opened, ProbeError>> {
         Box::pin(async move {
             let Some((program, args)) = self.target.argv.split_first() else {
@@ -59,7 +58,7 @@ impl Transport for ExecNode {
                 }));
             };
             let script = upload::script(
-                &self.probe,
+                &self.probes,
                 launch.sudo,
                 launch.keep_probe,
                 launch.probe_lifetime(),
@@ -80,7 +79,8 @@ impl Transport for ExecNode {
                     })
                 })?;
             let announce = Announce::OnFirstLine;
-            match node_script::start_probe(&mut stream, launch, &self.probe, announce, events).await
+            match node_script::start_probe(&mut stream, launch, &self.probes, announce, events)
+                .await
             {
                 Ok(leftover) => Ok(Opened {
                     stream: Box::new(stream),

@@ -10,19 +10,24 @@ use std::process::Stdio;
 use std::sync::Arc;
 
 use nix::sys::memfd::{MFdFlags, memfd_create};
-use tarmac_reports::event::{EventSink, RunEvent};
+use tarmac_reports::NodeEvents;
 use tokio::process::Command;
 
 use super::Transport;
 use super::process_stream::ProcessStream;
 use crate::session::{BoxFuture, Launch, Opened, ProbeError};
-use crate::ssh::{ProbeBinary, upload};
+use crate::ssh::{ProbeArch, ProbeSet, upload};
 
 /// Why the probe cannot be started on this machine.
 #[derive(Debug, thiserror::Error)]
 pub enum LocalError {
     #[error("cannot hold the probe in memory to run it here (memfd_create): {0}")]
     Memfd(#[source] io::Error),
+    #[error(
+        "this machine is {0} and tarmac carries probes for x86_64 and aarch64 only: \
+         it cannot check itself (check it from another machine over SSH)"
+    )]
+    Arch(&'static str),
     #[error("{node}: cannot start the probe on this machine: {source}")]
     Spawn {
         node: String,
@@ -39,7 +44,10 @@ pub struct LocalProbe {
 }
 
 impl LocalProbe {
-    pub fn new(probe: &ProbeBinary) -> Result<LocalProbe, LocalError> {
+    /// The probe of this machine's architecture, from `probes`.
+    pub fn new(probes: &ProbeSet) -> Result<LocalProbe, LocalError> {
+        let arch = std::env::consts::ARCH;
+        let probe = probes.get(ProbeArch::from_name(arch).ok_or(LocalError::Arch(arch))?);
         // CLOEXEC: no other child of tarmac inherits it. exec through /proc/self/fd still
         // works, as the kernel opens the file before it closes the descriptors.
         let fd = memfd_create("tarmac-probe", MFdFlags::MFD_CLOEXEC)
@@ -73,7 +81,7 @@ impl Transport for LocalNode {
     fn open<'a>(
         &'a self,
         launch: &'a Launch,
-        events: &'a dyn EventSink,
+        events: &'a NodeEvents,
     ) -> BoxFuture<'a, Result<Opened, ProbeError>> {
         Box::pin(async move {
             let deadline = upload::node_deadline(launch.probe_lifetime());
@@ -91,9 +99,7 @@ impl Transport for LocalNode {
                         source,
                     })
                 })?;
-            events.emit(&RunEvent::NodeConnected {
-                node: launch.node.clone(),
-            });
+            events.connected();
             Ok(Opened {
                 stream: Box::new(child),
                 leftover: Vec::new(),

@@ -3,12 +3,12 @@
 //! the probe's bytes, wait for `ready`, and name what went wrong when the script ends
 //! first. Afterwards the stream carries the probe's own protocol.
 
-use tarmac_reports::event::{EventSink, RunEvent};
+use tarmac_reports::NodeEvents;
 use tokio::time::{Instant, timeout_at};
 
 use crate::session::lines::{LineSplitter, Next};
 use crate::session::{Launch, ProbeError, ProbeStream, SessionPhase};
-use crate::ssh::ProbeBinary;
+use crate::ssh::ProbeSet;
 use crate::ssh::upload::ScriptLine;
 
 /// Output a chatty login script may print before ours, in total.
@@ -18,20 +18,21 @@ const MAX_PREAMBLE: usize = 64 * 1024;
 /// first sign that the command reached the node.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Announce {
-    /// The transport said `NodeConnected` already (after authentication).
+    /// The transport said the node connected already (after authentication).
     Done,
-    /// Say `NodeConnected` when the node script speaks first.
+    /// Say it when the node script speaks first.
     OnFirstLine,
 }
 
 /// Runs the dialogue within the upload timeout; returns the probe's first stdout bytes
-/// (those that came with `ready`). On a timeout the node script is asked to stop.
+/// (those that came with `ready`). The probe sent is the one for the architecture the
+/// script names. On a timeout the node script is asked to stop.
 pub async fn start_probe(
     stream: &mut dyn ProbeStream,
     launch: &Launch,
-    probe: &ProbeBinary,
+    probes: &ProbeSet,
     announce: Announce,
-    events: &dyn EventSink,
+    node: &NodeEvents,
 ) -> Result<Vec<u8>, ProbeError> {
     let deadline = Instant::now() + launch.limits.upload_timeout;
     let mut dialogue = Dialogue {
@@ -40,6 +41,8 @@ pub async fn start_probe(
         script_error: None,
         announce,
     };
+    // Bytes of probe sent after `need`; `None` while none were asked for (a kept one).
+    let mut sent: Option<u64> = None;
     loop {
         let data = match timeout_at(deadline, stream.read()).await {
             Ok(Ok(Some(data))) => data,
@@ -62,9 +65,7 @@ pub async fn start_probe(
         };
         if dialogue.announce == Announce::OnFirstLine && data.contains(&b'\n') {
             dialogue.announce = Announce::Done;
-            events.emit(&RunEvent::NodeConnected {
-                node: launch.node.clone(),
-            });
+            node.connected();
         }
         dialogue.seen += data.len();
         let mut chunk: &[u8] = &data;
@@ -74,11 +75,16 @@ pub async fn start_probe(
                     stream.abort().await;
                     return Err(ProbeError::protocol(&launch.node, reason));
                 }
-                Ok(Some((ScriptLine::Need, rest))) => {
-                    send(stream, probe.bytes(), launch).await?;
+                Ok(Some((ScriptLine::Need(arch), rest))) => {
+                    let bytes = probes.get(arch).bytes();
+                    send(stream, bytes, launch).await?;
+                    sent = u64::try_from(bytes.len()).ok();
                     chunk = rest;
                 }
-                Ok(Some((_, rest))) => return Ok(rest.to_vec()),
+                Ok(Some((_, rest))) => {
+                    node.uploaded(sent.unwrap_or(0), sent.is_none());
+                    return Ok(rest.to_vec());
+                }
                 Ok(None) => break,
             }
         }
@@ -124,11 +130,11 @@ impl Dialogue {
         let script_error = &mut self.script_error;
         let stopped = self.lines.push(chunk, |line| {
             match ScriptLine::parse(&String::from_utf8_lossy(line)) {
-                line @ (ScriptLine::Need | ScriptLine::Ready) => {
+                line @ (ScriptLine::Need(_) | ScriptLine::Ready) => {
                     action = Some(line);
                     return Ok(Next::Stop);
                 }
-                ScriptLine::Present | ScriptLine::Other => {}
+                ScriptLine::Present(_) | ScriptLine::Other => {}
                 error => *script_error = Some(error),
             }
             Ok(Next::More)
@@ -151,6 +157,7 @@ impl Dialogue {
                 reason,
             },
             Some(ScriptLine::Failed(reason)) => ProbeError::Upload { node, reason },
+            Some(ScriptLine::Arch(arch)) => ProbeError::UnsupportedArch { node, arch },
             _ => {
                 let exit = stream.exit().unwrap_or("no exit status");
                 let stderr = String::from_utf8_lossy(stream.stderr()).trim().to_owned();
@@ -186,9 +193,9 @@ mod tests {
     #[test]
     fn need_and_ready_stop_the_reading_with_the_rest() {
         let mut d = dialogue();
-        let chunk = b"Welcome\ntarmac-upload need\ntarmac-upload ready\n{\"type\":";
+        let chunk = b"Welcome\ntarmac-upload need x86_64\ntarmac-upload ready\n{\"type\":";
         let (line, rest) = d.lines(chunk).unwrap().unwrap();
-        assert_eq!(line, ScriptLine::Need);
+        assert_eq!(line, ScriptLine::Need(crate::ssh::ProbeArch::X86_64));
         let (line, rest) = d.lines(rest).unwrap().unwrap();
         assert_eq!(line, ScriptLine::Ready);
         assert_eq!(rest, b"{\"type\":");

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
-use tarmac_reports::event::{EventSink, RunEvent};
+use tarmac_reports::NodeEvents;
 use tokio::process::{Child, Command};
 use tokio::time::Instant;
 
@@ -24,7 +24,7 @@ use super::node_script::{self, Announce};
 use super::openssh_error::{Attempt, classify};
 use super::process_stream::ProcessStream;
 use crate::session::{BoxFuture, Launch, Opened, ProbeError, ProbeStream};
-use crate::ssh::{Phase, ProbeBinary, SshError, upload};
+use crate::ssh::{Phase, ProbeSet, SshError, upload};
 use crate::target::OpenSshTarget;
 
 /// How often a starting master is looked at.
@@ -69,7 +69,7 @@ pub struct OpenSsh {
 #[derive(Debug)]
 struct Shared {
     options: OpenSshOptions,
-    probe: Arc<ProbeBinary>,
+    probes: ProbeSet,
     /// The masters' sockets and logs; removed with the run.
     dir: tempfile::TempDir,
     next: AtomicUsize,
@@ -77,10 +77,7 @@ struct Shared {
 
 impl OpenSsh {
     /// Makes the run's private socket directory (0700, under `$TMPDIR` or /tmp).
-    pub fn new(
-        probe: Arc<ProbeBinary>,
-        options: OpenSshOptions,
-    ) -> Result<OpenSsh, SocketDirError> {
+    pub fn new(probes: ProbeSet, options: OpenSshOptions) -> Result<OpenSsh, SocketDirError> {
         let dir = tempfile::Builder::new()
             .prefix("tarmac-ssh-")
             .tempdir()
@@ -88,7 +85,7 @@ impl OpenSsh {
         Ok(OpenSsh {
             shared: Arc::new(Shared {
                 options,
-                probe,
+                probes,
                 dir,
                 next: AtomicUsize::new(0),
             }),
@@ -316,18 +313,16 @@ impl Transport for OpenSshNode {
     fn open<'a>(
         &'a self,
         launch: &'a Launch,
-        events: &'a dyn EventSink,
+        events: &'a NodeEvents,
     ) -> BoxFuture<'a, Result<Opened, ProbeError>> {
         Box::pin(async move {
             let master = self.start_master(&launch.node).await?;
             let socket = master.socket.clone();
             self.keep_master(master);
-            events.emit(&RunEvent::NodeConnected {
-                node: launch.node.clone(),
-            });
-            let probe = &self.run.shared.probe;
+            events.connected();
+            let probes = &self.run.shared.probes;
             let remote = upload::command(
-                probe,
+                probes,
                 launch.sudo,
                 launch.keep_probe,
                 launch.probe_lifetime(),
@@ -348,7 +343,8 @@ impl Transport for OpenSshNode {
                     }));
                 }
             };
-            match node_script::start_probe(&mut stream, launch, probe, Announce::Done, events).await
+            match node_script::start_probe(&mut stream, launch, probes, Announce::Done, events)
+                .await
             {
                 Ok(leftover) => Ok(Opened {
                     stream: Box::new(stream),

@@ -13,7 +13,7 @@ use russh::client::Msg;
 use russh::{Channel, ChannelMsg, ChannelStream, Sig};
 use tarmac_checks::NodeFacts;
 use tarmac_checks::protocol::ProbeRequest;
-use tarmac_reports::event::{EventSink, RunEvent, Silent};
+use tarmac_reports::NodeEvents;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use super::node_script::{self, Announce};
@@ -21,21 +21,21 @@ use super::{Transport, Tunnel};
 use crate::session::stream::keep_stderr;
 use crate::session::{BoxFuture, Launch, Opened, ProbeError, ProbeStream, SessionPhase};
 use crate::ssh::connection::Connection;
-use crate::ssh::{Phase, ProbeBinary, SshError, SshOptions, SshRun, upload};
+use crate::ssh::{Phase, ProbeSet, SshError, SshOptions, SshRun, upload};
 use crate::target::SshTarget;
 
-/// The russh transport of one run: the SSH state every node shares and the probe.
+/// The russh transport of one run: the SSH state every node shares and the probes.
 #[derive(Debug, Clone)]
 pub struct Russh {
     ssh: Arc<SshRun>,
-    probe: Arc<ProbeBinary>,
+    probes: ProbeSet,
 }
 
 impl Russh {
-    pub fn new(probe: Arc<ProbeBinary>, options: SshOptions) -> Russh {
+    pub fn new(probes: ProbeSet, options: SshOptions) -> Russh {
         Russh {
             ssh: Arc::new(SshRun::new(options)),
-            probe,
+            probes,
         }
     }
 
@@ -50,19 +50,19 @@ impl Russh {
     /// One plain session on `target`: its facts, or why there are none.
     pub async fn probe_node(
         &self,
-        name: &str,
+        node: &NodeEvents,
         target: &SshTarget,
         request: &ProbeRequest,
         launch: &Launch,
     ) -> Result<NodeFacts, ProbeError> {
         let launch = Launch {
-            node: name.to_owned(),
+            node: node.name().to_owned(),
             user: target.user.clone(),
             sudo: target.sudo,
             ..launch.clone()
         };
-        let node = self.node(target.clone());
-        super::probe_node(&node, &launch, request, Arc::new(Silent)).await
+        let transport = self.node(target.clone());
+        super::probe_node(&transport, &launch, request, node).await
     }
 }
 
@@ -76,7 +76,7 @@ pub struct RusshNode {
 impl RusshNode {
     async fn exec(&self, conn: &Connection, launch: &Launch) -> Result<Channel<Msg>, ProbeError> {
         let command = upload::command(
-            &self.run.probe,
+            &self.run.probes,
             launch.sudo,
             launch.keep_probe,
             launch.probe_lifetime(),
@@ -117,7 +117,7 @@ impl Transport for RusshNode {
     fn open<'a>(
         &'a self,
         launch: &'a Launch,
-        events: &'a dyn EventSink,
+        events: &'a NodeEvents,
     ) -> BoxFuture<'a, Result<Opened, ProbeError>> {
         Box::pin(async move {
             let conn = self
@@ -126,9 +126,7 @@ impl Transport for RusshNode {
                 .connect(&launch.node, &self.target)
                 .await
                 .map_err(ProbeError::transport)?;
-            events.emit(&RunEvent::NodeConnected {
-                node: launch.node.clone(),
-            });
+            events.connected();
             let channel = match self.exec(&conn, launch).await {
                 Ok(channel) => channel,
                 Err(e) => {
@@ -142,8 +140,9 @@ impl Transport for RusshNode {
                 stderr: Vec::new(),
                 exit: None,
             };
-            let probe = &self.run.probe;
-            match node_script::start_probe(&mut stream, launch, probe, Announce::Done, events).await
+            let probes = &self.run.probes;
+            match node_script::start_probe(&mut stream, launch, probes, Announce::Done, events)
+                .await
             {
                 Ok(leftover) => Ok(Opened {
                     stream: Box::new(stream),

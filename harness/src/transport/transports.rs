@@ -1,5 +1,5 @@
 //! Every node's transport for one run, built from the configuration before any node is
-//! touched: the state each kind shares across its nodes is made once (the probe's bytes,
+//! touched: the state each kind shares across its nodes is made once (the probes,
 //! russh's known_hosts and bastion connections, the openssh ControlMaster directory, the
 //! local probe in memory), and only for the kinds some node uses.
 
@@ -13,7 +13,7 @@ use super::openssh::{OpenSsh, OpenSshOptions};
 use super::russh::Russh;
 use crate::config::RunConfig;
 use crate::config_error::ConfigError;
-use crate::ssh::{ProbeBinary, SshOptions};
+use crate::ssh::{ProbeSet, SshOptions};
 use crate::target::Connection;
 
 /// A program a transport runs, not found before any node is touched.
@@ -54,10 +54,10 @@ pub struct Transports {
 }
 
 impl Transports {
-    /// Fails, before any node is touched, when the probe cannot be found or read, or a
+    /// Fails, before any node is touched, when `TARMAC_PROBE` cannot be used, or a
     /// transport cannot be set up.
     pub fn new(config: &RunConfig) -> Result<Transports, ConfigError> {
-        let probe = Arc::new(ProbeBinary::locate()?);
+        let probes = ProbeSet::for_run()?;
         let mut russh = None;
         let mut openssh = None;
         let mut local = None;
@@ -69,7 +69,7 @@ impl Transports {
                         Some(in_memory) => Arc::clone(in_memory),
                         None => {
                             let made =
-                                Arc::new(LocalProbe::new(&probe).map_err(ConfigError::transport)?);
+                                Arc::new(LocalProbe::new(&probes).map_err(ConfigError::transport)?);
                             local = Some(made.clone());
                             made
                         }
@@ -79,7 +79,7 @@ impl Transports {
                 Connection::Russh(target) => {
                     let russh = russh.get_or_insert_with(|| {
                         Russh::new(
-                            probe.clone(),
+                            probes.clone(),
                             SshOptions {
                                 accept_new_host_keys: config.accept_new_host_keys,
                                 ..SshOptions::default()
@@ -97,7 +97,7 @@ impl Transports {
                                 ..OpenSshOptions::default()
                             };
                             installed(&options.program, "the openssh transport")?;
-                            let made = OpenSsh::new(probe.clone(), options)
+                            let made = OpenSsh::new(probes.clone(), options)
                                 .map_err(ConfigError::transport)?;
                             openssh = Some(made.clone());
                             made
@@ -110,7 +110,7 @@ impl Transports {
                         installed(Path::new(program), "ssh.exec_command")?;
                     }
                     Arc::new(ExecNode {
-                        probe: probe.clone(),
+                        probes: probes.clone(),
                         target: target.clone(),
                     })
                 }

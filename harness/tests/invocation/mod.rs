@@ -23,7 +23,11 @@ impl Default for Invocation {
 impl Invocation {
     pub fn new() -> Self {
         let mut command = Command::new(env!("CARGO_BIN_EXE_tarmac"));
-        command.env_remove("CI").env("NO_COLOR", "1");
+        // A TARMAC_PROBE of the caller's must not change which probe the tests upload.
+        command
+            .env_remove("CI")
+            .env_remove("TARMAC_PROBE")
+            .env("NO_COLOR", "1");
         Invocation { command }
     }
 

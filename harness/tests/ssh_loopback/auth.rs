@@ -6,7 +6,8 @@ use std::time::{Duration, Instant};
 use tarmac::ssh::SshError;
 
 use crate::sshd::{
-    Run, RunOptions, Sshd, keygen, keygen_typed, options, ready, real_probe, request,
+    Run, RunOptions, Sshd, keygen, keygen_typed, node, options, ready, real_probe, recorded,
+    request,
 };
 
 #[tokio::test]
@@ -23,13 +24,19 @@ async fn encrypted_identity_needs_the_agent() {
     target.identity_files = vec![key.clone()];
 
     let run = Run::new(real_probe(), options());
-    let err = run.probe_node("n1", &target, &request()).await.unwrap_err();
+    let (n1, said) = recorded("n1");
+    let err = run.probe_node(&n1, &target, &request()).await.unwrap_err();
     assert!(
         matches!(
             err.transport_error::<SshError>(),
             Some(SshError::EncryptedIdentity { .. })
         ),
         "{err}"
+    );
+    assert_eq!(
+        said.steps(),
+        Vec::<String>::new(),
+        "not authenticated: not connected"
     );
     assert!(err.to_string().contains("add it to ssh-agent"), "{err}");
 
@@ -70,7 +77,9 @@ async fn encrypted_identity_needs_the_agent() {
             ..options()
         },
     );
-    let result = with_agent.probe_node("n1", &target, &request()).await;
+    let result = with_agent
+        .probe_node(&node("n1"), &target, &request())
+        .await;
     let _ = agent.kill();
     let _ = agent.wait();
     assert!(!result.unwrap().identity.hostname.is_empty());
@@ -87,7 +96,10 @@ async fn wrong_key_is_rejected_naming_what_was_tried() {
     let mut target = sshd.target(known_hosts);
     target.identity_files = vec![sshd.path("stranger"), sshd.path("absent")];
     let run = Run::new(real_probe(), options());
-    let err = run.probe_node("n1", &target, &request()).await.unwrap_err();
+    let err = run
+        .probe_node(&node("n1"), &target, &request())
+        .await
+        .unwrap_err();
     assert!(
         matches!(
             err.transport_error::<SshError>(),
@@ -122,7 +134,7 @@ async fn rsa_and_ecdsa_identity_files_authenticate() {
         let mut target = sshd.target(known_hosts.clone());
         target.identity_files = vec![key];
         let run = Run::new(real_probe(), options());
-        run.probe_node("n1", &target, &request())
+        run.probe_node(&node("n1"), &target, &request())
             .await
             .unwrap_or_else(|e| panic!("{kind}: {e}"));
     }

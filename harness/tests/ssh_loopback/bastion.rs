@@ -3,7 +3,7 @@
 use tarmac::ssh::SshError;
 use tarmac::target::{JumpHost, SshTarget};
 
-use crate::sshd::{Run, RunOptions, Sshd, options, ready, real_probe, request};
+use crate::sshd::{Run, RunOptions, Sshd, node, options, ready, real_probe, request};
 
 /// The sshd's target behind itself as the bastion, reached as `bastion_host`:
 /// direct-tcpip to 127.0.0.1:port through the same sshd.
@@ -34,10 +34,11 @@ async fn nodes_behind_a_bastion_share_its_connection() {
         },
     );
     let request = request();
+    let (n1, n2, n3) = (node("n1"), node("n2"), node("n3"));
     let (a, b, c) = tokio::join!(
-        run.probe_node("n1", &target, &request),
-        run.probe_node("n2", &target, &request),
-        run.probe_node("n3", &target, &request)
+        run.probe_node(&n1, &target, &request),
+        run.probe_node(&n2, &target, &request),
+        run.probe_node(&n3, &target, &request)
     );
     for facts in [a, b, c] {
         assert!(!facts.unwrap().identity.hostname.is_empty());
@@ -59,7 +60,10 @@ async fn an_unknown_bastion_is_refused_too() {
     let sshd = Sshd::start();
     let target = through_itself(&sshd, "localhost");
     let run = Run::new(real_probe(), options());
-    let err = run.probe_node("n1", &target, &request()).await.unwrap_err();
+    let err = run
+        .probe_node(&node("n1"), &target, &request())
+        .await
+        .unwrap_err();
     match err.transport_error::<SshError>() {
         Some(SshError::Bastion { source, .. }) => {
             assert!(matches!(**source, SshError::UnknownHostKey { .. }), "{err}");
@@ -73,7 +77,10 @@ async fn an_unknown_bastion_is_refused_too() {
     );
     assert_eq!(sshd.logins(), 0);
     // The next node behind the same bastion fails fast with the same reason.
-    let again = run.probe_node("n2", &target, &request()).await.unwrap_err();
+    let again = run
+        .probe_node(&node("n2"), &target, &request())
+        .await
+        .unwrap_err();
     assert!(again.to_string().contains("localhost"), "{again}");
     assert!(!sshd.probe_dir().exists());
 }

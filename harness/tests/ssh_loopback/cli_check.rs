@@ -1,10 +1,10 @@
 //! `tarmac check`, the binary as users run it, over SSH to two inventory nodes served by the
-//! loopback sshd: both are checked with the real probe, and no probe is left on the "node".
+//! loopback sshd: both are checked with the probe built into tarmac, and no probe is left on the "node".
 
 use serde_json::Value;
 
 use crate::invocation::Invocation;
-use crate::sshd::{Sshd, ready, real_probe};
+use crate::sshd::{Sshd, ready};
 
 #[test]
 fn check_over_ssh_gathers_every_inventory_node() {
@@ -28,7 +28,6 @@ fn check_over_ssh_gathers_every_inventory_node() {
     .unwrap();
     let json = sshd.path("report.json");
     let run = Invocation::new()
-        .env("TARMAC_PROBE", real_probe().path())
         .env("HOME", sshd.path("home"))
         .env("SSH_AUTH_SOCK", "")
         .args(["check", "--node-timeout", "60", "-i"])

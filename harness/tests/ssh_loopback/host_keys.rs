@@ -2,7 +2,7 @@
 
 use tarmac::ssh::SshError;
 
-use crate::sshd::{Run, RunOptions, Sshd, keygen, options, ready, real_probe, request};
+use crate::sshd::{Run, RunOptions, Sshd, keygen, node, options, ready, real_probe, request};
 
 #[tokio::test]
 async fn unknown_host_key_is_refused_with_instructions() {
@@ -13,7 +13,7 @@ async fn unknown_host_key_is_refused_with_instructions() {
     let known_hosts = sshd.write_known_hosts("");
     let run = Run::new(real_probe(), options());
     let err = run
-        .probe_node("n1", &sshd.target(known_hosts.clone()), &request())
+        .probe_node(&node("n1"), &sshd.target(known_hosts.clone()), &request())
         .await
         .unwrap_err();
     assert!(
@@ -70,7 +70,7 @@ async fn changed_host_key_is_refused_even_with_accept_new() {
         },
     );
     let err = run
-        .probe_node("n1", &sshd.target(known_hosts.clone()), &request())
+        .probe_node(&node("n1"), &sshd.target(known_hosts.clone()), &request())
         .await
         .unwrap_err();
     match err.transport_error::<SshError>().unwrap() {
@@ -109,7 +109,7 @@ async fn accept_new_host_keys_records_the_key() {
             ..options()
         },
     );
-    tofu.probe_node("n1", &sshd.target(known_hosts.clone()), &request())
+    tofu.probe_node(&node("n1"), &sshd.target(known_hosts.clone()), &request())
         .await
         .unwrap();
     assert_eq!(
@@ -119,7 +119,7 @@ async fn accept_new_host_keys_records_the_key() {
     // A strict run now knows the host.
     let strict = Run::new(real_probe(), options());
     strict
-        .probe_node("n1", &sshd.target(known_hosts), &request())
+        .probe_node(&node("n1"), &sshd.target(known_hosts), &request())
         .await
         .unwrap();
 }
@@ -134,7 +134,7 @@ async fn the_known_key_type_is_asked_for_first() {
     let sshd = Sshd::start();
     let known_hosts = sshd.write_known_hosts(&sshd.known_hosts_line_for("host_key_ecdsa.pub"));
     let run = Run::new(real_probe(), options());
-    run.probe_node("n1", &sshd.target(known_hosts), &request())
+    run.probe_node(&node("n1"), &sshd.target(known_hosts), &request())
         .await
         .unwrap();
 }
@@ -159,7 +159,7 @@ async fn hashed_known_hosts_from_ssh_keygen_are_honoured() {
         "{text}"
     );
     let run = Run::new(real_probe(), options());
-    run.probe_node("n1", &sshd.target(known_hosts), &request())
+    run.probe_node(&node("n1"), &sshd.target(known_hosts), &request())
         .await
         .unwrap();
 }

@@ -8,7 +8,10 @@ use tarmac::session::ProbeError;
 use tarmac::ssh::SshError;
 use tarmac::target::SshTarget;
 
-use crate::sshd::{Run, RunOptions, Sshd, fake_probe, options, ready, real_probe, request};
+use crate::sshd::{
+    Run, RunOptions, Sshd, fake_probe, host_arch, node, options, ready, real_probe, recorded,
+    request,
+};
 
 #[tokio::test]
 async fn real_probe_returns_facts_and_leaves_nothing_behind() {
@@ -18,7 +21,7 @@ async fn real_probe_returns_facts_and_leaves_nothing_behind() {
     let sshd = Sshd::start();
     let run = Run::new(real_probe(), options());
     let facts = run
-        .probe_node("n1", &sshd.trusted_target(), &request())
+        .probe_node(&node("n1"), &sshd.trusted_target(), &request())
         .await
         .unwrap();
     assert!(!facts.identity.hostname.is_empty());
@@ -38,22 +41,40 @@ async fn keep_probe_keeps_it_and_the_next_run_skips_the_upload() {
     }
     let sshd = Sshd::start();
     let target = sshd.trusted_target();
-    let probe = real_probe();
+    let probes = real_probe();
+    let name = probes.get(host_arch()).remote_name();
     let keep = Run::new(
-        probe.clone(),
+        probes.clone(),
         RunOptions {
             keep_probe: true,
             ..options()
         },
     );
-    keep.probe_node("n1", &target, &request()).await.unwrap();
-    let kept = sshd.probe_dir().join(probe.remote_name());
-    assert_eq!(sshd.probe_files(), vec![probe.remote_name()]);
+    let (n1, said) = recorded("n1");
+    keep.probe_node(&n1, &target, &request()).await.unwrap();
+    let size = probes.get(host_arch()).bytes().len();
+    let sent = format!("probe-uploaded {size} sent");
+    // The transport says it connected and uploaded; the session that the facts came.
+    assert_eq!(
+        said.steps(),
+        ["node-connected", sent.as_str(), "facts-received"]
+    );
+    let kept = sshd.probe_dir().join(&name);
+    assert_eq!(sshd.probe_files(), vec![name.clone()]);
     let dir_mode = std::fs::metadata(sshd.probe_dir()).unwrap().mode() & 0o777;
     assert_eq!(dir_mode, 0o700, "private directory");
     let first = std::fs::metadata(&kept).unwrap();
 
-    keep.probe_node("n1", &target, &request()).await.unwrap();
+    let (n1, said) = recorded("n1");
+    keep.probe_node(&n1, &target, &request()).await.unwrap();
+    assert_eq!(
+        said.steps(),
+        [
+            "node-connected",
+            "probe-uploaded 0 reused",
+            "facts-received"
+        ]
+    );
     let second = std::fs::metadata(&kept).unwrap();
     assert_eq!(
         (first.ino(), first.mtime_nsec()),
@@ -62,8 +83,10 @@ async fn keep_probe_keeps_it_and_the_next_run_skips_the_upload() {
     );
 
     // Without keep_probe, the kept probe is used once more and then removed.
-    let tidy = Run::new(probe, options());
-    tidy.probe_node("n1", &target, &request()).await.unwrap();
+    let tidy = Run::new(probes, options());
+    tidy.probe_node(&node("n1"), &target, &request())
+        .await
+        .unwrap();
     assert!(!sshd.probe_dir().exists(), "{:?}", sshd.probe_files());
 }
 
@@ -76,7 +99,10 @@ async fn sudo_runs_the_probe_through_sudo() {
     let mut target = sshd.trusted_target();
     target.sudo = true;
     let run = Run::new(real_probe(), options());
-    let facts = run.probe_node("n1", &target, &request()).await.unwrap();
+    let facts = run
+        .probe_node(&node("n1"), &target, &request())
+        .await
+        .unwrap();
     assert!(!facts.identity.hostname.is_empty());
 }
 
@@ -91,8 +117,13 @@ async fn sudo_password_prompt_is_a_clear_error_not_a_hang() {
     target.sudo = true;
     let run = Run::new(real_probe(), options());
     let started = Instant::now();
-    let err = run.probe_node("n1", &target, &request()).await.unwrap_err();
+    let (n1, said) = recorded("n1");
+    let err = run.probe_node(&n1, &target, &request()).await.unwrap_err();
     assert!(matches!(err, ProbeError::Sudo { .. }), "{err}");
+    // It did connect, and the probe was in place, before sudo refused.
+    let size = real_probe().get(host_arch()).bytes().len();
+    let sent = format!("probe-uploaded {size} sent");
+    assert_eq!(said.steps(), ["node-connected", sent.as_str()]);
     assert!(err.to_string().contains("NOPASSWD"), "{err}");
     assert!(started.elapsed() < Duration::from_secs(20));
     assert!(!sshd.probe_dir().exists());
@@ -111,7 +142,7 @@ async fn garbage_and_stale_probes_are_protocol_errors() {
         options(),
     );
     let err = garbage
-        .probe_node("n1", &target, &request())
+        .probe_node(&node("n1"), &target, &request())
         .await
         .unwrap_err();
     assert!(matches!(err, ProbeError::Protocol { .. }), "{err}");
@@ -123,7 +154,7 @@ async fn garbage_and_stale_probes_are_protocol_errors() {
         options(),
     );
     let err = stale
-        .probe_node("n1", &target, &request())
+        .probe_node(&node("n1"), &target, &request())
         .await
         .unwrap_err();
     assert!(err.to_string().contains("protocol version 99"), "{err}");
@@ -137,7 +168,7 @@ async fn garbage_and_stale_probes_are_protocol_errors() {
         },
     );
     let err = flood
-        .probe_node("n1", &target, &request())
+        .probe_node(&node("n1"), &target, &request())
         .await
         .unwrap_err();
     assert!(err.to_string().contains("more than 1 MiB"), "{err}");
@@ -162,7 +193,7 @@ async fn probe_timeout_stops_the_probe_and_cleans_up() {
         },
     );
     let err = run
-        .probe_node("n1", &sshd.trusted_target(), &request())
+        .probe_node(&node("n1"), &sshd.trusted_target(), &request())
         .await
         .unwrap_err();
     assert!(
@@ -188,7 +219,7 @@ async fn dropped_future_still_leaves_nothing_behind() {
     let target = sshd.trusted_target();
     let cancelled = tokio::time::timeout(
         Duration::from_millis(1500),
-        run.probe_node("n1", &target, &request()),
+        run.probe_node(&node("n1"), &target, &request()),
     )
     .await;
     assert!(
@@ -216,7 +247,10 @@ async fn closed_port_is_a_connect_error() {
         sudo: false,
     };
     let run = Run::new(fake_probe("true"), options());
-    let err = run.probe_node("n1", &target, &request()).await.unwrap_err();
+    let err = run
+        .probe_node(&node("n1"), &target, &request())
+        .await
+        .unwrap_err();
     assert!(
         matches!(
             err.transport_error::<SshError>(),

@@ -5,11 +5,10 @@ use std::net::{TcpListener, TcpStream};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use tarmac::session::{Launch, ProbeError, SessionLimits};
-use tarmac::ssh::{ProbeBinary, SshOptions};
+use tarmac::ssh::{ProbeArch, ProbeBinary, ProbeSet, SshOptions};
 use tarmac::target::SshTarget;
 use tarmac::transport::russh::Russh;
 use tarmac_checks::NodeFacts;
@@ -27,38 +26,59 @@ pub fn ready() -> bool {
     false
 }
 
-/// The real probe, built once per test binary the way scripts/build-probe does.
-pub fn real_probe() -> ProbeBinary {
-    static PATH: OnceLock<PathBuf> = OnceLock::new();
-    let path = PATH.get_or_init(|| {
-        let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-        let status = Command::new(cargo)
-            .args(["build", "-p", "tarmac-checks", "--bin", "tarmac-probe"])
-            .args([
-                "--profile",
-                "probe",
-                "--target",
-                "x86_64-unknown-linux-musl",
-            ])
-            .current_dir(workspace)
-            .status()
-            .unwrap();
-        assert!(status.success(), "building the probe failed");
-        // <target>/debug/deps/ssh_loopback-<hash> → <target>
-        let exe = std::env::current_exe().unwrap();
-        let target = exe.ancestors().nth(3).unwrap();
-        target.join("x86_64-unknown-linux-musl/probe/tarmac-probe")
-    });
-    ProbeBinary::from_path(path).unwrap()
+/// The probes built into tarmac, as a run uploads them.
+pub fn real_probe() -> ProbeSet {
+    ProbeSet::embedded()
 }
 
-/// A stand-in probe: a shell script, for the failure modes the real one never shows.
-pub fn fake_probe(body: &str) -> ProbeBinary {
-    ProbeBinary::from_bytes(
+/// This machine's architecture: what `uname -m` says on the loopback "node".
+pub fn host_arch() -> ProbeArch {
+    ProbeArch::from_name(std::env::consts::ARCH).unwrap()
+}
+
+/// A stand-in probe for this machine's architecture: a shell script, for the failure modes
+/// the real one never shows.
+pub fn fake_probe(body: &str) -> ProbeSet {
+    ProbeSet::embedded().replacing(ProbeBinary::from_bytes(
+        host_arch(),
         Path::new("fake-probe"),
         format!("#!/bin/sh\n{body}\n").into_bytes(),
-    )
+    ))
+}
+
+/// The emitter of node `name`'s events, going nowhere.
+pub fn node(name: &str) -> tarmac_reports::NodeEvents {
+    tarmac_reports::NodeEvents::silent(name)
+}
+
+/// The emitter of node `name`'s events and what it said: each event as `kind` or, for
+/// an upload, `probe-uploaded BYTES reused|sent`.
+pub fn recorded(name: &str) -> (tarmac_reports::NodeEvents, Said) {
+    let recorder = std::sync::Arc::new(tarmac_reports::Recorder::default());
+    let events = tarmac_reports::RunEvents::new(recorder.clone()).node(name);
+    (events, Said(recorder))
+}
+
+pub struct Said(std::sync::Arc<tarmac_reports::Recorder>);
+
+impl Said {
+    pub fn steps(&self) -> Vec<String> {
+        use tarmac_reports::EventKind;
+        self.0
+            .events()
+            .into_iter()
+            .map(|e| match e.kind {
+                EventKind::ProbeUploaded { bytes, reused, .. } => {
+                    let how = if reused { "reused" } else { "sent" };
+                    format!("probe-uploaded {bytes} {how}")
+                }
+                other => serde_json::to_value(&other).unwrap()["event"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned(),
+            })
+            .collect()
+    }
 }
 
 pub fn request() -> ProbeRequest {
@@ -279,7 +299,7 @@ pub struct Run {
 }
 
 impl Run {
-    pub fn new(probe: ProbeBinary, o: RunOptions) -> Run {
+    pub fn new(probes: ProbeSet, o: RunOptions) -> Run {
         let ssh = SshOptions {
             connect_timeout: o.connect_timeout,
             auth_timeout: o.auth_timeout,
@@ -300,19 +320,19 @@ impl Run {
             extra_lifetime: Duration::ZERO,
         };
         Run {
-            russh: Russh::new(std::sync::Arc::new(probe), ssh),
+            russh: Russh::new(probes, ssh),
             launch,
         }
     }
 
     pub async fn probe_node(
         &self,
-        name: &str,
+        node: &tarmac_reports::NodeEvents,
         target: &SshTarget,
         request: &ProbeRequest,
     ) -> Result<NodeFacts, ProbeError> {
         self.russh
-            .probe_node(name, target, request, &self.launch)
+            .probe_node(node, target, request, &self.launch)
             .await
     }
 

@@ -1,7 +1,9 @@
 //! A small report shared by the tests: three nodes (one unreachable), every status, an
 //! ignored finding and a cluster-wide reachability finding with details.
 
-use tarmac_checks::{Finding, NodeFacts, Phase, Protocol, Reachability, Role, Status, Verdict};
+use tarmac_checks::{
+    Finding, NodeFacts, NodeSpec, Phase, Protocol, Reachability, Role, Status, Verdict,
+};
 use tarmac_reports::{NodeReport, NodeStatus, Report};
 
 /// Captured-style facts of a control-plane node (`tests/data/facts-cp1.json`).
@@ -86,6 +88,19 @@ pub fn findings() -> Vec<Finding> {
         .with_detail("protocol", "tcp")
         .with_detail("result", "timeout"),
     ]
+}
+
+/// The nodes of `report` as the inventory declared them (`run-started` lists these).
+pub fn specs(report: &Report) -> Vec<NodeSpec> {
+    report
+        .nodes
+        .iter()
+        .map(|n| NodeSpec {
+            name: n.name.clone(),
+            address: n.address.clone(),
+            roles: n.roles.clone(),
+        })
+        .collect()
 }
 
 pub fn sample() -> Report {

@@ -7,6 +7,7 @@ mod fixture;
 mod html;
 mod json;
 mod junit;
+mod reporters;
 mod schema_doc;
 mod summary;
 mod terminal;

@@ -5,10 +5,13 @@
 use std::collections::BTreeSet;
 
 use serde_json::Value;
+use std::sync::Arc;
 use tarmac_checks::mesh::mesh_findings;
-use tarmac_checks::{ClusterSpec, Finding, NodeSpec, PortPlan, Role, Status, Verdict};
+
+use tarmac_checks::{ClusterSpec, Finding, NodeSpec, Phase, PortPlan, Role, Status, Verdict};
 use tarmac_reports::drift::{CHECK_IDS, compare};
-use tarmac_reports::{Json, ReportFormat};
+use tarmac_reports::event::EVENTS_SCHEMA;
+use tarmac_reports::{Event, EventKind, Json, Recorder, ReportFormat, RunCommand, RunEvents};
 
 use crate::fixture::{self, probe};
 
@@ -228,4 +231,106 @@ fn drift_finding_details_are_documented() {
             f.message
         );
     }
+}
+
+/// The document's `## Events` part, up to the next `## ` heading.
+fn events_section(doc: &str) -> &str {
+    let start = doc.find("\n## Events").expect("an `## Events` section") + 1;
+    let body = &doc[start..];
+    body[3..].find("\n## ").map_or(body, |end| &body[..end + 3])
+}
+
+/// The number of [`EventKind`] variants: [`kind_index`] numbers each once.
+const EVENT_KINDS: usize = 13;
+
+/// A distinct number per variant; without a wildcard arm, a new variant does not compile
+/// here until it is given one (and a sample in [`one_event_of_each_kind`]).
+fn kind_index(kind: &EventKind) -> usize {
+    match kind {
+        EventKind::RunStarted { .. } => 0,
+        EventKind::NodeConnected { .. } => 1,
+        EventKind::ProbeUploaded { .. } => 2,
+        EventKind::FactsReceived { .. } => 3,
+        EventKind::ListenersReady { .. } => 4,
+        EventKind::MeshProgress { .. } => 5,
+        EventKind::MeshFinished { .. } => 6,
+        EventKind::NodeFailed { .. } => 7,
+        EventKind::PluginLogged { .. } => 8,
+        EventKind::NodeFinished { .. } => 9,
+        EventKind::ClusterChecked { .. } => 10,
+        EventKind::DriftComputed { .. } => 11,
+        EventKind::RunFinished { .. } => 12,
+    }
+}
+
+/// Every kind of event, each optional field set, as the emitters make them.
+fn one_event_of_each_kind() -> Vec<Event> {
+    let recorder = Arc::new(Recorder::default());
+    let events = RunEvents::new(recorder.clone());
+    let report = fixture::sample();
+    let specs = fixture::specs(&report);
+    events.run_started(RunCommand::Audit, Phase::PreInstall, "t".into(), &specs);
+    let cp1 = events.node("cp1");
+    cp1.connected();
+    cp1.uploaded(800_000, false);
+    cp1.facts_received();
+    cp1.listeners_ready(10, 1);
+    events.mesh_meter(1).add(1);
+    events.mesh_finished(vec![probe("cp1", "w1", 10250, Verdict::Ok)]);
+    events.plugin_logged("kernel-same-minor", Some("cp1"), "info", "6.1 here");
+    let own = report.findings_of(Some("cp1")).cloned().collect();
+    cp1.finished_checked(own, fixture::facts("cp1"));
+    let w2 = events.node("w2");
+    w2.failed("connection refused");
+    w2.finished_error("connection refused", Vec::new());
+    events.node("w1").finished_gathered(fixture::facts("w1"));
+    events.cluster_checked(report.findings_of(None).cloned().collect());
+    events.drift_computed("baseline.json".into(), Vec::new());
+    events.run_finished();
+    recorder.events()
+}
+
+#[test]
+fn every_event_and_its_fields_are_documented() {
+    let samples = one_event_of_each_kind();
+    let kinds: BTreeSet<usize> = samples.iter().map(|e| kind_index(&e.kind)).collect();
+    assert_eq!(
+        kinds.len(),
+        EVENT_KINDS,
+        "a kind of event has no sample here"
+    );
+    let doc = doc();
+    let section = events_section(&doc);
+    let mut missing = Vec::new();
+    for event in &samples {
+        let value = serde_json::to_value(event).unwrap();
+        let name = value["event"].as_str().unwrap().to_owned();
+        if !section.contains(&format!("| `\"{name}\"` |")) {
+            missing.push(format!("event {name}"));
+        }
+        for key in value.as_object().unwrap().keys() {
+            if !section.contains(&format!("`{key}`")) {
+                missing.push(format!("{name}.{key}"));
+            }
+        }
+    }
+    for value in [
+        "tarmac.events/v1",
+        "check",
+        "audit",
+        "facts",
+        "checked",
+        "gathered",
+        "error",
+    ] {
+        if !section.contains(&format!("\"{value}\"")) {
+            missing.push(format!("value {value}"));
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "undocumented in `## Events`: {missing:?}"
+    );
+    // The schema id the document names is the code's.
+    assert!(section.contains(&format!("`\"{EVENTS_SCHEMA}\"`")));
 }

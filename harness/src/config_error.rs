@@ -27,6 +27,9 @@ pub enum ConfigError {
     /// An inventory `plugins:` entry that cannot be used.
     #[error(transparent)]
     PluginEntry(#[from] crate::plugin::sources::PluginEntryError),
+    /// `TARMAC_PROBE` names a file that cannot be uploaded.
+    #[error(transparent)]
+    Probe(#[from] crate::probes::ProbeFileError),
     /// A transport that cannot be set up on this machine (the local probe, say).
     #[error(transparent)]
     Transport(Box<dyn std::error::Error + Send + Sync>),

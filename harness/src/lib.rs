@@ -18,6 +18,7 @@ pub mod node_error;
 pub mod node_plan;
 pub mod plugin;
 pub mod ports_table;
+pub mod probes;
 pub mod run;
 pub mod session;
 pub mod ssh;

@@ -72,7 +72,7 @@ fn execute(command: &Command, config: &RunConfig) -> anyhow::Result<Exit> {
         .context("cannot start the async runtime")?;
     // Ctrl-C drops the run's future: node tasks are aborted and their sessions closed
     // (SSH connections dropped, ssh/exec/probe processes and ControlMasters sent TERM; the
-    // node-side script cleans up after itself, see ssh/upload.rs).
+    // node-side script cleans up after itself, see transport/upload_script.rs).
     let exit = runtime.block_on(async {
         tokio::select! {
             exit = run_command(command, config) => exit,

@@ -203,4 +203,72 @@ mod tests {
         let inv_wins = ssh_target("w1".into(), &inventory, &resolved);
         assert_eq!((inv_wins.user.as_str(), inv_wins.port), ("root", 22));
     }
+
+    /// Every node's connection, as the run would make it.
+    fn connections(yaml: &str) -> Vec<Connection> {
+        let inv = Inventory::parse(yaml).unwrap();
+        let mut configs = SshConfigs::default();
+        inv.nodes
+            .iter()
+            .map(|n| connection(n, &inv.ssh.overlaid(&n.ssh), &mut configs).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn each_node_gets_its_transport_with_only_what_it_needs() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("ssh_config");
+        std::fs::write(&config, "Host *\n  User from-config\n").unwrap();
+        let conns = connections(&format!(
+            "ssh: {{transport: openssh, config_file: {}, port: 2222}}\n\
+             nodes:\n\
+             \x20 - {{name: a, address: 198.18.0.1, roles: [worker]}}\n\
+             \x20 - {{name: b, address: 198.18.0.2, roles: [worker], ssh: {{transport: russh}}}}\n\
+             \x20 - {{name: c, address: 198.18.0.3, roles: [worker], ssh: {{transport: exec, user: ops, sudo: true, exec_command: [docker, exec, -i, \"n-{{name}}\", --user, \"{{user}}\", sh, -c]}}}}\n\
+             \x20 - {{name: d, address: 198.18.0.4, roles: [worker], ssh: {{transport: local}}}}\n",
+            config.display()
+        ));
+        match &conns[0] {
+            Connection::OpenSsh(t) => {
+                // ssh reads the config itself: tarmac passes what the inventory says.
+                assert_eq!(t.host, "198.18.0.1");
+                assert_eq!((t.user.as_deref(), t.port), (None, Some(2222)));
+                assert_eq!(t.config_file.as_deref(), Some(config.as_path()));
+                assert!(t.identity_files.is_empty() && t.known_hosts.is_none());
+                assert_eq!(t.login_user, "from-config");
+            }
+            other => panic!("{other:?}"),
+        }
+        match &conns[1] {
+            // russh reads the same config_file for what the inventory leaves out.
+            Connection::Russh(t) => assert_eq!((t.user.as_str(), t.port), ("from-config", 2222)),
+            other => panic!("{other:?}"),
+        }
+        match &conns[2] {
+            Connection::Exec(t) => {
+                assert_eq!(
+                    t.argv,
+                    ["docker", "exec", "-i", "n-c", "--user", "ops", "sh", "-c"]
+                );
+                assert_eq!((t.user.as_str(), t.sudo), ("ops", true));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(conns[3], Connection::Local);
+    }
+
+    #[test]
+    fn a_missing_config_file_is_refused() {
+        let inv = Inventory::parse(
+            "ssh: {transport: openssh, config_file: /nonexistent/ssh_config}\n\
+             nodes: [{name: a, address: h, roles: [worker]}]\n",
+        )
+        .unwrap();
+        let n = &inv.nodes[0];
+        let err = connection(n, &inv.ssh.overlaid(&n.ssh), &mut SshConfigs::default())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("/nonexistent/ssh_config"), "{err}");
+        assert!(err.contains("does not exist"), "{err}");
+    }
 }

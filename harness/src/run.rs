@@ -154,7 +154,8 @@ mod tests {
     use tarmac_reports::{NodeStatus, Reporters};
 
     use crate::cli::{CheckArgs, Cli, Command};
-    use crate::ssh::{ProbeArch, ProbeBinary, ProbeSet, SshOptions};
+    use crate::probes::{ProbeArch, ProbeBinary, ProbeSet};
+    use crate::ssh::SshOptions;
     use crate::target::{Connection, SshTarget};
     use crate::transport::russh::Russh;
 

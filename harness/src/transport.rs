@@ -12,6 +12,7 @@ pub mod openssh_error;
 pub mod process_stream;
 pub mod russh;
 pub mod transports;
+pub mod upload_script;
 
 use tarmac_checks::NodeFacts;
 use tarmac_checks::protocol::ProbeRequest;

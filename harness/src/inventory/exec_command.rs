@@ -199,4 +199,30 @@ mod tests {
         let err = serde_yaml::from_str::<ExecCommand>("[]").unwrap_err();
         assert!(err.to_string().contains("exec_command is empty"), "{err}");
     }
+
+    /// The location and message of the inventory's first problem.
+    fn refused(yaml: &str) -> (Option<(usize, usize)>, String) {
+        let err = crate::inventory::Inventory::parse(yaml).unwrap_err();
+        (err.location, err.message)
+    }
+
+    const NODES: &str = "nodes: [{name: a, address: h, roles: [worker]}]\n";
+
+    #[test]
+    fn transport_mistakes_point_at_their_line_and_column() {
+        let (at, msg) = refused(&format!("ssh:\n  transport: telnet\n{NODES}"));
+        assert_eq!(at, Some((2, 14)), "{msg}");
+        assert!(msg.contains("unknown variant `telnet`"), "{msg}");
+        let (at, msg) = refused(&format!(
+            "ssh:\n  transport: exec\n  exec_command:\n    - kubectl\n    - \"tarmac-{{node}}\"\n{NODES}"
+        ));
+        assert_eq!(at, Some((5, 7)), "{msg}");
+        assert!(msg.contains("unknown placeholder `{node}`"), "{msg}");
+        let (at, msg) = refused(&format!("ssh:\n  user: ops\n  transport: exec\n{NODES}"));
+        assert_eq!(at, Some((3, 3)), "{msg}");
+        assert!(msg.contains("no ssh.exec_command"), "{msg}");
+        let (at, msg) = refused(&format!("ssh:\n  transport: local\n  sudo: true\n{NODES}"));
+        assert_eq!(at, Some((3, 3)), "{msg}");
+        assert!(msg.contains("run tarmac itself as root"), "{msg}");
+    }
 }

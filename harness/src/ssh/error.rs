@@ -174,22 +174,6 @@ pub enum SshError {
         tried: String,
     },
 
-    #[error("cannot read the probe binary {path}: {source}")]
-    ProbeBinaryRead {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-
-    #[error(
-        "TARMAC_PROBE={path} cannot be uploaded to nodes: {reason}. Unset TARMAC_PROBE to \
-         use the probes built into tarmac"
-    )]
-    ProbeRefused {
-        path: PathBuf,
-        reason: super::probe_elf::ProbeElfError,
-    },
-
     #[error("{node}: through bastion {bastion}: {source}")]
     Bastion {
         node: String,

@@ -13,8 +13,9 @@ use tokio::process::Command;
 use super::Transport;
 use super::node_script::{self, Announce};
 use super::process_stream::ProcessStream;
+use super::upload_script as upload;
+use crate::probes::ProbeSet;
 use crate::session::{BoxFuture, Launch, Opened, ProbeError, ProbeStream};
-use crate::ssh::{ProbeSet, upload};
 use crate::target::ExecTarget;
 
 /// Why an exec command could not be started.

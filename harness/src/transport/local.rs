@@ -15,8 +15,9 @@ use tokio::process::Command;
 
 use super::Transport;
 use super::process_stream::ProcessStream;
+use super::upload_script as upload;
+use crate::probes::{ProbeArch, ProbeSet};
 use crate::session::{BoxFuture, Launch, Opened, ProbeError};
-use crate::ssh::{ProbeArch, ProbeSet, upload};
 
 /// Why the probe cannot be started on this machine.
 #[derive(Debug, thiserror::Error)]
@@ -105,5 +106,54 @@ impl Transport for LocalNode {
                 leftover: Vec::new(),
             })
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use tarmac_checks::protocol::ProbeRequest;
+
+    use super::*;
+    use crate::session::{Launch, ProbeSession, SessionLimits};
+
+    #[tokio::test]
+    async fn this_machine_runs_the_embedded_probe_as_a_child_from_memory() {
+        let node = LocalNode {
+            probe: Arc::new(LocalProbe::new(&ProbeSet::embedded()).unwrap()),
+        };
+        let launch = Launch {
+            node: "here".into(),
+            user: "me".into(),
+            sudo: false,
+            keep_probe: false,
+            limits: SessionLimits::default(),
+            extra_lifetime: std::time::Duration::ZERO,
+        };
+        let events = NodeEvents::silent("here");
+        let opened = node.open(&launch, &events).await.unwrap();
+        // The child's executable is the in-memory file: nothing was written to disk.
+        let pid: String = format!("{:?}", opened.stream)
+            .split("pid: Some(")
+            .nth(1)
+            .and_then(|rest| rest.split(')').next())
+            .unwrap()
+            .to_owned();
+        let exe = std::fs::read_link(format!("/proc/{pid}/exe")).unwrap();
+        assert!(
+            exe.display().to_string().starts_with("/memfd:tarmac-probe"),
+            "{}",
+            exe.display()
+        );
+        let request = ProbeRequest::all_roles_default();
+        let (_, started) = ProbeSession::start(opened, &request, launch, events)
+            .await
+            .unwrap();
+        assert!(started.facts.identity.cpus >= 1);
+        assert!(
+            !started.facts.ports.bind.is_empty(),
+            "the probe bind-tested"
+        );
     }
 }

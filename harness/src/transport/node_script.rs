@@ -1,4 +1,4 @@
-//! The harness's side of the node script's dialogue (see `ssh/upload.rs`), for every
+//! The harness's side of the node script's dialogue (see `upload_script.rs`), for every
 //! transport that starts a shell on the node (russh, openssh, exec): answer `need` with
 //! the probe's bytes, wait for `ready`, and name what went wrong when the script ends
 //! first. Afterwards the stream carries the probe's own protocol.
@@ -6,10 +6,10 @@
 use tarmac_reports::NodeEvents;
 use tokio::time::{Instant, timeout_at};
 
+use super::upload_script::ScriptLine;
+use crate::probes::ProbeSet;
 use crate::session::lines::{LineSplitter, Next};
 use crate::session::{Launch, ProbeError, ProbeStream, SessionPhase};
-use crate::ssh::ProbeSet;
-use crate::ssh::upload::ScriptLine;
 
 /// Output a chatty login script may print before ours, in total.
 const MAX_PREAMBLE: usize = 64 * 1024;
@@ -195,7 +195,7 @@ mod tests {
         let mut d = dialogue();
         let chunk = b"Welcome\ntarmac-upload need x86_64\ntarmac-upload ready\n{\"type\":";
         let (line, rest) = d.lines(chunk).unwrap().unwrap();
-        assert_eq!(line, ScriptLine::Need(crate::ssh::ProbeArch::X86_64));
+        assert_eq!(line, ScriptLine::Need(crate::probes::ProbeArch::X86_64));
         let (line, rest) = d.lines(rest).unwrap().unwrap();
         assert_eq!(line, ScriptLine::Ready);
         assert_eq!(rest, b"{\"type\":");

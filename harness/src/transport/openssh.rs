@@ -23,8 +23,10 @@ use super::Transport;
 use super::node_script::{self, Announce};
 use super::openssh_error::{Attempt, classify};
 use super::process_stream::ProcessStream;
+use super::upload_script as upload;
+use crate::probes::ProbeSet;
 use crate::session::{BoxFuture, Launch, Opened, ProbeError, ProbeStream};
-use crate::ssh::{Phase, ProbeSet, SshError, upload};
+use crate::ssh::{Phase, SshError};
 use crate::target::OpenSshTarget;
 
 /// How often a starting master is looked at.
@@ -78,8 +80,12 @@ struct Shared {
 impl OpenSsh {
     /// Makes the run's private socket directory (0700, under `$TMPDIR` or /tmp).
     pub fn new(probes: ProbeSet, options: OpenSshOptions) -> Result<OpenSsh, SocketDirError> {
+        use std::os::unix::fs::PermissionsExt;
+        // Made 0700 (tempfile's default follows the umask), so no other user can reach
+        // the masters' sockets, even for a moment.
         let dir = tempfile::Builder::new()
             .prefix("tarmac-ssh-")
+            .permissions(std::fs::Permissions::from_mode(0o700))
             .tempdir()
             .map_err(SocketDirError)?;
         Ok(OpenSsh {
@@ -356,5 +362,94 @@ impl Transport for OpenSshNode {
                 }
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+
+    fn args(target: OpenSshTarget, accept_new: bool) -> Vec<String> {
+        let options = OpenSshOptions {
+            accept_new_host_keys: accept_new,
+            ..OpenSshOptions::default()
+        };
+        let run = OpenSsh::new(ProbeSet::embedded(), options).unwrap();
+        let node = run.node(target);
+        let mut command = Command::new("ssh");
+        node.common_args(&mut command, Path::new("/run/x/0.sock"));
+        command
+            .as_std()
+            .get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect()
+    }
+
+    fn target() -> OpenSshTarget {
+        OpenSshTarget {
+            host: "w1".into(),
+            user: None,
+            port: None,
+            identity_files: Vec::new(),
+            known_hosts: None,
+            jump: None,
+            config_file: None,
+            sudo: false,
+            login_user: "root".into(),
+        }
+    }
+
+    #[test]
+    fn host_keys_are_checked_strictly_and_only_what_the_inventory_sets_is_passed() {
+        let plain = args(target(), false);
+        for fixed in [
+            "BatchMode=yes",
+            "StrictHostKeyChecking=yes",
+            "ControlPath=/run/x/0.sock",
+        ] {
+            assert!(plain.iter().any(|a| a == fixed), "{fixed}: {plain:?}");
+        }
+        for flag in ["-F", "-l", "-p", "-i", "-J"] {
+            assert!(!plain.iter().any(|a| a == flag), "{flag}: {plain:?}");
+        }
+        assert!(!plain.iter().any(|a| a.starts_with("UserKnownHostsFile")));
+        // --accept-new-host-keys trusts new hosts, never changed keys: accept-new.
+        let tofu = args(target(), true);
+        assert!(tofu.iter().any(|a| a == "StrictHostKeyChecking=accept-new"));
+        let all = args(
+            OpenSshTarget {
+                user: Some("ops".into()),
+                port: Some(2222),
+                identity_files: vec!["/k/id".into()],
+                known_hosts: Some("/k/known_hosts".into()),
+                jump: Some("ops@[fd00::1]:22".into()),
+                config_file: Some("/k/ssh_config".into()),
+                ..target()
+            },
+            false,
+        );
+        let joined = all.join(" ");
+        for part in [
+            "-F /k/ssh_config",
+            "-l ops",
+            "-p 2222",
+            "-i /k/id",
+            "-J ops@[fd00::1]:22",
+            "-o UserKnownHostsFile=/k/known_hosts",
+        ] {
+            assert!(joined.contains(part), "{part}: {joined}");
+        }
+    }
+
+    #[test]
+    fn the_socket_directory_is_private_and_goes_with_the_run() {
+        let run = OpenSsh::new(ProbeSet::embedded(), OpenSshOptions::default()).unwrap();
+        let dir = run.socket_dir().to_owned();
+        let mode = std::os::unix::fs::PermissionsExt::mode(&dir.metadata().unwrap().permissions());
+        assert_eq!(mode & 0o777, 0o700);
+        drop(run);
+        assert!(!dir.exists());
     }
 }

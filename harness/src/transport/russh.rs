@@ -17,11 +17,13 @@ use tarmac_reports::NodeEvents;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use super::node_script::{self, Announce};
+use super::upload_script as upload;
 use super::{Transport, Tunnel};
+use crate::probes::ProbeSet;
 use crate::session::stream::keep_stderr;
 use crate::session::{BoxFuture, Launch, Opened, ProbeError, ProbeStream, SessionPhase};
 use crate::ssh::connection::Connection;
-use crate::ssh::{Phase, ProbeSet, SshError, SshOptions, SshRun, upload};
+use crate::ssh::{Phase, SshError, SshOptions, SshRun};
 use crate::target::SshTarget;
 
 /// The russh transport of one run: the SSH state every node shares and the probes.
@@ -113,7 +115,7 @@ impl Transport for RusshNode {
     ///
     /// Cancellation: dropping the future closes the connection. Cleanup on the node does
     /// not depend on us: the node script removes a partial upload or, once the probe has
-    /// ended (it sees EOF), what is left of the probe (see `ssh/upload.rs`).
+    /// ended (it sees EOF), what is left of the probe (see `upload_script.rs`).
     fn open<'a>(
         &'a self,
         launch: &'a Launch,

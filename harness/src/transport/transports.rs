@@ -13,7 +13,8 @@ use super::openssh::{OpenSsh, OpenSshOptions};
 use super::russh::Russh;
 use crate::config::RunConfig;
 use crate::config_error::ConfigError;
-use crate::ssh::{ProbeSet, SshOptions};
+use crate::probes::ProbeSet;
+use crate::ssh::SshOptions;
 use crate::target::Connection;
 
 /// A program a transport runs, not found before any node is touched.

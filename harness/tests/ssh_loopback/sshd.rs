@@ -7,8 +7,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use tarmac::probes::{ProbeArch, ProbeBinary, ProbeSet};
 use tarmac::session::{Launch, ProbeError, SessionLimits};
-use tarmac::ssh::{ProbeArch, ProbeBinary, ProbeSet, SshOptions};
+use tarmac::ssh::SshOptions;
 use tarmac::target::SshTarget;
 use tarmac::transport::russh::Russh;
 use tarmac_checks::NodeFacts;

@@ -45,8 +45,7 @@
 
 use std::time::Duration;
 
-use super::probe_arch::ProbeArch;
-use super::probe_set::ProbeSet;
+use crate::probes::{ProbeArch, ProbeSet};
 
 const PRESENT: &str = "tarmac-upload present ";
 const NEED: &str = "tarmac-upload need ";
@@ -218,7 +217,7 @@ mod tests {
     use std::process::{Command, Stdio};
 
     use super::*;
-    use crate::ssh::ProbeBinary;
+    use crate::probes::ProbeBinary;
 
     /// The architecture of this machine, which the script's `uname -m` reports.
     fn host_arch() -> ProbeArch {

@@ -2,6 +2,7 @@
 //! `main.rs` is the thin binary edge; everything testable lives here.
 
 pub mod audit;
+pub mod check_list;
 pub mod cli;
 pub mod completions;
 pub mod config;
@@ -21,6 +22,7 @@ pub mod ports_table;
 pub mod probes;
 pub mod run;
 pub mod session;
+pub mod severity_overrides;
 pub mod ssh;
 pub mod target;
 pub mod timestamp;

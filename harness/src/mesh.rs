@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tarmac_checks::protocol::{ListenFailure, MeshTarget, PortSpec};
+use tarmac_checks::protocol::{ListenFailure, MeshTarget, PathMtuResult, PathMtuTarget, PortSpec};
 use tarmac_checks::{NodeFacts, NodeSpec, Protocol, Reachability, Verdict};
 use tarmac_reports::{MeshMeter, NodeEvents, RunEvents};
 use tokio::sync::{Semaphore, mpsc, oneshot, watch};
@@ -18,6 +18,9 @@ use tokio::time::{Instant, timeout, timeout_at};
 use crate::node_error::NodeError;
 use crate::node_plan::{CLOSE_TIMEOUT, NodePlan, RunPlan, TargetState};
 use crate::session::{ProbeError, ProbeSession, Started};
+
+/// What the mesh measured: the reachability matrix and the path-MTU measurements.
+pub type MeshResults = (Vec<Reachability>, Vec<PathMtuResult>);
 
 /// One node's outcome, in inventory order.
 #[derive(Debug)]
@@ -33,9 +36,9 @@ struct Listens {
     failed: Vec<ListenFailure>,
 }
 
-/// Runs every node of `plan`: the facts of every node (in inventory order) and the
-/// reachability matrix (empty without a mesh).
-pub async fn run_sessions(plan: RunPlan, events: &RunEvents) -> (Vec<Gathered>, Vec<Reachability>) {
+/// Runs every node of `plan`: the facts of every node (in inventory order), the
+/// reachability matrix and the path-MTU measurements (empty without a mesh).
+pub async fn run_sessions(plan: RunPlan, events: &RunEvents) -> (Vec<Gathered>, MeshResults) {
     let budget = plan.mesh.as_ref().map_or(Duration::ZERO, |m| m.budget);
     let (started_tx, mut started_rx) = mpsc::unbounded_channel();
     let (reach_tx, mut reach_rx) = mpsc::unbounded_channel();
@@ -116,6 +119,16 @@ pub async fn run_sessions(plan: RunPlan, events: &RunEvents) -> (Vec<Gathered>, 
         })
         .collect();
     let (per_node, mut matrix) = plan.targets(&states);
+    let planned: Vec<Option<(&NodeFacts, &[PortSpec])>> = started
+        .iter()
+        .zip(&facts)
+        .map(|(s, f)| match (s, f) {
+            (Some(Ok(s)), Some(f)) => Some((f, s.bound.as_slice())),
+            _ => None,
+        })
+        .collect();
+    let mut mtu_targets = plan.path_mtu_targets(&planned);
+    let mut path_mtu = Vec::new();
     let mut probing = HashMap::new();
     let mut meter = None;
     if plan.mesh.is_some() {
@@ -128,7 +141,8 @@ pub async fn run_sessions(plan: RunPlan, events: &RunEvents) -> (Vec<Gathered>, 
         for (index, targets) in per_node.into_iter().enumerate() {
             if let (true, Some(sender)) = (ready(index), target_senders[index].take()) {
                 probing.insert(index, targets.clone());
-                let _ = sender.send((targets, counting.clone()));
+                let mtu = std::mem::take(&mut mtu_targets[index]);
+                let _ = sender.send((targets, mtu, counting.clone()));
             }
         }
         meter = Some(counting);
@@ -145,7 +159,10 @@ pub async fn run_sessions(plan: RunPlan, events: &RunEvents) -> (Vec<Gathered>, 
             continue;
         };
         match result {
-            Ok(cells) => matrix.extend(cells),
+            Ok((cells, measured)) => {
+                matrix.extend(cells);
+                path_mtu.extend(measured);
+            }
             Err(e) => {
                 let name = &plan.nodes[index].spec.name;
                 let why = format!("the probe on {name} failed during the mesh: {e}");
@@ -188,7 +205,7 @@ pub async fn run_sessions(plan: RunPlan, events: &RunEvents) -> (Vec<Gathered>, 
         })
         .collect();
     sort_matrix(&mut matrix);
-    (gathered, matrix)
+    (gathered, (matrix, path_mtu))
 }
 
 fn untestable_all(from: &str, targets: &[MeshTarget], why: &str) -> Vec<Reachability> {
@@ -257,8 +274,8 @@ impl Drop for StartReport {
 #[derive(Debug)]
 struct JobChannels {
     started: mpsc::UnboundedSender<(usize, Result<Started, NodeError>)>,
-    targets: oneshot::Receiver<(Vec<MeshTarget>, MeshMeter)>,
-    reach: mpsc::UnboundedSender<(usize, Result<Vec<Reachability>, ProbeError>)>,
+    targets: oneshot::Receiver<(Vec<MeshTarget>, Vec<PathMtuTarget>, MeshMeter)>,
+    reach: mpsc::UnboundedSender<(usize, Result<MeshResults, ProbeError>)>,
     close: watch::Receiver<bool>,
 }
 
@@ -299,8 +316,8 @@ impl NodeJob {
             return;
         }
         let wait = self.node_timeout + Duration::from_secs(10);
-        if let Ok(Ok((targets, meter))) = timeout(wait, &mut ch.targets).await {
-            let result = session.reach(targets, self.budget, &meter).await;
+        if let Ok(Ok((targets, path_mtu, meter))) = timeout(wait, &mut ch.targets).await {
+            let result = session.reach(targets, path_mtu, self.budget, &meter).await;
             let _ = ch.reach.send((self.index, result));
             // Peers may still be probing this node's listeners.
             let _ = timeout(

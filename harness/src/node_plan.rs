@@ -1,17 +1,18 @@
 //! What each node is asked to do in a run, decided in one place before any node is
 //! reached: its transport, its probe request (facts, bind tests, listeners), its
-//! deadlines, and which peer ports it probes. The targets are the mesh's pairs whose
-//! target could listen; [`RunPlan::targets`] is the one place that decides them.
+//! deadlines, and which peer ports it probes and which paths' MTU it measures. The
+//! targets are the mesh's pairs whose target could listen; [`RunPlan::targets`] and
+//! [`RunPlan::path_mtu_targets`] are the one place that decides them.
 
 use std::io::Read;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tarmac_checks::mesh::{MeshPair, listen_ports, mesh_pairs};
+use tarmac_checks::mesh::{MeshPair, PlannedNode, listen_ports, mesh_pairs, path_mtu_plan};
 use tarmac_checks::protocol::{
-    ListenFailure, MeshRequest, MeshTarget, PROTOCOL_VERSION, PortSpec, ProbeRequest,
+    ListenFailure, MeshRequest, MeshTarget, PROTOCOL_VERSION, PathMtuTarget, PortSpec, ProbeRequest,
 };
-use tarmac_checks::{NodeSpec, Phase, Reachability, Verdict};
+use tarmac_checks::{NodeFacts, NodeSpec, Phase, PortPlan, Reachability, Verdict};
 
 use crate::config::RunConfig;
 use crate::mesh_settings::MeshSettings;
@@ -36,6 +37,8 @@ pub struct NodePlan {
 pub struct MeshPlan {
     pub pairs: Vec<MeshPair>,
     pub phase: Phase,
+    /// The ports the cluster needs, for the path-MTU plan drawn from the nodes' facts.
+    pub ports: PortPlan,
     /// The probing phase's deadline (see [`probe_budget`]).
     pub budget: Duration,
 }
@@ -79,10 +82,12 @@ impl RunPlan {
         let mesh = match (&config.mesh, with_mesh && specs.len() >= 2) {
             (Some(settings), true) => random_token().map(|token| {
                 let pairs = mesh_pairs(&config.plan, &specs, phase);
-                let budget = probe_budget(&pairs, specs.len(), *settings);
+                let budget = probe_budget(&pairs, specs.len(), *settings)
+                    + path_mtu_budget(specs.len(), *settings);
                 let plan = MeshPlan {
                     pairs,
                     phase,
+                    ports: config.plan.clone(),
                     budget,
                 };
                 (token, *settings, plan)
@@ -151,6 +156,43 @@ impl RunPlan {
             Some(mesh) => assign_targets(mesh, &specs, states),
             None => (specs.iter().map(|_| Vec::new()).collect(), Vec::new()),
         }
+    }
+}
+
+impl RunPlan {
+    /// Each started node's path-MTU targets (pre-install only: tarmac's listeners echo),
+    /// planned from the facts and listeners of the nodes that started (`None`: did not).
+    pub fn path_mtu_targets(
+        &self,
+        started: &[Option<(&NodeFacts, &[PortSpec])>],
+    ) -> Vec<Vec<PathMtuTarget>> {
+        let mut per_node: Vec<Vec<PathMtuTarget>> = self.nodes.iter().map(|_| Vec::new()).collect();
+        let Some(mesh) = self.mesh.as_ref().filter(|m| m.phase == Phase::PreInstall) else {
+            return per_node;
+        };
+        let (indices, planned): (Vec<usize>, Vec<PlannedNode<'_>>) = self
+            .nodes
+            .iter()
+            .zip(started)
+            .enumerate()
+            .filter_map(|(i, (node, s))| {
+                let (facts, bound) = (*s)?;
+                Some((
+                    i,
+                    PlannedNode {
+                        spec: &node.spec,
+                        facts,
+                        bound,
+                    },
+                ))
+            })
+            .unzip();
+        for (from, target) in path_mtu_plan(&planned, &mesh.ports) {
+            if let Some(targets) = indices.get(from).and_then(|&i| per_node.get_mut(i)) {
+                targets.push(target);
+            }
+        }
+        per_node
     }
 }
 
@@ -283,6 +325,13 @@ pub fn probe_budget(pairs: &[MeshPair], nodes: usize, settings: MeshSettings) ->
     settings.probe_timeout * rounds * 2 + Duration::from_secs(5)
 }
 
+/// The path-MTU measurements' share of the probing phase: one probe timeout per batch of
+/// 128 peers (every size goes out at once, three rounds within the timeout).
+fn path_mtu_budget(nodes: usize, settings: MeshSettings) -> Duration {
+    let peers = u32::try_from(nodes.saturating_sub(1)).unwrap_or(u32::MAX);
+    settings.probe_timeout * peers.div_ceil(128).max(1)
+}
+
 /// A per-run token nobody can guess: 128 bits from the kernel, in hex. `None` (no mesh)
 /// if the kernel will not say: a guessable token would let anything pose as tarmac.
 fn random_token() -> Option<String> {
@@ -354,6 +403,7 @@ mod tests {
         let mesh = MeshPlan {
             pairs: pairs.clone(),
             phase: Phase::PreInstall,
+            ports: plan.clone(),
             budget: Duration::from_secs(10),
         };
         let cp_bound = listen_ports(&plan, &nodes[0]);

@@ -6,7 +6,9 @@
 
 use std::time::Duration;
 
-use tarmac_checks::protocol::{ListenFailure, MeshCommand, MeshTarget, PortSpec, ProbeRequest};
+use tarmac_checks::protocol::{
+    ListenFailure, MeshCommand, MeshTarget, PathMtuResult, PathMtuTarget, PortSpec, ProbeRequest,
+};
 use tarmac_checks::{NodeFacts, Reachability};
 use tarmac_reports::{MeshMeter, NodeEvents};
 use tokio::time::{Instant, timeout_at};
@@ -139,20 +141,21 @@ impl ProbeSession {
         ))
     }
 
-    /// Sends the probe its targets and reads their results until `probed`, counting
-    /// them on `meter` as they come.
+    /// Sends the probe its targets (and the paths whose MTU it measures) and reads their
+    /// results until `probed`, counting the reach results on `meter` as they come.
     pub async fn reach(
         &mut self,
         targets: Vec<MeshTarget>,
+        path_mtu: Vec<PathMtuTarget>,
         within: Duration,
         meter: &MeshMeter,
-    ) -> Result<Vec<Reachability>, ProbeError> {
+    ) -> Result<(Vec<Reachability>, Vec<PathMtuResult>), ProbeError> {
         if !self.mesh {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), Vec::new()));
         }
         self.meter = Some(meter.clone());
         self.counted = 0;
-        let line = self.command_line(&MeshCommand::Probe { targets })?;
+        let line = self.command_line(&MeshCommand::Probe { targets, path_mtu })?;
         self.deadline = Instant::now() + within;
         self.after = within;
         self.send(&line, false).await?;
@@ -172,7 +175,10 @@ impl ProbeSession {
                 "the probe ended before `probed`",
             ));
         }
-        Ok(std::mem::take(&mut output.reach))
+        Ok((
+            std::mem::take(&mut output.reach),
+            std::mem::take(&mut output.path_mtu),
+        ))
     }
 
     /// Tells the probe to close its listeners and reads until the stream is gone.

@@ -64,6 +64,26 @@ pub fn evaluate_cluster(
         .collect()
 }
 
+/// The findings of the mesh phase's HA measurements (the API endpoint, VRRP between
+/// load balancers, etcd's peers) over the checked nodes; nothing with no node checked.
+pub fn evaluate_control_plane(
+    nodes: &[(&NodeSpec, &NodeFacts)],
+    inventory: &[NodeSpec],
+    cluster: &ClusterSpec,
+    settings: &Settings,
+    results: &crate::ha_protocol::ControlPlaneResults,
+) -> Vec<Finding> {
+    if nodes.is_empty() {
+        return Vec::new();
+    }
+    let ctx = ClusterContext {
+        cluster,
+        settings,
+        inventory,
+    };
+    crate::mesh::control_plane_findings(&ctx, nodes, results)
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]

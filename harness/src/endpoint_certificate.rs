@@ -17,12 +17,15 @@ use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
 use tarmac_checks::check_info::ENDPOINT_CERTIFICATE;
-use tarmac_checks::{ApiEndpoint, Finding};
+use tarmac_checks::{ApiEndpoint, Finding, Status};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use x509_cert::Certificate;
 use x509_cert::der::Decode;
 use x509_cert::ext::pkix::SubjectAltName;
 use x509_cert::ext::pkix::name::GeneralName;
+
+use crate::session::ProbeError;
+use crate::transport::Transport;
 
 /// Takes whatever certificate the server presents (the handshake's own signature is
 /// still checked, so the server holds its key), to judge it afterwards: tarmac reports
@@ -216,7 +219,7 @@ pub fn judge(
         Finding::new(
             ENDPOINT_CERTIFICATE,
             None,
-            tarmac_checks::Status::Pass,
+            Status::Pass,
             format!(
                 "{seen} names {} and is {validity} (expected)",
                 wanted.join(" and ")
@@ -226,7 +229,7 @@ pub fn judge(
         Finding::new(
             ENDPOINT_CERTIFICATE,
             None,
-            tarmac_checks::Status::Fail,
+            Status::Fail,
             format!(
                 "{seen}: {}; expected a certificate valid now for {}",
                 problems.join("; "),
@@ -264,6 +267,58 @@ pub fn judge(
                 .map(ToString::to_string)
                 .collect::<Vec<_>>(),
         )
+}
+
+/// How long the TLS handshake through the tunnel may take.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// `endpoint.certificate`: opens a TCP connection from `through` (a control-plane node)
+/// to the endpoint over `transport`'s tunnel, and judges the certificate presented
+/// there. A transport without tunnels makes it a `skip` saying so; a tunnel or handshake
+/// that fails is an `error` naming the step.
+pub async fn check_through(
+    transport: &dyn Transport,
+    through: &str,
+    endpoint: &ApiEndpoint,
+    addresses: &[IpAddr],
+) -> Finding {
+    let failed = |status: Status, message: String| {
+        Finding::new(ENDPOINT_CERTIFICATE, None, status, message)
+            .with_detail("endpoint", endpoint.to_string())
+            .with_detail("through", through)
+    };
+    let stream = match transport.tunnel(through, &endpoint.host, endpoint.port).await {
+        Ok(stream) => stream,
+        Err(e @ ProbeError::Unsupported { .. }) => {
+            return failed(
+                Status::Skip,
+                format!(
+                    "the certificate of {endpoint} was not checked: {e} (the check needs a \
+                     TCP tunnel from a control-plane node, which the russh transport opens)"
+                ),
+            );
+        }
+        Err(e) => {
+            return failed(
+                Status::Error,
+                format!("{through} could not open a connection to {endpoint}: {e}"),
+            )
+            .with_remediation(format!(
+                "check that {through} reaches {endpoint} (see endpoint.hairpin) and that its \
+                 sshd allows TCP forwarding (AllowTcpForwarding)"
+            ));
+        }
+    };
+    match presented_certificate(stream, &endpoint.host, HANDSHAKE_TIMEOUT).await {
+        Ok(der) => judge(&der, endpoint, addresses, through, SystemTime::now()),
+        Err(e) => failed(
+            Status::Error,
+            format!("no certificate from {endpoint} (through {through}): {e}"),
+        )
+        .with_remediation(format!(
+            "check that the API servers behind {endpoint} serve TLS on it"
+        )),
+    }
 }
 
 #[cfg(test)]
@@ -354,7 +409,7 @@ mod tests {
         let good = serve(&cert, &key);
         let der = seen(&good).await;
         let f = judge(&der, &endpoint, &vip, "cp1", SystemTime::now());
-        assert_eq!(f.status, tarmac_checks::Status::Pass, "{}", f.message);
+        assert_eq!(f.status, Status::Pass, "{}", f.message);
         assert_eq!(
             f.details["dns_names"],
             serde_json::json!(["k8s-api.lab", "cp1"])
@@ -362,13 +417,13 @@ mod tests {
         // A year from now it has expired.
         let later = SystemTime::now() + Duration::from_secs(365 * 86_400);
         let f = judge(&der, &endpoint, &vip, "cp1", later);
-        assert_eq!(f.status, tarmac_checks::Status::Fail);
+        assert_eq!(f.status, Status::Fail);
         assert!(f.message.contains("it expired (valid "), "{}", f.message);
 
         let (cert, key) = certificate(dir.path(), "bad", "DNS:cp1,IP:198.18.0.10");
         let bad = serve(&cert, &key);
         let f = judge(&seen(&bad).await, &endpoint, &vip, "cp1", SystemTime::now());
-        assert_eq!(f.status, tarmac_checks::Status::Fail);
+        assert_eq!(f.status, Status::Fail);
         assert!(
             f.message.contains(
                 "it does not name k8s-api.lab nor 198.18.0.250 (its names: DNS:cp1, IP:198.18.0.10)"

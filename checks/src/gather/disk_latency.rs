@@ -25,7 +25,7 @@ use crate::ha_protocol::DiskLatencyRequest;
 use crate::percentile::percentile;
 
 /// The temporary file's name, before the process id.
-const PREFIX: &str = ".tarmac-disk-latency-";
+pub(crate) const PREFIX: &str = ".tarmac-disk-latency-";
 
 /// Files being measured right now, for the deadline guard.
 static IN_USE: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());

@@ -4,6 +4,7 @@
 //! the kubelet's client certificates.
 
 use crate::facts::PathState;
+use crate::gather::disk_latency::PREFIX as TARMAC_FILE;
 
 /// `(path, is_directory)`, in report order.
 pub const PATHS: [(&str, bool); 5] = [
@@ -42,6 +43,8 @@ pub fn state_of(path: &str, directory: bool) -> PathState {
         Ok(entries) => {
             let mut names: Vec<String> = entries
                 .filter_map(Result::ok)
+                // etcd's disk measurement's own file, there while it runs beside this.
+                .filter(|e| !e.file_name().to_string_lossy().starts_with(TARMAC_FILE))
                 .take(MAX_ENTRIES)
                 .map(|e| e.file_name().to_string_lossy().into_owned())
                 .collect();
@@ -78,5 +81,10 @@ mod tests {
         let file = manifests.join("kube-apiserver.yaml");
         assert_eq!(state_of(file.to_str().unwrap(), false).state, "present");
         assert_eq!(gather().len(), PATHS.len());
+        // tarmac's own disk measurement file is not a leftover.
+        let etcd = dir.path().join("etcd");
+        std::fs::create_dir(&etcd).unwrap();
+        std::fs::write(etcd.join(format!("{TARMAC_FILE}42")), "x").unwrap();
+        assert_eq!(state_of(etcd.to_str().unwrap(), true).state, "empty");
     }
 }

@@ -66,6 +66,9 @@ fn execute(command: &Command, config: &RunConfig) -> anyhow::Result<Exit> {
             config.nodes.iter().map(|(n, _)| n),
             &config.plan,
             config.settings.phase,
+        ) + &tarmac::ports_table::render_endpoint(
+            config.nodes.iter().map(|(n, _)| n),
+            config.cluster.control_plane_endpoint.as_ref(),
         );
         print_stdout(table.as_bytes())?;
         return Ok(Exit::Success);

@@ -1,9 +1,10 @@
-//! `tarmac ports`: the port plan as a table, one row per port a node must serve.
+//! `tarmac ports`: the port plan as a table, one row per port a node must serve, then the
+//! load-balanced API endpoint: its load balancers and the backends behind it.
 
 use std::fmt::Write as _;
 
 use tarmac_checks::plan::Reach;
-use tarmac_checks::{NodeSpec, Phase, PortPlan};
+use tarmac_checks::{ApiEndpoint, NodeSpec, Phase, PortPlan, Role};
 
 /// Renders the rows of every node, in inventory then plan order, with aligned columns.
 pub fn render<'a>(
@@ -33,6 +34,50 @@ pub fn render<'a>(
         }
     }
     table(&rows)
+}
+
+/// The endpoint's lines under the table (nothing without an endpoint): who balances it,
+/// what they speak between them, and which control-plane nodes are behind it.
+pub fn render_endpoint<'a>(
+    nodes: impl IntoIterator<Item = &'a NodeSpec>,
+    endpoint: Option<&ApiEndpoint>,
+) -> String {
+    let Some(endpoint) = endpoint else {
+        return String::new();
+    };
+    let nodes: Vec<&NodeSpec> = nodes.into_iter().collect();
+    let named = |role: Role, port: &str| -> Vec<String> {
+        nodes
+            .iter()
+            .filter(|n| n.has(role))
+            .map(|n| format!("{} ({}{port})", n.name, n.address))
+            .collect()
+    };
+    let list = |v: Vec<String>| {
+        if v.is_empty() {
+            "none".to_owned()
+        } else {
+            v.join(", ")
+        }
+    };
+    let balancers = named(Role::LoadBalancer, "");
+    let mut out = format!("\nAPI endpoint {endpoint}\n");
+    let _ = writeln!(
+        out,
+        "  load balancers: {}{}",
+        list(balancers.clone()),
+        if balancers.len() >= 2 {
+            "; VRRP (IP protocol 112) between them"
+        } else {
+            ""
+        }
+    );
+    let _ = writeln!(
+        out,
+        "  backends: {}",
+        list(named(Role::ControlPlane, ":6443"))
+    );
+    out
 }
 
 fn header(post: bool) -> Vec<String> {
@@ -78,9 +123,10 @@ fn table(rows: &[Vec<String>]) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use tarmac_checks::{ClusterSpec, Role};
+    use tarmac_checks::ClusterSpec;
 
     #[test]
     fn one_row_per_served_port_with_aligned_columns() {
@@ -115,6 +161,19 @@ mod tests {
             !lines
                 .iter()
                 .any(|l| l.starts_with("w1") && l.contains("6443/tcp"))
+        );
+        assert_eq!(render_endpoint(&nodes, None), "");
+        let endpoint: ApiEndpoint = "k8s-api.lab:6443".parse().unwrap();
+        let mut with_lb = nodes.to_vec();
+        with_lb.push(NodeSpec {
+            name: "lb1".into(),
+            address: "198.18.0.31".into(),
+            roles: vec![Role::LoadBalancer],
+        });
+        assert_eq!(
+            render_endpoint(&with_lb, Some(&endpoint)),
+            "\nAPI endpoint k8s-api.lab:6443\n  load balancers: lb1 (198.18.0.31)\n  \
+             backends: cp1 (198.18.0.11:6443)\n"
         );
         let post = render(&nodes, &plan, Phase::PostInstall);
         assert!(

@@ -7,6 +7,7 @@
 //! unescaped values are the static CSS/JS and the JSON blob, made script-safe by
 //! [`matrix_data::script_safe_json`].
 
+pub mod endpoint_view;
 pub mod facts_view;
 pub mod matrix_data;
 
@@ -22,6 +23,7 @@ use crate::error::FormatError;
 use crate::format::ReportFormat;
 use crate::report::{NodeStatus, Report};
 use crate::summary::Summary;
+use endpoint_view::EndpointView;
 use facts_view::FactsView;
 use matrix_data::MatrixData;
 
@@ -86,6 +88,8 @@ struct Page {
     problems: Vec<Problem>,
     nodes: Vec<NodeView>,
     reachability: ReachabilityCounts,
+    /// Who reached which backends through the API endpoint.
+    endpoint: EndpointView,
 }
 
 #[derive(Debug, Serialize)]
@@ -182,6 +186,7 @@ impl Page {
                 .len(),
             problems,
             nodes,
+            endpoint: EndpointView::from_findings(&report.findings),
             reachability: ReachabilityCounts {
                 probes: report.reachability.len(),
                 failing: report

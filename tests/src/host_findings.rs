@@ -17,7 +17,11 @@ pub fn host_warnings(run: &CheckRun) -> Vec<(String, String)> {
         if facts.is_null() {
             continue;
         }
-        if facts["kernel"]["cgroup"] == "v1" {
+        // A load balancer alone runs no kubelet: the cgroup and inotify rules skip it.
+        let kubernetes = node["roles"]
+            .as_array()
+            .is_none_or(|r| r.is_empty() || r.iter().any(|r| r != "loadbalancer"));
+        if kubernetes && facts["kernel"]["cgroup"] == "v1" {
             out.push((name.clone(), "cgroup.v2".to_owned()));
         }
         if facts["time_sync"]["synchronized"] == false {
@@ -26,7 +30,7 @@ pub fn host_warnings(run: &CheckRun) -> Vec<(String, String)> {
         let inotify = facts["sysctls"]["fs.inotify.max_user_instances"]
             .as_str()
             .and_then(|v| v.trim().parse::<u64>().ok());
-        if inotify.is_some_and(|v| v < 1000) {
+        if kubernetes && inotify.is_some_and(|v| v < 1000) {
             out.push((name, "limits.kernel".to_owned()));
         }
     }

@@ -287,7 +287,10 @@ pub async fn check_through(
             .with_detail("endpoint", endpoint.to_string())
             .with_detail("through", through)
     };
-    let stream = match transport.tunnel(through, &endpoint.host, endpoint.port).await {
+    let stream = match transport
+        .tunnel(through, &endpoint.host, endpoint.port)
+        .await
+    {
         Ok(stream) => stream,
         Err(e @ ProbeError::Unsupported { .. }) => {
             return failed(

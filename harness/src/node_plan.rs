@@ -226,7 +226,11 @@ impl RunPlan {
         started: &[Option<(&NodeFacts, &[PortSpec])>],
     ) -> Vec<ControlPlaneProbe> {
         let Some(mesh) = &self.mesh else {
-            return self.nodes.iter().map(|_| ControlPlaneProbe::default()).collect();
+            return self
+                .nodes
+                .iter()
+                .map(|_| ControlPlaneProbe::default())
+                .collect();
         };
         let nodes: Vec<Option<StartedNode<'_>>> = self
             .nodes

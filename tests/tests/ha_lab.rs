@@ -90,7 +90,11 @@ fn a_left_out_backend_a_stale_name_and_a_slow_etcd_disk_are_found_where_they_are
         ("cp2", "etcd.disk_latency"),
     ]);
     assert_eq!(run.with_status(&["fail", "error"]), failing, "{transcript}");
-    assert_eq!(run.with_status(&["warn"]), host_warnings(&run), "{transcript}");
+    assert_eq!(
+        run.with_status(&["warn"]),
+        host_warnings(&run),
+        "{transcript}"
+    );
     assert_eq!(run.with_status(&["skip"]), host_skips(&run), "{transcript}");
 
     // cp3 is never reached through the endpoint; the message names who was.
@@ -130,7 +134,10 @@ fn a_left_out_backend_a_stale_name_and_a_slow_etcd_disk_are_found_where_they_are
     for cp in ["cp1", "cp3"] {
         assert_eq!(only(&run, Some(cp), "etcd.disk_latency")["status"], "pass");
     }
-    assert!(run.of_check("etcd.disk_latency").len() == 3, "etcd nodes only");
+    assert!(
+        run.of_check("etcd.disk_latency").len() == 3,
+        "etcd nodes only"
+    );
     // VRRP: both directions pass, one master, three etcd members, peers near.
     assert_eq!(
         statuses(&run, "vrrp.reachable"),
@@ -160,8 +167,7 @@ fn a_left_out_backend_a_stale_name_and_a_slow_etcd_disk_are_found_where_they_are
 }
 
 #[test]
-fn vrrp_dropped_is_a_split_brain_four_members_a_quorum_warning_and_the_certificate_is_judged()
-{
+fn vrrp_dropped_is_a_split_brain_four_members_a_quorum_warning_and_the_certificate_is_judged() {
     if !ha_lab_ready() {
         return;
     }
@@ -225,9 +231,13 @@ fn vrrp_dropped_is_a_split_brain_four_members_a_quorum_warning_and_the_certifica
     assert!(
         run.with_status(&["fail", "error"])
             .iter()
-            .filter(|(_, c)| c.starts_with("endpoint.") || c.starts_with("vrrp.") || c.starts_with("etcd."))
-            .all(|(_, c)| ["vrrp.split_brain", "vrrp.reachable", "endpoint.certificate"]
-                .contains(&c.as_str())),
+            .filter(|(_, c)| c.starts_with("endpoint.")
+                || c.starts_with("vrrp.")
+                || c.starts_with("etcd."))
+            .all(
+                |(_, c)| ["vrrp.split_brain", "vrrp.reachable", "endpoint.certificate"]
+                    .contains(&c.as_str())
+            ),
         "{transcript}"
     );
 }

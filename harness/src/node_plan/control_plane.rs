@@ -6,8 +6,8 @@
 
 use std::time::Duration;
 
-use tarmac_checks::mesh::etcd_peer_latency::ETCD_PEER_PORT;
 use tarmac_checks::ha_protocol::{ControlPlaneProbe, EndpointProbe, LatencyTarget, VrrpTarget};
+use tarmac_checks::mesh::etcd_peer_latency::ETCD_PEER_PORT;
 use tarmac_checks::protocol::PortSpec;
 use tarmac_checks::{
     ApiEndpoint, ControlPlaneSettings, NodeFacts, NodeSpec, Phase, Protocol, Role,
@@ -189,11 +189,13 @@ mod tests {
         ];
         let endpoint: ApiEndpoint = "k8s-api.lab:6443".parse().unwrap();
         let settings = ControlPlaneSettings::default();
-        let probes =
-            control_plane_probes(&started, Some(&endpoint), settings, Phase::PreInstall);
+        let probes = control_plane_probes(&started, Some(&endpoint), settings, Phase::PreInstall);
         let e = probes[3].endpoint.as_ref().unwrap();
         assert_eq!(e.backends, ["cp1"]);
-        assert_eq!(e.addresses, ["198.18.0.250".parse::<std::net::IpAddr>().unwrap()]);
+        assert_eq!(
+            e.addresses,
+            ["198.18.0.250".parse::<std::net::IpAddr>().unwrap()]
+        );
         assert_eq!(e.window_ms, 15_000);
         // w1 resolved nothing: nothing to connect to (endpoint.resolves says why).
         assert!(probes[5].endpoint.is_none());
@@ -219,13 +221,19 @@ mod tests {
             concurrency: 100,
         };
         let settings = ControlPlaneSettings::default();
-        let workers = [node("w1", 1, &[Role::Worker]), node("w2", 2, &[Role::Worker])];
+        let workers = [
+            node("w1", 1, &[Role::Worker]),
+            node("w2", 2, &[Role::Worker]),
+        ];
         assert_eq!(
             control_plane_budget(&workers, None, settings, mesh),
             Duration::ZERO
         );
         let endpoint: ApiEndpoint = "198.18.0.250:6443".parse().unwrap();
-        let ha = [node("cp1", 1, &[Role::ControlPlane]), node("lb1", 2, &[Role::LoadBalancer])];
+        let ha = [
+            node("cp1", 1, &[Role::ControlPlane]),
+            node("lb1", 2, &[Role::LoadBalancer]),
+        ];
         // 15 s window + 1 s timeout, then 3 s of listening, 5 s slack.
         assert_eq!(
             control_plane_budget(&ha, Some(&endpoint), settings, mesh),

@@ -81,6 +81,9 @@ mod tests {
         assert_eq!(view.rows.len(), 2);
         assert_eq!(view.rows[0].reached, "cp1 ×12, cp2 ×8");
         assert_eq!(view.rows[0].attempts, 20);
-        assert_eq!((view.rows[1].reached.as_str(), view.rows[1].status), ("none", "fail"));
+        assert_eq!(
+            (view.rows[1].reached.as_str(), view.rows[1].status),
+            ("none", "fail")
+        );
     }
 }

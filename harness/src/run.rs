@@ -222,7 +222,8 @@ pub async fn check(config: &RunConfig, ctx: Arc<RunContext>, events: &RunEvents)
     evaluated
         .extend(crate::plugin::in_run::plugin_findings(&config.plugins, &checked, events).await);
     // Mesh findings belong to the probing node: they join its findings below.
-    let mesh = tarmac_checks::mesh::mesh_findings(&reachability, &config.plan, &specs);
+    let groups = tarmac_checks::mesh::MeshGroups::of(&specs, &[]);
+    let mesh = tarmac_checks::mesh::mesh_findings(&reachability, &config.plan, &specs, &groups);
     if !reachability.is_empty() {
         events.mesh_finished(reachability);
     }

@@ -89,6 +89,7 @@ impl Aggregator {
                     self.cluster.extend(findings);
                 }
             }
+            EventKind::MeshPlanned { plan } => self.report.mesh = Some(plan),
             EventKind::MeshFinished { reachability } => self.report.reachability = reachability,
             EventKind::DriftComputed { findings, .. } => {
                 self.settle();

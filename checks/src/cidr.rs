@@ -143,6 +143,7 @@ mod tests {
 
     fn iface(name: &str, addrs: &[(&str, u8)]) -> Interface {
         Interface {
+            mtu: Some(1500),
             name: name.to_owned(),
             mac: None,
             up: true,

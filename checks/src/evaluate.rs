@@ -11,8 +11,10 @@ use crate::spec::{ClusterSpec, NodeSpec, Settings};
 
 /// Evaluates every node rule on every node; findings come back grouped by node in the
 /// order the nodes were given, rules in registry order.
+/// `inventory` is every node of the inventory, checked or not.
 pub fn evaluate_nodes(
     nodes: &[(&NodeSpec, &NodeFacts)],
+    inventory: &[NodeSpec],
     cluster: &ClusterSpec,
     settings: &Settings,
     plan: &PortPlan,
@@ -25,6 +27,7 @@ pub fn evaluate_nodes(
                 cluster,
                 settings,
                 plan,
+                inventory,
             };
             NODE_RULES
                 .iter()
@@ -41,13 +44,18 @@ pub fn evaluate_nodes(
 /// run's findings are the reasons no node could be checked.
 pub fn evaluate_cluster(
     nodes: &[(&NodeSpec, &NodeFacts)],
+    inventory: &[NodeSpec],
     cluster: &ClusterSpec,
     settings: &Settings,
 ) -> Vec<Finding> {
     if nodes.is_empty() {
         return Vec::new();
     }
-    let ctx = ClusterContext { cluster, settings };
+    let ctx = ClusterContext {
+        cluster,
+        settings,
+        inventory,
+    };
     CLUSTER_RULES
         .par_iter()
         .map(|rule| (rule.eval)(&ctx, nodes))
@@ -78,7 +86,12 @@ mod tests {
         w1.network.interfaces.clear();
         let facts = [healthy(), w1];
         let pairs: Vec<(&NodeSpec, &NodeFacts)> = nodes.iter().zip(&facts).collect();
-        let findings = evaluate_cluster(&pairs, &ClusterSpec::default(), &Settings::default());
+        let findings = evaluate_cluster(
+            &pairs,
+            &nodes,
+            &ClusterSpec::default(),
+            &Settings::default(),
+        );
         for rule in CLUSTER_RULES {
             assert!(findings.iter().any(|f| f.check == rule.id), "{}", rule.id);
         }
@@ -93,6 +106,8 @@ mod tests {
         assert_eq!(status("unique.machine_id"), Status::Fail);
         assert_eq!(status("unique.hostname"), Status::Pass);
         assert_eq!(status("cidr.host_overlap"), Status::Pass);
-        assert!(evaluate_cluster(&[], &ClusterSpec::default(), &Settings::default()).is_empty());
+        assert!(
+            evaluate_cluster(&[], &nodes, &ClusterSpec::default(), &Settings::default()).is_empty()
+        );
     }
 }

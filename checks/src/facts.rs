@@ -34,6 +34,184 @@ pub struct NodeFacts {
     /// plugin asked. Sysctls plugins ask for join `sysctls`.
     #[serde(default, skip_serializing_if = "Requested::is_empty")]
     pub requested: Requested,
+    /// The resolver configuration and how the hostname resolves.
+    #[serde(default)]
+    pub dns: Dns,
+    /// HTTP(S) proxy settings as the kubelet, the container runtimes and a login shell see them.
+    #[serde(default)]
+    pub proxy: ProxyEnvironment,
+    /// Host firewalls and the packet filter's rulesets.
+    #[serde(default)]
+    pub firewall: Firewall,
+    /// The kernel's NTP state (adjtimex) and the time daemons running.
+    #[serde(default)]
+    pub time_sync: TimeSync,
+    /// What an earlier Kubernetes install leaves behind (kubeadm's DirAvailable and
+    /// FileAvailable paths), in a fixed order.
+    #[serde(default)]
+    pub kubernetes_paths: Vec<PathState>,
+    /// Programs the kubelet and kube-proxy run, looked up on the kubelet's PATH.
+    #[serde(default)]
+    pub tools: Tools,
+    /// Container runtime sockets and programs present.
+    #[serde(default)]
+    pub runtime: ContainerRuntime,
+    /// Linux security modules: SELinux and AppArmor.
+    #[serde(default)]
+    pub security: SecurityModules,
+}
+
+/// `/etc/resolv.conf` as the kubelet reads it, and the hostname's resolution.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Dns {
+    /// `/etc/resolv.conf`; `None` when it could not be read (see `gather_errors`) or the
+    /// probe did not look (an older probe).
+    pub resolv_conf: Option<ResolvConf>,
+    /// `/run/systemd/resolve/resolv.conf`, systemd-resolved's list of the real upstream
+    /// servers, when it exists (what the kubelet's `resolvConf` should point at).
+    pub resolved_upstream: Option<ResolvConf>,
+    /// How the node's own hostname resolves (`/etc/hosts` first, then DNS).
+    pub hostname: Option<HostnameLookup>,
+}
+
+/// The parts of a resolv.conf the kubelet uses.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ResolvConf {
+    pub path: String,
+    /// The file exists (a missing one has no nameservers at all).
+    #[serde(default)]
+    pub exists: bool,
+    /// Where the path links to, when it is a symbolic link (systemd-resolved's stub).
+    pub link_target: Option<String>,
+    /// `nameserver` lines, in order.
+    pub nameservers: Vec<String>,
+    /// The last `search` (or `domain`) line's domains, trailing dots removed.
+    pub search: Vec<String>,
+}
+
+/// The node's hostname looked up as a process on the node would.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct HostnameLookup {
+    pub name: String,
+    /// `hosts` (found in `/etc/hosts`), `dns` (the resolver answered) or `none`.
+    pub source: String,
+    pub addresses: Vec<IpAddr>,
+    /// Why the lookup failed, when it did.
+    pub error: Option<String>,
+}
+
+/// Proxy variables found, one entry per (consumer, source, variable).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ProxyEnvironment {
+    pub settings: Vec<ProxySetting>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProxySetting {
+    /// Who sees it: `kubelet`, `containerd`, `crio`, `docker` (their systemd units) or
+    /// `login` (/etc/environment and the probe's own session).
+    pub consumer: String,
+    /// The file it was read from, or `environment` for the probe's own environment.
+    pub source: String,
+    /// The variable as written (`HTTPS_PROXY`, `no_proxy`, ...).
+    pub variable: String,
+    pub value: String,
+}
+
+/// Host firewalls and packet filter rulesets.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Firewall {
+    /// A `firewalld` process runs in the node's network namespace.
+    pub firewalld_running: bool,
+    /// `/etc/ufw/ufw.conf` says `ENABLED=yes`; `None` when ufw is not installed.
+    pub ufw_enabled: Option<bool>,
+    /// One entry per ruleset dump tried (`iptables-save`, `iptables-legacy-save`,
+    /// `iptables-nft-save`, `nft list ruleset`), in that order.
+    pub rulesets: Vec<Ruleset>,
+}
+
+/// What one read-only ruleset dump said.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Ruleset {
+    /// `iptables-save`, `iptables-legacy-save`, `iptables-nft-save` or `nft`.
+    pub command: String,
+    /// The program was found (on the kubelet's PATH); `false`: unknown, not a failure.
+    pub available: bool,
+    /// Why it did not give a ruleset (it failed, timed out, or was not allowed).
+    pub error: Option<String>,
+    /// The filter table's FORWARD policy (`ACCEPT`, `DROP`), or nft's `policy` of a
+    /// chain hooked on forward; `None` when no such chain exists (nothing filters).
+    pub forward_policy: Option<String>,
+    /// Rules in the dump (`-A` lines; for nft, rule lines inside chains).
+    pub rules: u32,
+    /// The output was cut at the cap.
+    pub truncated: bool,
+}
+
+/// The kernel's clock discipline, read with `adjtimex` (modes 0: read only).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TimeSync {
+    /// `false` when the kernel reports STA_UNSYNC (or TIME_ERROR); `None` if unreadable.
+    pub synchronized: Option<bool>,
+    /// The raw `status` bits of `struct timex`.
+    pub status: Option<i64>,
+    /// The kernel's maximum error estimate, microseconds.
+    pub max_error_us: Option<i64>,
+    /// Time daemons running (`chronyd`, `ntpd`, `systemd-timesyncd`, ...).
+    pub daemons: Vec<String>,
+}
+
+/// One path kubeadm refuses to find before `init`/`join`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PathState {
+    pub path: String,
+    /// `absent`, `empty` (a directory with nothing in it) or `present` (a file, or a
+    /// directory with entries).
+    pub state: String,
+    /// Up to ten entries of a non-empty directory.
+    #[serde(default)]
+    pub entries: Vec<String>,
+}
+
+/// Programs looked up on the kubelet's PATH.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Tools {
+    /// The directories searched, in order.
+    pub search_path: Vec<String>,
+    pub found: Vec<ToolPath>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ToolPath {
+    pub name: String,
+    /// The executable found, or `None`.
+    pub path: Option<String>,
+}
+
+impl Tools {
+    pub fn path_of(&self, name: &str) -> Option<&str> {
+        self.found
+            .iter()
+            .find(|t| t.name == name)
+            .and_then(|t| t.path.as_deref())
+    }
+}
+
+/// Container runtime endpoints and programs present on the node.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ContainerRuntime {
+    /// CRI sockets that exist (containerd, CRI-O, cri-dockerd).
+    pub sockets: Vec<String>,
+    /// Runtime programs found on the kubelet's PATH.
+    pub binaries: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SecurityModules {
+    /// `enforcing`, `permissive`, or `None` (SELinux not enabled).
+    pub selinux: Option<String>,
+    /// AppArmor is enabled in the kernel.
+    pub apparmor: bool,
 }
 
 /// What plugins asked the probe to gather beyond the standard facts.
@@ -134,6 +312,25 @@ pub struct Kernel {
     /// Kernel features tarmac needs, each present either as a loaded module or built in.
     pub features: KernelFeatures,
     pub cgroup: CgroupVersion,
+    /// Modules tarmac asks about (IPVS, conntrack) and whether the kernel has them.
+    #[serde(default)]
+    pub module_availability: BTreeMap<String, ModuleAvailability>,
+}
+
+/// Whether the kernel can use a module.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ModuleAvailability {
+    /// Listed in `/proc/modules`.
+    Loaded,
+    /// Part of the kernel image (`modules.builtin`, or its own `/proc` or `/sys` entry).
+    BuiltIn,
+    /// Not loaded, but `modules.dep` lists it: `modprobe` can load it.
+    Available,
+    /// Neither loaded, built in, nor installed.
+    Absent,
+    /// The kernel's module lists could not be read: cannot tell.
+    Unknown,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -182,6 +379,9 @@ pub struct Interface {
     pub mac: Option<String>,
     pub up: bool,
     pub addresses: Vec<InterfaceAddress>,
+    /// `/sys/class/net/IF/mtu`; `None` when unreadable.
+    #[serde(default)]
+    pub mtu: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -1,9 +1,13 @@
 //! A finding: one check's verdict on one node (or the cluster), with what was expected,
 //! what was seen, and how to fix it.
 
+mod subject;
+
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
+
+pub use subject::SUBJECT_KEYS;
 
 /// A check's stable id, e.g. `swap.off` or `port.free`. Users pass it to `--ignore`.
 pub type CheckId = String;

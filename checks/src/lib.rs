@@ -3,8 +3,10 @@
 //! facts into findings. No tokio, SSH or Wasm here: this crate also builds the static probe.
 
 pub mod bytesize;
+pub mod check_info;
 pub mod cidr;
 pub mod cluster_rules;
+pub mod endpoint;
 pub mod evaluate;
 pub mod facts;
 pub mod finding;
@@ -16,9 +18,14 @@ pub mod reachability;
 pub mod rules;
 pub mod spec;
 
+#[cfg(test)]
+mod schema_doc_tests;
+
 pub use bytesize::ByteSize;
 pub use facts::NodeFacts;
-pub use finding::{CheckId, Finding, Status};
+pub use finding::{CheckId, Finding, SUBJECT_KEYS, Status};
 pub use plan::{PortPlan, PortRequirement, Protocol};
 pub use reachability::{Reachability, Verdict};
-pub use spec::{ClusterSpec, Cni, CniMode, NodeSpec, Phase, Role, Settings};
+pub use spec::{
+    ApiEndpoint, ClusterSpec, Cni, CniMode, KubeProxyMode, NodeSpec, Phase, Role, Settings,
+};

@@ -111,6 +111,35 @@ pub struct MeshTarget {
     pub protocol: Protocol,
 }
 
+/// One peer whose path MTU a node measures: datagrams of each size (the IP packet's,
+/// headers included) with DF set to a UDP port tarmac listens on there, echoed back at
+/// the same size.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PathMtuTarget {
+    pub node: String,
+    pub address: String,
+    pub port: u16,
+    /// Packet sizes to try, largest (this node's interface MTU) first, smallest last.
+    pub sizes: Vec<u32>,
+}
+
+/// What one path-MTU measurement found: which sizes came back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PathMtuResult {
+    pub from: String,
+    pub to: String,
+    pub port: u16,
+    /// The largest size tried: the prober's interface MTU.
+    pub mtu: u32,
+    /// The largest size echoed; `None` when not even the smallest came back.
+    pub largest_passed: Option<u32>,
+    /// The smallest size that did not come back; `None` when all did.
+    pub smallest_failed: Option<u32>,
+    /// Why, when the measurement needs explaining (a size the local stack refused).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub note: String,
+}
+
 /// A port the probe could not listen on, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ListenFailure {
@@ -123,8 +152,12 @@ pub struct ListenFailure {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "kebab-case")]
 pub enum MeshCommand {
-    /// Probe these targets, then answer `probed`.
-    Probe { targets: Vec<MeshTarget> },
+    /// Probe these targets (and measure these paths' MTU), then answer `probed`.
+    Probe {
+        targets: Vec<MeshTarget>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        path_mtu: Vec<PathMtuTarget>,
+    },
     /// Every peer is done: close the listeners and finish.
     Close,
 }
@@ -156,6 +189,8 @@ pub enum ProbeMessage {
     },
     /// Mesh: the verdict of one probe from this node.
     Reach(Reachability),
+    /// Mesh: one path-MTU measurement from this node.
+    PathMtu(PathMtuResult),
     /// Mesh: every target was probed.
     Probed,
     Done,
@@ -208,6 +243,7 @@ mod tests {
                 port: 6443,
                 protocol: Protocol::Tcp,
             }],
+            path_mtu: Vec::new(),
         };
         let line = serde_json::to_string(&probe).unwrap();
         assert!(

@@ -8,6 +8,7 @@ use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
 use crate::bytesize::ByteSize;
+pub use crate::endpoint::ApiEndpoint;
 use crate::finding::Status;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -119,6 +120,43 @@ impl fmt::Display for CniMode {
     }
 }
 
+/// How kube-proxy implements Services (its `mode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KubeProxyMode {
+    Iptables,
+    Ipvs,
+    Nftables,
+}
+
+impl KubeProxyMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KubeProxyMode::Iptables => "iptables",
+            KubeProxyMode::Ipvs => "ipvs",
+            KubeProxyMode::Nftables => "nftables",
+        }
+    }
+}
+
+impl fmt::Display for KubeProxyMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for KubeProxyMode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        [Self::Iptables, Self::Ipvs, Self::Nftables]
+            .into_iter()
+            .find(|m| m.as_str() == s)
+            .ok_or_else(|| {
+                format!("unknown kube_proxy_mode `{s}` (expected iptables, ipvs or nftables)")
+            })
+    }
+}
+
 /// Cluster-wide settings from the inventory's `cluster:` section.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ClusterSpec {
@@ -129,6 +167,13 @@ pub struct ClusterSpec {
     /// One network per family (dual-stack has two).
     pub pod_cidr: Vec<IpNet>,
     pub service_cidr: Vec<IpNet>,
+    /// The load-balanced API endpoint every node uses (`cluster.control_plane_endpoint`).
+    #[serde(default)]
+    pub control_plane_endpoint: Option<ApiEndpoint>,
+    /// kube-proxy's mode (`cluster.kube_proxy_mode`, or Kubespray's `kube_proxy_mode`);
+    /// `None`: kube-proxy's default, iptables.
+    #[serde(default)]
+    pub kube_proxy_mode: Option<KubeProxyMode>,
 }
 
 impl Default for ClusterSpec {
@@ -138,6 +183,8 @@ impl Default for ClusterSpec {
             cni_mode: None,
             pod_cidr: vec![net("10.244.0.0/16")],
             service_cidr: vec![net("10.96.0.0/12")],
+            control_plane_endpoint: None,
+            kube_proxy_mode: None,
         }
     }
 }

@@ -103,6 +103,7 @@ fn the_probe_greets_peers_probes_and_closes_on_command() {
             port,
             protocol: Protocol::Tcp,
         }],
+        path_mtu: Vec::new(),
     };
     let stdin = child.stdin.as_mut().unwrap();
     writeln!(stdin, "{}", serde_json::to_string(&probe).unwrap()).unwrap();

@@ -19,6 +19,9 @@ pub enum Command {
     Check(CheckArgs),
     /// Print the port plan: which ports each node must serve, and for whom.
     Ports(PortsArgs),
+    /// List every built-in check: id, scope, default severity, the preflight it follows
+    /// (kubeadm, Kubespray, k0s, embedded-cluster) and what it checks.
+    Checks,
     /// Gather facts only and print them as JSON.
     Facts(FactsArgs),
     /// The plugin author's kit: new, run, test, inspect.
@@ -35,8 +38,9 @@ pub enum Command {
 /// Where the nodes come from.
 #[derive(Debug, Clone, Args)]
 pub struct InventoryArgs {
-    /// Inventory file (tarmac's YAML or Kubespray's hosts.yaml); without it, this machine
-    /// is checked.
+    /// Inventory: tarmac's YAML, or Kubespray's inventory.ini or hosts.yaml (with the
+    /// group_vars/ beside it), or the directory holding one; without it, this machine is
+    /// checked.
     #[arg(short, long, value_name = "FILE")]
     pub inventory: Option<PathBuf>,
 }

@@ -16,9 +16,8 @@ use crate::cli::{CheckArgs, ColorArg, FactsArgs, FailOnArg, PhaseArg, PortsArgs,
 use crate::config_error::ConfigError;
 use crate::ignore_list::IgnoreList;
 use crate::inventory::{
-    ChecksSection, ClusterSection, ExtraPort, Inventory, SshSettings, SwapSeverity,
+    ChecksSection, ClusterSection, ExtraPort, Inventory, SeverityLevel, SshSettings, SwapSeverity,
 };
-use crate::node_error::NODE_REACHABLE;
 use crate::ssh::{HostConfig, SshConfig};
 use crate::target::{Connection, JumpHost, SshTarget};
 
@@ -37,6 +36,8 @@ pub struct RunConfig {
     /// `tarmac audit`: the baseline the run is compared with.
     pub audit: Option<crate::audit::Audit>,
     pub ignore: IgnoreList,
+    /// `checks.severity`: checks whose warnings and failures count at another severity.
+    pub severity: crate::severity_overrides::SeverityOverrides,
     /// The least severe status that fails the run.
     pub fail_on: Status,
     pub verbose: bool,
@@ -58,6 +59,8 @@ pub struct RunConfig {
     pub plugin_requirements: crate::plugin::requirements::PluginRequirements,
     /// Printed on stderr before the run; none of them stops it.
     pub warnings: Vec<String>,
+    /// What tarmac made of the inventory path, printed on stderr as `note:` lines.
+    pub notes: Vec<String>,
 }
 
 impl RunConfig {
@@ -80,21 +83,16 @@ impl RunConfig {
             .extend(crate::plugin::sources::from_flags(&args.plugin)?);
         config.plugin_requirements =
             crate::plugin::requirements::collect(&config.plugins, &config.commands_allowed);
-        let known: Vec<&str> = tarmac_checks::rules::NODE_RULES
-            .iter()
-            .map(|r| r.id)
-            .chain(
-                tarmac_checks::cluster_rules::CLUSTER_RULES
-                    .iter()
-                    .map(|r| r.id),
-            )
-            .chain([NODE_REACHABLE, tarmac_checks::mesh::MESH_REACHABLE])
-            .chain(tarmac_reports::drift::CHECK_IDS.iter().copied())
-            .collect();
+        let known = crate::check_list::known_ids();
         for id in config.ignore.unknown(&known) {
             config
                 .warnings
                 .push(format!("--ignore {id}: no built-in check has this id"));
+        }
+        for id in config.severity.unknown(&known) {
+            config.warnings.push(format!(
+                "checks.severity {id}: no built-in check has this id (a plugin's may)"
+            ));
         }
         Ok(config)
     }
@@ -177,6 +175,7 @@ impl RunConfig {
             facts_json: None,
             audit: None,
             ignore: IgnoreList::Checks(Default::default()),
+            severity: severity_overrides(&inv.checks),
             fail_on: Status::Fail,
             verbose: false,
             color: false,
@@ -192,6 +191,7 @@ impl RunConfig {
             commands_allowed: inv.commands_allowed,
             plugin_requirements: Default::default(),
             warnings: inv.warnings,
+            notes: inv.notes,
         })
     }
 }
@@ -230,7 +230,25 @@ fn cluster_spec(section: &ClusterSection) -> ClusterSpec {
             .service_cidr
             .as_ref()
             .map_or(default.service_cidr, |c| c.0.clone()),
+        control_plane_endpoint: section.control_plane_endpoint.as_ref().map(|e| e.0.clone()),
+        kube_proxy_mode: section.kube_proxy_mode,
     }
+}
+
+fn severity_overrides(section: &ChecksSection) -> crate::severity_overrides::SeverityOverrides {
+    let map = section
+        .severity
+        .iter()
+        .flatten()
+        .map(|(id, level)| {
+            let status = match level {
+                SeverityLevel::Warn => Status::Warn,
+                SeverityLevel::Fail => Status::Fail,
+            };
+            (id.clone(), status)
+        })
+        .collect();
+    crate::severity_overrides::SeverityOverrides::new(map)
 }
 
 fn extra_ports(section: &ClusterSection) -> Vec<PortRequirement> {

@@ -1,29 +1,48 @@
-//! The inventory file: tarmac's own format (its raw serde types live here) or
-//! Kubespray's `hosts.yaml`, both read into one [`Inventory`]. Every semantic rule
-//! that can be checked while reading is, so errors point at a line and column.
+//! The inventory: tarmac's own format (its raw serde types live here) or a Kubespray
+//! inventory as is (Ansible's INI `inventory.ini` or YAML `hosts.yaml`, with the
+//! group_vars/ and host_vars/ beside it, or the directory holding them), read into one
+//! [`Inventory`]. Every semantic rule that can be checked while reading is, so errors
+//! point at a file, line and column.
 
+pub mod ansible_ini;
+pub mod ansible_inventory;
+pub mod ansible_vars;
+pub mod ansible_yaml;
 pub mod cidr_list;
 pub mod clock_skew;
 pub mod cluster_files;
 pub mod cross_checks;
+pub mod endpoint_value;
 pub mod extra_port;
+pub mod host_pattern;
+pub mod ini_host_line;
+pub mod ini_value;
 pub mod inventory_error;
+pub mod inventory_source;
 pub mod kubeadm_config;
 pub mod kubespray;
 pub mod kubespray_group_vars;
 pub mod node_address;
 pub mod node_list;
+pub mod node_name;
 pub mod parsed_str;
 pub mod plugin_entry;
 pub mod ssh_settings;
+pub mod vars_files;
 
 use std::path::Path;
 
 use serde::Deserialize;
-use tarmac_checks::{ByteSize, Cni, CniMode, Role};
+use std::collections::BTreeMap;
+
+use ansible_inventory::AnsibleInventory;
+use inventory_source::{Format, Source};
+use kubespray::VarsFiles;
+use tarmac_checks::{ByteSize, Cni, CniMode, KubeProxyMode, Role};
 
 pub use cidr_list::CidrList;
 pub use clock_skew::ClockSkewSection;
+pub use endpoint_value::EndpointValue;
 pub use extra_port::ExtraPort;
 pub use inventory_error::{InventoryError, ParseError};
 pub use node_address::NodeAddress;
@@ -69,6 +88,11 @@ pub struct ClusterSection {
     pub kubespray_group_vars: Option<String>,
     /// Ports the cluster needs beyond Kubernetes' and the CNI's.
     pub extra_ports: Option<Vec<ExtraPort>>,
+    /// The load-balanced API endpoint (`HOST:PORT`), what kubeadm calls
+    /// `controlPlaneEndpoint`.
+    pub control_plane_endpoint: Option<EndpointValue>,
+    /// kube-proxy's mode: iptables (its default), ipvs or nftables.
+    pub kube_proxy_mode: Option<KubeProxyMode>,
 }
 
 /// The `checks:` section: thresholds and severities overriding the defaults.
@@ -82,6 +106,16 @@ pub struct ChecksSection {
     pub worker_min_cpus: Option<u32>,
     pub worker_min_memory: Option<ByteSize>,
     pub clock_skew: Option<ClockSkewSection>,
+    /// A check's warnings and failures reported at another severity: `{id: warn|fail}`.
+    pub severity: Option<BTreeMap<String, SeverityLevel>>,
+}
+
+/// A severity a site may give a check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SeverityLevel {
+    Warn,
+    Fail,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -110,6 +144,8 @@ pub struct Inventory {
     pub commands_allowed: Vec<String>,
     /// Things worth telling the user that do not stop the run.
     pub warnings: Vec<String>,
+    /// What tarmac made of the inventory path (which files of a directory it read).
+    pub notes: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -146,43 +182,109 @@ impl From<NativeInventory> for Inventory {
             plugins: raw.plugins,
             commands_allowed: raw.commands_allowed,
             warnings: Vec::new(),
+            notes: Vec::new(),
         }
     }
 }
 
 impl Inventory {
-    /// Reads and validates an inventory file, detecting its format.
+    /// Reads and validates the inventory at `path` (a file, or an Ansible inventory
+    /// directory), detecting each file's format from its content.
     pub fn load(path: &Path) -> Result<Self, InventoryError> {
-        let text = std::fs::read_to_string(path).map_err(|source| InventoryError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
-        let mut inv = Self::parse(&text).map_err(|e| InventoryError::invalid(path, e))?;
-        if is_kubespray(&text) && inv.cluster.kubespray_group_vars.is_none() {
-            inv.cluster.kubespray_group_vars = cluster_files::group_vars_beside(path);
-        }
-        cluster_files::resolve(&mut inv, &text, path)?;
+        let found = inventory_source::find(path)?;
+        let mut inv = match found.sources.as_slice() {
+            [one] if one.format == Format::Native => {
+                let mut inv = Self::parse_native(&one.text)
+                    .map_err(|e| InventoryError::invalid(&one.path, e))?;
+                cluster_files::resolve(&mut inv, &one.text, &one.path)?;
+                inv
+            }
+            sources => Self::load_ansible(sources)?,
+        };
+        inv.notes.extend(found.notes);
         Ok(inv)
     }
 
-    /// Parses inventory text: Kubespray's format when the top level has an `all` key
-    /// (Ansible's root group), tarmac's own otherwise.
+    /// Parses inventory text alone (no files beside it): Kubespray's INI or YAML format,
+    /// or tarmac's own.
     pub fn parse(text: &str) -> Result<Self, ParseError> {
-        // The syntax error, if any, as YAML sees it, before either format's rules.
-        let value: serde_yaml::Value = serde_yaml::from_str(text)?;
-        if value.get("all").is_some() {
-            kubespray::parse(text)
-        } else {
-            let inv = serde_yaml::from_str::<NativeInventory>(text).map(Inventory::from)?;
-            cross_checks::check(&inv, text)?;
-            Ok(inv)
+        match inventory_source::detect(text) {
+            Format::Native => Self::parse_native(text),
+            format => {
+                let model = Self::parse_ansible(text, format, 0)?;
+                kubespray::to_inventory(&model, &VarsFiles::default()).map_err(|e| e.problem)
+            }
         }
+    }
+
+    fn parse_native(text: &str) -> Result<Self, ParseError> {
+        yaml_syntax(text)?;
+        let inv = serde_yaml::from_str::<NativeInventory>(text).map(Inventory::from)?;
+        cross_checks::check(&inv, text)?;
+        Ok(inv)
+    }
+
+    fn parse_ansible(
+        text: &str,
+        format: Format,
+        source: usize,
+    ) -> Result<AnsibleInventory, ParseError> {
+        match format {
+            Format::AnsibleIni => ansible_ini::parse(text, source),
+            _ => {
+                yaml_syntax(text)?;
+                ansible_yaml::parse(text, source)
+            }
+        }
+    }
+
+    /// Kubespray's inventory from one or more Ansible files (an inventory directory's,
+    /// later files adding to earlier ones), with the vars files beside the first.
+    fn load_ansible(sources: &[Source]) -> Result<Self, InventoryError> {
+        let mut model = AnsibleInventory::default();
+        for (i, source) in sources.iter().enumerate() {
+            if source.format == Format::Native {
+                return Err(InventoryError::invalid(
+                    &source.path,
+                    ParseError {
+                        location: None,
+                        message:
+                            "a tarmac inventory cannot be combined with Ansible inventory files"
+                                .to_owned(),
+                    },
+                ));
+            }
+            let part = Self::parse_ansible(&source.text, source.format, i)
+                .map_err(|e| InventoryError::invalid(&source.path, e))?;
+            model.merge(part);
+        }
+        let Some(main) = sources.first() else {
+            return Ok(Inventory::default());
+        };
+        let dir = main.path.parent().unwrap_or(Path::new("."));
+        let (files, read) = vars_files::load(dir, &model, &kubespray::made_up_groups())?;
+        let mut inv = kubespray::to_inventory(&model, &files).map_err(|e| {
+            let path = sources.get(e.source).map_or(&main.path, |s| &s.path);
+            InventoryError::invalid(path, e.problem)
+        })?;
+        if !read.is_empty() {
+            inv.notes.push(format!(
+                "read {} group_vars/ and host_vars/ file(s) in {} for the hosts' connection variables",
+                read.len(),
+                dir.display()
+            ));
+        }
+        inv.cluster.kubespray_group_vars = cluster_files::group_vars_beside(&main.path);
+        cluster_files::resolve(&mut inv, &main.text, &main.path)?;
+        Ok(inv)
     }
 }
 
-/// Kubespray's format: the top level has an `all` key (Ansible's root group).
-fn is_kubespray(text: &str) -> bool {
-    serde_yaml::from_str::<serde_yaml::Value>(text).is_ok_and(|v| v.get("all").is_some())
+/// The syntax error, if any, as YAML sees it, before a format's rules: a misindented key
+/// is reported where it is, not as the field it leaves missing.
+fn yaml_syntax(text: &str) -> Result<(), ParseError> {
+    serde_yaml::from_str::<serde_yaml::Value>(text)?;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -231,6 +333,48 @@ nodes:
             inv.ssh.bastion.as_ref().unwrap().user.as_deref(),
             Some("ops")
         );
+    }
+
+    #[test]
+    fn the_endpoint_the_proxy_mode_and_severities_are_read_and_bad_values_located() {
+        let inv = Inventory::parse(
+            "cluster: {control_plane_endpoint: K8s-API.lab:6443, kube_proxy_mode: ipvs}\n\
+             checks:\n  severity:\n    swap.off: warn\n    cgroup.v2: fail\n\
+             nodes: [{name: a, address: h, roles: [worker]}]\n",
+        )
+        .unwrap();
+        assert_eq!(
+            inv.cluster.control_plane_endpoint.unwrap().0.to_string(),
+            "k8s-api.lab:6443"
+        );
+        assert_eq!(inv.cluster.kube_proxy_mode, Some(KubeProxyMode::Ipvs));
+        let severity = inv.checks.severity.unwrap();
+        assert_eq!(severity["swap.off"], SeverityLevel::Warn);
+        let nodes = "nodes: [{name: a, address: h, roles: [worker]}]\n";
+        for (bad, line, col, says) in [
+            (
+                "checks:\n  severity:\n    swap.off: loud\n",
+                3,
+                15,
+                "unknown variant `loud`",
+            ),
+            (
+                "cluster:\n  control_plane_endpoint: k8s-api\n",
+                2,
+                27,
+                "expected HOST:PORT",
+            ),
+            (
+                "cluster:\n  kube_proxy_mode: userspace\n",
+                2,
+                20,
+                "unknown variant `userspace`",
+            ),
+        ] {
+            let err = Inventory::parse(&format!("{bad}{nodes}")).unwrap_err();
+            assert_eq!(err.location, Some((line, col)), "{bad}: {err}");
+            assert!(err.message.contains(says), "{err}");
+        }
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! `main.rs` is the thin binary edge; everything testable lives here.
 
 pub mod audit;
+pub mod check_list;
 pub mod cli;
 pub mod completions;
 pub mod config;
@@ -16,6 +17,7 @@ pub mod node_error;
 pub mod plugin;
 pub mod ports_table;
 pub mod run;
+pub mod severity_overrides;
 pub mod ssh;
 pub mod target;
 pub mod timestamp;

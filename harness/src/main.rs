@@ -35,6 +35,7 @@ fn main() -> ExitCode {
         Command::Audit(args) => tarmac::audit::config(args),
         Command::Completions(args) => return emit(Ok(tarmac::completions::script(args.shell))),
         Command::Man => return emit(tarmac::man_page::render()),
+        Command::Checks => return emit(Ok(tarmac::check_list::render().into_bytes())),
         Command::Plugin(args) => return plugin_kit(args),
     };
     let config = match config {
@@ -44,6 +45,9 @@ fn main() -> ExitCode {
             return Exit::Usage.into();
         }
     };
+    for note in &config.notes {
+        eprintln!("note: {note}");
+    }
     for warning in &config.warnings {
         eprintln!("warning: {warning}");
     }
@@ -91,9 +95,11 @@ async fn run_command(command: &Command, config: &RunConfig) -> anyhow::Result<Ex
     match command {
         Command::Check(_) | Command::Audit(_) => check(config, ctx).await,
         Command::Facts(_) => facts(config, ctx).await,
-        Command::Ports(_) | Command::Completions(_) | Command::Man | Command::Plugin(_) => {
-            Ok(Exit::Success)
-        }
+        Command::Ports(_)
+        | Command::Checks
+        | Command::Completions(_)
+        | Command::Man
+        | Command::Plugin(_) => Ok(Exit::Success),
     }
 }
 

@@ -9,8 +9,10 @@ use std::io::Read;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tarmac_checks::mesh::{MeshPair, listen_ports, mesh_pairs};
-use tarmac_checks::protocol::{ListenFailure, MeshRequest, MeshTarget, PortSpec};
+use tarmac_checks::mesh::{MeshPair, PlannedNode, listen_ports, mesh_pairs, path_mtu_plan};
+use tarmac_checks::protocol::{
+    ListenFailure, MeshRequest, MeshTarget, PathMtuResult, PathMtuTarget, PortSpec,
+};
 use tarmac_checks::{NodeFacts, NodeSpec, Phase, Protocol, Reachability, Verdict};
 use tarmac_reports::{MeshMeter, NodeEvents, RunEvents};
 use tokio::sync::{Semaphore, mpsc, oneshot, watch};
@@ -45,13 +47,17 @@ impl Default for MeshSettings {
 /// a slow link too.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(15);
 
+/// What the mesh measured: the reachability matrix and the path-MTU measurements.
+pub type MeshResults = (Vec<Reachability>, Vec<PathMtuResult>);
+
 /// Gathers every node and, when a mesh applies, runs it: the facts of every node (in
-/// inventory order) and the reachability matrix (empty without a mesh).
+/// inventory order), the reachability matrix and the path-MTU measurements (empty
+/// without a mesh).
 pub async fn gather_with_mesh(
     config: &RunConfig,
     ctx: Arc<RunContext>,
     events: &RunEvents,
-) -> (Vec<Gathered>, Vec<Reachability>) {
+) -> (Vec<Gathered>, MeshResults) {
     let targets: Option<Vec<SshTarget>> = config
         .nodes
         .iter()
@@ -64,7 +70,10 @@ pub async fn gather_with_mesh(
         (Some(settings), Some(targets), true, Some(token)) if config.nodes.len() >= 2 => {
             run_mesh(config, *settings, &targets, token, ctx, events).await
         }
-        _ => (gather_all(config, ctx, events).await, Vec::new()),
+        _ => (
+            gather_all(config, ctx, events).await,
+            (Vec::new(), Vec::new()),
+        ),
     }
 }
 
@@ -104,11 +113,12 @@ async fn run_mesh(
     token: String,
     ctx: Arc<RunContext>,
     events: &RunEvents,
-) -> (Vec<Gathered>, Vec<Reachability>) {
+) -> (Vec<Gathered>, MeshResults) {
     let phase = config.settings.phase;
     let nodes: Vec<NodeSpec> = config.nodes.iter().map(|(n, _)| n.clone()).collect();
     let pairs = mesh_pairs(&config.plan, &nodes, phase);
-    let budget = probe_budget(&pairs, nodes.len(), settings);
+    let budget =
+        probe_budget(&pairs, nodes.len(), settings) + path_mtu_budget(nodes.len(), settings);
     // Everything after a node's start: waiting for the slowest peer, probing, closing.
     let lifetime = config.node_timeout + budget + CLOSE_TIMEOUT;
     let (started_tx, mut started_rx) = mpsc::unbounded_channel();
@@ -203,11 +213,14 @@ async fn run_mesh(
         .map(|i| per_node[i].len())
         .sum();
     let meter = events.mesh_meter(total);
+    let mut mtu_targets = path_mtu_targets(&nodes, &started, config, phase);
+    let mut path_mtu = Vec::new();
     let mut probing = HashMap::new();
     for (index, targets) in per_node.into_iter().enumerate() {
         if let (true, Some(sender)) = (ready(index), target_senders[index].take()) {
             probing.insert(index, targets.clone());
-            let _ = sender.send((targets, meter.clone()));
+            let mtu = std::mem::take(&mut mtu_targets[index]);
+            let _ = sender.send((targets, mtu, meter.clone()));
         }
     }
     drop(target_senders);
@@ -222,7 +235,10 @@ async fn run_mesh(
             continue;
         };
         match result {
-            Ok(cells) => matrix.extend(cells),
+            Ok((cells, measured)) => {
+                matrix.extend(cells);
+                path_mtu.extend(measured);
+            }
             Err(e) => {
                 let why = format!(
                     "the probe on {} failed during the mesh: {e}",
@@ -259,7 +275,47 @@ async fn run_mesh(
         })
         .collect();
     sort_matrix(&mut matrix);
-    (gathered, matrix)
+    (gathered, (matrix, path_mtu))
+}
+
+/// Each started node's path-MTU targets (pre-install only: tarmac's listeners echo).
+fn path_mtu_targets(
+    nodes: &[NodeSpec],
+    started: &[Option<Result<Started, NodeError>>],
+    config: &RunConfig,
+    phase: Phase,
+) -> Vec<Vec<PathMtuTarget>> {
+    let mut per_node: Vec<Vec<PathMtuTarget>> = nodes.iter().map(|_| Vec::new()).collect();
+    if phase != Phase::PreInstall {
+        return per_node;
+    }
+    let (indices, planned): (Vec<usize>, Vec<PlannedNode<'_>>) = nodes
+        .iter()
+        .zip(started)
+        .enumerate()
+        .filter_map(|(i, (spec, s))| match s {
+            Some(Ok(s)) => Some((
+                i,
+                PlannedNode {
+                    spec,
+                    facts: &s.facts,
+                    bound: &s.bound,
+                },
+            )),
+            _ => None,
+        })
+        .unzip();
+    for (from, target) in path_mtu_plan(&planned, &config.plan) {
+        per_node[indices[from]].push(target);
+    }
+    per_node
+}
+
+/// The path-MTU measurements' share of the probing phase: one probe timeout per batch of
+/// 128 peers (every size goes out at once, three rounds within the timeout).
+fn path_mtu_budget(nodes: usize, settings: MeshSettings) -> Duration {
+    let peers = u32::try_from(nodes.saturating_sub(1)).unwrap_or(u32::MAX);
+    settings.probe_timeout * peers.div_ceil(128).max(1)
 }
 
 /// How long the probing phase may take: the busiest node's share of probes, in rounds
@@ -391,8 +447,8 @@ struct NodeJob {
 #[derive(Debug)]
 struct JobChannels {
     started: mpsc::UnboundedSender<(usize, Result<Started, NodeError>)>,
-    targets: oneshot::Receiver<(Vec<MeshTarget>, MeshMeter)>,
-    reach: mpsc::UnboundedSender<(usize, Result<Vec<Reachability>, crate::ssh::SshError>)>,
+    targets: oneshot::Receiver<(Vec<MeshTarget>, Vec<PathMtuTarget>, MeshMeter)>,
+    reach: mpsc::UnboundedSender<(usize, Result<MeshResults, crate::ssh::SshError>)>,
     close: watch::Receiver<bool>,
 }
 
@@ -426,8 +482,8 @@ impl NodeJob {
             }
         };
         let wait = self.node_timeout + Duration::from_secs(10);
-        if let Ok(Ok((targets, meter))) = timeout(wait, &mut ch.targets).await {
-            let result = session.probe(targets, self.budget, &meter).await;
+        if let Ok(Ok((targets, path_mtu, meter))) = timeout(wait, &mut ch.targets).await {
+            let result = session.probe(targets, path_mtu, self.budget, &meter).await;
             let _ = ch.reach.send((self.index, result));
             // Peers may still be probing this node's listeners.
             let _ = timeout(

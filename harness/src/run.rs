@@ -205,19 +205,25 @@ pub async fn check(config: &RunConfig, ctx: Arc<RunContext>, events: &RunEvents)
         rfc3339_utc(SystemTime::now()),
         &specs,
     );
-    let (gathered, reachability) = crate::mesh::gather_with_mesh(config, ctx, events).await;
+    let (gathered, (reachability, path_mtu)) =
+        crate::mesh::gather_with_mesh(config, ctx, events).await;
     let checked: Vec<(&NodeSpec, &NodeFacts)> = gathered
         .iter()
         .filter_map(|g| g.facts.as_ref().ok().map(|f| (&g.node, f)))
         .collect();
     let mut evaluated = tarmac_checks::evaluate::evaluate_nodes(
         &checked,
+        &specs,
         &config.cluster,
         &config.settings,
         &config.plan,
     );
-    let cluster =
-        tarmac_checks::evaluate::evaluate_cluster(&checked, &config.cluster, &config.settings);
+    let cluster = tarmac_checks::evaluate::evaluate_cluster(
+        &checked,
+        &specs,
+        &config.cluster,
+        &config.settings,
+    );
     evaluated.extend(cluster);
     evaluated
         .extend(crate::plugin::in_run::plugin_findings(&config.plugins, &checked, events).await);
@@ -227,7 +233,9 @@ pub async fn check(config: &RunConfig, ctx: Arc<RunContext>, events: &RunEvents)
     if !reachability.is_empty() {
         events.mesh_finished(reachability);
     }
-    let evaluated: Vec<Finding> = evaluated.into_iter().chain(mesh).collect();
+    let mtu = tarmac_checks::mesh::path_mtu_findings(&path_mtu, &specs);
+    let mut evaluated: Vec<Finding> = evaluated.into_iter().chain(mesh).chain(mtu).collect();
+    config.severity.apply(&mut evaluated);
     for g in gathered {
         let said = events.node(&g.node.name);
         match g.facts {

@@ -110,14 +110,16 @@ fn a_changed_sysctl_and_a_removed_node_are_drift_in_every_report() {
     // The summary counts the drift findings like any other.
     let findings = report["findings"].as_array().unwrap().len();
     assert_eq!(report["summary"]["findings"], findings);
-    // JUnit: one testcase per drift finding, named by its check id.
+    // JUnit: one testcase per drift finding, named by its check id and what changed.
     let junit = std::fs::read_to_string(dir.path().join("audit.xml")).unwrap();
     let doc = roxmltree::Document::parse(&junit).unwrap();
-    let cases = doc
+    let cases: Vec<&str> = doc
         .descendants()
-        .filter(|n| n.has_tag_name("testcase") && n.attribute("name") == Some("drift.sysctl"))
-        .count();
-    assert_eq!(cases, 1, "{junit}");
+        .filter(|n| n.has_tag_name("testcase"))
+        .filter_map(|n| n.attribute("name"))
+        .filter(|name| name.starts_with("drift.sysctl"))
+        .collect();
+    assert_eq!(cases, ["drift.sysctl net.ipv4.ip_forward"], "{junit}");
     // The textfile counts the drift, also on a node only the baseline had.
     let prom = std::fs::read_to_string(dir.path().join("audit.prom")).unwrap();
     assert!(

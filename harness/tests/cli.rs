@@ -97,6 +97,48 @@ fn bad_role() {
 }
 
 #[test]
+fn bad_severity_and_endpoint_point_at_their_value() {
+    refused("bad-severity.yaml")
+        .stderr_has(&format!(
+            "error: inventory {}:3:15: ",
+            data("bad-severity.yaml")
+        ))
+        .stderr_has("unknown variant `loud`, expected `warn` or `fail`");
+    refused("bad-endpoint.yaml")
+        .stderr_has(&format!(
+            "error: inventory {}:2:27: ",
+            data("bad-endpoint.yaml")
+        ))
+        .stderr_has("expected HOST:PORT");
+}
+
+#[test]
+fn checks_lists_every_built_in_check_with_severity_and_anchor() {
+    let run = Test::new().arg("checks").run();
+    run.code(0);
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert!(
+        lines[0].starts_with("ID") && lines[0].contains("SEVERITY") && lines[0].contains("ANCHOR")
+    );
+    for (id, severity, anchor) in [
+        ("swap.off", "fail", "kubeadm Swap"),
+        ("tools.required", "fail", "kubeadm InPath"),
+        ("dns.loopback", "warn", "embedded-cluster"),
+        ("mesh.path_mtu", "fail", "tarmac"),
+    ] {
+        let line = lines
+            .iter()
+            .find(|l| l.starts_with(&format!("{id} ")))
+            .copied()
+            .unwrap_or("");
+        assert!(
+            line.contains(&format!(" {severity} ")) && line.contains(anchor),
+            "{id}: {line:?}"
+        );
+    }
+}
+
+#[test]
 fn unwritable_report_path_is_refused_before_the_run() {
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("missing-dir/report.json");

@@ -47,19 +47,6 @@ pub fn is_drift(finding: &Finding) -> bool {
 /// Checks whose changes have their own, more specific drift kind.
 const OWN_KIND: &[(&str, &str)] = &[("disk.free", "drift.disk")];
 
-/// Detail keys that tell apart several findings of one check on one node (one per port,
-/// path, module or peer).
-const INSTANCE_KEYS: &[&str] = &[
-    "path",
-    "port",
-    "protocol",
-    "module",
-    "sysctl",
-    "from",
-    "to",
-    "component",
-];
-
 /// The drift from `baseline` to `current`, node by node in the current report's order,
 /// then cluster-wide items.
 pub fn compare(baseline: &Report, current: &Report) -> Vec<Finding> {
@@ -96,19 +83,15 @@ fn node_membership(baseline: &Report, current: &Report) -> Vec<Finding> {
         .collect()
 }
 
-/// `(node, check, instance)` of a finding, `instance` from its identifying details.
+/// `(node, check, instance)` of a finding, `instance` its [`Finding::subject`].
 type FindingKey = (Option<String>, String, String);
 
 fn finding_key(f: &Finding) -> FindingKey {
-    let instance: Vec<String> = INSTANCE_KEYS
-        .iter()
-        .filter_map(|k| f.details.get(*k).map(|v| format!("{k}={}", plain(v))))
-        .collect();
-    (f.node.clone(), f.check.clone(), instance.join(" "))
-}
-
-fn plain(v: &serde_json::Value) -> String {
-    v.as_str().map_or_else(|| v.to_string(), str::to_owned)
+    (
+        f.node.clone(),
+        f.check.clone(),
+        f.subject().unwrap_or_default(),
+    )
 }
 
 fn findings_drift(baseline: &Report, current: &Report) -> Vec<Finding> {

@@ -1,5 +1,6 @@
 //! JUnit XML for CI dashboards: one testsuite per node plus one named `cluster`, one
-//! testcase per finding (classname = node or `cluster`, name = check id).
+//! testcase per finding (classname = node or `cluster`, name = check id and the finding's
+//! subject, unique in the document: junit_names.rs).
 //!
 //! What consumers read (FACTS.md): Jenkins' schema requires testsuite name/tests/failures/
 //! errors and allows only name/time/classname on a testcase; GitLab reads classname, name,
@@ -14,6 +15,7 @@ use time::format_description::well_known::Rfc3339;
 
 use crate::error::FormatError;
 use crate::format::ReportFormat;
+use crate::junit_names::TestcaseNames;
 use crate::report::Report;
 use crate::text::{xml_cdata, xml_text};
 
@@ -43,33 +45,50 @@ pub fn to_junit(report: &Report) -> junit_report::Report {
     let timestamp = OffsetDateTime::parse(&report.started_at, &Rfc3339)
         .unwrap_or_else(|_| OffsetDateTime::now_utc());
     let mut suites = Vec::with_capacity(report.nodes.len() + 1);
+    let mut names = TestcaseNames::default();
     for node in &report.nodes {
-        suites.push(suite(
-            &node.name,
-            &node.address,
-            report,
-            Some(&node.name),
-            timestamp,
-        ));
+        let of = SuiteOf {
+            name: &node.name,
+            hostname: &node.address,
+            node: Some(&node.name),
+        };
+        suites.push(suite(&of, report, timestamp, &mut names));
     }
     for node in report.unlisted_nodes() {
-        suites.push(suite(node, "", report, Some(node), timestamp));
+        let of = SuiteOf {
+            name: node,
+            hostname: "",
+            node: Some(node),
+        };
+        suites.push(suite(&of, report, timestamp, &mut names));
     }
     // Always present, even empty, so dashboards see the same suites run after run.
-    suites.push(suite(CLUSTER_SUITE, "", report, None, timestamp));
+    let cluster = SuiteOf {
+        name: CLUSTER_SUITE,
+        hostname: "",
+        node: None,
+    };
+    suites.push(suite(&cluster, report, timestamp, &mut names));
     let mut junit = junit_report::Report::new();
     junit.add_testsuites(suites);
     junit
 }
 
+/// One suite: a node's findings (`node` set) or the cluster's.
+struct SuiteOf<'a> {
+    name: &'a str,
+    hostname: &'a str,
+    node: Option<&'a str>,
+}
+
 fn suite(
-    name: &str,
-    hostname: &str,
+    of: &SuiteOf<'_>,
     report: &Report,
-    node: Option<&str>,
     timestamp: OffsetDateTime,
+    names: &mut TestcaseNames,
 ) -> TestSuite {
-    let name = xml_text(name);
+    let (hostname, node) = (of.hostname, of.node);
+    let name = xml_text(of.name);
     let mut suite = TestSuite::new(&name);
     suite.package = "tarmac".to_owned();
     suite.hostname = if hostname.is_empty() {
@@ -78,12 +97,16 @@ fn suite(
         xml_text(hostname)
     };
     suite.set_timestamp(timestamp);
-    suite.add_testcases(report.findings_of(node).map(|f| testcase(f, &name)));
+    suite.add_testcases(
+        report
+            .findings_of(node)
+            .map(|f| testcase(f, &name, &names.name(&name, f))),
+    );
     suite
 }
 
-fn testcase(f: &Finding, classname: &str) -> TestCase {
-    let name = xml_text(&f.check);
+/// `name` is the testcase's name, unique in the document and XML-safe.
+fn testcase(f: &Finding, classname: &str, name: &str) -> TestCase {
     let message = xml_text(&f.message.replace(['\r', '\n'], " "));
     let cause = Some(xml_cdata(&body(f)));
     let result = match (f.ignored, f.status) {
@@ -109,7 +132,7 @@ fn testcase(f: &Finding, classname: &str) -> TestCase {
         },
         (false, Status::Pass | Status::Warn) => TestResult::Success,
     };
-    let mut case = TestCase::success(&name, Duration::ZERO);
+    let mut case = TestCase::success(name, Duration::ZERO);
     case.result = result;
     case.set_classname(classname);
     // JUnit has no "warning": a warn passes, and says so where every consumer shows text.

@@ -13,6 +13,7 @@ pub mod format;
 pub mod html;
 pub mod json;
 pub mod junit;
+pub mod junit_names;
 pub mod mesh_meter;
 pub mod node_events;
 pub mod outputs;

@@ -106,11 +106,26 @@ pub fn run_tarmac_binary(
     inventory: &Path,
     args: &[&str],
 ) -> Result<CheckRun, LabError> {
+    run_tarmac_with_env(lab, binary, command, inventory, args, &[])
+}
+
+/// [`run_tarmac_binary`] with `env` set for tarmac, e.g. a `HOME` whose
+/// `.ssh/known_hosts` knows the lab (for inventories that, like Kubespray's, leave SSH
+/// files to the defaults).
+pub fn run_tarmac_with_env(
+    lab: &Lab,
+    binary: &Path,
+    command: &[&str],
+    inventory: &Path,
+    args: &[&str],
+    env: &[(&str, &Path)],
+) -> Result<CheckRun, LabError> {
     static RUNS: AtomicUsize = AtomicUsize::new(0);
     let n = RUNS.fetch_add(1, Ordering::Relaxed);
     let json_path = lab.dir().join(format!("report-{n}.json"));
     let junit_path = lab.dir().join(format!("report-{n}.xml"));
     let mut cmd = lab.client_command(binary);
+    cmd.envs(env.iter().copied());
     // The probes inside tarmac, never a caller's override.
     cmd.env_remove("TARMAC_PROBE")
         .args(command)

@@ -16,4 +16,23 @@ pub enum Fault {
     SshdDown,
     /// The lab's known_hosts holds a different key than the one the node serves.
     HostKeyChanged,
+    /// containerd has an HTTP(S) proxy from a systemd drop-in
+    /// (`/etc/systemd/system/containerd.service.d/http-proxy.conf`, as Docker's and
+    /// containerd's docs write it) whose NO_PROXY lists localhost, the service CIDR and the
+    /// lab's subnet but not the pod CIDR.
+    ProxyWithoutPodCidr,
+    /// The filter table's FORWARD policy is DROP in the node's network namespace, as
+    /// Docker leaves it (`iptables -P FORWARD DROP`).
+    ForwardPolicyDrop,
+    /// /etc/resolv.conf is systemd-resolved's stub: `nameserver 127.0.0.53`.
+    LoopbackNameserver,
+    /// /etc/kubernetes/manifests/kube-apiserver.yaml is left from an earlier `kubeadm init`.
+    LeftoverManifest,
+    /// conntrack is not installed: /usr/sbin (every PATH the kubelet has leads there or
+    /// to /usr/bin) is seen through an overlay whose whiteout hides /usr/sbin/conntrack,
+    /// which is what a node without the package looks like.
+    MissingConntrack,
+    /// The node's eth0 has this MTU while its peers keep 1500 (a NIC configured apart
+    /// from the rest of the segment).
+    Mtu(u32),
 }

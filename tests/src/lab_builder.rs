@@ -12,6 +12,8 @@ pub(crate) struct NodeSpec {
     pub name: String,
     pub roles: Vec<String>,
     pub disk: String,
+    /// More paths with a tmpfs of `disk`'s size, besides /var/lib/docker.
+    pub volumes: Vec<String>,
     pub faults: Vec<Fault>,
     pub behind_bastion: bool,
     pub is_bastion: bool,
@@ -25,6 +27,7 @@ impl NodeSpec {
             name: name.to_owned(),
             roles: Vec::new(),
             disk: DEFAULT_DISK.to_owned(),
+            volumes: Vec::new(),
             faults: Vec::new(),
             behind_bastion: false,
             is_bastion: false,
@@ -84,6 +87,15 @@ impl LabBuilder {
     /// Size of the last node's /var/lib/docker tmpfs, as `mount -o size=` takes it ("64M").
     pub fn disk(self, size: &str) -> Self {
         self.edit("disk", |n| n.disk = size.to_owned())
+    }
+
+    /// Gives the last node a tmpfs of its disk size at each of `paths` too (absolute,
+    /// e.g. every path tarmac measures by default), as a node with its own data volumes
+    /// has: `disk.free` then measures the lab, not this machine's disk.
+    pub fn volumes(self, paths: &[&str]) -> Self {
+        self.edit("volumes", |n| {
+            n.volumes = paths.iter().map(|p| (*p).to_owned()).collect();
+        })
     }
 
     /// Makes the last node's `uname -m` say `arch` (e.g. `aarch64`, `riscv64`). For
@@ -158,6 +170,16 @@ impl LabBuilder {
             }
             if self.nodes[..i].iter().any(|n| n.name == node.name) {
                 return Err(format!("node name {:?} is used twice", node.name));
+            }
+            if let Some(bad) = node
+                .volumes
+                .iter()
+                .find(|p| !p.starts_with("/var/lib/") || p.contains(".."))
+            {
+                return Err(format!(
+                    "volume {bad:?} of {:?}: expected a path under /var/lib/ (the node's own overlay)",
+                    node.name
+                ));
             }
             if let Some(arch) = &node.arch
                 && (arch.is_empty()

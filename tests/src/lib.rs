@@ -33,8 +33,10 @@ mod command;
 mod emulation;
 mod error;
 mod fault;
+mod host_findings;
 mod inventory;
 mod keys;
+pub mod kubespray_sample;
 mod lab;
 mod lab_builder;
 mod leftovers;
@@ -51,9 +53,10 @@ mod topology;
 pub use binaries::{
     glibc_probe_bin, install_tarmac, probe_bin, probe_bin_for, tarmac_bin, workspace_root,
 };
-pub use check_run::{CheckRun, run_check, run_tarmac, run_tarmac_binary};
+pub use check_run::{CheckRun, run_check, run_tarmac, run_tarmac_binary, run_tarmac_with_env};
 pub use error::LabError;
 pub use fault::Fault;
+pub use host_findings::{host_skips, host_warnings};
 pub use inventory::docker_disk_check;
 pub use lab::{Lab, LabNode};
 pub use lab_builder::LabBuilder;

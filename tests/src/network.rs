@@ -43,8 +43,24 @@ pub(crate) fn create_network(lab: &str, topo: &Topology) -> Result<(), LabError>
         for port in &node.ports {
             connect(lab, sw, &node.netns, port)?;
         }
+        // A real node has a default route (kubeadm picks its address from it). The lab's
+        // leads to the client (or, behind the bastion, to the bastion), whose namespace
+        // forwards nothing and has no way out: nothing leaves the lab.
+        let via = gateway(node.ports[0].bridge).to_string();
+        run_args(
+            lab,
+            "ip",
+            &["-n", &node.netns, "route", "add", "default", "via", &via],
+        )?;
     }
     Ok(())
+}
+
+fn gateway(bridge: Bridge) -> std::net::Ipv4Addr {
+    match bridge {
+        Bridge::Front => crate::topology::CLIENT_ADDRESS,
+        Bridge::Inner => crate::topology::BASTION_INNER_ADDRESS,
+    }
 }
 
 fn connect(lab: &str, sw: &str, ns: &str, port: &Port) -> Result<(), LabError> {

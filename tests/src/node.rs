@@ -115,6 +115,31 @@ fn configure(
                 args.extend(rule);
                 run_args(lab, "ip", &args)?;
             }
+            Fault::ForwardPolicyDrop => {
+                run_args(
+                    lab,
+                    "ip",
+                    &[
+                        "netns",
+                        "exec",
+                        &node.netns,
+                        "iptables",
+                        "-w",
+                        "5",
+                        "-P",
+                        "FORWARD",
+                        "DROP",
+                    ],
+                )?;
+            }
+            Fault::Mtu(mtu) => {
+                let mtu = mtu.to_string();
+                run_args(
+                    lab,
+                    "ip",
+                    &["-n", &node.netns, "link", "set", "eth0", "mtu", &mtu],
+                )?;
+            }
             Fault::PortTaken(port) => {
                 let log = paths.file(&format!("listener-{port}.log"));
                 let mut cmd = in_node(holder);

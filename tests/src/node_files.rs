@@ -55,6 +55,11 @@ impl NodePaths {
     fn proc(&self, name: &str) -> PathBuf {
         self.dir.join("proc").join(name)
     }
+    /// The upper layer of the node's /etc overlay: what the node writes, and the files a
+    /// fault plants, live here; the host's /etc is the read-only lower layer.
+    fn etc_upper(&self) -> PathBuf {
+        self.dir.join("etcfs").join("upper")
+    }
 }
 
 /// Writes every file the node's setup script and sshd read.
@@ -65,7 +70,16 @@ pub(crate) fn write_node_files(
     node: &NodePlan,
 ) -> Result<NodePaths, LabError> {
     let paths = NodePaths::new(lab_dir, &node.spec.name);
-    for sub in ["etc/sudoers.d", "proc", "varlib/upper", "varlib/work"] {
+    for sub in [
+        "etc/sudoers.d",
+        "proc",
+        "varlib/upper",
+        "varlib/work",
+        "etcfs/upper",
+        "etcfs/work",
+        "sbin/upper",
+        "sbin/work",
+    ] {
         let dir = paths.dir.join(sub);
         fs::create_dir_all(&dir).map_err(|e| LabError::io(lab, &dir, e))?;
     }
@@ -113,6 +127,7 @@ pub(crate) fn write_node_files(
             )?;
         }
     }
+    plant_fault_files(lab, &paths, node)?;
     let config = sshd_config(&paths, node, &lab_dir.join("authorized_keys"));
     write(lab, &paths.sshd_config(), &config, 0o644)?;
     Ok(paths)
@@ -147,6 +162,29 @@ pub(crate) fn setup_script(paths: &NodePaths, node: &NodePlan) -> String {
         "mount -t tmpfs -o size={},mode=0711 tmpfs /var/lib/docker\n",
         shell_quote(&node.spec.disk)
     );
+    for path in node.spec.volumes.iter().filter(|p| *p != "/var/lib/docker") {
+        s += &format!(
+            "mkdir -p {path}\nmount -t tmpfs -o size={},mode=0711 tmpfs {path}\n",
+            shell_quote(&node.spec.disk),
+            path = shell_quote(path)
+        );
+    }
+    // /etc is the node's own: an overlay of the host's, so a fault (or the node) may write
+    // there without touching the host.
+    let etc_upper = q(paths.dir.join("etcfs").join("upper"));
+    let etc_work = q(paths.dir.join("etcfs").join("work"));
+    s += &format!(
+        "mount -t overlay overlay -o lowerdir=/etc,upperdir={etc_upper},workdir={etc_work} /etc\n"
+    );
+    if node.has(Fault::MissingConntrack) {
+        let upper = q(paths.dir.join("sbin").join("upper"));
+        let work = q(paths.dir.join("sbin").join("work"));
+        // An overlay whiteout (a 0:0 character device) hides the lower file.
+        s += &format!("mknod {upper}/conntrack c 0 0\n");
+        s += &format!(
+            "mount -t overlay overlay -o lowerdir=/usr/sbin,upperdir={upper},workdir={work} /usr/sbin\n"
+        );
+    }
     for file in [
         "passwd",
         "group",
@@ -185,6 +223,47 @@ pub(crate) fn setup_script(paths: &NodePaths, node: &NodePlan) -> String {
     s += &format!("touch {}\n", q(paths.ready()));
     s += "exec sleep infinity\n";
     s
+}
+
+/// Files the node's faults put in its /etc (the overlay's upper layer), as they are found
+/// on real machines.
+fn plant_fault_files(lab: &str, paths: &NodePaths, node: &NodePlan) -> Result<(), LabError> {
+    let upper = paths.etc_upper();
+    let mut files: Vec<(PathBuf, &str)> = Vec::new();
+    if node.has(Fault::ProxyWithoutPodCidr) {
+        files.push((
+            upper.join("systemd/system/containerd.service.d/http-proxy.conf"),
+            "[Service]\n\
+             Environment=\"HTTP_PROXY=http://proxy.lab.example:3128\"\n\
+             Environment=\"HTTPS_PROXY=http://proxy.lab.example:3128\"\n\
+             Environment=\"NO_PROXY=localhost,127.0.0.1,10.96.0.0/12,198.18.0.0/16,.lab.example\"\n",
+        ));
+    }
+    if node.has(Fault::LoopbackNameserver) {
+        files.push((
+            upper.join("resolv.conf"),
+            "# This is /run/systemd/resolve/stub-resolv.conf managed by man:systemd-resolved(8).\n\
+             # Do not edit.\n\
+             nameserver 127.0.0.53\n\
+             options edns0 trust-ad\n\
+             search .\n",
+        ));
+    }
+    if node.has(Fault::LeftoverManifest) {
+        files.push((
+            upper.join("kubernetes/manifests/kube-apiserver.yaml"),
+            "apiVersion: v1\nkind: Pod\nmetadata:\n  name: kube-apiserver\n  namespace: kube-system\n\
+             spec:\n  hostNetwork: true\n  containers:\n  - name: kube-apiserver\n    \
+             image: registry.k8s.io/kube-apiserver:v1.31.4\n",
+        ));
+    }
+    for (path, text) in files {
+        if let Some(dir) = path.parent() {
+            fs::create_dir_all(dir).map_err(|e| LabError::io(lab, dir, e))?;
+        }
+        write(lab, &path, text, 0o644)?;
+    }
+    Ok(())
 }
 
 /// Shell lines that mount what the host has on /sys/fs/cgroup (cgroup2, or a tmpfs holding

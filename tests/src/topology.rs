@@ -18,7 +18,7 @@ pub const FRONT_SUBNET: &str = "198.18.0.0/24";
 pub const INNER_SUBNET: &str = "198.18.1.0/24";
 
 pub(crate) const CLIENT_ADDRESS: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
-const BASTION_INNER_ADDRESS: Ipv4Addr = Ipv4Addr::new(198, 18, 1, 1);
+pub(crate) const BASTION_INNER_ADDRESS: Ipv4Addr = Ipv4Addr::new(198, 18, 1, 1);
 const PREFIX_LEN: u8 = 24;
 const FIRST_HOST: u8 = 10;
 const MAX_NODES_PER_BRIDGE: usize = 200;

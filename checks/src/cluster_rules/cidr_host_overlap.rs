@@ -19,6 +19,8 @@ use crate::spec::{Cni, NodeSpec, Phase};
 pub const RULE: ClusterRule = ClusterRule {
     id: "cidr.host_overlap",
     title: "the pod and service CIDRs do not overlap the hosts' networks",
+    severity: Status::Fail,
+    anchor: "embedded-cluster subnetAvailable",
     eval,
 };
 

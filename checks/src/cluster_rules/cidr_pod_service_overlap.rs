@@ -11,6 +11,8 @@ use crate::spec::NodeSpec;
 pub const RULE: ClusterRule = ClusterRule {
     id: "cidr.pod_service_overlap",
     title: "the pod and service CIDRs do not overlap",
+    severity: Status::Fail,
+    anchor: "Kubespray 0040-verify-settings (kube_pods_subnet vs kube_service_addresses)",
     eval,
 };
 

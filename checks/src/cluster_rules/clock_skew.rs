@@ -21,6 +21,8 @@ use crate::spec::NodeSpec;
 pub const RULE: ClusterRule = ClusterRule {
     id: "clock.skew",
     title: "the nodes' clocks agree",
+    severity: Status::Fail,
+    anchor: "tarmac (etcd leases, certificate validity)",
     eval,
 };
 

@@ -64,9 +64,11 @@ impl TestCluster {
     }
 
     pub fn eval(&self, rule: &ClusterRule) -> Vec<Finding> {
+        let inventory: Vec<NodeSpec> = self.nodes.iter().map(|(n, _)| n.clone()).collect();
         let ctx = ClusterContext {
             cluster: &self.cluster,
             settings: &self.settings,
+            inventory: &inventory,
         };
         let nodes: Vec<(&NodeSpec, &NodeFacts)> = self.nodes.iter().map(|(n, f)| (n, f)).collect();
         (rule.eval)(&ctx, &nodes)
@@ -76,6 +78,7 @@ impl TestCluster {
 /// An up interface with one address.
 pub fn interface(name: &str, mac: Option<&str>, address: &str, prefix: u8) -> Interface {
     Interface {
+        mtu: Some(1500),
         name: name.to_owned(),
         mac: mac.map(str::to_owned),
         up: true,

@@ -6,6 +6,8 @@ mod cidr_host_overlap;
 mod cidr_pod_service_overlap;
 mod clock_skew;
 mod interfaces;
+mod mtu_consistent;
+mod neighbour_table;
 mod unique_address;
 mod unique_hostname;
 mod unique_mac;
@@ -14,19 +16,22 @@ mod unique_product_uuid;
 mod unique_values;
 
 #[cfg(test)]
-mod fixtures;
+pub(crate) mod fixtures;
 
 use crate::facts::NodeFacts;
-use crate::finding::Finding;
+use crate::finding::{Finding, Status};
 use crate::spec::{ClusterSpec, NodeSpec, Settings};
 
 pub use interfaces::{is_cluster_owned, repeats_across_nodes};
+pub use mtu_consistent::{node_link, overlay};
 
 /// Everything a cluster rule may look at besides the nodes' facts.
 #[derive(Debug, Clone, Copy)]
 pub struct ClusterContext<'a> {
     pub cluster: &'a ClusterSpec,
     pub settings: &'a Settings,
+    /// Every node of the inventory, checked or not.
+    pub inventory: &'a [NodeSpec],
 }
 
 /// A built-in check over all nodes together. Its findings name no node when they are
@@ -35,8 +40,12 @@ pub struct ClusterContext<'a> {
 pub struct ClusterRule {
     /// Stable id, used in reports and by `--ignore`.
     pub id: &'static str,
-    /// One line for `tarmac` listings.
+    /// One line for `tarmac checks` listings.
     pub title: &'static str,
+    /// What a finding that is not a pass is, by default (see [`crate::rules::Rule`]).
+    pub severity: Status,
+    /// The preflight this check follows, or `tarmac` for one of its own.
+    pub anchor: &'static str,
     pub eval: ClusterEval,
 }
 
@@ -53,4 +62,6 @@ pub const CLUSTER_RULES: &[ClusterRule] = &[
     unique_product_uuid::RULE,
     unique_mac::RULE,
     clock_skew::RULE,
+    neighbour_table::RULE,
+    mtu_consistent::RULE,
 ];

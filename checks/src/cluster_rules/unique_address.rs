@@ -10,11 +10,14 @@ use super::{ClusterContext, ClusterRule};
 use crate::cidr::is_routable_host_network;
 use crate::facts::NodeFacts;
 use crate::finding::Finding;
+use crate::finding::Status;
 use crate::spec::NodeSpec;
 
 pub const RULE: ClusterRule = ClusterRule {
     id: "unique.address",
     title: "no two nodes hold the same IP address",
+    severity: Status::Fail,
+    anchor: "tarmac",
     eval,
 };
 

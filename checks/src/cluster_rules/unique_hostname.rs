@@ -5,11 +5,14 @@ use super::unique_values::{Uniqueness, single_value};
 use super::{ClusterContext, ClusterRule};
 use crate::facts::NodeFacts;
 use crate::finding::Finding;
+use crate::finding::Status;
 use crate::spec::NodeSpec;
 
 pub const RULE: ClusterRule = ClusterRule {
     id: "unique.hostname",
     title: "every node has its own hostname",
+    severity: Status::Fail,
+    anchor: "Kubernetes node registration (one Node object per name)",
     eval,
 };
 

@@ -9,11 +9,14 @@ use super::unique_values::Uniqueness;
 use super::{ClusterContext, ClusterRule};
 use crate::facts::NodeFacts;
 use crate::finding::Finding;
+use crate::finding::Status;
 use crate::spec::NodeSpec;
 
 pub const RULE: ClusterRule = ClusterRule {
     id: "unique.mac",
     title: "every node's network interfaces have their own MAC addresses",
+    severity: Status::Fail,
+    anchor: "kubeadm install docs: unique MAC and product_uuid",
     eval,
 };
 

@@ -5,11 +5,14 @@ use super::unique_values::{Uniqueness, single_value};
 use super::{ClusterContext, ClusterRule};
 use crate::facts::NodeFacts;
 use crate::finding::Finding;
+use crate::finding::Status;
 use crate::spec::NodeSpec;
 
 pub const RULE: ClusterRule = ClusterRule {
     id: "unique.machine_id",
     title: "every node has its own /etc/machine-id",
+    severity: Status::Fail,
+    anchor: "kubeadm install docs: unique MAC and product_uuid",
     eval,
 };
 

@@ -6,11 +6,14 @@ use super::unique_values::{Uniqueness, single_value};
 use super::{ClusterContext, ClusterRule};
 use crate::facts::NodeFacts;
 use crate::finding::Finding;
+use crate::finding::Status;
 use crate::spec::NodeSpec;
 
 pub const RULE: ClusterRule = ClusterRule {
     id: "unique.product_uuid",
     title: "every node has its own product_uuid",
+    severity: Status::Fail,
+    anchor: "kubeadm install docs: unique MAC and product_uuid",
     eval,
 };
 

@@ -9,13 +9,18 @@ use crate::facts::{CgroupVersion, Kernel, KernelFeatures};
 use super::log::GatherLog;
 use super::read::{ReadError, read_optional, read_text};
 
-pub fn gather(log: &mut GatherLog) -> Kernel {
+pub fn gather(log: &mut GatherLog, release: &str) -> Kernel {
     // No /proc/modules means a kernel built without module support: nothing is loaded.
-    let modules = read_optional("/proc/modules")
-        .map(|text| text.map(|t| parse_proc_modules(&t)).unwrap_or_default());
+    let proc_modules = read_optional("/proc/modules");
+    let module_support = matches!(proc_modules, Ok(Some(_)));
+    let modules = proc_modules.map(|text| text.map(|t| parse_proc_modules(&t)).unwrap_or_default());
     let overlay = read_text("/proc/filesystems").map(|text| has_filesystem(&text, "overlay"));
+    let modules = log.or("kernel.modules", modules, Vec::new());
+    let loaded = module_support.then_some(modules.as_slice());
+    let module_availability = super::module_availability::gather(release, loaded);
     Kernel {
-        modules: log.or("kernel.modules", modules, Vec::new()),
+        module_availability,
+        modules,
         features: KernelFeatures {
             overlay: log.or("kernel.features.overlay", overlay, false),
             // The directory appears when br_netfilter is loaded or built in.
@@ -107,7 +112,7 @@ mod tests {
     #[test]
     fn this_machine_has_a_known_cgroup_version() {
         let mut log = GatherLog::default();
-        let kernel = gather(&mut log);
+        let kernel = gather(&mut log, "no-such-release");
         assert_ne!(kernel.cgroup, CgroupVersion::Unknown);
         assert!(log.into_errors().is_empty());
     }

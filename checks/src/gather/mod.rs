@@ -5,27 +5,42 @@
 mod clock;
 mod cpus;
 mod disk;
+pub mod firewall;
+pub(crate) mod hostname_lookup;
 mod identity;
-mod kernel;
+pub(crate) mod kernel;
+mod kubernetes_paths;
 mod listeners;
 mod log;
 mod meminfo;
+mod module_availability;
 mod mountinfo;
 mod network;
 mod os_release;
 mod ports;
+mod processes;
+pub mod proxy_env;
 mod read;
 pub mod requested;
+pub mod resolv_conf;
 mod routes;
+mod runtime;
+mod security;
 mod sock_diag;
 mod socket_owners;
 mod swap;
 mod sysctls;
+mod time_sync;
+pub mod tools;
 mod unescape;
 
+pub use kubernetes_paths::PATHS as KUBERNETES_PATHS;
+#[cfg(test)]
+pub(crate) use security::selinux_mode as selinux_mode_for_tests;
 pub use sysctls::SYSCTLS;
+pub use time_sync::STA_UNSYNC as TIME_STA_UNSYNC;
 
-use crate::facts::{NodeFacts, Ports};
+use crate::facts::{Dns, NodeFacts, Ports};
 use crate::protocol::{PROBE_VERSION, ProbeRequest};
 use log::GatherLog;
 
@@ -33,12 +48,13 @@ use log::GatherLog;
 /// be read is recorded in `gather_errors`.
 pub fn gather(request: &ProbeRequest) -> NodeFacts {
     let mut log = GatherLog::default();
+    let identity = identity::gather(&mut log);
+    let tools = tools::gather();
     let mut facts = NodeFacts {
         probe_version: PROBE_VERSION.to_owned(),
-        identity: identity::gather(&mut log),
         swap: swap::gather(&mut log),
         sysctls: sysctls::gather(&mut log),
-        kernel: kernel::gather(&mut log),
+        kernel: kernel::gather(&mut log, &identity.kernel_release),
         disks: disk::gather(&mut log, &request.disk_paths),
         network: network::gather(&mut log),
         ports: Ports {
@@ -48,6 +64,24 @@ pub fn gather(request: &ProbeRequest) -> NodeFacts {
         time: clock::now(),
         gather_errors: Vec::new(),
         requested: requested::gather(request),
+        dns: Dns {
+            resolv_conf: resolv_conf::gather(&mut log, "dns.resolv_conf", resolv_conf::RESOLV_CONF),
+            resolved_upstream: resolv_conf::gather(
+                &mut log,
+                "dns.resolved_upstream",
+                resolv_conf::RESOLVED_UPSTREAM,
+            )
+            .filter(|c| c.exists),
+            hostname: hostname_lookup::gather(&identity.hostname),
+        },
+        proxy: proxy_env::gather(),
+        firewall: firewall::gather(&tools),
+        time_sync: time_sync::gather(),
+        kubernetes_paths: kubernetes_paths::gather(),
+        runtime: runtime::gather(&tools),
+        security: security::gather(),
+        tools,
+        identity,
     };
     requested::add_sysctls(&mut facts.sysctls, &request.sysctls);
     NodeFacts {

@@ -36,6 +36,7 @@ fn interfaces(raw: impl Iterator<Item = RawAddress>) -> Vec<Interface> {
             None => {
                 out.push(Interface {
                     mac: mac_of(&entry.interface_name),
+                    mtu: mtu_of(&entry.interface_name),
                     name: entry.interface_name.clone(),
                     up: false,
                     addresses: Vec::new(),
@@ -92,6 +93,18 @@ fn mac_of(interface: &str) -> Option<String> {
     (!mac.is_empty()).then(|| mac.to_owned())
 }
 
+/// `/sys/class/net/IF/mtu`.
+fn mtu_of(interface: &str) -> Option<u32> {
+    if interface.contains('/') || interface.starts_with('.') {
+        return None;
+    }
+    read_text(format!("/sys/class/net/{interface}/mtu"))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -112,6 +125,7 @@ mod tests {
         let lo = network.interfaces.iter().find(|i| i.name == "lo");
         let lo = lo.unwrap_or_else(|| panic!("no lo in {:?}", network.interfaces));
         assert!(lo.up);
+        assert!(lo.mtu.is_some_and(|m| m >= 1280), "{lo:?}");
         let loopback = InterfaceAddress {
             address: IpAddr::from([127, 0, 0, 1]),
             prefix: 8,

@@ -5,14 +5,24 @@ use std::collections::BTreeMap;
 use super::log::GatherLog;
 use super::read::read_optional;
 
-/// The keys read on every node, by their dotted `sysctl` names.
-pub const SYSCTLS: [&str; 6] = [
+/// The keys read on every node, by their dotted `sysctl` names. The neighbour-table
+/// limits exist only in the initial network namespace: elsewhere they read as `None`.
+pub const SYSCTLS: [&str; 15] = [
     "net.ipv4.ip_forward",
     "net.ipv6.conf.all.forwarding",
     "net.bridge.bridge-nf-call-iptables",
     "net.bridge.bridge-nf-call-ip6tables",
     "net.ipv4.conf.all.rp_filter",
     "net.ipv4.conf.default.rp_filter",
+    "fs.inotify.max_user_instances",
+    "fs.inotify.max_user_watches",
+    "net.netfilter.nf_conntrack_max",
+    "kernel.pid_max",
+    "fs.file-max",
+    "net.ipv4.neigh.default.gc_thresh2",
+    "net.ipv4.neigh.default.gc_thresh3",
+    "net.ipv6.neigh.default.gc_thresh2",
+    "net.ipv6.neigh.default.gc_thresh3",
 ];
 
 pub fn gather(log: &mut GatherLog) -> BTreeMap<String, Option<String>> {

@@ -86,10 +86,24 @@ impl Listeners {
         if served.is_empty() {
             return listeners;
         }
-        let (hello, token) = (greeting::greeting(token, node), token.to_owned());
+        let (hello, token, node) = (
+            greeting::greeting(token, node),
+            token.to_owned(),
+            node.to_owned(),
+        );
         let spawned = std::thread::Builder::new()
             .name("mesh-listen".to_owned())
-            .spawn(move || serve(&served, &stop, &token, hello.as_bytes()));
+            .spawn(move || {
+                serve(
+                    &served,
+                    &stop,
+                    &Answers {
+                        token: &token,
+                        node: &node,
+                        hello: hello.as_bytes(),
+                    },
+                )
+            });
         match spawned {
             Ok(thread) => listeners.thread = Some(thread),
             // Nothing will answer: every port is a failure (the sockets close with `served`).
@@ -163,15 +177,27 @@ fn bind(spec: PortSpec) -> io::Result<Socket> {
     };
     if spec.protocol == Protocol::Tcp {
         socket.listen(1024)?;
+    } else {
+        super::path_mtu_prober::set_dont_fragment(&socket);
     }
     socket.set_nonblocking(true)?;
     Ok(socket)
 }
 
+/// What the listeners answer with.
+struct Answers<'a> {
+    token: &'a str,
+    node: &'a str,
+    hello: &'a [u8],
+}
+
 /// Serves every socket until the stop flag is set. Greeted connections wait in `pending`
 /// until their prober hangs up, so that one slow prober never holds up the others'
 /// greetings (hundreds of peers probe the same port at once).
-fn serve(served: &[Served], stop: &AtomicBool, token: &str, hello: &[u8]) {
+fn serve(served: &[Served], stop: &AtomicBool, answers: &Answers<'_>) {
+    let hello = answers.hello;
+    // One datagram buffer, large enough for any path-MTU datagram (64 KiB less headers).
+    let mut datagram = vec![0u8; 65_536];
     let mut pending = Vec::new();
     let mut reaped = Instant::now();
     let tick = PollTimeout::try_from(REAP_EVERY).unwrap_or(PollTimeout::MAX);
@@ -195,7 +221,7 @@ fn serve(served: &[Served], stop: &AtomicBool, token: &str, hello: &[u8]) {
         for (socket, _) in served.iter().zip(ready).filter(|(_, ready)| *ready) {
             let drained = match socket {
                 Served::Tcp(listener) => accept_batch(listener, hello, &mut pending),
-                Served::Udp(udp) => answer_batch(udp, token, hello),
+                Served::Udp(udp) => answer_batch(udp, answers, &mut datagram),
             };
             if let Err(e) = drained
                 && !matches!(
@@ -245,15 +271,20 @@ fn greet(mut stream: TcpStream, hello: &[u8]) -> Option<TcpStream> {
     }
 }
 
-/// Answers up to [`BATCH`] pings of this run (anything else gets no reply: the listener
-/// must not become a reflector for arbitrary traffic).
-fn answer_batch(socket: &UdpSocket, token: &str, hello: &[u8]) -> io::Result<()> {
-    let mut buf = [0u8; 512];
+/// Answers up to [`BATCH`] pings and path-MTU datagrams of this run (anything else gets
+/// no reply: the listener must not become a reflector for arbitrary traffic). A path-MTU
+/// datagram is echoed at its own length, with DF set on the socket, so the way back is
+/// measured too.
+fn answer_batch(socket: &UdpSocket, answers: &Answers<'_>, buf: &mut [u8]) -> io::Result<()> {
     for _ in 0..BATCH {
-        match socket.recv_from(&mut buf) {
+        match socket.recv_from(buf) {
             Ok((n, from)) => {
-                if greeting::is_ping(&buf[..n.min(buf.len())], token) {
-                    let _ = socket.send_to(hello, from);
+                let got = &buf[..n.min(buf.len())];
+                if greeting::is_ping(got, answers.token) {
+                    let _ = socket.send_to(answers.hello, from);
+                } else if let Some(size) = greeting::pmtu_size(got, answers.token) {
+                    let echo = greeting::pmtu_echo(answers.token, answers.node, size, n);
+                    let _ = socket.send_to(&echo, from);
                 }
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}

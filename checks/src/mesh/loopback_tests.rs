@@ -12,7 +12,9 @@ use super::listeners::Listeners;
 use super::prober::{ProbeOptions, probe_all, run_pass};
 use super::session;
 use crate::plan::Protocol;
-use crate::protocol::{MeshCommand, MeshRequest, MeshTarget, PortSpec, ProbeMessage};
+use crate::protocol::{
+    MeshCommand, MeshRequest, MeshTarget, PathMtuResult, PathMtuTarget, PortSpec, ProbeMessage,
+};
 use crate::reachability::{Reachability, Verdict};
 
 const TOKEN: &str = "0123456789abcdef";
@@ -289,6 +291,13 @@ fn the_session_listens_probes_and_closes_on_command() {
             target("cp1", port, Protocol::Tcp),
             target("cp1", port, Protocol::Udp),
         ],
+        // Loopback's MTU is 65536: every size passes, echoed at full length.
+        path_mtu: vec![PathMtuTarget {
+            node: "cp1".into(),
+            address: "127.0.0.1".into(),
+            port,
+            sizes: vec![9000, 1500, 128],
+        }],
     };
     tx.send(serde_json::to_string(&probe).unwrap()).unwrap();
     tx.send(serde_json::to_string(&MeshCommand::Close).unwrap())
@@ -299,7 +308,7 @@ fn the_session_listens_probes_and_closes_on_command() {
         Ok(())
     })
     .unwrap();
-    assert_eq!(said.len(), 4, "{said:?}");
+    assert_eq!(said.len(), 5, "{said:?}");
     assert!(
         matches!(&said[0], ProbeMessage::Listening { bound, failed } if bound.len() == 2 && failed.is_empty())
     );
@@ -309,7 +318,19 @@ fn the_session_listens_probes_and_closes_on_command() {
             "{m:?}"
         );
     }
-    assert_eq!(said[3], ProbeMessage::Probed);
+    assert_eq!(
+        said[3],
+        ProbeMessage::PathMtu(PathMtuResult {
+            from: "cp1".into(),
+            to: "cp1".into(),
+            port,
+            mtu: 9000,
+            largest_passed: Some(9000),
+            smallest_failed: None,
+            note: String::new(),
+        })
+    );
+    assert_eq!(said[4], ProbeMessage::Probed);
     // Listeners are gone once the session returns.
     assert!(TcpListener::bind(("0.0.0.0", port)).is_ok());
 }

@@ -12,6 +12,8 @@ pub mod greeting;
 pub mod groups;
 pub mod listeners;
 pub mod pair_plan;
+pub mod path_mtu;
+pub mod path_mtu_prober;
 pub mod prober;
 pub mod seeded;
 pub mod session;
@@ -31,5 +33,6 @@ pub use listeners::Listeners;
 pub use pair_plan::{
     COVER_ABOVE, DEFAULT_PEERS, GroupSummary, MeshMode, MeshSummary, PairPlan, PlanOptions,
 };
+pub use path_mtu::{MESH_PATH_MTU, PlannedNode, path_mtu_findings, path_mtu_plan};
 pub use prober::{ProbeOptions, probe_all};
 pub use targets::{MeshPair, listen_ports, mesh_pairs};

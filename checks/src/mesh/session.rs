@@ -8,6 +8,7 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::Duration;
 
 use super::listeners::Listeners;
+use super::path_mtu_prober::measure_all;
 use super::prober::{ProbeOptions, probe_all};
 use crate::protocol::{MeshCommand, MeshRequest, ProbeMessage};
 
@@ -68,7 +69,7 @@ pub fn run(
         failed: listeners.failed.clone(),
     })?;
     let wait = Duration::from_millis(request.command_timeout_ms);
-    if let Some(MeshCommand::Probe { targets }) = next_command(commands, wait)? {
+    if let Some(MeshCommand::Probe { targets, path_mtu }) = next_command(commands, wait)? {
         let options = ProbeOptions {
             from: request.node.clone(),
             token: request.token.clone(),
@@ -84,6 +85,15 @@ pub fn run(
                 failed = Some(e);
             }
         });
+        if failed.is_none() {
+            measure_all(&path_mtu, &options, |result| {
+                if failed.is_none()
+                    && let Err(e) = send(&ProbeMessage::PathMtu(result))
+                {
+                    failed = Some(e);
+                }
+            });
+        }
         if let Some(e) = failed {
             return Err(e.into());
         }

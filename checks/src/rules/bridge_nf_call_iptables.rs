@@ -5,10 +5,13 @@ use super::forwarding::sysctl_is_one;
 use super::{NodeContext, Rule, unreadable};
 use crate::facts::NodeFacts;
 use crate::finding::Finding;
+use crate::finding::Status;
 
 pub const RULE: Rule = Rule {
     id: "sysctl.bridge_nf_call_iptables",
     title: "bridged traffic goes through iptables (net.bridge.bridge-nf-call-iptables = 1)",
+    severity: Status::Fail,
+    anchor: "kubeadm FileContent bridge-nf-call-iptables; Kubespray 0080-system-configurations",
     eval,
 };
 

@@ -4,10 +4,13 @@
 use super::{NodeContext, Rule, unreadable};
 use crate::facts::{CgroupVersion, NodeFacts};
 use crate::finding::Finding;
+use crate::finding::Status;
 
 pub const RULE: Rule = Rule {
     id: "cgroup.v2",
     title: "cgroup v2 (unified hierarchy) is in use",
+    severity: Status::Warn,
+    anchor: "k0s sysinfo cgroups; Kubernetes docs: cgroup v1 in maintenance",
     eval,
 };
 

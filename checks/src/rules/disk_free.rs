@@ -5,11 +5,14 @@ use super::{NodeContext, Rule, unreadable};
 use crate::bytesize::ByteSize;
 use crate::facts::{DiskUsage, NodeFacts};
 use crate::finding::Finding;
+use crate::finding::Status;
 use crate::spec::DiskRequirement;
 
 pub const RULE: Rule = Rule {
     id: "disk.free",
     title: "each configured path has the free space it needs",
+    severity: Status::Fail,
+    anchor: "embedded-cluster diskUsage",
     eval,
 };
 

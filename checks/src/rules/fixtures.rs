@@ -8,9 +8,11 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::{NodeContext, Rule};
 use crate::facts::{
-    BindOutcome, BindTest, CgroupVersion, Clock, DiskUsage, GatherError, Identity, Interface,
-    InterfaceAddress, Kernel, KernelFeatures, Listener, Network, NodeFacts, OsRelease, Ports,
-    ProcessRef, Route, Swap, SwapDevice,
+    BindOutcome, BindTest, CgroupVersion, Clock, ContainerRuntime, DiskUsage, Dns, Firewall,
+    GatherError, HostnameLookup, Identity, Interface, InterfaceAddress, Kernel, KernelFeatures,
+    Listener, ModuleAvailability, Network, NodeFacts, OsRelease, PathState, Ports, ProcessRef,
+    ProxyEnvironment, ResolvConf, Route, Ruleset, SecurityModules, Swap, SwapDevice, TimeSync,
+    ToolPath, Tools,
 };
 use crate::finding::{Finding, Status};
 use crate::plan::{PortPlan, Protocol};
@@ -73,6 +75,7 @@ impl ClusterUnderTest {
             cluster: &self.cluster,
             settings: &self.settings,
             plan: &self.plan,
+            inventory: std::slice::from_ref(&self.node),
         }
     }
 }
@@ -106,6 +109,15 @@ pub fn healthy() -> NodeFacts {
                 ("net.bridge.bridge-nf-call-ip6tables", "1"),
                 ("net.ipv4.conf.all.rp_filter", "0"),
                 ("net.ipv4.conf.default.rp_filter", "0"),
+                ("fs.inotify.max_user_instances", "8192"),
+                ("fs.inotify.max_user_watches", "524288"),
+                ("net.netfilter.nf_conntrack_max", "262144"),
+                ("kernel.pid_max", "4194304"),
+                ("fs.file-max", "9223372036854775807"),
+                ("net.ipv4.neigh.default.gc_thresh2", "2048"),
+                ("net.ipv4.neigh.default.gc_thresh3", "4096"),
+                ("net.ipv6.neigh.default.gc_thresh2", "2048"),
+                ("net.ipv6.neigh.default.gc_thresh3", "4096"),
             ]
             .map(|(k, v)| (k.to_owned(), Some(v.to_owned()))),
         ),
@@ -118,6 +130,9 @@ pub fn healthy() -> NodeFacts {
                 br_netfilter: true,
             },
             cgroup: CgroupVersion::V2,
+            module_availability: ["ip_vs", "ip_vs_rr", "ip_vs_wrr", "ip_vs_sh", "nf_conntrack"]
+                .map(|m| (m.to_owned(), ModuleAvailability::Loaded))
+                .into(),
         },
         disks: crate::spec::DEFAULT_DISK_PATHS
             .iter()
@@ -136,6 +151,7 @@ pub fn healthy() -> NodeFacts {
                 Interface {
                     name: "lo".to_owned(),
                     mac: None,
+                    mtu: Some(65536),
                     up: true,
                     addresses: vec![InterfaceAddress {
                         address: IpAddr::V4(Ipv4Addr::LOCALHOST),
@@ -145,6 +161,7 @@ pub fn healthy() -> NodeFacts {
                 Interface {
                     name: "eth0".to_owned(),
                     mac: Some("52:54:00:12:34:56".to_owned()),
+                    mtu: Some(1500),
                     up: true,
                     addresses: vec![InterfaceAddress {
                         address: IpAddr::V4(Ipv4Addr::new(198, 18, 0, 11)),
@@ -177,6 +194,81 @@ pub fn healthy() -> NodeFacts {
         },
         gather_errors: Vec::new(),
         requested: Default::default(),
+        dns: Dns {
+            resolv_conf: Some(ResolvConf {
+                path: "/etc/resolv.conf".to_owned(),
+                exists: true,
+                link_target: None,
+                nameservers: vec!["198.18.0.2".to_owned()],
+                search: vec!["lab.example".to_owned()],
+            }),
+            resolved_upstream: None,
+            hostname: Some(HostnameLookup {
+                name: NODE.to_owned(),
+                source: "hosts".to_owned(),
+                addresses: vec![IpAddr::V4(Ipv4Addr::new(198, 18, 0, 11))],
+                error: None,
+            }),
+        },
+        proxy: ProxyEnvironment::default(),
+        firewall: Firewall {
+            firewalld_running: false,
+            ufw_enabled: None,
+            rulesets: vec![
+                Ruleset {
+                    command: "iptables-save".to_owned(),
+                    available: true,
+                    forward_policy: Some("ACCEPT".to_owned()),
+                    ..Ruleset::default()
+                },
+                Ruleset {
+                    command: "iptables-legacy-save".to_owned(),
+                    available: true,
+                    ..Ruleset::default()
+                },
+                Ruleset {
+                    command: "iptables-nft-save".to_owned(),
+                    available: true,
+                    forward_policy: Some("ACCEPT".to_owned()),
+                    ..Ruleset::default()
+                },
+                Ruleset {
+                    command: "nft".to_owned(),
+                    ..Ruleset::default()
+                },
+            ],
+        },
+        time_sync: TimeSync {
+            synchronized: Some(true),
+            status: Some(0x2001),
+            max_error_us: Some(1500),
+            daemons: vec!["chronyd".to_owned()],
+        },
+        kubernetes_paths: crate::gather::KUBERNETES_PATHS
+            .iter()
+            .map(|(path, _)| PathState {
+                path: (*path).to_owned(),
+                state: "absent".to_owned(),
+                entries: Vec::new(),
+            })
+            .collect(),
+        tools: Tools {
+            search_path: ["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin"]
+                .map(str::to_owned)
+                .to_vec(),
+            found: crate::gather::tools::LOOKED_UP
+                .iter()
+                .map(|name| ToolPath {
+                    name: (*name).to_owned(),
+                    path: Some(format!("/usr/sbin/{name}")),
+                })
+                .collect(),
+        },
+        runtime: ContainerRuntime::default(),
+        security: SecurityModules {
+            selinux: None,
+            apparmor: true,
+        },
     }
 }
 
@@ -225,6 +317,10 @@ pub fn installed(cut: &ClusterUnderTest) -> NodeFacts {
             Some((1000 + u32::from(req.port), "k8s")),
         ));
     }
+    facts.runtime = ContainerRuntime {
+        sockets: vec!["/var/run/containerd/containerd.sock".to_owned()],
+        binaries: vec!["/usr/bin/containerd".to_owned()],
+    };
     facts
 }
 

@@ -4,16 +4,21 @@
 use super::{NodeContext, Rule, unreadable};
 use crate::facts::NodeFacts;
 use crate::finding::Finding;
+use crate::finding::Status;
 
 pub const IPV4_RULE: Rule = Rule {
     id: "sysctl.ip_forward",
     title: "IPv4 forwarding is on (net.ipv4.ip_forward = 1)",
+    severity: Status::Fail,
+    anchor: "kubeadm FileContent--proc-sys-net-ipv4-ip_forward",
     eval: eval_ipv4,
 };
 
 pub const IPV6_RULE: Rule = Rule {
     id: "sysctl.ipv6_forwarding",
     title: "IPv6 forwarding is on for dual-stack (net.ipv6.conf.all.forwarding = 1)",
+    severity: Status::Fail,
+    anchor: "kubeadm FileContent--proc-sys-net-ipv6-conf-default-forwarding",
     eval: eval_ipv6,
 };
 

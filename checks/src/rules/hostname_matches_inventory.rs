@@ -1,6 +1,7 @@
 //! `hostname.matches_inventory`: kubeadm registers a node under its hostname, so a node
 //! named differently in the inventory shows up under an unexpected name in the cluster.
 
+use crate::finding::Status;
 use std::net::IpAddr;
 
 use super::hostname_valid::rfc1123_problem;
@@ -11,6 +12,8 @@ use crate::finding::Finding;
 pub const RULE: Rule = Rule {
     id: "hostname.matches_inventory",
     title: "the hostname matches the inventory's node name",
+    severity: Status::Warn,
+    anchor: "tarmac",
     eval,
 };
 

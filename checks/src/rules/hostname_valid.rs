@@ -4,10 +4,13 @@
 use super::{NodeContext, Rule, unreadable};
 use crate::facts::NodeFacts;
 use crate::finding::Finding;
+use crate::finding::Status;
 
 pub const RULE: Rule = Rule {
     id: "hostname.valid",
     title: "the hostname is a valid node name (lowercase RFC 1123)",
+    severity: Status::Fail,
+    anchor: "kubeadm Hostname (IsQualifiedName); Kubespray bad hostname",
     eval,
 };
 

@@ -4,16 +4,21 @@
 use super::{NodeContext, Rule, unreadable};
 use crate::facts::{KernelFeatures, NodeFacts};
 use crate::finding::Finding;
+use crate::finding::Status;
 
 pub const BR_NETFILTER_RULE: Rule = Rule {
     id: "kernel.br_netfilter",
     title: "br_netfilter is loaded or built in",
+    severity: Status::Fail,
+    anchor: "Kubernetes docs: container runtimes prerequisites; Kubespray modules",
     eval: eval_br_netfilter,
 };
 
 pub const OVERLAY_RULE: Rule = Rule {
     id: "kernel.overlay",
     title: "overlay (overlayfs) is loaded or built in",
+    severity: Status::Fail,
+    anchor: "Kubernetes docs: container runtimes prerequisites; k0s sysinfo",
     eval: eval_overlay,
 };
 

@@ -1,18 +1,37 @@
 //! The built-in rules: pure functions from one node's facts to findings.
 //! Adding a rule is one file here and one line in [`NODE_RULES`].
 
+mod address_configured;
+mod address_default_route;
 mod bridge_nf_call_iptables;
 mod cgroup_v2;
+mod cidr_route_overlap;
 mod disk_free;
+mod dns_loopback;
+mod dns_nameserver;
+mod dns_search_limits;
+mod firewall_backends;
+mod firewall_forward_policy;
+mod firewall_service;
 mod forwarding;
 mod hostname_matches_inventory;
+mod hostname_resolves;
 mod hostname_valid;
+mod kernel_ipvs;
 mod kernel_module;
+mod kernel_version;
+mod leftovers_kubeadm;
+mod limits_kernel;
 mod port_free;
 mod port_listening;
+mod proxy_no_proxy;
 mod resources_cpu;
 mod resources_memory;
+mod runtime_present;
+mod security_lsm;
 mod swap_off;
+mod time_sync;
+mod tools_required;
 
 #[cfg(test)]
 mod evaluate_tests;
@@ -22,7 +41,7 @@ pub(crate) mod fixtures;
 mod real_fixtures_tests;
 
 use crate::facts::{GatherError, NodeFacts};
-use crate::finding::Finding;
+use crate::finding::{Finding, Status};
 use crate::plan::PortPlan;
 use crate::spec::{ClusterSpec, NodeSpec, Settings};
 
@@ -33,15 +52,23 @@ pub struct NodeContext<'a> {
     pub cluster: &'a ClusterSpec,
     pub settings: &'a Settings,
     pub plan: &'a PortPlan,
+    /// Every node of the inventory, this one included (NO_PROXY must cover them all).
+    pub inventory: &'a [NodeSpec],
 }
 
 /// A built-in check over one node.
 #[derive(Debug, Clone, Copy)]
 pub struct Rule {
-    /// Stable id, used in reports and by `--ignore`.
+    /// Stable id, used in reports, by `--ignore` and by `checks.severity`.
     pub id: &'static str,
-    /// One line for `tarmac` listings.
+    /// One line for `tarmac checks` listings.
     pub title: &'static str,
+    /// What a finding that is not a pass is, by default (the worst status the rule gives;
+    /// `checks.severity` in the inventory changes it).
+    pub severity: Status,
+    /// The preflight this check follows (kubeadm, Kubespray, k0s, embedded-cluster, ...),
+    /// or `tarmac` for one of its own.
+    pub anchor: &'static str,
     pub eval: fn(&NodeContext<'_>, &NodeFacts) -> Vec<Finding>,
 }
 
@@ -61,6 +88,25 @@ pub const NODE_RULES: &[Rule] = &[
     hostname_valid::RULE,
     hostname_matches_inventory::RULE,
     cgroup_v2::RULE,
+    kernel_version::RULE,
+    kernel_ipvs::RULE,
+    security_lsm::RULE,
+    limits_kernel::RULE,
+    leftovers_kubeadm::RULE,
+    tools_required::RULE,
+    runtime_present::RULE,
+    time_sync::RULE,
+    dns_nameserver::RULE,
+    dns_loopback::RULE,
+    dns_search_limits::RULE,
+    hostname_resolves::RULE,
+    proxy_no_proxy::RULE,
+    firewall_service::RULE,
+    firewall_forward_policy::RULE,
+    firewall_backends::RULE,
+    address_default_route::RULE,
+    address_configured::RULE,
+    cidr_route_overlap::RULE,
 ];
 
 /// The first gather error about any of `facts_needed`. The probe names facts by their path
@@ -121,6 +167,35 @@ fn unreadable(
         .with_detail("fact", e.fact.clone())
         .with_detail("gather_error", e.error.clone())
     })
+}
+
+/// The `skip` a rule returns when the facts it needs were not gathered at all (facts of a
+/// probe older than the rule): not a verdict on the node.
+fn not_gathered(check: &str, ctx: &NodeContext<'_>, what: &str) -> Finding {
+    Finding::skip(
+        check,
+        &ctx.node.name,
+        format!(
+            "not checked: these facts hold no {what} (gathered by a probe that does not read it)"
+        ),
+    )
+    .with_detail("fact", what)
+}
+
+/// The resolv.conf the kubelet reads, or the finding that says why there is none to
+/// look at (unreadable: error; an older probe: skip).
+fn resolv_conf<'f>(
+    check: &str,
+    ctx: &NodeContext<'_>,
+    facts: &'f NodeFacts,
+) -> Result<&'f crate::facts::ResolvConf, Box<Finding>> {
+    match &facts.dns.resolv_conf {
+        Some(conf) => Ok(conf),
+        None => Err(Box::new(
+            unreadable(check, ctx, facts, &["dns.resolv_conf"])
+                .unwrap_or_else(|| not_gathered(check, ctx, "dns.resolv_conf")),
+        )),
+    }
 }
 
 #[cfg(test)]

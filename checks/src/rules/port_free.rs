@@ -4,12 +4,15 @@
 use super::{NodeContext, Rule, unreadable};
 use crate::facts::{BindOutcome, BindTest, Listener, NodeFacts};
 use crate::finding::Finding;
+use crate::finding::Status;
 use crate::plan::PortRequirement;
 use crate::spec::Phase;
 
 pub const RULE: Rule = Rule {
     id: "port.free",
     title: "the ports this node must serve are free (pre-install)",
+    severity: Status::Fail,
+    anchor: "kubeadm Port-*",
     eval,
 };
 

@@ -4,12 +4,15 @@
 use super::{NodeContext, Rule, unreadable};
 use crate::facts::NodeFacts;
 use crate::finding::Finding;
+use crate::finding::Status;
 use crate::plan::PortRequirement;
 use crate::spec::Phase;
 
 pub const RULE: Rule = Rule {
     id: "port.listening",
     title: "the components this node serves are listening (post-install)",
+    severity: Status::Fail,
+    anchor: "tarmac (post-install)",
     eval,
 };
 

@@ -39,6 +39,9 @@ fn evaluate(name: &str, facts: &NodeFacts, phase: Phase) -> BTreeMap<&'static st
     };
     let mut cluster = ClusterSpec::default();
     cluster.pod_cidr.push("fd00:10:244::/56".parse().unwrap());
+    // Every rule that depends on the cluster's choices speaks.
+    cluster.kube_proxy_mode = Some(crate::spec::KubeProxyMode::Ipvs);
+    cluster.control_plane_endpoint = Some("k8s-api.lab.example:6443".parse().unwrap());
     let settings = Settings {
         phase,
         ..Settings::default()
@@ -49,6 +52,7 @@ fn evaluate(name: &str, facts: &NodeFacts, phase: Phase) -> BTreeMap<&'static st
         cluster: &cluster,
         settings: &settings,
         plan: &plan,
+        inventory: std::slice::from_ref(&node),
     };
     NODE_RULES
         .iter()
@@ -109,7 +113,7 @@ fn a_broken_node_fails_every_rule_it_breaks() {
     let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/rules-broken-node.json");
     let facts = load(&file);
     let findings = evaluate("rules-broken-node", &facts, Phase::PreInstall);
-    use Status::{Error, Fail, Warn};
+    use Status::{Error, Fail, Pass, Warn};
     let expected = BTreeMap::from([
         ("swap.off", Some(Fail)),
         ("sysctl.ip_forward", Some(Fail)),
@@ -126,11 +130,30 @@ fn a_broken_node_fails_every_rule_it_breaks() {
         ("hostname.valid", Some(Fail)),
         ("hostname.matches_inventory", Some(Warn)),
         ("cgroup.v2", Some(Warn)),
+        ("kernel.version", Some(Fail)),
+        ("kernel.ipvs_modules", Some(Fail)),
+        ("security.lsm", Some(Warn)),
+        ("limits.kernel", Some(Warn)),
+        ("leftovers.kubeadm", Some(Fail)),
+        ("tools.required", Some(Fail)),
+        ("runtime.present", Some(Pass)),
+        ("time.sync", Some(Warn)),
+        ("dns.nameserver", Some(Pass)),
+        ("dns.loopback", Some(Warn)),
+        ("dns.search_limits", Some(Warn)),
+        ("hostname.resolves", Some(Warn)),
+        ("proxy.no_proxy", Some(Warn)),
+        ("firewall.service", Some(Warn)),
+        ("firewall.forward_policy", Some(Warn)),
+        ("firewall.backends", Some(Warn)),
+        ("address.default_route", Some(Pass)),
+        ("address.configured", Some(Pass)),
+        ("cidr.route_overlap", Some(Fail)),
     ]);
     assert_eq!(verdicts(&findings), expected);
 
     let disk: Vec<Status> = findings["disk.free"].iter().map(|f| f.status).collect();
-    assert_eq!(disk, [Fail, Status::Pass, Status::Pass, Error]);
+    assert_eq!(disk, [Fail, Pass, Pass, Error]);
     assert!(
         findings["disk.free"][3]
             .message

@@ -4,11 +4,14 @@
 use super::{NodeContext, Rule, unreadable};
 use crate::facts::NodeFacts;
 use crate::finding::Finding;
+use crate::finding::Status;
 use crate::spec::Role;
 
 pub const RULE: Rule = Rule {
     id: "resources.cpu",
     title: "enough CPUs for the node's role",
+    severity: Status::Fail,
+    anchor: "kubeadm NumCPU",
     eval,
 };
 

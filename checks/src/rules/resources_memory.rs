@@ -5,11 +5,14 @@ use super::{NodeContext, Rule, unreadable};
 use crate::bytesize::ByteSize;
 use crate::facts::NodeFacts;
 use crate::finding::Finding;
+use crate::finding::Status;
 use crate::spec::Role;
 
 pub const RULE: Rule = Rule {
     id: "resources.memory",
     title: "enough memory for the node's role",
+    severity: Status::Fail,
+    anchor: "kubeadm Mem; Kubespray minimal_*_memory_mb",
     eval,
 };
 

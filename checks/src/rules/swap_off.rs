@@ -4,10 +4,13 @@ use super::{NodeContext, Rule, unreadable};
 use crate::bytesize::ByteSize;
 use crate::facts::NodeFacts;
 use crate::finding::Finding;
+use crate::finding::Status;
 
 pub const RULE: Rule = Rule {
     id: "swap.off",
     title: "no swap is active",
+    severity: Status::Fail,
+    anchor: "kubeadm Swap (a warning there); Kubespray 0010-swapoff (off)",
     eval,
 };
 

@@ -7,24 +7,39 @@ use std::path::{Path, PathBuf};
 
 use super::cidr_list::CidrList;
 use super::inventory_error::{InventoryError, ParseError};
-use super::{Inventory, kubeadm_config, kubespray_group_vars};
+use super::{Inventory, kubeadm_config, kubespray, kubespray_group_vars};
 
 /// What one file gives, each value with the key and place it came from.
 #[derive(Debug, Default)]
 pub struct Subnets {
     pub pod: Option<Found>,
     pub service: Option<Found>,
+    /// Kubespray's `kube_network_plugin`.
+    pub cni: Option<Found<String>>,
+    /// kube-proxy's mode (Kubespray's `kube_proxy_mode`), with where it was read.
+    pub kube_proxy_mode: Option<(tarmac_checks::KubeProxyMode, Option<(usize, usize)>)>,
     /// Things in the file tarmac could not use, for the user.
     pub warnings: Vec<String>,
 }
 
 /// A value and where it was read.
 #[derive(Debug)]
-pub struct Found {
-    pub value: CidrList,
+pub struct Found<T = CidrList> {
+    pub value: T,
     /// The key(s) as the file names them, e.g. `networking.podSubnet`.
     pub key: String,
     pub location: Option<(usize, usize)>,
+}
+
+impl Found<String> {
+    /// `value` of `key`, located at the first line whose key it is.
+    pub fn at_text(text: &str, key: &str, value: String) -> Self {
+        Self {
+            value,
+            key: key.to_owned(),
+            location: ParseError::at_key(text, key, String::new()).location,
+        }
+    }
 }
 
 impl Found {
@@ -111,19 +126,47 @@ pub fn resolve(inv: &mut Inventory, text: &str, inventory: &Path) -> Result<(), 
             path: path.clone(),
             problem,
         })?;
-        let origin = |f: &Found| {
-            let place = f
-                .location
+        let origin = |key: &str, location: Option<(usize, usize)>| {
+            let place = location
                 .map(|(l, c)| format!(":{l}:{c}"))
                 .unwrap_or_default();
-            format!("{} in {} {}{place}", f.key, pointer.what, path.display())
+            format!("{key} in {} {}{place}", pointer.what, path.display())
         };
         for (list, found) in [(&mut pods, subnets.pod), (&mut services, subnets.service)] {
             list.extend(found.map(|f| Candidate {
-                origin: origin(&f),
+                origin: origin(&f.key, f.location),
                 value: f.value,
                 inventory_key: pointer.key,
             }));
+        }
+        if let Some(found) = subnets.cni {
+            merge_cni(
+                inv,
+                text,
+                inventory,
+                &found,
+                &origin(&found.key, found.location),
+            )?;
+        }
+        if let Some((mode, at)) = subnets.kube_proxy_mode {
+            match inv.cluster.kube_proxy_mode {
+                None => inv.cluster.kube_proxy_mode = Some(mode),
+                Some(own) if own == mode => {}
+                Some(own) => {
+                    let place = at.map(|(l, c)| format!(":{l}:{c}")).unwrap_or_default();
+                    let message = format!(
+                        "kube_proxy_mode is given twice with different values: cluster.kube_proxy_mode in the inventory is {own} but kube_proxy_mode in {} {}{place} is {mode}; give it once, or the same value in both",
+                        pointer.what,
+                        path.display()
+                    );
+                    let location =
+                        ParseError::at_key(text, "kube_proxy_mode", String::new()).location;
+                    return Err(InventoryError::invalid(
+                        inventory,
+                        ParseError { location, message },
+                    ));
+                }
+            }
         }
         inv.warnings.extend(
             subnets
@@ -144,6 +187,37 @@ pub fn resolve(inv: &mut Inventory, text: &str, inventory: &Path) -> Result<(), 
     };
     inv.cluster.pod_cidr = merge("pod", pods, &at("pod_cidr"))?;
     inv.cluster.service_cidr = merge("service", services, &at("service_cidr"))?;
+    Ok(())
+}
+
+/// Takes the CNI a file names when the inventory names none; refuses two different ones.
+fn merge_cni(
+    inv: &mut Inventory,
+    text: &str,
+    inventory: &Path,
+    found: &Found<String>,
+    origin: &str,
+) -> Result<(), InventoryError> {
+    let cni = kubespray::cni(&found.value, &mut inv.warnings);
+    match inv.cluster.cni {
+        None => inv.cluster.cni = Some(cni),
+        Some(own) if own == cni => {}
+        Some(own) => {
+            let location = ["cni", "kube_network_plugin"]
+                .into_iter()
+                .find_map(|key| ParseError::at_key(text, key, String::new()).location);
+            let message = format!(
+                "the CNI is given twice with different values: the inventory says {} but {origin} \
+                 is {}; give it once, or the same value in both",
+                format!("{own:?}").to_lowercase(),
+                found.value
+            );
+            return Err(InventoryError::invalid(
+                inventory,
+                ParseError { location, message },
+            ));
+        }
+    }
     Ok(())
 }
 

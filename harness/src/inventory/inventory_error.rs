@@ -23,12 +23,37 @@ pub enum InventoryError {
         #[source]
         source: std::io::Error,
     },
+    /// A group_vars/ or host_vars/ file or directory beside an Ansible inventory.
+    #[error("cannot read {what} {}: {source}", path.display())]
+    VarsFileRead {
+        what: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// `-i DIR` where DIR holds no inventory file; `looked_at` says what each entry was.
+    #[error("inventory directory {} holds no inventory: expected an Ansible INI file (Kubespray's inventory.ini), a Kubespray hosts.yaml or a tarmac inventory{}", dir.display(), looked_at_list(looked_at))]
+    NoInventoryInDir {
+        dir: PathBuf,
+        looked_at: Vec<String>,
+    },
+    /// `-i DIR` where DIR holds a tarmac inventory beside other inventory files.
+    #[error("inventory directory {} holds {}: a tarmac inventory cannot be combined with others; name the one to use with -i FILE", dir.display(), found.join(", "))]
+    MixedInventoryDir { dir: PathBuf, found: Vec<String> },
     #[error("{what} {}{}: {}", path.display(), Location(problem.location), problem.message)]
     ClusterFile {
         what: &'static str,
         path: PathBuf,
         problem: ParseError,
     },
+}
+
+fn looked_at_list(looked_at: &[String]) -> String {
+    if looked_at.is_empty() {
+        "; it is empty".to_owned()
+    } else {
+        format!("; found {}", looked_at.join(", "))
+    }
 }
 
 impl InventoryError {
@@ -49,13 +74,14 @@ pub struct ParseError {
 
 impl ParseError {
     /// A problem found after parsing, located at the first line that starts with `key:`
-    /// (a Kubespray host or group), so the user still gets a line to go to.
+    /// (a Kubespray host or group) or `key=` (an INI variable), so the user still gets a
+    /// line to go to.
     pub fn at_key(text: &str, key: &str, message: String) -> Self {
         let location = text.lines().enumerate().find_map(|(i, line)| {
             let body = line.trim_start();
             let rest = body.strip_prefix(key)?;
             rest.trim_start()
-                .starts_with(':')
+                .starts_with([':', '='])
                 .then(|| (i + 1, line.len() - body.len() + 1))
         });
         ParseError { location, message }

@@ -37,7 +37,7 @@ pub fn parse(text: &str) -> Result<Subnets, ParseError> {
             pod: pod.map(|value| Found::at(text, "podSubnet", "networking.podSubnet", value)),
             service: service
                 .map(|value| Found::at(text, "serviceSubnet", "networking.serviceSubnet", value)),
-            warnings: Vec::new(),
+            ..Subnets::default()
         });
     }
     Err(ParseError {

@@ -1,8 +1,9 @@
 //! A Kubespray group_vars file (`group_vars/k8s_cluster/k8s-cluster.yml`):
-//! `kube_pods_subnet` and `kube_service_addresses`, plus their `_ipv6` variants when the
+//! `kube_network_plugin` (the CNI), `kube_pods_subnet` and `kube_service_addresses`, plus
+//! their `_ipv6` variants when the
 //! cluster is dual-stack (`enable_dual_stack_networks: true`, or `ipv6_stack: true` in
-//! newer Kubespray). Values that are Jinja templates cannot be evaluated here: they are
-//! left out with a warning.
+//! newer Kubespray), and `kube_proxy_mode`. Values that are Jinja templates cannot be
+//! evaluated here: they are left out with a warning.
 
 use std::fmt;
 
@@ -15,6 +16,7 @@ use super::inventory_error::ParseError;
 
 #[derive(Debug, Default, Deserialize)]
 struct GroupVars {
+    kube_network_plugin: Option<String>,
     kube_pods_subnet: Option<Var>,
     kube_service_addresses: Option<Var>,
     kube_pods_subnet_ipv6: Option<Var>,
@@ -22,6 +24,7 @@ struct GroupVars {
     enable_dual_stack_networks: Option<serde_yaml::Value>,
     ipv4_stack: Option<serde_yaml::Value>,
     ipv6_stack: Option<serde_yaml::Value>,
+    kube_proxy_mode: Option<String>,
 }
 
 /// A network variable: CIDRs, or a Jinja template tarmac does not evaluate.
@@ -70,6 +73,31 @@ pub fn parse(text: &str) -> Result<Subnets, ParseError> {
             parts.push((v6_key, v6));
         }
         *slot = combine(text, &parts, &mut warnings);
+    }
+    subnets.cni = match vars.kube_network_plugin {
+        Some(t) if t.contains("{{") || t.contains("{%") => {
+            warnings.push(format!(
+                "kube_network_plugin is a Jinja template ({t}): tarmac does not evaluate \
+                 templates, so it is not used; set cluster.cni in a tarmac inventory"
+            ));
+            None
+        }
+        Some(plugin) => Some(Found::at_text(text, "kube_network_plugin", plugin)),
+        None => None,
+    };
+    if let Some(mode) = vars.kube_proxy_mode {
+        let at = ParseError::at_key(text, "kube_proxy_mode", String::new()).location;
+        if mode.contains("{{") || mode.contains("{%") {
+            warnings.push(format!(
+                "kube_proxy_mode is a Jinja template ({mode}): tarmac does not evaluate templates, so it is not used; set cluster.kube_proxy_mode in the inventory"
+            ));
+        } else {
+            let parsed = mode.parse().map_err(|message| ParseError {
+                location: at,
+                message,
+            })?;
+            subnets.kube_proxy_mode = Some((parsed, at));
+        }
     }
     subnets.warnings = warnings;
     Ok(subnets)
@@ -172,6 +200,23 @@ kube_apiserver_ip: \"{{ kube_service_addresses | ansible.utils.ipaddr('net') | a
 ";
 
     #[test]
+    fn kube_proxy_mode_is_read_located_and_refused_when_unknown() {
+        let s = parse(&format!("{SAMPLE}kube_proxy_mode: ipvs\n")).unwrap();
+        let (mode, at) = s.kube_proxy_mode.unwrap();
+        assert_eq!(mode, tarmac_checks::KubeProxyMode::Ipvs);
+        assert_eq!(at.map(|l| l.0), Some(SAMPLE.lines().count() + 1));
+        assert!(parse(SAMPLE).unwrap().kube_proxy_mode.is_none());
+        let err = parse(&format!("{SAMPLE}kube_proxy_mode: userspace\n")).unwrap_err();
+        assert!(
+            err.message.contains("unknown kube_proxy_mode `userspace`"),
+            "{err}"
+        );
+        let templated = parse(&format!("{SAMPLE}kube_proxy_mode: \"{{{{ mode }}}}\"\n")).unwrap();
+        assert!(templated.kube_proxy_mode.is_none());
+        assert!(templated.warnings[0].contains("kube_proxy_mode is a Jinja template"));
+    }
+
+    #[test]
     fn single_stack_reads_the_ipv4_variables() {
         let s = parse(SAMPLE).unwrap();
         let pod = s.pod.unwrap();
@@ -186,6 +231,8 @@ kube_apiserver_ip: \"{{ kube_service_addresses | ansible.utils.ipaddr('net') | a
         assert_eq!(pod.location, Some((13, 1)));
         assert_eq!(s.service.unwrap().value.0[0].to_string(), "10.233.0.0/18");
         assert!(s.warnings.is_empty(), "{:?}", s.warnings);
+        let cni = s.cni.unwrap();
+        assert_eq!((cni.value.as_str(), cni.location), ("calico", Some((5, 1))));
     }
 
     #[test]

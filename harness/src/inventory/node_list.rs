@@ -9,6 +9,7 @@ use serde::{Deserialize, Deserializer};
 use tarmac_checks::Role;
 
 use super::node_address::NodeAddress;
+use super::node_name::check_node_name;
 use super::ssh_settings::SshSettings;
 
 /// One node as written in tarmac's own inventory format.
@@ -85,12 +86,7 @@ impl<'de> Visitor<'de> for NodeSeed<'_> {
 }
 
 fn check_node(node: &RawNode, earlier: &[RawNode]) -> Result<(), String> {
-    if node.name.trim().is_empty() || node.name.chars().any(char::is_whitespace) {
-        return Err(format!(
-            "invalid node name \"{}\": expected a non-empty name without spaces",
-            node.name
-        ));
-    }
+    check_node_name(&node.name)?;
     if let Some(index) = earlier.iter().position(|n| n.name == node.name) {
         return Err(format!(
             "duplicate node name \"{}\" (already used by nodes[{index}]): node names must be unique",

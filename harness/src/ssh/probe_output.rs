@@ -1,7 +1,9 @@
 //! Reading the probe's stdout: versioned JSON lines (`hello`, `facts`|`error`, `done`),
 //! bounded in size, where anything unexpected is a protocol error and never a crash.
 
-use tarmac_checks::protocol::{ListenFailure, PROTOCOL_VERSION, PortSpec, ProbeMessage};
+use tarmac_checks::protocol::{
+    ListenFailure, PROTOCOL_VERSION, PathMtuResult, PortSpec, ProbeMessage,
+};
 use tarmac_checks::{NodeFacts, Reachability};
 
 /// More than this on stdout is not a probe talking: stop reading. (Facts are tens of KiB.)
@@ -17,6 +19,8 @@ pub struct ProbeOutput {
     pub listening: Option<(Vec<PortSpec>, Vec<ListenFailure>)>,
     /// Mesh: probe results not yet taken by the harness.
     pub reach: Vec<Reachability>,
+    /// Mesh: path-MTU measurements not yet taken by the harness.
+    pub path_mtu: Vec<PathMtuResult>,
     /// Mesh: every target was probed.
     pub probed: bool,
     pub done: bool,
@@ -40,6 +44,7 @@ impl ProbeOutput {
             error: None,
             listening: None,
             reach: Vec::new(),
+            path_mtu: Vec::new(),
             probed: false,
             done: false,
             limit,
@@ -119,6 +124,7 @@ impl ProbeOutput {
                 self.listening = Some((bound, failed));
             }
             ProbeMessage::Reach(reach) => self.reach.push(reach),
+            ProbeMessage::PathMtu(result) => self.path_mtu.push(result),
             ProbeMessage::Probed => self.probed = true,
             ProbeMessage::Done => self.done = true,
         }

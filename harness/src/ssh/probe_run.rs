@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use russh::client::Msg;
 use russh::{Channel, ChannelMsg, Sig};
-use tarmac_checks::protocol::{ListenFailure, MeshCommand, MeshTarget, PortSpec, ProbeRequest};
+use tarmac_checks::protocol::{
+    ListenFailure, MeshCommand, MeshTarget, PathMtuResult, PathMtuTarget, PortSpec, ProbeRequest,
+};
 use tarmac_checks::{NodeFacts, Reachability};
 use tarmac_reports::{MeshMeter, NodeEvents};
 use tokio::time::{Instant, timeout_at};
@@ -120,14 +122,17 @@ impl MeshChannel {
         }
     }
 
-    /// Sends the targets and reads the probe's `reach` lines until `probed`.
+    /// Sends the targets (and the paths whose MTU to measure) and reads the probe's
+    /// `reach` and `path-mtu` lines until `probed`.
     pub async fn probe(
         &mut self,
         targets: Vec<MeshTarget>,
+        path_mtu: Vec<PathMtuTarget>,
         within: Duration,
         meter: &MeshMeter,
-    ) -> Result<Vec<Reachability>, SshError> {
-        let line = command_line(&MeshCommand::Probe { targets }, &self.driver.node)?;
+    ) -> Result<(Vec<Reachability>, Vec<PathMtuResult>), SshError> {
+        let command = MeshCommand::Probe { targets, path_mtu };
+        let line = command_line(&command, &self.driver.node)?;
         self.driver.deadline = Instant::now() + within;
         self.driver.send(&line, false).await?;
         let counted = AtomicUsize::new(0);
@@ -152,7 +157,10 @@ impl MeshChannel {
         if !open || !output.probed {
             return Err(self.driver.protocol("the probe ended before `probed`"));
         }
-        Ok(std::mem::take(&mut output.reach))
+        Ok((
+            std::mem::take(&mut output.reach),
+            std::mem::take(&mut output.path_mtu),
+        ))
     }
 
     /// Tells the probe to close its listeners and reads until the channel is gone.

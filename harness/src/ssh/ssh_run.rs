@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tarmac_checks::protocol::{MeshTarget, ProbeRequest};
+use tarmac_checks::protocol::{MeshTarget, PathMtuResult, PathMtuTarget, ProbeRequest};
 use tarmac_checks::{NodeFacts, Reachability};
 use tarmac_reports::{MeshMeter, NodeEvents};
 
@@ -283,15 +283,16 @@ impl std::fmt::Debug for MeshNode {
 }
 
 impl MeshNode {
-    /// Sends the probe its targets and returns their results, counting them on `meter`
-    /// as they come.
+    /// Sends the probe its targets (and the paths whose MTU it measures) and returns their
+    /// results, counting the reach results on `meter` as they come.
     pub async fn probe(
         &mut self,
         targets: Vec<MeshTarget>,
+        path_mtu: Vec<PathMtuTarget>,
         within: Duration,
         meter: &MeshMeter,
-    ) -> Result<Vec<Reachability>, SshError> {
-        self.channel.probe(targets, within, meter).await
+    ) -> Result<(Vec<Reachability>, Vec<PathMtuResult>), SshError> {
+        self.channel.probe(targets, path_mtu, within, meter).await
     }
 
     /// Closes the listeners, waits for the probe to end (and clean up), disconnects.

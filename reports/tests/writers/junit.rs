@@ -4,8 +4,14 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use tarmac_checks::{Finding, Status};
-use tarmac_reports::{Junit, Report, ReportFormat};
+use std::collections::BTreeMap;
+
+use tarmac_checks::evaluate::{evaluate_cluster, evaluate_nodes};
+use tarmac_checks::mesh::{mesh_findings, targets::mesh_pairs};
+use tarmac_checks::{
+    ClusterSpec, Finding, NodeSpec, Phase, PortPlan, Reachability, Role, Settings, Status, Verdict,
+};
+use tarmac_reports::{Junit, NodeReport, NodeStatus, Report, ReportFormat};
 
 use crate::fixture;
 
@@ -167,7 +173,11 @@ fn one_suite_per_node_plus_cluster_and_one_case_per_finding() {
     let cases = testcases(&doc);
     assert_eq!(cases.len(), report.findings.len());
     for (case, finding) in cases.iter().zip(suite_order(&report)) {
-        assert_eq!(case.attribute("name"), Some(finding.check.as_str()));
+        let name = match finding.subject() {
+            Some(subject) => format!("{} {subject}", finding.check),
+            None => finding.check.clone(),
+        };
+        assert_eq!(case.attribute("name"), Some(name.as_str()));
         assert_eq!(
             case.attribute("classname"),
             Some(finding.node.as_deref().unwrap_or("cluster"))
@@ -267,4 +277,199 @@ fn a_large_cluster_renders_every_finding() {
     assert_eq!(testcases(&doc).len(), 10_000);
     let terminal = tarmac_reports::Terminal::default().render(&report).unwrap();
     assert_eq!(terminal.matches("  FAIL   ").count(), 10_000);
+}
+
+/// `(classname, name)` of every testcase, with what it holds (`failure`, `error`,
+/// `skipped`, or `pass`).
+fn case_keys(xml: &str) -> Vec<(String, String, String)> {
+    let doc = roxmltree::Document::parse(xml).unwrap();
+    testcases(&doc)
+        .into_iter()
+        .map(|c| {
+            let outcome = c
+                .children()
+                .find(|n| n.is_element() && n.tag_name().name() != "system-out")
+                .map_or("pass", |n| n.tag_name().name());
+            (
+                c.attribute("classname").unwrap_or_default().to_owned(),
+                c.attribute("name").unwrap_or_default().to_owned(),
+                outcome.to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn two_failing_ports_on_one_node_are_two_failing_testcases() {
+    let port = |p: u16, status: Status| {
+        Finding::new("port.free", Some("cp1"), status, format!("{p}/tcp"))
+            .with_detail("port", p)
+            .with_detail("protocol", "tcp")
+    };
+    let report = fixture::report_with(vec![
+        port(6443, Status::Fail),
+        port(2379, Status::Pass),
+        port(10250, Status::Fail),
+        port(10259, Status::Pass),
+    ]);
+    let failing: Vec<(String, String)> = case_keys(&render(&report))
+        .into_iter()
+        .filter(|(_, _, outcome)| outcome == "failure")
+        .map(|(class, name, _)| (class, name))
+        .collect();
+    let want = |name: &str| ("cp1".to_owned(), name.to_owned());
+    assert_eq!(
+        failing,
+        [want("port.free 6443/tcp"), want("port.free 10250/tcp")]
+    );
+}
+
+/// A 50-node cluster's report as a run makes it: every built-in node and cluster rule over
+/// captured facts (all nodes cloned from one machine, so the uniqueness rules fail), a mesh
+/// matrix where some cells time out, are refused or untestable, one unreachable node, and
+/// the drift from an all-passing baseline.
+fn fifty_node_report() -> Report {
+    let specs: Vec<NodeSpec> = (0..50)
+        .map(|i| NodeSpec {
+            name: if i < 3 {
+                format!("cp{i}")
+            } else {
+                format!("w{i}")
+            },
+            address: format!("198.18.0.{}", i + 10),
+            roles: if i < 3 {
+                vec![Role::ControlPlane, Role::Etcd]
+            } else {
+                vec![Role::Worker]
+            },
+        })
+        .collect();
+    let facts: Vec<_> = specs.iter().map(|s| fixture::facts(&s.name)).collect();
+    let cluster = ClusterSpec::default();
+    let settings = Settings::default();
+    let plan = PortPlan::for_cluster(&cluster, &[]);
+    // w49 could not be reached: its only finding is node.reachable.
+    let checked: Vec<(&NodeSpec, &tarmac_checks::NodeFacts)> =
+        specs.iter().zip(&facts).take(49).collect();
+    let mut findings = evaluate_nodes(&checked, &specs, &cluster, &settings, &plan);
+    findings.push(Finding::error(
+        "node.reachable",
+        Some("w49"),
+        "ssh: connection refused",
+    ));
+    findings.extend(evaluate_cluster(&checked, &specs, &cluster, &settings));
+    let matrix: Vec<Reachability> = mesh_pairs(&plan, &specs[..49], Phase::PreInstall)
+        .into_iter()
+        .enumerate()
+        .map(|(i, pair)| Reachability {
+            from: specs[pair.from].name.clone(),
+            to: specs[pair.to].name.clone(),
+            port: pair.port,
+            protocol: pair.protocol,
+            result: match i % 11 {
+                0 => Verdict::Timeout,
+                1 => Verdict::Refused,
+                2 => Verdict::Untestable,
+                _ => Verdict::Ok,
+            },
+            rtt_us: Some(200),
+            note: String::new(),
+        })
+        .collect();
+    let groups = tarmac_checks::mesh::MeshGroups::of(&specs[..49], &[]);
+    findings.extend(mesh_findings(&matrix, &plan, &specs[..49], &groups));
+    let nodes: Vec<NodeReport> = specs
+        .iter()
+        .zip(facts)
+        .enumerate()
+        .map(|(i, (spec, facts))| NodeReport {
+            name: spec.name.clone(),
+            address: spec.address.clone(),
+            roles: spec.roles.clone(),
+            status: if i < 49 {
+                NodeStatus::Checked
+            } else {
+                NodeStatus::Error
+            },
+            facts: (i < 49).then_some(facts),
+        })
+        .collect();
+    let passing: Vec<Finding> = findings
+        .iter()
+        .cloned()
+        .map(|mut f| {
+            f.status = Status::Pass;
+            f
+        })
+        .collect();
+    let baseline = Report::new(
+        Phase::PreInstall,
+        "2026-11-21T05:00:00Z",
+        1,
+        nodes.clone(),
+        passing,
+    );
+    let mut report = Report::new(
+        Phase::PreInstall,
+        "2026-11-22T05:00:00Z",
+        1,
+        nodes,
+        findings,
+    );
+    let drift = tarmac_reports::drift::compare(&baseline, &report);
+    report.findings.extend(drift);
+    report
+}
+
+#[test]
+fn no_classname_and_name_pair_repeats_in_a_fifty_node_report() {
+    let report = fifty_node_report();
+    let keys = case_keys(&render(&report));
+    assert_eq!(keys.len(), report.findings.len());
+    let mut seen: BTreeMap<(&str, &str), usize> = BTreeMap::new();
+    for (class, name, _) in &keys {
+        *seen.entry((class.as_str(), name.as_str())).or_default() += 1;
+    }
+    let repeated: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(
+        repeated.is_empty(),
+        "{} repeated, e.g. {:?}",
+        repeated.len(),
+        &repeated[..repeated.len().min(5)]
+    );
+    // The report has what makes names collide without subjects: several findings of one
+    // check on one node, of every kind, and none needed a ` (2)` to tell it apart.
+    let count = |check: &str, node: &str| {
+        report
+            .findings
+            .iter()
+            .filter(|f| f.check == check && f.node.as_deref() == Some(node))
+            .count()
+    };
+    assert!(
+        count("port.free", "cp0") >= 5 && count("disk.free", "w7") >= 2,
+        "fixture too small"
+    );
+    assert!(count("mesh.reachable", "w7") >= 2 && count("drift.check", "cp0") >= 2);
+    assert!(
+        report
+            .findings
+            .iter()
+            .filter(|f| f.node.is_none() && f.check == "unique.machine_id")
+            .count()
+            >= 1
+    );
+    let numbered: Vec<_> = keys
+        .iter()
+        .filter(|(_, name, _)| name.ends_with(" (2)"))
+        .collect();
+    assert!(numbered.is_empty(), "{numbered:?}");
+    for (class, name, _) in &keys {
+        if class == "cp0" && name.starts_with("port.free") {
+            assert!(
+                name.split(' ').nth(1).is_some_and(|p| p.contains('/')),
+                "{name}"
+            );
+        }
+    }
 }

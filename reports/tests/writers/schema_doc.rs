@@ -319,6 +319,22 @@ fn drift_finding_details_are_documented() {
     }
 }
 
+#[test]
+fn every_subject_key_is_documented_in_order() {
+    let doc = doc();
+    let section = doc
+        .split("The subject comes from the finding's `details`")
+        .nth(1)
+        .expect("the JUnit section explains subjects");
+    let mut at = 0;
+    for key in tarmac_checks::SUBJECT_KEYS {
+        let found = section[at..]
+            .find(&format!("`{key}`"))
+            .unwrap_or_else(|| panic!("subject key {key} is not documented (in order)"));
+        at += found;
+    }
+}
+
 /// The document's `## Events` part, up to the next `## ` heading.
 fn events_section(doc: &str) -> &str {
     let start = doc.find("\n## Events").expect("an `## Events` section") + 1;

@@ -9,6 +9,7 @@ pub mod config;
 pub mod config_error;
 pub mod exit;
 pub mod facts_document;
+pub mod fd_limit;
 pub mod ignore_list;
 pub mod inventory;
 pub mod man_page;

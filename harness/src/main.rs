@@ -70,6 +70,14 @@ fn execute(command: &Command, config: &RunConfig) -> anyhow::Result<Exit> {
         print_stdout(table.as_bytes())?;
         return Ok(Exit::Success);
     }
+    // A mesh holds every node's session at once; a plain run `--concurrency` of them.
+    let sessions = match config.mesh {
+        Some(_) => config.nodes.len(),
+        None => config.nodes.len().min(config.concurrency),
+    };
+    if let Some(warning) = tarmac::fd_limit::raise_for(sessions).warning(sessions) {
+        eprintln!("warning: {warning}");
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -504,3 +504,50 @@ fn ctrl_c_stops_the_run_with_130() {
     };
     assert_eq!(status.code(), Some(130));
 }
+
+#[test]
+fn a_descriptor_limit_too_low_for_the_run_is_said_before_any_node() {
+    // 60 nodes on loopback where nothing listens (refused at once), under a hard limit of
+    // 128 descriptors: a mesh of 60 needs about 304.
+    let dir = tempfile::tempdir().unwrap();
+    let inventory = dir.path().join("many.yaml");
+    let known_hosts = dir.path().join("known_hosts");
+    std::fs::write(&known_hosts, "").unwrap();
+    let mut yaml = format!(
+        "ssh: {{port: 1, known_hosts: {}}}\nnodes:\n",
+        known_hosts.display()
+    );
+    for i in 1..=60 {
+        yaml.push_str(&format!(
+            "  - {{name: n{i}, address: 127.0.1.{i}, roles: [worker]}}\n"
+        ));
+    }
+    std::fs::write(&inventory, yaml).unwrap();
+    let out = Command::new("prlimit")
+        .arg("--nofile=128:128")
+        .arg(env!("CARGO_BIN_EXE_tarmac"))
+        .args([
+            "check",
+            "-i",
+            inventory.to_str().unwrap(),
+            "--node-timeout",
+            "5",
+        ])
+        .env("NO_COLOR", "1")
+        .env_remove("CI")
+        .output()
+        .expect("prlimit runs tarmac");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let warning = stderr
+        .lines()
+        .find(|l| l.starts_with("warning: file descriptors:"))
+        .unwrap_or_else(|| panic!("no descriptor warning:\n{stderr}"));
+    assert!(
+        warning.contains("60 node sessions at once need about 304")
+            && warning.contains("hard RLIMIT_NOFILE is 128"),
+        "{warning}"
+    );
+    // Said first, before the run reached any node.
+    assert!(stderr.starts_with("warning: file descriptors:"), "{stderr}");
+}

@@ -14,6 +14,7 @@ pub mod ignore_list;
 pub mod inventory;
 pub mod man_page;
 pub mod mesh;
+pub mod mesh_plan;
 pub mod node_error;
 pub mod plugin;
 pub mod ports_table;

@@ -91,6 +91,7 @@ impl Aggregator {
             }
             EventKind::MeshPlanned { plan } => self.report.mesh = Some(plan),
             EventKind::MeshFinished { reachability } => self.report.reachability = reachability,
+            EventKind::PluginsLoaded { plugins } => self.report.plugins.extend(plugins),
             EventKind::DriftComputed { findings, .. } => {
                 self.settle();
                 self.report.findings.extend(findings);

@@ -29,6 +29,9 @@ pub struct Report {
     /// empty when no mesh ran.
     #[serde(default)]
     pub reachability: Vec<Reachability>,
+    /// Every plugin the run evaluated, with the digest of what ran; absent without plugins.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub plugins: Vec<crate::PluginRun>,
     pub summary: Summary,
 }
 
@@ -71,6 +74,7 @@ impl Report {
             findings,
             mesh: None,
             reachability: Vec::new(),
+            plugins: Vec::new(),
             summary,
         }
     }

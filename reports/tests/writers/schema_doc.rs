@@ -40,6 +40,14 @@ fn keys(v: &Value, out: &mut BTreeSet<String>) {
 fn every_report_field_is_documented() {
     let mut sample = fixture::sample();
     sample.mesh = Some(fixture::mesh_summary());
+    sample.plugins = vec![tarmac_reports::PluginRun {
+        id: "site.max-map-count".to_owned(),
+        source: "oci://registry.example/site/max-map-count:1.0".to_owned(),
+        digest: "sha256:4bdb".to_owned(),
+        manifest_digest: Some("sha256:9f1c".to_owned()),
+        abi: Some("wasi-command".to_owned()),
+        interface: Some("tarmac:check@0.1.0".to_owned()),
+    }];
     let report: Value = serde_json::from_str(&Json.render(&sample).unwrap()).unwrap();
     let mut fields = BTreeSet::new();
     keys(&report, &mut fields);
@@ -343,7 +351,7 @@ fn events_section(doc: &str) -> &str {
 }
 
 /// The number of [`EventKind`] variants: [`kind_index`] numbers each once.
-const EVENT_KINDS: usize = 14;
+const EVENT_KINDS: usize = 15;
 
 /// A distinct number per variant; without a wildcard arm, a new variant does not compile
 /// here until it is given one (and a sample in [`one_event_of_each_kind`]).
@@ -362,7 +370,8 @@ fn kind_index(kind: &EventKind) -> usize {
         EventKind::ClusterChecked { .. } => 10,
         EventKind::DriftComputed { .. } => 11,
         EventKind::RunFinished { .. } => 12,
-        EventKind::MeshPlanned { .. } => 13,
+        EventKind::MeshPlanned { .. } => 14,
+        EventKind::PluginsLoaded { .. } => 13,
     }
 }
 
@@ -381,6 +390,14 @@ fn one_event_of_each_kind() -> Vec<Event> {
     events.mesh_planned(fixture::mesh_summary());
     events.mesh_meter(1).add(1);
     events.mesh_finished(vec![probe("cp1", "w1", 10250, Verdict::Ok)]);
+    events.plugins_loaded(vec![tarmac_reports::PluginRun {
+        id: "site.kernel-same-minor".to_owned(),
+        source: "oci://registry.example/site/kernel-same-minor:1.0".to_owned(),
+        digest: "sha256:5e1f".to_owned(),
+        manifest_digest: Some("sha256:9f1c".to_owned()),
+        abi: Some("component".to_owned()),
+        interface: Some("tarmac:check@0.1.0".to_owned()),
+    }]);
     events.plugin_logged("kernel-same-minor", Some("cp1"), "info", "6.1 here");
     let own = report.findings_of(Some("cp1")).cloned().collect();
     cp1.finished_checked(own, fixture::facts("cp1"));

@@ -45,8 +45,7 @@
 
 use std::time::Duration;
 
-use super::probe_arch::ProbeArch;
-use super::probe_set::ProbeSet;
+use crate::probes::{ProbeArch, ProbeSet};
 
 const PRESENT: &str = "tarmac-upload present ";
 const NEED: &str = "tarmac-upload need ";
@@ -111,7 +110,7 @@ pub fn command(probes: &ProbeSet, sudo: bool, keep: bool, probe_timeout: Duratio
 /// the harness's own (so the harness reports the timeout first): sshd does not deliver
 /// signal requests to every session (not to root's, for one), and a probe must not outlive
 /// a vanished harness.
-fn node_deadline(probe_timeout: Duration) -> u64 {
+pub fn node_deadline(probe_timeout: Duration) -> u64 {
     probe_timeout.as_secs() + 3
 }
 
@@ -134,7 +133,8 @@ fn arch_cases(probes: &ProbeSet) -> String {
         .collect()
 }
 
-fn script(probes: &ProbeSet, sudo: bool, keep: bool, probe_timeout: Duration) -> String {
+/// The script itself, for transports that hand it to a `sh -c` of their own (exec).
+pub fn script(probes: &ProbeSet, sudo: bool, keep: bool, probe_timeout: Duration) -> String {
     let template = r#"umask 077
 trap "" PIPE
 m=$(uname -m)
@@ -217,7 +217,7 @@ mod tests {
     use std::process::{Command, Stdio};
 
     use super::*;
-    use crate::ssh::ProbeBinary;
+    use crate::probes::ProbeBinary;
 
     /// The architecture of this machine, which the script's `uname -m` reports.
     fn host_arch() -> ProbeArch {

@@ -3,7 +3,7 @@
 //! failing pairs in its details. Inbound and outbound blocks belong to the node that
 //! holds them; a block between groups, or on every node, is cluster-wide.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use serde_json::{Value, json};
 
@@ -11,8 +11,8 @@ use super::causes::{Cause, CauseKind, Diagnosis};
 use super::findings::component_of;
 use super::groups::MeshGroups;
 use crate::finding::Finding;
-use crate::plan::PortPlan;
-use crate::reachability::Reachability;
+use crate::plan::{PortPlan, Protocol};
+use crate::reachability::{Reachability, Verdict};
 use crate::spec::NodeSpec;
 
 /// No peer reaches the node on a port: a firewall rule on the node itself.
@@ -43,6 +43,13 @@ pub fn cause_findings(
     nodes: &[NodeSpec],
     groups: &MeshGroups,
 ) -> Vec<Finding> {
+    // Who reached someone, and who was reached, on each port: whether a node's peers can
+    // be compared with it.
+    let mut reached = Reached::default();
+    for r in matrix.iter().filter(|r| r.result == Verdict::Ok) {
+        reached.from.insert((r.from.as_str(), r.port, r.protocol));
+        reached.to.insert((r.to.as_str(), r.port, r.protocol));
+    }
     let mut by_subject: BTreeMap<CauseKind, Vec<&Cause>> = BTreeMap::new();
     for cause in &diagnosis.causes {
         by_subject.entry(cause.kind).or_default().push(cause);
@@ -57,14 +64,23 @@ pub fn cause_findings(
                 nodes,
                 groups,
                 plan,
+                reached: &reached,
             }
             .finding()
         })
         .collect()
 }
 
+/// `(node, port, protocol)` of every `ok` probe, by prober and by target.
+#[derive(Default)]
+struct Reached<'a> {
+    from: HashSet<(&'a str, u16, Protocol)>,
+    to: HashSet<(&'a str, u16, Protocol)>,
+}
+
 /// One node or group pair and its causes on every port.
 struct Subject<'a> {
+    reached: &'a Reached<'a>,
     kind: CauseKind,
     causes: &'a [&'a Cause],
     matrix: &'a [Reachability],
@@ -83,39 +99,48 @@ impl Subject<'_> {
         let finding = match self.kind {
             CauseKind::Inbound { node } => {
                 let name = self.node(node);
-                Finding::fail(
-                    MESH_BLOCKED_INBOUND,
-                    name,
+                let message = if self.compared(false) {
                     format!(
                         "no peer reaches {name} on {ports}, while those peers reach other \
                          nodes there: an inbound block on {name}"
-                    ),
-                )
-                .with_remediation(format!(
-                    "allow {} in on {name} from the cluster's nodes: look for a DROP or REJECT \
+                    )
+                } else {
+                    format!(
+                        "no peer reaches {name} on {ports} (those peers probe no other node \
+                         there to compare): an inbound block on {name}, or nothing listens there"
+                    )
+                };
+                Finding::fail(MESH_BLOCKED_INBOUND, name, message)
+                    .with_remediation(format!(
+                        "allow {} in on {name} from the cluster's nodes: look for a DROP or REJECT \
                      rule in its firewall (`iptables -S INPUT`, `nft list ruleset`, its \
                      firewalld zone) or a security group on its interface",
-                    self.port_list()
-                ))
-                .with_detail("node", name)
+                        self.port_list()
+                    ))
+                    .with_detail("node", name)
             }
             CauseKind::Outbound { node } => {
                 let name = self.node(node);
-                Finding::fail(
-                    MESH_BLOCKED_OUTBOUND,
-                    name,
+                let message = if self.compared(true) {
                     format!(
                         "{name} reaches no peer on {ports}, while other nodes reach those \
                          peers there: an outbound block on {name}"
-                    ),
-                )
-                .with_remediation(format!(
-                    "allow {name} to send to {}: look for a DROP or REJECT rule in its OUTPUT \
+                    )
+                } else {
+                    format!(
+                        "{name} reaches no peer on {ports} (no other node probes those peers \
+                         there to compare): an outbound block on {name}, or nothing listens on \
+                         those peers"
+                    )
+                };
+                Finding::fail(MESH_BLOCKED_OUTBOUND, name, message)
+                    .with_remediation(format!(
+                        "allow {name} to send to {}: look for a DROP or REJECT rule in its OUTPUT \
                      chain (`iptables -S OUTPUT`, `nft list ruleset`), an egress policy, or a \
                      proxy it is forced through",
-                    self.port_list()
-                ))
-                .with_detail("node", name)
+                        self.port_list()
+                    ))
+                    .with_detail("node", name)
             }
             CauseKind::Groups { a, b } => {
                 let (ga, gb) = (self.groups.name(a), self.groups.name(b));
@@ -176,6 +201,27 @@ impl Subject<'_> {
             .with_detail("ports", self.port_details())
             .with_detail("pairs", pairs)
             .with_detail("pairs_total", cells.len())
+    }
+
+    /// Whether, on every port of the cause, some other end of its failing probes did
+    /// reach (`outbound`: was reached by) another node: the block is the node's, not the
+    /// port's everywhere.
+    fn compared(&self, outbound: bool) -> bool {
+        self.causes.iter().all(|c| {
+            c.cells.iter().any(|&i| {
+                let r = &self.matrix[i];
+                match outbound {
+                    false => self
+                        .reached
+                        .from
+                        .contains(&(r.from.as_str(), c.port, c.protocol)),
+                    true => self
+                        .reached
+                        .to
+                        .contains(&(r.to.as_str(), c.port, c.protocol)),
+                }
+            })
+        })
     }
 
     /// `8472/udp (flannel VXLAN: 7 probes from 7 peers, timeout)` for each port.

@@ -33,6 +33,8 @@ pub use listeners::Listeners;
 pub use pair_plan::{
     COVER_ABOVE, DEFAULT_PEERS, GroupSummary, MeshMode, MeshSummary, PairPlan, PlanOptions,
 };
-pub use path_mtu::{MESH_PATH_MTU, PlannedNode, path_mtu_findings, path_mtu_plan};
+pub use path_mtu::{
+    MESH_PATH_MTU, PlannedNode, path_mtu_findings, path_mtu_plan, path_mtu_plan_where,
+};
 pub use prober::{ProbeOptions, probe_all};
 pub use targets::{MeshPair, listen_ports, mesh_pairs};

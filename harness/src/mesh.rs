@@ -140,7 +140,8 @@ pub async fn run_sessions(plan: RunPlan, events: &RunEvents) -> (Vec<Gathered>, 
     let mut control_plane = ControlPlaneResults::default();
     let mut probing = HashMap::new();
     let mut meter = None;
-    if plan.mesh.is_some() {
+    if let Some(mesh) = &plan.mesh {
+        events.mesh_planned(mesh.summary.clone());
         let ready = |index: usize| matches!(started[index], Some(Ok(_)));
         let total = (0..per_node.len())
             .filter(|&i| ready(i))

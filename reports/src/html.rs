@@ -9,6 +9,7 @@
 
 pub mod endpoint_view;
 pub mod facts_view;
+pub mod matrix_blocks;
 pub mod matrix_data;
 
 use std::collections::{BTreeSet, HashMap};
@@ -90,6 +91,18 @@ struct Page {
     reachability: ReachabilityCounts,
     /// Who reached which backends through the API endpoint.
     endpoint: EndpointView,
+    /// The mesh plan, when one ran.
+    mesh: Option<MeshView>,
+}
+
+#[derive(Debug, Serialize)]
+struct MeshView {
+    mode: &'static str,
+    k: usize,
+    seed: u64,
+    probes: usize,
+    groups: usize,
+    coverage: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -125,6 +138,8 @@ struct FindingView {
     remediation: String,
     /// Structured details as compact JSON; empty when there are none.
     details: String,
+    /// One of the mesh's causes (`mesh.blocked_*`).
+    cause: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -161,8 +176,9 @@ impl Page {
         };
         let nodes = node_views(report);
         let mut problems = problems(report, &nodes);
-        // Ignored problems last: they are reported but do not decide the run.
-        problems.sort_by_key(|p| (p.finding.ignored, rank(p.finding.status)));
+        // Ignored problems last: they are reported but do not decide the run. The mesh's
+        // causes lead their status: each stands for many failing probes.
+        problems.sort_by_key(|p| (p.finding.ignored, rank(p.finding.status), !p.finding.cause));
         let pairs: BTreeSet<(&str, &str)> = report
             .reachability
             .iter()
@@ -187,6 +203,14 @@ impl Page {
             problems,
             nodes,
             endpoint: EndpointView::from_findings(&report.findings),
+            mesh: report.mesh.as_ref().map(|m| MeshView {
+                mode: m.mode.as_str(),
+                k: m.k,
+                seed: m.seed,
+                probes: m.probes,
+                groups: m.groups.len(),
+                coverage: m.coverage.clone(),
+            }),
             reachability: ReachabilityCounts {
                 probes: report.reachability.len(),
                 failing: report
@@ -342,6 +366,7 @@ impl FindingView {
             } else {
                 serde_json::Value::Object(f.details.clone()).to_string()
             },
+            cause: tarmac_checks::mesh::CAUSE_CHECKS.contains(&f.check.as_str()),
         }
     }
 }

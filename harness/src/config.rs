@@ -201,7 +201,7 @@ fn local_node() -> NodeSpec {
     let name = nix::unistd::gethostname()
         .ok()
         .map(|h| h.to_string_lossy().into_owned())
-        .filter(|h| !h.is_empty())
+        .filter(|h| crate::inventory::node_name::check_node_name(h).is_ok())
         .unwrap_or_else(|| "localhost".to_owned());
     NodeSpec {
         name,

@@ -38,6 +38,7 @@ use std::collections::BTreeMap;
 use ansible_inventory::AnsibleInventory;
 use inventory_source::{Format, Source};
 use kubespray::VarsFiles;
+use tarmac_checks::document::{self, DocumentLimits};
 use tarmac_checks::{ByteSize, Cni, CniMode, KubeProxyMode, Role};
 
 pub use cidr_list::CidrList;
@@ -219,7 +220,8 @@ impl Inventory {
 
     fn parse_native(text: &str) -> Result<Self, ParseError> {
         yaml_syntax(text)?;
-        let inv = serde_yaml::from_str::<NativeInventory>(text).map(Inventory::from)?;
+        let inv = document::yaml::<NativeInventory>(text, &DocumentLimits::INVENTORY)
+            .map(Inventory::from)?;
         cross_checks::check(&inv, text)?;
         Ok(inv)
     }
@@ -283,7 +285,7 @@ impl Inventory {
 /// The syntax error, if any, as YAML sees it, before a format's rules: a misindented key
 /// is reported where it is, not as the field it leaves missing.
 fn yaml_syntax(text: &str) -> Result<(), ParseError> {
-    serde_yaml::from_str::<serde_yaml::Value>(text)?;
+    document::yaml::<serde_yaml::Value>(text, &DocumentLimits::INVENTORY)?;
     Ok(())
 }
 

@@ -4,6 +4,7 @@
 //! (each one CIDR or a comma-separated dual-stack pair).
 
 use serde::Deserialize;
+use tarmac_checks::document::{self, DocumentLimits};
 
 use super::cidr_list::CidrList;
 use super::cluster_files::{Found, Subnets};
@@ -24,8 +25,10 @@ struct Networking {
 }
 
 pub fn parse(text: &str) -> Result<Subnets, ParseError> {
-    for document in serde_yaml::Deserializer::from_str(text) {
-        let Some(doc) = Option::<Document>::deserialize(document)? else {
+    let documents: Vec<Option<Document>> =
+        document::yaml_documents(text, &DocumentLimits::INVENTORY)?;
+    for doc in documents {
+        let Some(doc) = doc else {
             continue;
         };
         if doc.kind.as_deref() != Some("ClusterConfiguration") {

@@ -33,7 +33,11 @@ pub fn from_inventory(
     inventory: &Path,
 ) -> Result<Vec<PluginSource>, PluginEntryError> {
     let base = inventory.parent().unwrap_or(Path::new("."));
-    let text = std::fs::read_to_string(inventory).unwrap_or_default();
+    let text = tarmac_checks::document::read_text(
+        inventory,
+        &tarmac_checks::document::DocumentLimits::INVENTORY,
+    )
+    .unwrap_or_default();
     let mut out = Vec::new();
     for entry in entries {
         let at = |reason: String| {

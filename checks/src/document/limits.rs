@@ -31,12 +31,13 @@ impl DocumentLimits {
     };
 
     /// A JSON report read back (`tarmac audit --baseline`, saved facts): a 1,000-node
-    /// full-mesh report is hundreds of MB, so this is the largest limit.
+    /// full-mesh report is hundreds of MB, so this is the largest limit. JSON has no
+    /// aliases and its parser keeps no events, so a report costs what its values do.
     pub const REPORT: DocumentLimits = DocumentLimits {
         what: "a tarmac report",
-        max_bytes: 1024 * MIB,
-        max_values: 64_000_000,
-        max_expanded_bytes: 1024 * MIB,
+        max_bytes: 512 * MIB,
+        max_values: 32_000_000,
+        max_expanded_bytes: 512 * MIB,
     };
 
     /// A plugin's test cases (`tarmac plugin test`) or `--config` JSON.

@@ -93,8 +93,9 @@ pub struct CheckArgs {
     /// repeatable. `--output json=r.json` is `--json r.json`.
     #[arg(long, value_name = "FORMAT=FILE")]
     pub output: Vec<String>,
-    /// A Wasm plugin (.wasm component, or a directory of them) to run beside the built-in
-    /// checks; repeatable.
+    /// A Wasm plugin to run beside the built-in checks: a .wasm file (component or WASI
+    /// command module), a directory of them, or oci://REGISTRY/REPO:TAG[@sha256:DIGEST];
+    /// repeatable.
     #[arg(long, value_name = "PATH")]
     pub plugin: Vec<PathBuf>,
     /// Report this check but do not let it fail the run; `all` ignores every check.

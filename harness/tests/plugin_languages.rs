@@ -290,42 +290,12 @@ fn reuse_toolchain(lang: &str, example: &Example, project: &Path, build: &mut Co
 /// `tarmac plugin new --lang <lang>`, its build.sh run as written, and `plugin test` on
 /// the case it comes with.
 fn scaffold_builds_and_passes_its_case(lang: &str, example: &Example) {
-    let dir = tempfile::tempdir().unwrap();
-    let project = dir.path().join(format!("cpu-count-{lang}"));
-    let new = tarmac()
-        .args(["plugin", "new", "--lang", lang])
-        .arg(&project)
-        .output()
-        .unwrap();
-    assert_eq!(new.status.code(), Some(0), "{}", text(&new));
-    let mut build = Command::new(project.join("build.sh"));
-    reuse_toolchain(lang, example, &project, &mut build);
-    let built = build.output().unwrap();
-    assert!(built.status.success(), "{lang} scaffold: {}", text(&built));
-    let wasm = project.join("plugin.wasm");
-    assert!(
-        wasm.is_file(),
-        "{lang} scaffold wrote no plugin.wasm: {}",
-        text(&built)
-    );
+    // A scaffold's component is new in every run: a temp cache, not the examples' one.
     let cache = tempfile::tempdir().unwrap();
-    let test = tarmac()
-        .env("TARMAC_PLUGIN_CACHE", cache.path())
-        .args(["plugin", "test"])
-        .arg(&wasm)
-        .arg(project.join("cases"))
-        .output()
-        .unwrap();
-    assert_eq!(
-        test.status.code(),
-        Some(0),
-        "{lang} scaffold: {}",
-        text(&test)
-    );
-    assert!(
-        String::from_utf8_lossy(&test.stdout).contains("1 cases, 1 passed, 0 failed"),
-        "{lang} scaffold: {}",
-        text(&test)
+    support::scaffold_builds_and_passes_its_case(
+        lang,
+        || support::tarmac(cache.path()),
+        |project, build| reuse_toolchain(lang, example, project, build),
     );
 }
 

@@ -15,10 +15,8 @@ use tarmac_checks::protocol::ProbeRequest;
 #[test]
 fn requested_files_sysctls_and_allowed_commands_reach_the_plugin() {
     let cache = tempfile::tempdir().unwrap();
-    let source = PluginSource {
-        path: support::faulty(),
-        config: serde_json::json!({ "fault": "requested" }),
-    };
+    let source = PluginSource::new(support::faulty())
+        .with_config(serde_json::json!({ "fault": "requested" }));
     let engine = PluginEngine::new()
         .unwrap()
         .with_cache_dir(Some(cache.path().to_owned()));

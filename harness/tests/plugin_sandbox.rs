@@ -24,14 +24,10 @@ fn run_fault(fault: &str) -> (Vec<Finding>, Vec<Finding>) {
     let cache = tempfile::tempdir().unwrap();
     let engine = engine(&cache);
     let limits = Limits::default();
-    let faulty = PluginSource {
-        path: support::faulty(),
-        config: serde_json::json!({ "fault": fault }),
-    };
-    let good = PluginSource {
-        path: support::hostname_scheme(),
-        config: serde_json::json!({ "pattern": "k8s-*-##" }),
-    };
+    let faulty =
+        PluginSource::new(support::faulty()).with_config(serde_json::json!({ "fault": fault }));
+    let good = PluginSource::new(support::hostname_scheme())
+        .with_config(serde_json::json!({ "pattern": "k8s-*-##" }));
     let plugins: Vec<_> = [faulty, good]
         .iter()
         .map(|s| loader::load(&engine, s, &limits).unwrap())
@@ -134,10 +130,8 @@ fn a_shorter_deadline_is_honoured() {
         deadline: Duration::from_millis(300),
         ..Limits::default()
     };
-    let source = PluginSource {
-        path: support::faulty(),
-        config: serde_json::json!({ "fault": "loop" }),
-    };
+    let source =
+        PluginSource::new(support::faulty()).with_config(serde_json::json!({ "fault": "loop" }));
     let plugin = loader::load(&engine, &source, &limits).unwrap();
     let nodes = saved_facts::read(&support::fixture("uniform.json")).unwrap();
     let started = Instant::now();

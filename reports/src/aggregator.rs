@@ -90,6 +90,7 @@ impl Aggregator {
                 }
             }
             EventKind::MeshFinished { reachability } => self.report.reachability = reachability,
+            EventKind::PluginsLoaded { plugins } => self.report.plugins.extend(plugins),
             EventKind::DriftComputed { findings, .. } => {
                 self.settle();
                 self.report.findings.extend(findings);

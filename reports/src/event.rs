@@ -66,6 +66,9 @@ pub enum EventKind {
     /// The node could not be checked; `error` says why, for a human. Emitted when it
     /// happens; the node's `node-finished` comes later.
     NodeFailed { node: String, error: String },
+    /// Every plugin the run loaded, before any of them is called: where each came from
+    /// and the digest of its bytes (the report's `plugins`).
+    PluginsLoaded { plugins: Vec<crate::PluginRun> },
     /// A plugin's log line (at most [`MAX_LOG_MESSAGE`] bytes); `node` for node-scoped
     /// calls.
     PluginLogged {
@@ -140,6 +143,7 @@ impl EventKind {
             EventKind::RunStarted { .. }
             | EventKind::MeshProgress { .. }
             | EventKind::MeshFinished { .. }
+            | EventKind::PluginsLoaded { .. }
             | EventKind::ClusterChecked { .. }
             | EventKind::DriftComputed { .. }
             | EventKind::RunFinished { .. } => None,

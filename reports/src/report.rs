@@ -24,6 +24,9 @@ pub struct Report {
     /// empty when no mesh ran.
     #[serde(default)]
     pub reachability: Vec<Reachability>,
+    /// Every plugin the run evaluated, with the digest of what ran; absent without plugins.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub plugins: Vec<crate::PluginRun>,
     pub summary: Summary,
 }
 
@@ -65,6 +68,7 @@ impl Report {
             nodes,
             findings,
             reachability: Vec::new(),
+            plugins: Vec::new(),
             summary,
         }
     }

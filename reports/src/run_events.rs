@@ -110,6 +110,11 @@ impl RunEvents {
         self.emit(EventKind::MeshFinished { reachability });
     }
 
+    /// `plugins-loaded`: what the run's plugins are, and the digests of their bytes.
+    pub fn plugins_loaded(&self, plugins: Vec<crate::PluginRun>) {
+        self.emit(EventKind::PluginsLoaded { plugins });
+    }
+
     /// `plugin-logged`, the message cut to [`MAX_LOG_MESSAGE`] bytes.
     pub fn plugin_logged(&self, plugin: &str, node: Option<&str>, level: &str, message: &str) {
         self.emit(EventKind::PluginLogged {

@@ -1,5 +1,6 @@
 //! The inventory's `plugins:` list: a Wasm plugin to run (a .wasm file or a directory of
-//! them, relative to the inventory file) and its settings, handed to the plugin as JSON.
+//! them, relative to the inventory file, or an `oci://` reference) and its settings, handed
+//! to the plugin as JSON.
 
 use serde::Deserialize;
 

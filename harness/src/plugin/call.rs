@@ -1,6 +1,7 @@
-//! One sandboxed call into a plugin: a fresh store with the memory cap and the epoch
-//! deadline, instantiated from the reused `PluginPre`, and a failure classified in words
-//! (timed out, out of memory, trapped) for the `error` finding.
+//! One sandboxed call into a component plugin: a fresh store with the memory cap and the
+//! epoch deadline, instantiated from the reused `PluginPre`, and a failure classified in
+//! words (timed out, out of memory, trapped) for the `error` finding; command plugins
+//! (`command.rs`) share the classification.
 
 use wasmtime::{Engine, Store, Trap};
 
@@ -13,10 +14,24 @@ use crate::plugin::limits::Limits;
 pub enum CallFailure {
     #[error("timed out after {0:?} in {1}()")]
     Timeout(std::time::Duration, &'static str),
+    /// The deadline passed while the plugin waited in a host call (a WASI sleep), where the
+    /// epoch cannot interrupt it.
+    #[error("timed out after {0:?} in {1}(), blocked in a WASI call")]
+    TimeoutBlocked(std::time::Duration, &'static str),
     #[error("exceeded its {0} MiB memory limit in {1}()")]
     Memory(usize, &'static str),
     #[error("trapped in {1}(): {0}")]
     Trap(String, &'static str),
+    /// A WASI command plugin's answer that breaks the JSON ABI.
+    #[error("returned invalid output in {1}(): {0}")]
+    Answer(String, &'static str),
+    /// The plugin answered with its own error where the call has no error case (describe).
+    #[error("reported an error in {1}(): {0}")]
+    Reported(String, &'static str),
+    /// The plugin targets an interface version this host does not support (named when
+    /// the plugin named one).
+    #[error("{0}")]
+    Refused(String, Option<String>),
 }
 
 /// The result of a call plus what the plugin logged meanwhile.
@@ -54,7 +69,7 @@ pub fn call<R>(
     CallOutput { result, log }
 }
 
-fn classify(e: &wasmtime::Error, limits: &Limits, what: &'static str) -> CallFailure {
+pub(crate) fn classify(e: &wasmtime::Error, limits: &Limits, what: &'static str) -> CallFailure {
     if let Some(Trap::Interrupt) = e.downcast_ref::<Trap>() {
         return CallFailure::Timeout(limits.deadline, what);
     }
@@ -72,7 +87,7 @@ fn classify(e: &wasmtime::Error, limits: &Limits, what: &'static str) -> CallFai
 }
 
 /// A trap's reason plus the last lines the plugin wrote to stderr (a panic message).
-fn with_stderr(failure: CallFailure, stderr: &[u8]) -> CallFailure {
+pub(crate) fn with_stderr(failure: CallFailure, stderr: &[u8]) -> CallFailure {
     let CallFailure::Trap(reason, what) = failure else {
         return failure;
     };

@@ -1,5 +1,5 @@
 //! The wasmtime engine tarmac runs plugins on (component model, epoch interruption), and
-//! the on-disk cache of precompiled components, keyed by the component's sha256 and the
+//! the on-disk cache of precompiled components and WASI command modules, keyed by the component's sha256 and the
 //! engine's compatibility hash so a stale artifact is never loaded.
 
 use std::hash::{Hash, Hasher};
@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 use wasmtime::component::Component;
-use wasmtime::{Config, Engine};
+use wasmtime::{Config, Engine, Module};
 
 use crate::plugin::error::PluginError;
 use crate::plugin::limits::EpochTicker;
@@ -72,29 +72,43 @@ impl PluginEngine {
         path: &Path,
         bytes: &[u8],
     ) -> Result<(Component, CacheOutcome), PluginError> {
+        self.artifact(path, bytes)
+    }
+
+    /// Loads the core module (a WASI command plugin) in `bytes`, like [`Self::component`].
+    pub fn module(&self, path: &Path, bytes: &[u8]) -> Result<(Module, CacheOutcome), PluginError> {
+        self.artifact(path, bytes)
+    }
+
+    fn artifact<A: Artifact>(
+        &self,
+        path: &Path,
+        bytes: &[u8],
+    ) -> Result<(A, CacheOutcome), PluginError> {
         let cached = self
             .cache_dir
             .as_ref()
             .map(|dir| dir.join(self.cache_name(bytes)));
         if let Some(file) = &cached
             && file.is_file()
-            && let Some(component) = self.deserialize(file)
+            && let Some(artifact) = A::from_cache(&self.engine, file)
         {
-            return Ok((component, CacheOutcome::Cached));
+            return Ok((artifact, CacheOutcome::Cached));
         }
-        let compiled =
-            self.engine
-                .precompile_component(bytes)
-                .map_err(|e| PluginError::Compile {
-                    path: path.to_owned(),
-                    reason: format!("{e:#}"),
-                })?;
+        let compiled = A::precompile(&self.engine, bytes).map_err(|e| PluginError::Compile {
+            path: path.to_owned(),
+            reason: format!("{e:#}"),
+        })?;
         if let Some(file) = &cached {
             // A cache that cannot be written only costs the next run a compilation.
             let _ = write_atomically(file, &compiled);
         }
-        let component = self.deserialize_bytes(path, &compiled)?;
-        Ok((component, CacheOutcome::Compiled))
+        let artifact =
+            A::from_fresh(&self.engine, &compiled).ok_or_else(|| PluginError::Compile {
+                path: path.to_owned(),
+                reason: "cannot load the freshly compiled artifact".to_owned(),
+            })?;
+        Ok((artifact, CacheOutcome::Compiled))
     }
 
     /// `<sha256 of the component>-<sha256 of the engine's compatibility hash>.cwasm`.
@@ -107,31 +121,50 @@ impl PluginEngine {
         let engine = hex(&hasher.0.finalize()[..12]);
         format!("{component}-{engine}.cwasm")
     }
+}
 
-    #[allow(unsafe_code)]
-    fn deserialize(&self, file: &Path) -> Option<Component> {
-        // SAFETY: `deserialize_file` trusts its input to be wasmtime's own output. The only
-        // files read here are ones this engine configuration wrote into tarmac's cache
-        // directory, named by the sha256 of their source component and the engine's
-        // compatibility hash, so a file from another wasmtime version or configuration is
-        // never looked up; wasmtime additionally checks the artifact's header and rejects
-        // a mismatch (then we recompile).
-        unsafe { Component::deserialize_file(&self.engine, file) }.ok()
+/// A compiled plugin: a component or a core module, precompiled and cached alike.
+trait Artifact: Sized {
+    fn precompile(engine: &Engine, bytes: &[u8]) -> wasmtime::Result<Vec<u8>>;
+    /// An artifact this engine configuration wrote into the cache; `None` when unusable.
+    fn from_cache(engine: &Engine, file: &Path) -> Option<Self>;
+    /// The output of `precompile` on this very engine, a moment ago in this process.
+    fn from_fresh(engine: &Engine, compiled: &[u8]) -> Option<Self>;
+}
+
+// SAFETY (both impls): `deserialize_file` and `deserialize` trust their input to be
+// wasmtime's own output. The only files read are ones this engine configuration wrote into
+// tarmac's cache directory, named by the sha256 of their source and the engine's
+// compatibility hash, so a file from another wasmtime version or configuration is never
+// looked up; wasmtime additionally checks the artifact's header and rejects a mismatch (then
+// we recompile). Fresh bytes come from `precompile` on the same engine in this process.
+#[allow(unsafe_code)]
+impl Artifact for Component {
+    fn precompile(engine: &Engine, bytes: &[u8]) -> wasmtime::Result<Vec<u8>> {
+        engine.precompile_component(bytes)
     }
 
-    fn deserialize_bytes(&self, path: &Path, compiled: &[u8]) -> Result<Component, PluginError> {
-        self.deserialize_fresh(compiled)
-            .ok_or_else(|| PluginError::Compile {
-                path: path.to_owned(),
-                reason: "cannot load the freshly compiled artifact".to_owned(),
-            })
+    fn from_cache(engine: &Engine, file: &Path) -> Option<Self> {
+        unsafe { Component::deserialize_file(engine, file) }.ok()
     }
 
-    #[allow(unsafe_code)]
-    fn deserialize_fresh(&self, compiled: &[u8]) -> Option<Component> {
-        // SAFETY: `compiled` is the output of `precompile_component` on this very engine,
-        // produced a moment ago in this process.
-        unsafe { Component::deserialize(&self.engine, compiled) }.ok()
+    fn from_fresh(engine: &Engine, compiled: &[u8]) -> Option<Self> {
+        unsafe { Component::deserialize(engine, compiled) }.ok()
+    }
+}
+
+#[allow(unsafe_code)]
+impl Artifact for Module {
+    fn precompile(engine: &Engine, bytes: &[u8]) -> wasmtime::Result<Vec<u8>> {
+        engine.precompile_module(bytes)
+    }
+
+    fn from_cache(engine: &Engine, file: &Path) -> Option<Self> {
+        unsafe { Module::deserialize_file(engine, file) }.ok()
+    }
+
+    fn from_fresh(engine: &Engine, compiled: &[u8]) -> Option<Self> {
+        unsafe { Module::deserialize(engine, compiled) }.ok()
     }
 }
 

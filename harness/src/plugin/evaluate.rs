@@ -6,7 +6,6 @@ use rayon::prelude::*;
 use tarmac_checks::{Finding, Status};
 
 use crate::plugin::bindings::{self as wit, Scope};
-use crate::plugin::call::call;
 use crate::plugin::engine::PluginEngine;
 use crate::plugin::host::LogLine;
 use crate::plugin::input::PluginNode;
@@ -44,7 +43,8 @@ fn evaluate_one(
     nodes: &[PluginNode],
     limits: &Limits,
 ) -> (Vec<Finding>, Vec<PluginLog>) {
-    let (Some(pre), Some(metadata), None) = (&plugin.pre, &plugin.metadata, &plugin.problem) else {
+    let (Some(runner), Some(metadata), None) = (&plugin.runner, &plugin.metadata, &plugin.problem)
+    else {
         let reason = plugin.problem.as_deref().unwrap_or("could not be loaded");
         return (vec![plugin_error(plugin, None, reason)], Vec::new());
     };
@@ -63,9 +63,7 @@ fn evaluate_one(
                 .map(|n| n.to_wit(&metadata.requirements))
                 .collect();
             let config = plugin.config_text.as_str();
-            let out = call(&engine.engine, pre, limits, "check", |store, p| {
-                p.call_check(store, &input, config)
-            });
+            let out = runner.check(&engine.engine, limits, metadata.scope, input, config);
             let logs = out
                 .log
                 .into_iter()
@@ -171,11 +169,11 @@ pub fn plugin_error(plugin: &LoadedPlugin, node: Option<&str>, reason: &str) -> 
     Finding::error(
         &plugin.id,
         node,
-        format!("plugin {} ({}) {reason}", plugin.id, plugin.path.display()),
+        format!("plugin {} ({}) {reason}", plugin.id, plugin.label()),
     )
     .with_remediation("fix or remove the plugin; the other checks ran as usual")
     .with_detail("plugin", plugin.id.clone())
-    .with_detail("plugin_path", plugin.path.display().to_string())
+    .with_detail("plugin_path", plugin.label())
     .with_detail("reason", reason.to_owned())
 }
 

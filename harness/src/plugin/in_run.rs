@@ -3,7 +3,7 @@
 //! Nothing here can stop the run: every failure is an `error` finding.
 
 use tarmac_checks::{Finding, NodeFacts, NodeSpec};
-use tarmac_reports::RunEvents;
+use tarmac_reports::{PluginRun, RunEvents};
 
 use crate::plugin::engine::PluginEngine;
 use crate::plugin::evaluate::evaluate_plugins;
@@ -13,7 +13,8 @@ use crate::plugin::limits::Limits;
 use crate::plugin::loader::{PluginSource, load};
 
 /// The findings of every plugin in `sources` over `checked`; empty without plugins.
-/// What the plugins log is said on `events` (`plugin-logged`).
+/// What ran (each plugin's source and digest, for the report's `plugins`) is said on
+/// `events` (`plugins-loaded`), and so is what the plugins log (`plugin-logged`).
 pub async fn plugin_findings(
     sources: &[PluginSource],
     checked: &[(&NodeSpec, &NodeFacts)],
@@ -67,6 +68,7 @@ fn evaluate_blocking(
             Err(e) => findings.push(engine_failure(source, &e.to_string())),
         }
     }
+    events.plugins_loaded(plugins.iter().map(plugin_run).collect());
     let (found, logs) = evaluate_plugins(&engine, &plugins, nodes, &limits);
     for log in logs {
         let level = level_name(log.line.level);
@@ -76,6 +78,18 @@ fn evaluate_blocking(
     findings
 }
 
+/// What the report records of a loaded plugin.
+pub fn plugin_run(plugin: &crate::plugin::LoadedPlugin) -> PluginRun {
+    PluginRun {
+        id: plugin.id.clone(),
+        source: plugin.label(),
+        digest: plugin.digest.clone(),
+        manifest_digest: plugin.pinned.as_ref().map(|p| p.manifest_digest.clone()),
+        abi: plugin.abi.map(|a| a.as_str().to_owned()),
+        interface: plugin.interface.clone(),
+    }
+}
+
 /// A plugin that could not even be read: named by its file.
 fn engine_failure(source: &PluginSource, reason: &str) -> Finding {
     let stem = source
@@ -83,12 +97,13 @@ fn engine_failure(source: &PluginSource, reason: &str) -> Finding {
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default();
+    let label = source.label();
     Finding::error(
         &format!("plugin.{stem}"),
         None,
-        format!("plugin {}: {reason}", source.path.display()),
+        format!("plugin {label}: {reason}"),
     )
-    .with_detail("plugin_path", source.path.display().to_string())
+    .with_detail("plugin_path", label)
 }
 
 fn role_name(role: &tarmac_checks::Role) -> String {

@@ -1,5 +1,6 @@
-//! `tarmac plugin new|run|test|inspect`: the plugin author's kit. Works on saved facts, so
-//! a plugin is developed and tested in CI without a cluster.
+//! `tarmac plugin new|run|test|inspect|push|pull`: the plugin author's kit. Works on saved
+//! facts, so a plugin is developed and tested in CI without a cluster; push and pull move
+//! it through an OCI registry.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -8,15 +9,19 @@ use clap::{Args, Subcommand, ValueEnum};
 use tarmac_checks::{Finding, Status};
 
 use crate::exit::Exit;
-use crate::plugin::bindings::{self as wit, WIT_TEXT, WIT_WORLD};
+use crate::plugin::bindings::{self as wit, WIT_TEXT};
 use crate::plugin::cases;
 use crate::plugin::engine::PluginEngine;
 use crate::plugin::evaluate::evaluate_plugins;
 use crate::plugin::host::level_name;
+use crate::plugin::interface;
 use crate::plugin::limits::Limits;
 use crate::plugin::loader::{LoadedPlugin, PluginSource, expand_path, load};
+use crate::plugin::oci::{BlobStore, OciError, OciRef, Registry};
+use crate::plugin::runner::Abi;
 use crate::plugin::saved_facts;
 use crate::plugin::scaffold;
+use crate::plugin::sources::OciResolver;
 
 #[derive(Debug, Clone, Args)]
 pub struct PluginArgs {
@@ -32,8 +37,12 @@ pub enum PluginCommand {
     Run(RunArgs),
     /// Run a plugin against declarative cases; exits 1 on any mismatch.
     Test(TestArgs),
-    /// Show a plugin's metadata, requirements and the WIT world it targets.
+    /// Show a plugin's ABI, the interface version it targets, metadata and requirements.
     Inspect(InspectArgs),
+    /// Push a plugin to an OCI registry as a Wasm artifact; prints its digest-pinned reference.
+    Push(PushArgs),
+    /// Pull a plugin from an OCI registry into the local store; prints where and its digests.
+    Pull(PullArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -42,6 +51,10 @@ pub enum Lang {
     C,
     Python,
     Js,
+    /// A WASI command module (GOOS=wasip1 GOARCH=wasm) speaking the JSON ABI.
+    Go,
+    /// A WASI command module (zig -target wasm32-wasi) speaking the JSON ABI.
+    Zig,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -54,8 +67,28 @@ pub struct NewArgs {
 }
 
 #[derive(Debug, Clone, Args)]
+pub struct PushArgs {
+    /// The plugin (.wasm component or WASI command module).
+    pub plugin: PathBuf,
+    /// Where to push it: REGISTRY/REPO:TAG (with or without oci://).
+    pub reference: String,
+    /// Talk plain HTTP to the registry (a loopback registry always gets HTTP).
+    #[arg(long)]
+    pub plain_http: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PullArgs {
+    /// REGISTRY/REPO:TAG or REGISTRY/REPO@sha256:DIGEST (with or without oci://).
+    pub reference: String,
+    /// Talk plain HTTP to the registry (a loopback registry always gets HTTP).
+    #[arg(long)]
+    pub plain_http: bool,
+}
+
+#[derive(Debug, Clone, Args)]
 pub struct RunArgs {
-    /// Plugin components (.wasm files, or directories of them), run in one process.
+    /// Plugins (.wasm files, directories of them, or oci:// references), run in one process.
     #[arg(required = true, value_name = "PLUGIN")]
     pub plugins: Vec<PathBuf>,
     /// Saved facts: `tarmac facts` output, a JSON report, or one node's facts.
@@ -72,7 +105,7 @@ pub struct RunArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct TestArgs {
-    /// The plugin component (.wasm).
+    /// The plugin (.wasm component or WASI command module, or an oci:// reference).
     pub plugin: PathBuf,
     /// Directory of case files (*.yaml, *.yml, *.json).
     pub cases: PathBuf,
@@ -80,7 +113,7 @@ pub struct TestArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct InspectArgs {
-    /// The plugin component (.wasm).
+    /// The plugin (.wasm component or WASI command module, or an oci:// reference).
     pub plugin: PathBuf,
     /// Also print where the compiled artifact is cached and whether this load compiled.
     #[arg(short, long)]
@@ -109,7 +142,51 @@ pub fn execute(args: &PluginArgs) -> anyhow::Result<Exit> {
         PluginCommand::Run(a) => run(a),
         PluginCommand::Test(a) => test(a),
         PluginCommand::Inspect(a) => inspect(a),
+        PluginCommand::Push(a) => push(a),
+        PluginCommand::Pull(a) => pull(a),
     }
+}
+
+fn push(a: &PushArgs) -> anyhow::Result<Exit> {
+    let target = OciRef::parse(&a.reference)?;
+    if target.digest().is_some() {
+        anyhow::bail!("push to a tag (REGISTRY/REPO:TAG), not to a digest: {target}");
+    }
+    let pinned = Registry::new(a.plain_http)?.push(&a.plugin, &target)?;
+    println!("pushed {} as {pinned}", a.plugin.display());
+    Ok(Exit::Success)
+}
+
+fn pull(a: &PullArgs) -> anyhow::Result<Exit> {
+    let r = OciRef::parse(&a.reference)?;
+    let store = open_store()?;
+    let pulled = Registry::new(a.plain_http)?.pull(&r, &store)?;
+    if let Some(note) = &pulled.note {
+        eprintln!("warning: {note}");
+    }
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "pulled:   {}", r.pinned_to(&pulled.manifest_digest))?;
+    writeln!(out, "manifest: {}", pulled.manifest_digest)?;
+    writeln!(out, "wasm:     {}", pulled.digest)?;
+    writeln!(out, "stored:   {}", pulled.path.display())?;
+    Ok(Exit::Success)
+}
+
+fn open_store() -> Result<BlobStore, OciError> {
+    let root = BlobStore::default_root().ok_or_else(|| OciError::Store {
+        path: PathBuf::from("~/.cache/tarmac/plugins/oci"),
+        reason: "no cache directory: set TARMAC_PLUGIN_CACHE or HOME".to_owned(),
+    })?;
+    BlobStore::open(root)
+}
+
+/// One PLUGIN argument: a path, or an OCI reference resolved into the store.
+fn one_source(plugin: &Path, config: serde_json::Value) -> anyhow::Result<PluginSource> {
+    let text = plugin.to_string_lossy();
+    if OciRef::is_oci(&text) {
+        return Ok(OciResolver::default().source(&text, config)?);
+    }
+    Ok(PluginSource::new(plugin.to_owned()).with_config(config))
 }
 
 fn parse_config(text: &str) -> anyhow::Result<serde_json::Value> {
@@ -118,14 +195,11 @@ fn parse_config(text: &str) -> anyhow::Result<serde_json::Value> {
 
 fn load_one(
     engine: &PluginEngine,
-    path: &Path,
+    source: &PluginSource,
     config: serde_json::Value,
     limits: &Limits,
 ) -> anyhow::Result<LoadedPlugin> {
-    let source = PluginSource {
-        path: path.to_owned(),
-        config,
-    };
+    let source = source.clone().with_config(config);
     Ok(load(engine, &source, limits)?)
 }
 
@@ -145,16 +219,23 @@ fn run_sources(a: &RunArgs) -> anyhow::Result<Vec<PluginSource>> {
         );
     }
     let mut sources = Vec::new();
+    let mut oci = OciResolver::default();
     for (i, path) in a.plugins.iter().enumerate() {
         let shared = configs.len() == 1;
         let config = configs
             .get(if shared { 0 } else { i })
             .cloned()
             .unwrap_or_else(|| serde_json::json!({}));
-        sources.extend(expand_path(path)?.into_iter().map(|path| PluginSource {
-            path,
-            config: config.clone(),
-        }));
+        let text = path.to_string_lossy();
+        if OciRef::is_oci(&text) {
+            sources.push(oci.source(&text, config)?);
+            continue;
+        }
+        sources.extend(
+            expand_path(path)?
+                .into_iter()
+                .map(|path| PluginSource::new(path).with_config(config.clone())),
+        );
     }
     Ok(sources)
 }
@@ -205,12 +286,13 @@ pub fn finding_line(f: &Finding) -> String {
 
 fn test(a: &TestArgs) -> anyhow::Result<Exit> {
     let cases = cases::read_dir(&a.cases)?;
+    let source = one_source(&a.plugin, serde_json::json!({}))?;
     let engine = PluginEngine::new()?;
     let limits = Limits::default();
     let mut failed = 0;
     let mut out = std::io::stdout().lock();
     for case in &cases {
-        let plugin = load_one(&engine, &a.plugin, case.config.clone(), &limits)?;
+        let plugin = load_one(&engine, &source, case.config.clone(), &limits)?;
         let (findings, _) =
             evaluate_plugins(&engine, std::slice::from_ref(&plugin), &case.nodes, &limits);
         let mismatches = case.mismatches(&findings);
@@ -241,18 +323,20 @@ fn test(a: &TestArgs) -> anyhow::Result<Exit> {
 }
 
 fn inspect(a: &InspectArgs) -> anyhow::Result<Exit> {
-    let engine = PluginEngine::new()?;
-    let limits = Limits::default();
-    let bytes = std::fs::read(&a.plugin)
-        .map_err(|e| anyhow::anyhow!("cannot read plugin {}: {e}", a.plugin.display()))?;
     let config = match &a.config {
         Some(text) => parse_config(text)?,
         None => serde_json::json!({}),
     };
-    let plugin = load_one(&engine, &a.plugin, config, &limits)?;
+    let source = one_source(&a.plugin, serde_json::json!({}))?;
+    let engine = PluginEngine::new()?;
+    let limits = Limits::default();
+    let bytes = std::fs::read(&source.path)
+        .map_err(|e| anyhow::anyhow!("cannot read plugin {}: {e}", source.path.display()))?;
+    let plugin = load_one(&engine, &source, config, &limits)?;
     let mut out = std::io::stdout().lock();
-    writeln!(out, "plugin:      {}", a.plugin.display())?;
-    writeln!(out, "world:       {WIT_WORLD}")?;
+    writeln!(out, "plugin:      {}", plugin.label())?;
+    writeln!(out, "digest:      {}", plugin.digest)?;
+    write_abi(&mut out, &plugin)?;
     match &plugin.metadata {
         Some(m) => write_metadata(&mut out, m)?,
         None => writeln!(out, "metadata:    unavailable")?,
@@ -283,6 +367,32 @@ fn inspect(a: &InspectArgs) -> anyhow::Result<Exit> {
     } else {
         Exit::Failed
     })
+}
+
+/// Which ABI the plugin speaks and which interface version it targets.
+fn write_abi(out: &mut impl Write, plugin: &LoadedPlugin) -> std::io::Result<()> {
+    let abi = match plugin.abi {
+        Some(Abi::Component) => "component (tarmac:check WIT world)",
+        Some(Abi::WasiCommand) => "wasi-command (WASI preview 1, JSON on stdin/stdout)",
+        None => "none: not a WebAssembly binary",
+    };
+    writeln!(out, "abi:         {abi}")?;
+    let target = plugin.interface.as_deref().unwrap_or("unknown");
+    writeln!(
+        out,
+        "interface:   {target} (this tarmac supports {})",
+        interface::supported()
+    )?;
+    // A component targets the package's `plugin` world at that version.
+    if let (Some(Abi::Component), Some(version)) = (
+        plugin.abi,
+        target
+            .strip_prefix(interface::PACKAGE)
+            .and_then(|v| v.strip_prefix('@')),
+    ) {
+        writeln!(out, "world:       {}/plugin@{version}", interface::PACKAGE)?;
+    }
+    Ok(())
 }
 
 /// validate-config's answer on the `--config` an author gave.

@@ -75,8 +75,17 @@ impl EpochTicker {
         let thread = std::thread::Builder::new()
             .name("tarmac-plugin-epoch".to_owned())
             .spawn(move || {
+                // park_timeout, not sleep: Drop unparks the thread, so a process does not
+                // wait out the rest of a tick (up to 50 ms) before it can exit. A spurious
+                // wake-up parks again for what is left of the tick.
                 while !flag.load(Ordering::Relaxed) {
-                    std::thread::sleep(EPOCH_TICK);
+                    let tick = std::time::Instant::now() + EPOCH_TICK;
+                    while let Some(left) = tick.checked_duration_since(std::time::Instant::now())
+                        && !left.is_zero()
+                        && !flag.load(Ordering::Relaxed)
+                    {
+                        std::thread::park_timeout(left);
+                    }
                     engine.increment_epoch();
                 }
             })
@@ -92,6 +101,7 @@ impl Drop for EpochTicker {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
         if let Some(thread) = self.thread.take() {
+            thread.thread().unpark();
             let _ = thread.join();
         }
     }

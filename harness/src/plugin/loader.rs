@@ -1,15 +1,21 @@
 //! Finding and loading plugins: `--plugin PATH` (a .wasm file or a directory of them) and
-//! the inventory's `plugins:` entries, each compiled (or taken from the cache), linked into
-//! a reusable `PluginPre`, described, and its config validated.
+//! the inventory's `plugins:` entries, each compiled (or taken from the cache), checked for
+//! the interface version it targets, linked into a reusable pre-instance (a component's
+//! `PluginPre`, a command module's `InstancePre`), described, and its config validated.
 
 use std::path::{Path, PathBuf};
 
-use crate::plugin::bindings::{Metadata, PluginPre};
-use crate::plugin::call::call;
+use sha2::{Digest, Sha256};
+
+use crate::plugin::bindings::{Metadata, PluginPre, v0_1};
+use crate::plugin::call::CallFailure;
+use crate::plugin::command;
 use crate::plugin::engine::{CacheOutcome, PluginEngine};
 use crate::plugin::error::PluginError;
-use crate::plugin::host::{HostState, linker};
+use crate::plugin::host::linker;
+use crate::plugin::interface;
 use crate::plugin::limits::Limits;
+use crate::plugin::runner::{Abi, ComponentPre, Runner};
 
 /// A plugin to load and the config the operator gave it.
 #[derive(Debug, Clone, PartialEq)]
@@ -17,6 +23,20 @@ pub struct PluginSource {
     pub path: PathBuf,
     /// The plugin's settings; `{}` when none were given.
     pub config: serde_json::Value,
+    /// Where the file came from when it is not the operator's own path: an OCI reference,
+    /// pinned to the digest its bytes must have on every load.
+    pub pinned: Option<Pinned>,
+}
+
+/// An OCI plugin as resolved for this run: its reference and its content's digest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pinned {
+    /// As the operator wrote it, e.g. `oci://localhost:5000/site/kernel:1.0`.
+    pub reference: String,
+    /// The manifest's digest, `sha256:<hex>`: what the reference resolved to.
+    pub manifest_digest: String,
+    /// The wasm layer's digest, `sha256:<hex>`: what the cached file must hash to.
+    pub digest: String,
 }
 
 impl PluginSource {
@@ -24,7 +44,22 @@ impl PluginSource {
         Self {
             path,
             config: serde_json::Value::Object(serde_json::Map::new()),
+            pinned: None,
         }
+    }
+
+    /// The path, or the OCI reference it was pulled from: what the operator wrote.
+    pub fn label(&self) -> String {
+        match &self.pinned {
+            Some(p) => p.reference.clone(),
+            None => self.path.display().to_string(),
+        }
+    }
+
+    /// The same plugin with `config`.
+    pub fn with_config(mut self, config: serde_json::Value) -> Self {
+        self.config = config;
+        self
     }
 }
 
@@ -32,13 +67,21 @@ impl PluginSource {
 /// was rejected, or describe() failed), and is reported as one `error` finding.
 pub struct LoadedPlugin {
     pub path: PathBuf,
+    /// `sha256:<hex>` of the plugin's bytes, as the report records it.
+    pub digest: String,
+    /// The OCI reference it was pulled from, if any.
+    pub pinned: Option<Pinned>,
+    /// The binary interface its header declares; `None` when it is no wasm at all.
+    pub abi: Option<Abi>,
+    /// The interface version it targets, e.g. `tarmac:check@0.1.0`, once known.
+    pub interface: Option<String>,
     /// The id findings about this plugin carry: its declared id, or `plugin.<file stem>`
     /// when describe() did not answer.
     pub id: String,
     pub metadata: Option<Metadata>,
     pub config_text: String,
     pub cache: CacheOutcome,
-    pub pre: Option<PluginPre<HostState>>,
+    pub runner: Option<Runner>,
     pub problem: Option<String>,
     /// What validate-config said of `config_text`: `None` when it was not asked (the
     /// plugin did not load or describe itself), `Err` with the plugin's reason or the
@@ -46,11 +89,22 @@ pub struct LoadedPlugin {
     pub config_verdict: Option<Result<(), String>>,
 }
 
+impl LoadedPlugin {
+    /// The path, or the OCI reference it was pulled from: what the operator wrote.
+    pub fn label(&self) -> String {
+        match &self.pinned {
+            Some(p) => p.reference.clone(),
+            None => self.path.display().to_string(),
+        }
+    }
+}
+
 impl std::fmt::Debug for LoadedPlugin {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("LoadedPlugin")
             .field("path", &self.path)
             .field("id", &self.id)
+            .field("abi", &self.abi)
             .field("cache", &self.cache)
             .field("problem", &self.problem)
             .finish_non_exhaustive()
@@ -83,8 +137,9 @@ pub fn expand_path(path: &Path) -> Result<Vec<PathBuf>, PluginError> {
     Ok(files)
 }
 
-/// Loads one plugin. `Err` only when its file cannot be read (a usage error, reported
-/// before any node is touched); every later problem is kept in `problem`.
+/// Loads one plugin. `Err` only when its file cannot be read or does not hold the bytes
+/// its pinned digest names (usage errors, reported before any node is touched); every
+/// later problem is kept in `problem`.
 pub fn load(
     engine: &PluginEngine,
     source: &PluginSource,
@@ -94,6 +149,17 @@ pub fn load(
         path: source.path.clone(),
         source: e,
     })?;
+    let digest = format!("sha256:{}", hex(&Sha256::digest(&bytes)));
+    if let Some(pinned) = &source.pinned
+        && pinned.digest != digest
+    {
+        return Err(PluginError::DigestMismatch {
+            path: source.path.clone(),
+            reference: pinned.reference.clone(),
+            expected: pinned.digest.clone(),
+            actual: digest,
+        });
+    }
     let stem = source
         .path
         .file_stem()
@@ -101,57 +167,95 @@ pub fn load(
         .unwrap_or_else(|| "unnamed".to_owned());
     let mut plugin = LoadedPlugin {
         path: source.path.clone(),
+        digest,
+        pinned: source.pinned.clone(),
+        abi: None,
+        interface: None,
         id: format!("plugin.{stem}"),
         metadata: None,
         config_text: source.config.to_string(),
         cache: CacheOutcome::Compiled,
-        pre: None,
+        runner: None,
         problem: None,
         config_verdict: None,
     };
-    match prepare(engine, &source.path, &bytes) {
-        Ok((pre, cache)) => {
-            plugin.cache = cache;
-            plugin.pre = Some(pre);
-        }
-        Err(e) => {
-            plugin.problem = Some(e.to_string());
-            return Ok(plugin);
-        }
+    if let Err(problem) = prepare(engine, &mut plugin, &bytes) {
+        plugin.problem = Some(problem);
+        return Ok(plugin);
     }
     describe_and_validate(engine, &mut plugin, limits);
     Ok(plugin)
 }
 
-fn prepare(
+/// Compiles and links the plugin for its ABI; `Err` is the problem in words.
+fn prepare(engine: &PluginEngine, plugin: &mut LoadedPlugin, bytes: &[u8]) -> Result<(), String> {
+    let abi = Abi::detect(bytes)?;
+    plugin.abi = Some(abi);
+    let path = plugin.path.clone();
+    let runner = match abi {
+        Abi::Component => {
+            let (component, cache) = engine.component(&path, bytes).map_err(|e| e.to_string())?;
+            plugin.cache = cache;
+            let target = interface::component_target(&engine.engine, &component);
+            if let Some(version) = &target {
+                plugin.interface = Some(format!("{}@{version}", interface::PACKAGE));
+                interface::line_of(version)?;
+            }
+            Runner::Component(ComponentPre::V0_1(link_v0_1(engine, &path, &component)?))
+        }
+        Abi::WasiCommand => {
+            let (module, cache) = engine.module(&path, bytes).map_err(|e| e.to_string())?;
+            plugin.cache = cache;
+            let pre = command::prepare(&engine.engine, &module).map_err(|reason| {
+                PluginError::Link {
+                    path: path.clone(),
+                    reason,
+                }
+                .to_string()
+            })?;
+            Runner::Command(pre)
+        }
+    };
+    plugin.runner = Some(runner);
+    Ok(())
+}
+
+fn link_v0_1(
     engine: &PluginEngine,
     path: &Path,
-    bytes: &[u8],
-) -> Result<(PluginPre<HostState>, CacheOutcome), PluginError> {
-    let (component, cache) = engine.component(path, bytes)?;
-    let link_error = |e: wasmtime::Error| PluginError::Link {
-        path: path.to_owned(),
-        reason: format!("{e:#}"),
+    component: &wasmtime::component::Component,
+) -> Result<PluginPre<crate::plugin::host::HostState>, String> {
+    let link_error = |e: wasmtime::Error| {
+        PluginError::Link {
+            path: path.to_owned(),
+            reason: format!("{e:#}"),
+        }
+        .to_string()
     };
-    let instance_pre = linker(&engine.engine)?
-        .instantiate_pre(&component)
+    let instance_pre = linker(&engine.engine)
+        .map_err(|e| e.to_string())?
+        .instantiate_pre(component)
         .map_err(link_error)?;
-    let pre = PluginPre::new(instance_pre).map_err(link_error)?;
-    Ok((pre, cache))
+    v0_1::PluginPre::new(instance_pre).map_err(link_error)
 }
 
 fn describe_and_validate(engine: &PluginEngine, plugin: &mut LoadedPlugin, limits: &Limits) {
-    let Some(pre) = &plugin.pre else { return };
-    let described = call(&engine.engine, pre, limits, "describe", |store, p| {
-        p.call_describe(store)
-    });
-    let metadata = match described.result {
-        Ok(metadata) => metadata,
+    let Some(runner) = &plugin.runner else { return };
+    let described = runner.describe(&engine.engine, limits);
+    let described = match described.result {
+        Ok(described) => described,
         Err(failure) => {
+            if let CallFailure::Refused(_, Some(target)) = &failure {
+                plugin.interface = Some(target.clone());
+            }
             plugin.problem = Some(failure.to_string());
             return;
         }
     };
+    if let Some(target) = described.interface {
+        plugin.interface = Some(target);
+    }
+    let metadata = described.metadata;
     if let Err(reason) = check_metadata(&metadata) {
         plugin.problem = Some(format!("describe() returned {reason}"));
         return;
@@ -159,13 +263,7 @@ fn describe_and_validate(engine: &PluginEngine, plugin: &mut LoadedPlugin, limit
     plugin.id = metadata.id.clone();
     plugin.metadata = Some(metadata);
     let config = plugin.config_text.clone();
-    let validated = call(
-        &engine.engine,
-        pre,
-        limits,
-        "validate-config",
-        |store, p| p.call_validate_config(store, &config),
-    );
+    let validated = runner.validate_config(&engine.engine, limits, &config);
     let (problem, verdict) = match validated.result {
         Ok(Ok(())) => (None, Ok(())),
         Ok(Err(reason)) => (
@@ -176,6 +274,10 @@ fn describe_and_validate(engine: &PluginEngine, plugin: &mut LoadedPlugin, limit
     };
     plugin.problem = problem;
     plugin.config_verdict = Some(verdict);
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// A check id is what users type into `--ignore`: keep it short and plain.

@@ -1,5 +1,6 @@
 //! `tarmac plugin new`: writes a plugin project that builds as is, from the templates in
-//! `templates/` (one directory per language), with the WIT package copied in.
+//! `templates/` (one directory per language), with the WIT package (components) or the JSON
+//! ABI's schema (WASI command modules) copied in.
 
 use std::path::{Path, PathBuf};
 
@@ -73,8 +74,33 @@ fn templates(lang: Lang) -> Vec<Template> {
             template!("fixtures/node.json", "common/fixture.json"),
             template!("cases/pass.yaml", "common/pass.yaml"),
         ],
+        Lang::Go => vec![
+            template!("go.mod", "go/go.mod"),
+            template!("main.go", "go/main.go"),
+            template!("build.sh", "go/build.sh", exec),
+            template!("fixtures/node.json", "common/fixture.json"),
+            template!("cases/pass.yaml", "common/pass.yaml"),
+        ],
+        Lang::Zig => vec![
+            template!("main.zig", "zig/main.zig"),
+            template!("build.sh", "zig/build.sh", exec),
+            template!("fixtures/node.json", "common/fixture.json"),
+            template!("cases/pass.yaml", "common/pass.yaml"),
+        ],
     }
 }
+
+/// Component languages bind to the WIT package; WASI command languages speak its JSON ABI,
+/// whose schema they get instead.
+fn interface_file(lang: Lang) -> (&'static str, &'static str) {
+    match lang {
+        Lang::Go | Lang::Zig => ("plugin-abi.schema.json", JSON_ABI_SCHEMA),
+        Lang::Rust | Lang::C | Lang::Python | Lang::Js => ("wit/tarmac-check.wit", WIT_TEXT),
+    }
+}
+
+/// The JSON ABI's schema (generated from wit/ by the json_abi_schema test).
+pub const JSON_ABI_SCHEMA: &str = include_str!("../../../docs/plugin-abi.schema.json");
 
 /// Creates the project in `dir` and returns the files written.
 pub fn create(lang: Lang, dir: &Path) -> Result<Vec<PathBuf>, ScaffoldError> {
@@ -98,11 +124,8 @@ pub fn create(lang: Lang, dir: &Path) -> Result<Vec<PathBuf>, ScaffoldError> {
         .into_iter()
         .map(|t| (t.path.to_owned(), fill(t.text, &name), t.executable))
         .collect();
-    files.push((
-        "wit/tarmac-check.wit".to_owned(),
-        WIT_TEXT.to_owned(),
-        false,
-    ));
+    let (interface_path, interface_text) = interface_file(lang);
+    files.push((interface_path.to_owned(), interface_text.to_owned(), false));
     for (rel, text, executable) in files {
         let path = dir.join(rel);
         write(&path, &text, executable)?;

@@ -1,12 +1,80 @@
-//! Which plugins a run loads: `--plugin PATH` flags and the inventory's `plugins:` list,
-//! each expanded (a directory means every .wasm inside it) and checked to exist before any
-//! node is touched.
+//! Which plugins a run loads: `--plugin PATH|oci://REF` flags and the inventory's
+//! `plugins:` list, each expanded (a directory means every .wasm inside it) and checked to
+//! exist before any node is touched. An OCI reference is resolved here, once per run (a tag
+//! asks the registry once, however often it is named), into the local store; the source
+//! then names the stored file and pins the digest it must hash to on every load.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
 
 use crate::inventory::PluginEntry;
 use crate::plugin::error::PluginError;
-use crate::plugin::loader::{PluginSource, expand_path};
+use crate::plugin::loader::{Pinned, PluginSource, expand_path};
+use crate::plugin::oci::{BlobStore, OciError, OciRef, Pulled, Registry};
+
+/// Resolves the run's OCI references; the registry client is built on the first one.
+#[derive(Debug, Default)]
+pub struct OciResolver {
+    client: Option<(Registry, BlobStore)>,
+}
+
+/// What each reference resolved to in this process: a tag is asked once per run, whether
+/// the inventory, `--plugin` or both name it.
+fn resolved() -> &'static Mutex<HashMap<String, Pulled>> {
+    static RESOLVED: OnceLock<Mutex<HashMap<String, Pulled>>> = OnceLock::new();
+    RESOLVED.get_or_init(Mutex::default)
+}
+
+impl OciResolver {
+    /// The source for `text` (an `oci://` reference) with `config`.
+    pub fn source(
+        &mut self,
+        text: &str,
+        config: serde_json::Value,
+    ) -> Result<PluginSource, OciError> {
+        let r = OciRef::parse(text)?;
+        let known = resolved()
+            .lock()
+            .ok()
+            .and_then(|memo| memo.get(&r.text).cloned());
+        if let Some(pulled) = known {
+            return Ok(pinned_source(&pulled, config));
+        }
+        let (registry, store) = match &self.client {
+            Some(client) => client,
+            None => {
+                let root = BlobStore::default_root().ok_or_else(|| OciError::Store {
+                    path: PathBuf::from("~/.cache/tarmac/plugins/oci"),
+                    reason: "no cache directory: set TARMAC_PLUGIN_CACHE or HOME".to_owned(),
+                })?;
+                let client = (Registry::new(false)?, BlobStore::open(root)?);
+                self.client.insert(client)
+            }
+        };
+        let pulled = registry.pull(&r, store)?;
+        if let Some(note) = &pulled.note {
+            eprintln!("warning: {note}");
+        }
+        if let Ok(mut memo) = resolved().lock() {
+            memo.insert(r.text.clone(), pulled.clone());
+        }
+        Ok(pinned_source(&pulled, config))
+    }
+}
+
+/// The source of a pulled plugin: the stored file, pinned to its digest.
+pub fn pinned_source(pulled: &Pulled, config: serde_json::Value) -> PluginSource {
+    PluginSource {
+        path: pulled.path.clone(),
+        config,
+        pinned: Some(Pinned {
+            reference: pulled.reference.text.clone(),
+            manifest_digest: pulled.manifest_digest.clone(),
+            digest: pulled.digest.clone(),
+        }),
+    }
+}
 
 /// Why the inventory's `plugins:` list cannot be used, with where it says so.
 #[derive(Debug, thiserror::Error)]
@@ -20,17 +88,43 @@ pub struct PluginEntryError {
 
 /// Sources for `--plugin` flags, in the order given.
 pub fn from_flags(paths: &[PathBuf]) -> Result<Vec<PluginSource>, PluginError> {
+    from_flags_with(paths, &mut OciResolver::default())
+}
+
+/// [`from_flags`], resolving OCI references with `oci` (shared with the inventory's).
+pub fn from_flags_with(
+    paths: &[PathBuf],
+    oci: &mut OciResolver,
+) -> Result<Vec<PluginSource>, PluginError> {
     let mut out = Vec::new();
     for path in paths {
+        let text = path.to_string_lossy();
+        if OciRef::is_oci(&text) {
+            out.push(oci.source(&text, empty_config())?);
+            continue;
+        }
         out.extend(expand_path(path)?.into_iter().map(PluginSource::new));
     }
     Ok(out)
+}
+
+fn empty_config() -> serde_json::Value {
+    serde_json::Value::Object(serde_json::Map::new())
 }
 
 /// Sources for the inventory's `plugins:` entries; paths are relative to the inventory.
 pub fn from_inventory(
     entries: &[PluginEntry],
     inventory: &Path,
+) -> Result<Vec<PluginSource>, PluginEntryError> {
+    from_inventory_with(entries, inventory, &mut OciResolver::default())
+}
+
+/// [`from_inventory`], resolving OCI references with `oci`.
+pub fn from_inventory_with(
+    entries: &[PluginEntry],
+    inventory: &Path,
+    oci: &mut OciResolver,
 ) -> Result<Vec<PluginSource>, PluginEntryError> {
     let base = inventory.parent().unwrap_or(Path::new("."));
     let text = tarmac_checks::document::read_text(
@@ -50,11 +144,19 @@ pub fn from_inventory(
             }
         };
         let config = entry.config_json().map_err(at)?;
+        if OciRef::is_oci(&entry.path) {
+            out.push(
+                oci.source(&entry.path, config)
+                    .map_err(|e| at(e.to_string()))?,
+            );
+            continue;
+        }
         let paths = expand_path(&base.join(&entry.path)).map_err(|e| at(e.to_string()))?;
-        out.extend(paths.into_iter().map(|path| PluginSource {
-            path,
-            config: config.clone(),
-        }));
+        out.extend(
+            paths
+                .into_iter()
+                .map(|path| PluginSource::new(path).with_config(config.clone())),
+        );
     }
     Ok(out)
 }

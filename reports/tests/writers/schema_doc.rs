@@ -38,7 +38,16 @@ fn keys(v: &Value, out: &mut BTreeSet<String>) {
 
 #[test]
 fn every_report_field_is_documented() {
-    let report: Value = serde_json::from_str(&Json.render(&fixture::sample()).unwrap()).unwrap();
+    let mut sample = fixture::sample();
+    sample.plugins = vec![tarmac_reports::PluginRun {
+        id: "site.max-map-count".to_owned(),
+        source: "oci://registry.example/site/max-map-count:1.0".to_owned(),
+        digest: "sha256:4bdb".to_owned(),
+        manifest_digest: Some("sha256:9f1c".to_owned()),
+        abi: Some("wasi-command".to_owned()),
+        interface: Some("tarmac:check@0.1.0".to_owned()),
+    }];
+    let report: Value = serde_json::from_str(&Json.render(&sample).unwrap()).unwrap();
     let mut fields = BTreeSet::new();
     keys(&report, &mut fields);
     // The facts fixture as written, so a fact added upstream (with a default) is not
@@ -257,7 +266,7 @@ fn events_section(doc: &str) -> &str {
 }
 
 /// The number of [`EventKind`] variants: [`kind_index`] numbers each once.
-const EVENT_KINDS: usize = 13;
+const EVENT_KINDS: usize = 14;
 
 /// A distinct number per variant; without a wildcard arm, a new variant does not compile
 /// here until it is given one (and a sample in [`one_event_of_each_kind`]).
@@ -276,6 +285,7 @@ fn kind_index(kind: &EventKind) -> usize {
         EventKind::ClusterChecked { .. } => 10,
         EventKind::DriftComputed { .. } => 11,
         EventKind::RunFinished { .. } => 12,
+        EventKind::PluginsLoaded { .. } => 13,
     }
 }
 
@@ -293,6 +303,14 @@ fn one_event_of_each_kind() -> Vec<Event> {
     cp1.listeners_ready(10, 1);
     events.mesh_meter(1).add(1);
     events.mesh_finished(vec![probe("cp1", "w1", 10250, Verdict::Ok)]);
+    events.plugins_loaded(vec![tarmac_reports::PluginRun {
+        id: "site.kernel-same-minor".to_owned(),
+        source: "oci://registry.example/site/kernel-same-minor:1.0".to_owned(),
+        digest: "sha256:5e1f".to_owned(),
+        manifest_digest: Some("sha256:9f1c".to_owned()),
+        abi: Some("component".to_owned()),
+        interface: Some("tarmac:check@0.1.0".to_owned()),
+    }]);
     events.plugin_logged("kernel-same-minor", Some("cp1"), "info", "6.1 here");
     let own = report.findings_of(Some("cp1")).cloned().collect();
     cp1.finished_checked(own, fixture::facts("cp1"));

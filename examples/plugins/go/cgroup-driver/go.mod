@@ -1,0 +1,3 @@
+module example.invalid/tarmac/cgroup-driver
+
+go 1.27

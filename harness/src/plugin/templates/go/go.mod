@@ -1,0 +1,3 @@
+module example.invalid/{{name}}
+
+go 1.27

@@ -48,6 +48,26 @@ impl DocumentLimits {
         max_expanded_bytes: 32 * MIB,
     };
 
+    /// What a plugin hands back: a WASI command plugin's answer on stdout (at most 16 MiB,
+    /// the pipe's capacity). 1000 findings with all their details are some 100,000 values,
+    /// and an answer of 100,000 findings must still be refused as too many findings; the
+    /// four million values of 8 MB of `,0` would cost the host hundreds of MB.
+    pub const PLUGIN_ANSWER: DocumentLimits = DocumentLimits {
+        what: "a plugin's answer",
+        max_bytes: 16 * MIB,
+        max_values: 1_000_000,
+        max_expanded_bytes: 16 * MIB,
+    };
+
+    /// Small settings files tarmac reads on the operator's behalf (a registry manifest, the
+    /// container registries' auth file).
+    pub const SETTINGS: DocumentLimits = DocumentLimits {
+        what: "a settings file",
+        max_bytes: MIB,
+        max_values: 50_000,
+        max_expanded_bytes: MIB,
+    };
+
     /// The same limits for another kind of document with its own name.
     pub const fn named(self, what: &'static str) -> DocumentLimits {
         DocumentLimits { what, ..self }

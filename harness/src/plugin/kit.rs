@@ -190,7 +190,9 @@ fn one_source(plugin: &Path, config: serde_json::Value) -> anyhow::Result<Plugin
 }
 
 fn parse_config(text: &str) -> anyhow::Result<serde_json::Value> {
-    serde_json::from_str(text).map_err(|e| anyhow::anyhow!("--config is not valid JSON: {e}"))
+    let limits = tarmac_checks::document::DocumentLimits::PLUGIN_CASES.named("--config JSON");
+    tarmac_checks::document::json(text, &limits)
+        .map_err(|e| anyhow::anyhow!("--config is not valid JSON: {e}"))
 }
 
 fn load_one(

@@ -4,16 +4,19 @@
 //! returns 100 000 findings, `long-message` a 1 MiB message, `foreign-node` a finding on a
 //! node it was not given, `escape` tries to read a file and an environment variable and
 //! reports what happened, `requested` reports the files, sysctl and commands it asked for,
+//! `sleep` sleeps 10 s in a WASI call, `shared-strings` returns 1000 findings whose
+//! messages all point at one 32 MiB buffer (32 GiB if the host copied each), `many-details`
+//! a finding with 1000 details, `big-detail` one detail of 1 MiB,
 //! `none` behaves. Any other value is rejected by validate-config.
 
 wit_bindgen::generate!({ world: "plugin", path: "../../../../wit" });
 
 use tarmac::check::host::log;
 // `Metadata`, `NodeFacts` and `Finding` are in scope already: the world `use`s them.
-use tarmac::check::types::{CommandRequest, LogLevel, Requirements, Scope, Status};
+use tarmac::check::types::{CommandRequest, Detail, LogLevel, Requirements, Scope, Status};
 
 const ID: &str = "test.faulty";
-const FAULTS: [&str; 9] = [
+const FAULTS: [&str; 13] = [
     "loop",
     "alloc",
     "trap",
@@ -22,6 +25,10 @@ const FAULTS: [&str; 9] = [
     "foreign-node",
     "escape",
     "requested",
+    "sleep",
+    "shared-strings",
+    "many-details",
+    "big-detail",
     "none",
 ];
 
@@ -136,9 +143,49 @@ impl Guest for Faulty {
                 )])
             }
             Some("requested") => Ok(nodes.iter().map(requested).collect()),
+            Some("sleep") => {
+                // Blocked in a WASI host call, where the epoch deadline cannot reach it.
+                std::thread::sleep(std::time::Duration::from_secs(10));
+                Ok(vec![finding(first, Status::Pass, "slept".to_owned())])
+            }
+            Some("shared-strings") => Ok(shared_strings(first)),
+            Some("many-details") => {
+                let mut f = finding(first, Status::Pass, "many details".to_owned());
+                f.details = (0..1000)
+                    .map(|i| Detail {
+                        key: format!("k{i}"),
+                        value_json: "1".to_owned(),
+                    })
+                    .collect();
+                Ok(vec![f])
+            }
+            Some("big-detail") => {
+                let mut f = finding(first, Status::Pass, "one big detail".to_owned());
+                f.details = vec![Detail {
+                    key: "big".to_owned(),
+                    value_json: format!("\"{}\"", "x".repeat(1 << 20)),
+                }];
+                Ok(vec![f])
+            }
             _ => Ok(vec![finding(first, Status::Pass, "behaved".to_owned())]),
         }
     }
+}
+
+/// 1000 findings whose messages are one 32 MiB buffer, aliased: cheap for the plugin,
+/// ruinous for a host that copies every string it is handed.
+fn shared_strings(node: Option<String>) -> Vec<Finding> {
+    let buffer: &'static mut [u8] = Box::leak(vec![b'x'; 32 << 20].into_boxed_slice());
+    let (ptr, len) = (buffer.as_mut_ptr(), buffer.len());
+    (0..1000)
+        .map(|_| {
+            // SAFETY: deliberately aliased, and never written: the canonical ABI lowers the
+            // string as its pointer and length. The host refuses the answer while lifting
+            // it, so the strings are never freed.
+            let message = unsafe { String::from_raw_parts(ptr, len, len) };
+            finding(node.clone(), Status::Pass, message)
+        })
+        .collect()
 }
 
 /// What the node's requested facts look like, in one line, and whether they are as

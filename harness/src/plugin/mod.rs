@@ -18,6 +18,7 @@ pub mod kit;
 pub mod limits;
 pub mod loader;
 pub mod oci;
+pub mod private_dir;
 pub mod requirements;
 pub mod runner;
 pub mod saved_facts;

@@ -53,8 +53,6 @@ pub struct RunConfig {
     pub mesh: Option<crate::mesh::MeshSettings>,
     /// Wasm plugins to run beside the built-in checks (inventory first, then `--plugin`).
     pub plugins: Vec<crate::plugin::PluginSource>,
-    /// Plugin-requested commands the inventory allows on the nodes.
-    pub commands_allowed: Vec<String>,
     /// What the plugins' describe() asks every node's probe to gather.
     pub plugin_requirements: crate::plugin::requirements::PluginRequirements,
     /// Printed on stderr before the run; none of them stops it.
@@ -81,8 +79,7 @@ impl RunConfig {
         config
             .plugins
             .extend(crate::plugin::sources::from_flags(&args.plugin)?);
-        config.plugin_requirements =
-            crate::plugin::requirements::collect(&config.plugins, &config.commands_allowed);
+        config.plugin_requirements = crate::plugin::requirements::collect(&config.plugins);
         let known = crate::check_list::known_ids();
         for id in config.ignore.unknown(&known) {
             config
@@ -188,7 +185,6 @@ impl RunConfig {
                 Some(path) => crate::plugin::sources::from_inventory(&inv.plugins, path)?,
                 None => Vec::new(),
             },
-            commands_allowed: inv.commands_allowed,
             plugin_requirements: Default::default(),
             warnings: inv.warnings,
             notes: inv.notes,

@@ -55,7 +55,7 @@ pub use ssh_settings::{BastionAddress, OneOrMany, SshSettings};
 #[derive(Debug, Clone, Deserialize)]
 #[serde(
     deny_unknown_fields,
-    expecting = "an inventory: a mapping with nodes: and optionally ssh:, cluster:, checks:, plugins:, commands_allowed:"
+    expecting = "an inventory: a mapping with nodes: and optionally ssh:, cluster:, checks:, plugins:"
 )]
 pub struct NativeInventory {
     #[serde(default)]
@@ -68,9 +68,9 @@ pub struct NativeInventory {
     /// Wasm plugins to run beside the built-in checks.
     #[serde(default)]
     pub plugins: Vec<PluginEntry>,
-    /// Names of plugin-requested commands the operator allows on the nodes.
-    #[serde(default)]
-    pub commands_allowed: Vec<String>,
+    /// Replaced by `plugins[].allow.commands`: refused with a message saying so.
+    #[serde(default, deserialize_with = "plugin_entry::refuse_commands_allowed")]
+    pub commands_allowed: (),
 }
 
 /// The `cluster:` section; what is absent takes the built-in default.
@@ -142,7 +142,6 @@ pub struct Inventory {
     pub checks: ChecksSection,
     pub nodes: Vec<InventoryNode>,
     pub plugins: Vec<PluginEntry>,
-    pub commands_allowed: Vec<String>,
     /// Things worth telling the user that do not stop the run.
     pub warnings: Vec<String>,
     /// What tarmac made of the inventory path (which files of a directory it read).
@@ -181,7 +180,6 @@ impl From<NativeInventory> for Inventory {
             checks: raw.checks,
             nodes,
             plugins: raw.plugins,
-            commands_allowed: raw.commands_allowed,
             warnings: Vec::new(),
             notes: Vec::new(),
         }

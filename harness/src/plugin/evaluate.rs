@@ -60,7 +60,7 @@ fn evaluate_one(
         .map(|(node, batch)| {
             let input: Vec<wit::NodeFacts> = batch
                 .iter()
-                .map(|n| n.to_wit(&metadata.requirements))
+                .map(|n| n.to_wit(&metadata.requirements, &plugin.grants))
                 .collect();
             let config = plugin.config_text.as_str();
             let out = runner.check(&engine.engine, limits, metadata.scope, input, config);

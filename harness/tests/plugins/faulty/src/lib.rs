@@ -67,6 +67,7 @@ impl Guest for Faulty {
                 files: vec![
                     "/etc/hostname".to_owned(),
                     "/nonexistent/tarmac/file".to_owned(),
+                    "/etc/shadow".to_owned(),
                 ],
                 sysctls: vec!["kernel.ostype".to_owned()],
                 commands: vec![
@@ -190,7 +191,7 @@ fn shared_strings(node: Option<String>) -> Vec<Finding> {
 
 /// What the node's requested facts look like, in one line, and whether they are as
 /// expected on a Linux node: hostname file read, missing file missing, sysctl and the
-/// allowed command present, the other command refused.
+/// granted command present, the other command and /etc/shadow refused.
 fn requested(node: &NodeFacts) -> Finding {
     let file = |p: &str| node.files.iter().find(|f| f.path == p);
     let cmd = |n: &str| node.commands.iter().find(|c| c.name == n);
@@ -202,12 +203,17 @@ fn requested(node: &NodeFacts) -> Finding {
         .any(|s| s.name == "kernel.ostype" && s.value.as_deref() == Some("Linux"));
     let uname = cmd("uname").is_some_and(|c| c.exit_code == Some(0) && c.stdout.trim() == "Linux");
     let refused = cmd("not-allowed").is_some_and(|c| c.exit_code.is_none() && c.error.is_some());
-    let ok = hostname && missing && sysctl && uname && refused;
+    let shadow = file("/etc/shadow").is_some_and(|f| {
+        !f.exists
+            && f.content.is_empty()
+            && f.error.as_deref().is_some_and(|e| e.starts_with("not granted"))
+    });
+    let ok = hostname && missing && sysctl && uname && refused && shadow;
     finding(
         Some(node.name.clone()),
         if ok { Status::Pass } else { Status::Fail },
         format!(
-            "hostname file {hostname}, missing file {missing}, sysctl {sysctl}, uname {uname}, refused {refused}"
+            "hostname file {hostname}, missing file {missing}, sysctl {sysctl}, uname {uname}, refused {refused}, shadow refused {shadow}"
         ),
     )
 }

@@ -22,13 +22,23 @@ pub struct PluginEntry {
 }
 
 /// `commands_allowed:` granted every plugin a command by name, whatever argv it declared:
-/// refused (at its line and column), saying where grants live now.
+/// refused at its first entry (so the error has that line and column), saying where
+/// grants live now. An empty list grants nothing and is let be.
 pub fn refuse_commands_allowed<'de, D: Deserializer<'de>>(de: D) -> Result<(), D::Error> {
-    let names = Vec::<String>::deserialize(de)?;
-    Err(serde::de::Error::custom(format!(
-        "commands_allowed: {names:?} is replaced by a grant per plugin, with the exact argv: \
-         plugins: [{{path: ..., allow: {{commands: [{{name: ..., argv: [...]}}]}}}}]"
-    )))
+    Vec::<RetiredCommand>::deserialize(de).map(|_| ())
+}
+
+/// One entry of `commands_allowed:`: never accepted.
+struct RetiredCommand;
+
+impl<'de> Deserialize<'de> for RetiredCommand {
+    fn deserialize<D: Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(de)?;
+        Err(serde::de::Error::custom(format!(
+            "commands_allowed: {name:?} is replaced by a grant per plugin, with the exact \
+             argv: plugins: [{{path: ..., allow: {{commands: [{{name: {name}, argv: [...]}}]}}}}]"
+        )))
+    }
 }
 
 impl PluginEntry {

@@ -1,6 +1,6 @@
 //! Builds the static `tarmac-probe` for every node architecture tarmac has a probe for
 //! (`x86_64-unknown-linux-musl`, `aarch64-unknown-linux-musl`, the size-optimised `probe`
-//! profile) and leaves each in `OUT_DIR`, where `src/ssh/probe_set.rs` embeds it.
+//! profile) and leaves each in `OUT_DIR`, where `src/probes/probe_set.rs` embeds it.
 //!
 //! Why a build script and not an xtask or a script beside cargo: `cargo build` and
 //! `cargo install --path harness --locked` alone then yield a complete tarmac, with nothing

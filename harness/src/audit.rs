@@ -9,9 +9,6 @@ use tarmac_checks::{Finding, Status};
 use tarmac_reports::Report;
 use tarmac_reports::drift::{self, is_drift};
 
-use crate::cli::{AuditArgs, FailOnArg};
-use crate::config::RunConfig;
-use crate::config_error::ConfigError;
 use crate::exit::Exit;
 use crate::ignore_list::IgnoreList;
 
@@ -22,32 +19,6 @@ pub struct Audit {
     pub baseline: Report,
     /// The least severe drift finding that fails the run.
     pub fail_on: Status,
-}
-
-/// The run's configuration: `check`'s, plus the baseline, read now so that a missing or
-/// foreign file ends the run before it starts (exit 2).
-pub fn config(args: &AuditArgs) -> Result<RunConfig, ConfigError> {
-    let baseline = tarmac_reports::json::read(&args.baseline)?;
-    let mut config = RunConfig::for_check(&args.check)?;
-    if baseline.phase != config.settings.phase {
-        config.warnings.push(format!(
-            "the baseline {} is a {} report and this audit runs {}: port checks differ \
-             between phases and will show as drift (use --phase {})",
-            args.baseline.display(),
-            baseline.phase.as_str(),
-            config.settings.phase.as_str(),
-            baseline.phase.as_str(),
-        ));
-    }
-    config.audit = Some(Audit {
-        baseline_path: args.baseline.clone(),
-        baseline,
-        fail_on: match args.fail_on_drift {
-            FailOnArg::Warn => Status::Warn,
-            FailOnArg::Fail => Status::Fail,
-        },
-    });
-    Ok(config)
 }
 
 impl Audit {

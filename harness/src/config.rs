@@ -12,14 +12,17 @@ use tarmac_checks::{
 use tarmac_reports::outputs::{self, Outputs};
 use tarmac_reports::{Destination, OutputRequest};
 
-use crate::cli::{CheckArgs, ColorArg, FactsArgs, FailOnArg, PhaseArg, PortsArgs, RunArgs};
+use crate::audit::Audit;
+use crate::cli::{
+    AuditArgs, CheckArgs, ColorArg, FactsArgs, FailOnArg, PhaseArg, PortsArgs, RunArgs,
+};
 use crate::config_error::ConfigError;
 use crate::ignore_list::IgnoreList;
 use crate::inventory::{
-    ChecksSection, ClusterSection, ExtraPort, Inventory, SeverityLevel, SshSettings, SwapSeverity,
+    ChecksSection, ClusterSection, ExtraPort, Inventory, SeverityLevel, SwapSeverity,
 };
-use crate::ssh::{HostConfig, SshConfig};
-use crate::target::{Connection, JumpHost, SshTarget};
+use crate::node_connection;
+use crate::target::Connection;
 
 #[derive(Debug, Clone)]
 pub struct RunConfig {
@@ -34,7 +37,7 @@ pub struct RunConfig {
     /// `tarmac facts --json`: the facts document's file (stdout without it).
     pub facts_json: Option<PathBuf>,
     /// `tarmac audit`: the baseline the run is compared with.
-    pub audit: Option<crate::audit::Audit>,
+    pub audit: Option<Audit>,
     pub ignore: IgnoreList,
     /// `checks.severity`: checks whose warnings and failures count at another severity.
     pub severity: crate::severity_overrides::SeverityOverrides,
@@ -50,7 +53,7 @@ pub struct RunConfig {
     /// Leave the probe on the nodes after the run.
     pub keep_probe: bool,
     /// The node-to-node mesh; `None` with `--no-mesh` and for commands other than check.
-    pub mesh: Option<crate::mesh::MeshSettings>,
+    pub mesh: Option<crate::mesh_settings::MeshSettings>,
     /// Wasm plugins to run beside the built-in checks (inventory first, then `--plugin`).
     pub plugins: Vec<crate::plugin::PluginSource>,
     /// What the plugins' describe() asks every node's probe to gather.
@@ -72,9 +75,9 @@ impl RunConfig {
         };
         config.verbose = args.verbose;
         config.color = use_color(args.color);
-        config.mesh = (!args.no_mesh).then(|| crate::mesh::MeshSettings {
+        config.mesh = (!args.no_mesh).then(|| crate::mesh_settings::MeshSettings {
             probe_timeout: Duration::from_millis(args.mesh_timeout),
-            ..crate::mesh::MeshSettings::default()
+            ..crate::mesh_settings::MeshSettings::default()
         });
         config
             .plugins
@@ -91,6 +94,32 @@ impl RunConfig {
                 "checks.severity {id}: no built-in check has this id (a plugin's may)"
             ));
         }
+        Ok(config)
+    }
+
+    /// `check`'s, plus the baseline, read now so that a missing or foreign file ends the
+    /// run before it starts (exit 2).
+    pub fn for_audit(args: &AuditArgs) -> Result<Self, ConfigError> {
+        let baseline = tarmac_reports::json::read(&args.baseline)?;
+        let mut config = RunConfig::for_check(&args.check)?;
+        if baseline.phase != config.settings.phase {
+            config.warnings.push(format!(
+                "the baseline {} is a {} report and this audit runs {}: port checks differ \
+                 between phases and will show as drift (use --phase {})",
+                args.baseline.display(),
+                baseline.phase.as_str(),
+                config.settings.phase.as_str(),
+                baseline.phase.as_str(),
+            ));
+        }
+        config.audit = Some(Audit {
+            baseline_path: args.baseline.clone(),
+            baseline,
+            fail_on: match args.fail_on_drift {
+                FailOnArg::Warn => Status::Warn,
+                FailOnArg::Fail => Status::Fail,
+            },
+        });
         Ok(config)
     }
 
@@ -139,7 +168,7 @@ impl RunConfig {
             None => Inventory::default(),
         };
         let nodes = if inventory.is_some() {
-            let ssh_config = SshConfig::load_default()?;
+            let mut ssh_configs = node_connection::SshConfigs::default();
             inv.nodes
                 .iter()
                 .map(|n| {
@@ -148,12 +177,13 @@ impl RunConfig {
                         address: n.address.to_string(),
                         roles: normalized_roles(&n.roles),
                     };
-                    let host = n.ssh_host.as_ref().unwrap_or(&n.address).to_string();
-                    let file = ssh_config.resolve(&host);
-                    let target = ssh_target(host, &inv.ssh.overlaid(&n.ssh), &file);
-                    (spec, Connection::Ssh(target))
+                    let ssh = inv.ssh.overlaid(&n.ssh);
+                    Ok((
+                        spec,
+                        node_connection::connection(n, &ssh, &mut ssh_configs)?,
+                    ))
                 })
-                .collect()
+                .collect::<Result<Vec<_>, ConfigError>>()?
         } else {
             vec![(local_node(), Connection::Local)]
         };
@@ -293,57 +323,6 @@ fn settings(section: &ChecksSection) -> Settings {
     }
 }
 
-/// The inventory's settings first, then `~/.ssh/config` for this host, then OpenSSH's
-/// defaults for whatever both leave out.
-fn ssh_target(host: String, ssh: &SshSettings, file: &HostConfig) -> SshTarget {
-    let user = ssh
-        .user
-        .clone()
-        .or_else(|| file.user.clone())
-        .or_else(|| std::env::var("USER").ok().filter(|u| !u.is_empty()))
-        .unwrap_or_else(|| "root".to_owned());
-    let identity_files: Vec<PathBuf> = match &ssh.identity_file {
-        Some(files) => files.to_vec().iter().map(|f| expand_home(f)).collect(),
-        None if !file.identity_files.is_empty() => file.identity_files.clone(),
-        None => ["~/.ssh/id_ed25519", "~/.ssh/id_ecdsa", "~/.ssh/id_rsa"]
-            .iter()
-            .map(|f| expand_home(f))
-            .collect(),
-    };
-    let jump = ssh
-        .bastion
-        .as_ref()
-        .map(|b| (b.host.clone(), b.port, b.user.clone()))
-        .or_else(|| {
-            file.proxy_jump
-                .as_ref()
-                .map(|j| (j.host.clone(), j.port, j.user.clone()))
-        });
-    let bastion = jump.map(|(host, port, jump_user)| JumpHost {
-        host,
-        port: port.unwrap_or(22),
-        user: jump_user.unwrap_or_else(|| user.clone()),
-        identity_files: identity_files.clone(),
-    });
-    SshTarget {
-        host: file.host_name.clone().unwrap_or(host),
-        port: ssh.port.or(file.port).unwrap_or(22),
-        user,
-        identity_files,
-        known_hosts: expand_home(ssh.known_hosts.as_deref().unwrap_or("~/.ssh/known_hosts")),
-        bastion,
-        sudo: ssh.sudo.unwrap_or(false),
-    }
-}
-
-/// `~/x` under `$HOME`; other paths as written.
-fn expand_home(path: &str) -> PathBuf {
-    match (path.strip_prefix("~/"), std::env::var_os("HOME")) {
-        (Some(rest), Some(home)) => PathBuf::from(home).join(rest),
-        _ => PathBuf::from(path),
-    }
-}
-
 fn use_color(arg: ColorArg) -> bool {
     use std::io::IsTerminal;
     match arg {
@@ -420,51 +399,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn node_ssh_overrides_and_defaults() {
-        let inv = Inventory::parse(
-            "ssh: {user: ops, bastion: jump.lab.example, known_hosts: /etc/tarmac/known_hosts}\n\
-             nodes:\n  - {name: a, address: 198.18.0.1, roles: [worker, worker], ssh: {port: 2222, sudo: true}}\n",
-        )
-        .unwrap();
-        let n = &inv.nodes[0];
-        let t = ssh_target(
-            n.address.to_string(),
-            &inv.ssh.overlaid(&n.ssh),
-            &HostConfig::default(),
-        );
-        assert_eq!((t.user.as_str(), t.port, t.sudo), ("ops", 2222, true));
-        assert_eq!(t.known_hosts, PathBuf::from("/etc/tarmac/known_hosts"));
-        let jump = t.bastion.unwrap();
+    fn roles_are_sorted_once_each() {
         assert_eq!(
-            (jump.host.as_str(), jump.port, jump.user.as_str()),
-            ("jump.lab.example", 22, "ops")
+            normalized_roles(&[Role::Worker, Role::Etcd, Role::Worker]),
+            [Role::Etcd, Role::Worker]
         );
-        assert_eq!(normalized_roles(&n.roles), [Role::Worker]);
-    }
-
-    #[test]
-    fn ssh_config_fills_what_the_inventory_leaves_out() {
-        let file = SshConfig::parse(
-            Path::new("config"),
-            "Host w*\n  HostName 198.18.0.99\n  User deploy\n  Port 2200\n  IdentityFile /keys/lab\n  ProxyJump jump@198.18.0.1\n",
-        )
-        .unwrap();
-        let resolved = file.resolve("w1");
-        let from_file = ssh_target("w1".into(), &SshSettings::default(), &resolved);
-        assert_eq!(from_file.host, "198.18.0.99");
-        assert_eq!((from_file.user.as_str(), from_file.port), ("deploy", 2200));
-        assert_eq!(from_file.identity_files, [PathBuf::from("/keys/lab")]);
-        assert_eq!(
-            from_file.bastion.map(|b| (b.user, b.host)),
-            Some(("jump".into(), "198.18.0.1".into()))
-        );
-        let inventory = SshSettings {
-            user: Some("root".into()),
-            port: Some(22),
-            ..SshSettings::default()
-        };
-        let inv_wins = ssh_target("w1".into(), &inventory, &resolved);
-        assert_eq!((inv_wins.user.as_str(), inv_wins.port), ("root", 22));
     }
 
     #[test]

@@ -27,9 +27,21 @@ pub enum ConfigError {
     /// An inventory `plugins:` entry that cannot be used.
     #[error(transparent)]
     PluginEntry(#[from] crate::plugin::sources::PluginEntryError),
+    /// `TARMAC_PROBE` names a file that cannot be uploaded.
+    #[error(transparent)]
+    Probe(#[from] crate::probes::ProbeFileError),
+    /// A transport that cannot be set up on this machine (the local probe, say).
+    #[error(transparent)]
+    Transport(Box<dyn std::error::Error + Send + Sync>),
     /// Two outputs naming one file or stream, or a malformed `--output`.
     #[error(transparent)]
     Output(#[from] tarmac_reports::OutputError),
+}
+
+impl ConfigError {
+    pub fn transport(e: impl std::error::Error + Send + Sync + 'static) -> ConfigError {
+        ConfigError::Transport(Box::new(e))
+    }
 }
 
 impl From<crate::ssh::SshError> for ConfigError {

@@ -5,7 +5,7 @@ use serde::Serialize;
 use tarmac_checks::{NodeFacts, Role};
 
 use crate::exit::Exit;
-use crate::run::Gathered;
+use crate::mesh::Gathered;
 
 /// Schema id of the facts document, versioned like the report's.
 pub const FACTS_SCHEMA: &str = "tarmac.facts/v1";

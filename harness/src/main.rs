@@ -32,7 +32,7 @@ fn main() -> ExitCode {
         Command::Check(args) => RunConfig::for_check(args),
         Command::Ports(args) => RunConfig::for_ports(args),
         Command::Facts(args) => RunConfig::for_facts(args),
-        Command::Audit(args) => tarmac::audit::config(args),
+        Command::Audit(args) => RunConfig::for_audit(args),
         Command::Completions(args) => return emit(Ok(tarmac::completions::script(args.shell))),
         Command::Man => return emit(tarmac::man_page::render()),
         Command::Checks => return emit(Ok(tarmac::check_list::render().into_bytes())),
@@ -74,8 +74,9 @@ fn execute(command: &Command, config: &RunConfig) -> anyhow::Result<Exit> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    // Ctrl-C drops the run's future: node tasks are aborted and their SSH sessions
-    // closed (the node-side script cleans up after itself, see ssh/upload.rs).
+    // Ctrl-C drops the run's future: node tasks are aborted and their sessions closed
+    // (SSH connections dropped, ssh/exec/probe processes and ControlMasters sent TERM; the
+    // node-side script cleans up after itself, see transport/upload_script.rs).
     let exit = runtime.block_on(async {
         tokio::select! {
             exit = run_command(command, config) => exit,
@@ -85,7 +86,7 @@ fn execute(command: &Command, config: &RunConfig) -> anyhow::Result<Exit> {
             }
         }
     });
-    // An in-process gather cannot be aborted mid-read; do not wait long for it.
+    // What a dropped session still runs is told to stop; do not wait long for it.
     runtime.shutdown_timeout(std::time::Duration::from_secs(2));
     exit
 }

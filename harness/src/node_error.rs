@@ -8,15 +8,13 @@ pub const NODE_REACHABLE: &str = "node.reachable";
 
 #[derive(Debug, thiserror::Error)]
 pub enum NodeError {
-    /// The node's transport cannot be used by this build.
-    #[error("{0}")]
-    Unsupported(&'static str),
     #[error("gathering facts took longer than {}s", .0.as_secs())]
     Timeout(Duration),
-    /// The in-process gatherer panicked or was cancelled; the message says which.
+    /// The node's task ended without an outcome (it panicked).
     #[error("fact gathering stopped: {0}")]
     GatherAborted(String),
-    /// Transport failures (SSH connect, auth, host key, probe protocol).
+    /// The transport or the probe session failed (connect, auth, host key, upload,
+    /// probe protocol): a [`crate::session::ProbeError`].
     #[error(transparent)]
     Transport(Box<dyn std::error::Error + Send + Sync>),
 }

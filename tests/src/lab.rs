@@ -135,7 +135,27 @@ impl Lab {
         if let Some(e) = first_error {
             return Err(e);
         }
+        write(&id, &self.enter_command(), &self.enter_script(), 0o755)?;
         write(&id, &self.inventory_path(), &self.inventory_yaml(), 0o644)
+    }
+
+    /// `enter NODE USER COMMAND...`: nsenter into the node's namespaces, then runuser.
+    fn enter_script(&self) -> String {
+        let mut cases = String::new();
+        for node in &self.nodes {
+            cases += &format!("  {}) pid={} ;;\n", node.name, node.holder_pid);
+        }
+        format!(
+            "#!/bin/sh\n\
+             # A shell on a node of lab {id}, as `kubectl exec` gives one in a pod (tarmac-tests).\n\
+             if [ $# -lt 3 ]; then echo \"usage: enter NODE USER COMMAND...\" >&2; exit 2; fi\n\
+             node=$1; user=$2; shift 2\n\
+             case $node in\n{cases}  \
+             *) echo \"enter: lab {id} has no node $node\" >&2; exit 1 ;;\n\
+             esac\n\
+             exec nsenter -t \"$pid\" -n -m -u -- runuser -u \"$user\" -- \"$@\"\n",
+            id = self.state.id
+        )
     }
 
     fn add_node(&mut self, plan: &NodePlan, procs: NodeProcesses) {
@@ -312,6 +332,15 @@ impl Lab {
         }
         cmd.arg(target.address.to_string());
         Ok(cmd)
+    }
+
+    /// A command giving a shell on a node the way `kubectl exec` gives one in a pod, for
+    /// the exec transport: `enter NODE USER COMMAND...` enters the node's network, mount
+    /// and UTS namespaces and runs COMMAND as USER there, with stdin and stdout passed
+    /// through; an unknown NODE is refused (exit 1) as a missing pod would be. A template:
+    /// `[<this>, "{name}", "{user}", sh, -c]`.
+    pub fn enter_command(&self) -> PathBuf {
+        self.dir.join("enter")
     }
 
     /// Host-side paths of a node's files (sshd_config, logs), for debugging failed tests.

@@ -5,9 +5,10 @@
 use tarmac_checks::CniMode;
 use tarmac_checks::spec::ClockSkew;
 
-use super::{Inventory, ParseError};
+use super::{Inventory, ParseError, TransportKind};
 
 pub fn check(inv: &Inventory, text: &str) -> Result<(), ParseError> {
+    transports(inv, text)?;
     if let Some(mode) = inv.cluster.cni_mode {
         let cni = inv.cluster.cni.unwrap_or_default();
         let supported = CniMode::supported_by(cni);
@@ -55,6 +56,40 @@ pub fn check(inv: &Inventory, text: &str) -> Result<(), ParseError> {
                 port.component
             ),
         ));
+    }
+    Ok(())
+}
+
+/// Each node's transport has what it needs: `exec` a command, `local` no `sudo` (the
+/// probe runs as tarmac's own user there).
+fn transports(inv: &Inventory, text: &str) -> Result<(), ParseError> {
+    for node in &inv.nodes {
+        let ssh = inv.ssh.overlaid(&node.ssh);
+        match ssh.transport.unwrap_or_default() {
+            TransportKind::Exec if ssh.exec_command.is_none() => {
+                return Err(ParseError::at_key(
+                    text,
+                    "transport",
+                    format!(
+                        "node {}: ssh.transport is exec but no ssh.exec_command is set: \
+                         expected a command like [kubectl, exec, -i, \"tarmac-{{name}}\", --, sh, -c]",
+                        node.name
+                    ),
+                ));
+            }
+            TransportKind::Local if ssh.sudo == Some(true) => {
+                return Err(ParseError::at_key(
+                    text,
+                    "sudo",
+                    format!(
+                        "node {}: ssh.sudo is true but the local transport runs the probe as \
+                         tarmac's own user: run tarmac itself as root, or set sudo: false",
+                        node.name
+                    ),
+                ));
+            }
+            _ => {}
+        }
     }
     Ok(())
 }

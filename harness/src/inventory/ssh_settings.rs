@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Deserializer};
 
+use super::exec_command::{ExecCommand, TransportKind};
 use super::node_address::NodeAddress;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
@@ -16,6 +17,12 @@ pub struct SshSettings {
     /// `[user@]host[:port]` of a jump host.
     pub bastion: Option<BastionAddress>,
     pub sudo: Option<bool>,
+    /// `russh` (the default), `openssh`, `exec` or `local`.
+    pub transport: Option<TransportKind>,
+    /// The `exec` transport's command template.
+    pub exec_command: Option<ExecCommand>,
+    /// An ssh_config to read instead of `~/.ssh/config` (openssh: `ssh -F`).
+    pub config_file: Option<String>,
 }
 
 impl SshSettings {
@@ -34,6 +41,15 @@ impl SshSettings {
                 .or_else(|| self.known_hosts.clone()),
             bastion: node.bastion.clone().or_else(|| self.bastion.clone()),
             sudo: node.sudo.or(self.sudo),
+            transport: node.transport.or(self.transport),
+            exec_command: node
+                .exec_command
+                .clone()
+                .or_else(|| self.exec_command.clone()),
+            config_file: node
+                .config_file
+                .clone()
+                .or_else(|| self.config_file.clone()),
         }
     }
 }

@@ -12,8 +12,8 @@ pub enum Phase {
     Connect,
     Handshake,
     Auth,
+    /// Opening the exec channel that runs the node script.
     Upload,
-    Probe,
 }
 
 impl fmt::Display for Phase {
@@ -23,7 +23,6 @@ impl fmt::Display for Phase {
             Phase::Handshake => "SSH handshake",
             Phase::Auth => "authentication",
             Phase::Upload => "probe upload",
-            Phase::Probe => "probe run",
         })
     }
 }
@@ -112,6 +111,39 @@ pub enum SshError {
         fingerprint: String,
     },
 
+    #[error(
+        "{node}: host key of {host_port} is not known to ssh ({detail}).\n\
+         After verifying the node's fingerprint out of band (e.g. on the node's console: \
+         `ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub`), add it with\n  \
+         ssh-keyscan -p {port} {host} >> {known_hosts}\n\
+         or rerun with --accept-new-host-keys to trust keys of hosts seen for the first time"
+    )]
+    HostKeyNotKnown {
+        node: String,
+        host: String,
+        port: u16,
+        host_port: String,
+        /// The file ssh was told to use, or `~/.ssh/known_hosts`.
+        known_hosts: String,
+        /// What ssh said.
+        detail: String,
+    },
+
+    #[error("{node}: cannot run {program}: {source}")]
+    SshClient {
+        node: String,
+        program: String,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("{node}: ssh could not reach the node ({status}): {stderr}")]
+    SshFailed {
+        node: String,
+        status: String,
+        stderr: String,
+    },
+
     #[error("{node}: {host_port} offered a host certificate; only plain host keys are supported")]
     HostCertificate { node: String, host_port: String },
 
@@ -156,69 +188,6 @@ pub enum SshError {
         tried: String,
     },
 
-    #[error(
-        "{node}: the private probe directory {dir} is unsafe ({reason}); \
-         it must be a directory owned by {user} and not a symlink"
-    )]
-    UnsafeProbeDir {
-        node: String,
-        dir: String,
-        user: String,
-        reason: String,
-    },
-
-    #[error("{node}: probe upload failed: {reason}")]
-    Upload { node: String, reason: String },
-
-    #[error(
-        "{node}: sudo needs a password for {user}; allow passwordless sudo for the probe \
-         (NOPASSWD) or set `sudo: false` (sudo said: {stderr})"
-    )]
-    Sudo {
-        node: String,
-        user: String,
-        stderr: String,
-    },
-
-    #[error("{node}: probe protocol error: {reason}")]
-    Protocol { node: String, reason: String },
-
-    #[error("{node}: the probe reported an error: {message}")]
-    ProbeFailed { node: String, message: String },
-
-    #[error(
-        "{node}: the probe exited with {status} before reporting facts{}",
-        stderr_suffix(stderr)
-    )]
-    ProbeExit {
-        node: String,
-        status: String,
-        stderr: String,
-    },
-
-    #[error(
-        "{node}: the node's architecture is {arch:?} (`uname -m`); tarmac has probes for \
-         x86_64 and aarch64 only, so nothing was uploaded. Check this node another way, or \
-         leave it out of the inventory"
-    )]
-    UnsupportedArch { node: String, arch: String },
-
-    #[error("cannot read the probe binary {path}: {source}")]
-    ProbeBinaryRead {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-
-    #[error(
-        "TARMAC_PROBE={path} cannot be uploaded to nodes: {reason}. Unset TARMAC_PROBE to \
-         use the probes built into tarmac"
-    )]
-    ProbeRefused {
-        path: PathBuf,
-        reason: super::probe_elf::ProbeElfError,
-    },
-
     #[error("{node}: through bastion {bastion}: {source}")]
     Bastion {
         node: String,
@@ -242,21 +211,13 @@ pub enum SshError {
     },
 }
 
-fn stderr_suffix(stderr: &str) -> String {
-    let stderr = stderr.trim();
-    if stderr.is_empty() {
-        String::new()
-    } else {
-        format!(" (stderr: {stderr})")
-    }
-}
-
 impl SshError {
     /// True when the node's identity could not be trusted: such a node must never be retried
     /// with weaker settings and deserves a loud report.
     pub fn is_host_key_problem(&self) -> bool {
         match self {
             SshError::UnknownHostKey { .. }
+            | SshError::HostKeyNotKnown { .. }
             | SshError::HostKeyChanged { .. }
             | SshError::HostKeyRevoked { .. }
             | SshError::HostCertificate { .. }

@@ -136,6 +136,17 @@ impl KnownHosts {
         index.check(&host_port_string(host, port), offered)
     }
 
+    /// The key on `line` (1-based), when that line holds one: what an OpenSSH message
+    /// naming `file:line` refers to.
+    pub fn key_at(&self, line: usize) -> Option<PublicKey> {
+        let index = self.index.read().unwrap_or_else(|e| e.into_inner());
+        index
+            .entries
+            .iter()
+            .find(|e| e.line == line)
+            .map(|e| e.key.clone())
+    }
+
     /// Key algorithms already known for the host, so the client can ask for those first
     /// (as OpenSSH does) instead of being offered another type and calling it a change.
     pub fn known_algorithms(&self, host: &str, port: u16) -> Vec<Algorithm> {

@@ -3,10 +3,11 @@
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use tarmac::ssh::{SshError, SshOptions, SshRun};
+use tarmac::ssh::SshError;
 
 use crate::sshd::{
-    Sshd, keygen, keygen_typed, node, options, ready, real_probe, recorded, request,
+    Run, RunOptions, Sshd, keygen, keygen_typed, node, options, ready, real_probe, recorded,
+    request,
 };
 
 #[tokio::test]
@@ -22,10 +23,16 @@ async fn encrypted_identity_needs_the_agent() {
     let mut target = sshd.target(known_hosts);
     target.identity_files = vec![key.clone()];
 
-    let run = SshRun::new(real_probe(), options());
+    let run = Run::new(real_probe(), options());
     let (n1, said) = recorded("n1");
     let err = run.probe_node(&n1, &target, &request()).await.unwrap_err();
-    assert!(matches!(err, SshError::EncryptedIdentity { .. }), "{err}");
+    assert!(
+        matches!(
+            err.transport_error::<SshError>(),
+            Some(SshError::EncryptedIdentity { .. })
+        ),
+        "{err}"
+    );
     assert_eq!(
         said.steps(),
         Vec::<String>::new(),
@@ -63,9 +70,9 @@ async fn encrypted_identity_needs_the_agent() {
         .output()
         .unwrap();
     assert!(added.status.success(), "{added:?}");
-    let with_agent = SshRun::new(
+    let with_agent = Run::new(
         real_probe(),
-        SshOptions {
+        RunOptions {
             agent_socket: Some(socket),
             ..options()
         },
@@ -88,12 +95,18 @@ async fn wrong_key_is_rejected_naming_what_was_tried() {
     keygen(&sshd.path("stranger"), "");
     let mut target = sshd.target(known_hosts);
     target.identity_files = vec![sshd.path("stranger"), sshd.path("absent")];
-    let run = SshRun::new(real_probe(), options());
+    let run = Run::new(real_probe(), options());
     let err = run
         .probe_node(&node("n1"), &target, &request())
         .await
         .unwrap_err();
-    assert!(matches!(err, SshError::AuthRejected { .. }), "{err}");
+    assert!(
+        matches!(
+            err.transport_error::<SshError>(),
+            Some(SshError::AuthRejected { .. })
+        ),
+        "{err}"
+    );
     let text = err.to_string();
     assert!(
         text.contains("stranger") && text.contains("absent (not found)"),
@@ -120,7 +133,7 @@ async fn rsa_and_ecdsa_identity_files_authenticate() {
         .unwrap();
         let mut target = sshd.target(known_hosts.clone());
         target.identity_files = vec![key];
-        let run = SshRun::new(real_probe(), options());
+        let run = Run::new(real_probe(), options());
         run.probe_node(&node("n1"), &target, &request())
             .await
             .unwrap_or_else(|e| panic!("{kind}: {e}"));

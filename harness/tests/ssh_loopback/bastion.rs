@@ -1,9 +1,9 @@
 //! Jump hosts: shared connections, and the bastion's own host key.
 
-use tarmac::ssh::{SshError, SshOptions, SshRun};
+use tarmac::ssh::SshError;
 use tarmac::target::{JumpHost, SshTarget};
 
-use crate::sshd::{Sshd, node, options, ready, real_probe, request};
+use crate::sshd::{Run, RunOptions, Sshd, node, options, ready, real_probe, request};
 
 /// The sshd's target behind itself as the bastion, reached as `bastion_host`:
 /// direct-tcpip to 127.0.0.1:port through the same sshd.
@@ -26,9 +26,9 @@ async fn nodes_behind_a_bastion_share_its_connection() {
     // The sshd is its own bastion: direct-tcpip to 127.0.0.1:port through itself.
     let sshd = Sshd::start();
     let target = through_itself(&sshd, "127.0.0.1");
-    let run = SshRun::new(
+    let run = Run::new(
         real_probe(),
-        SshOptions {
+        RunOptions {
             connections_per_bastion: 1,
             ..options()
         },
@@ -59,18 +59,22 @@ async fn an_unknown_bastion_is_refused_too() {
     // known_hosts knows 127.0.0.1 (the node) but not "localhost" (the bastion's name).
     let sshd = Sshd::start();
     let target = through_itself(&sshd, "localhost");
-    let run = SshRun::new(real_probe(), options());
+    let run = Run::new(real_probe(), options());
     let err = run
         .probe_node(&node("n1"), &target, &request())
         .await
         .unwrap_err();
-    match &err {
-        SshError::Bastion { source, .. } => {
+    match err.transport_error::<SshError>() {
+        Some(SshError::Bastion { source, .. }) => {
             assert!(matches!(**source, SshError::UnknownHostKey { .. }), "{err}");
         }
-        other => panic!("expected a bastion error, got {other}"),
+        other => panic!("expected a bastion error, got {other:?}"),
     }
-    assert!(err.is_host_key_problem());
+    assert!(
+        err.transport_error::<SshError>()
+            .unwrap()
+            .is_host_key_problem()
+    );
     assert_eq!(sshd.logins(), 0);
     // The next node behind the same bastion fails fast with the same reason.
     let again = run

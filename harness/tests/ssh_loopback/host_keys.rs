@@ -1,8 +1,8 @@
 //! Host key verification: unknown, changed, trust on first use, key type order.
 
-use tarmac::ssh::{SshError, SshOptions, SshRun};
+use tarmac::ssh::SshError;
 
-use crate::sshd::{Sshd, keygen, node, options, ready, real_probe, request};
+use crate::sshd::{Run, RunOptions, Sshd, keygen, node, options, ready, real_probe, request};
 
 #[tokio::test]
 async fn unknown_host_key_is_refused_with_instructions() {
@@ -11,12 +11,18 @@ async fn unknown_host_key_is_refused_with_instructions() {
     }
     let sshd = Sshd::start();
     let known_hosts = sshd.write_known_hosts("");
-    let run = SshRun::new(real_probe(), options());
+    let run = Run::new(real_probe(), options());
     let err = run
         .probe_node(&node("n1"), &sshd.target(known_hosts.clone()), &request())
         .await
         .unwrap_err();
-    assert!(matches!(err, SshError::UnknownHostKey { .. }), "{err}");
+    assert!(
+        matches!(
+            err.transport_error::<SshError>(),
+            Some(SshError::UnknownHostKey { .. })
+        ),
+        "{err}"
+    );
     let text = err.to_string();
     assert!(
         text.contains(&format!(
@@ -27,7 +33,11 @@ async fn unknown_host_key_is_refused_with_instructions() {
         "{text}"
     );
     assert!(text.contains("--accept-new-host-keys"), "{text}");
-    assert!(err.is_host_key_problem());
+    assert!(
+        err.transport_error::<SshError>()
+            .unwrap()
+            .is_host_key_problem()
+    );
     assert!(!sshd.probe_dir().exists(), "nothing uploaded");
     assert_eq!(
         std::fs::read_to_string(&known_hosts).unwrap(),
@@ -52,9 +62,9 @@ async fn changed_host_key_is_refused_even_with_accept_new() {
         words.next().unwrap()
     );
     let known_hosts = sshd.write_known_hosts(&old);
-    let run = SshRun::new(
+    let run = Run::new(
         real_probe(),
-        SshOptions {
+        RunOptions {
             accept_new_host_keys: true,
             ..options()
         },
@@ -63,7 +73,7 @@ async fn changed_host_key_is_refused_even_with_accept_new() {
         .probe_node(&node("n1"), &sshd.target(known_hosts.clone()), &request())
         .await
         .unwrap_err();
-    match &err {
+    match err.transport_error::<SshError>().unwrap() {
         SshError::HostKeyChanged {
             line, fingerprints, ..
         } => {
@@ -92,9 +102,9 @@ async fn accept_new_host_keys_records_the_key() {
     }
     let sshd = Sshd::start();
     let known_hosts = sshd.path("fresh/known_hosts");
-    let tofu = SshRun::new(
+    let tofu = Run::new(
         real_probe(),
-        SshOptions {
+        RunOptions {
             accept_new_host_keys: true,
             ..options()
         },
@@ -107,7 +117,7 @@ async fn accept_new_host_keys_records_the_key() {
         sshd.known_hosts_line()
     );
     // A strict run now knows the host.
-    let strict = SshRun::new(real_probe(), options());
+    let strict = Run::new(real_probe(), options());
     strict
         .probe_node(&node("n1"), &sshd.target(known_hosts), &request())
         .await
@@ -123,7 +133,7 @@ async fn the_known_key_type_is_asked_for_first() {
     // russh would prefer. Asking for ECDSA first (as OpenSSH does) avoids a false alarm.
     let sshd = Sshd::start();
     let known_hosts = sshd.write_known_hosts(&sshd.known_hosts_line_for("host_key_ecdsa.pub"));
-    let run = SshRun::new(real_probe(), options());
+    let run = Run::new(real_probe(), options());
     run.probe_node(&node("n1"), &sshd.target(known_hosts), &request())
         .await
         .unwrap();
@@ -148,7 +158,7 @@ async fn hashed_known_hosts_from_ssh_keygen_are_honoured() {
         text.starts_with("|1|") && !text.contains("127.0.0.1"),
         "{text}"
     );
-    let run = SshRun::new(real_probe(), options());
+    let run = Run::new(real_probe(), options());
     run.probe_node(&node("n1"), &sshd.target(known_hosts), &request())
         .await
         .unwrap();

@@ -7,8 +7,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use tarmac::ssh::{ProbeArch, ProbeBinary, ProbeSet, SshOptions};
+use tarmac::probes::{ProbeArch, ProbeBinary, ProbeSet};
+use tarmac::session::{Launch, ProbeError, SessionLimits};
+use tarmac::ssh::SshOptions;
 use tarmac::target::SshTarget;
+use tarmac::transport::russh::Russh;
+use tarmac_checks::NodeFacts;
 use tarmac_checks::protocol::{PROTOCOL_VERSION, ProbeRequest};
 
 pub fn ready() -> bool {
@@ -261,13 +265,79 @@ impl Drop for Sshd {
     }
 }
 
-pub fn options() -> SshOptions {
-    SshOptions {
+/// What these tests set: the russh transport's SSH options and the session's limits.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub connect_timeout: Duration,
+    pub auth_timeout: Duration,
+    pub upload_timeout: Duration,
+    pub probe_timeout: Duration,
+    pub max_probe_output: usize,
+    pub keep_probe: bool,
+    pub accept_new_host_keys: bool,
+    pub agent_socket: Option<PathBuf>,
+    pub connections_per_bastion: usize,
+}
+
+pub fn options() -> RunOptions {
+    RunOptions {
         connect_timeout: Duration::from_secs(5),
         auth_timeout: Duration::from_secs(10),
         upload_timeout: Duration::from_secs(30),
         probe_timeout: Duration::from_secs(60),
+        max_probe_output: SessionLimits::default().max_output,
+        keep_probe: false,
+        accept_new_host_keys: false,
         agent_socket: None,
-        ..SshOptions::default()
+        connections_per_bastion: SshOptions::default().connections_per_bastion,
+    }
+}
+
+/// The russh transport of one "run", probing nodes one plain session at a time.
+pub struct Run {
+    russh: Russh,
+    launch: Launch,
+}
+
+impl Run {
+    pub fn new(probes: ProbeSet, o: RunOptions) -> Run {
+        let ssh = SshOptions {
+            connect_timeout: o.connect_timeout,
+            auth_timeout: o.auth_timeout,
+            accept_new_host_keys: o.accept_new_host_keys,
+            agent_socket: o.agent_socket,
+            connections_per_bastion: o.connections_per_bastion,
+        };
+        let launch = Launch {
+            node: String::new(),
+            user: String::new(),
+            sudo: false,
+            keep_probe: o.keep_probe,
+            limits: SessionLimits {
+                upload_timeout: o.upload_timeout,
+                probe_timeout: o.probe_timeout,
+                max_output: o.max_probe_output,
+            },
+            extra_lifetime: Duration::ZERO,
+        };
+        Run {
+            russh: Russh::new(probes, ssh),
+            launch,
+        }
+    }
+
+    pub async fn probe_node(
+        &self,
+        node: &tarmac_reports::NodeEvents,
+        target: &SshTarget,
+        request: &ProbeRequest,
+    ) -> Result<NodeFacts, ProbeError> {
+        self.russh
+            .probe_node(node, target, request, &self.launch)
+            .await
+    }
+
+    pub fn russh(&self) -> &Russh {
+        &self.russh
     }
 }

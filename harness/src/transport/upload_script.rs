@@ -45,8 +45,7 @@
 
 use std::time::Duration;
 
-use super::probe_arch::ProbeArch;
-use super::probe_set::ProbeSet;
+use crate::probes::{ProbeArch, ProbeSet};
 
 const PRESENT: &str = "tarmac-upload present ";
 const NEED: &str = "tarmac-upload need ";
@@ -111,7 +110,7 @@ pub fn command(probes: &ProbeSet, sudo: bool, keep: bool, probe_timeout: Duratio
 /// the harness's own (so the harness reports the timeout first): sshd does not deliver
 /// signal requests to every session (not to root's, for one), and a probe must not outlive
 /// a vanished harness.
-fn node_deadline(probe_timeout: Duration) -> u64 {
+pub fn node_deadline(probe_timeout: Duration) -> u64 {
     probe_timeout.as_secs() + 3
 }
 
@@ -134,7 +133,8 @@ fn arch_cases(probes: &ProbeSet) -> String {
         .collect()
 }
 
-fn script(probes: &ProbeSet, sudo: bool, keep: bool, probe_timeout: Duration) -> String {
+/// The script itself, for transports that hand it to a `sh -c` of their own (exec).
+pub fn script(probes: &ProbeSet, sudo: bool, keep: bool, probe_timeout: Duration) -> String {
     let template = r#"umask 077
 trap "" PIPE
 m=$(uname -m)
@@ -143,12 +143,9 @@ case "$m" in
 esac
 if [ -n "$HOME" ] && [ -d "$HOME" ] && [ -w "$HOME" ]; then c="$HOME/.cache"; d="$c/tarmac"; else c=; d="/tmp/tarmac-$(id -u)"; fi
 if [ -n "$c" ] && [ ! -d "$c" ]; then madec=1; else madec=; fi
-if [ -d "$d" ]; then old=1; else old=; mkdir -p "$d" 2>/dev/null; fi
-if [ -L "$d" ] || [ ! -d "$d" ]; then echo "tarmac-error unsafe $d is not a directory"; exit 90; fi
-if [ ! -O "$d" ]; then echo "tarmac-error unsafe $d is owned by another user"; exit 90; fi
-if [ -n "$old" ] && ! chmod 700 "$d"; then echo "tarmac-error unsafe cannot chmod 700 $d"; exit 90; fi
 p="$d/$n"
 t="$d/.$n.$$"
+r="$d/.run-$n.$$"
 verify() {
   if command -v b2sum >/dev/null 2>&1; then
     case "$(b2sum "$1")" in "$b2 "*) return 0;; *) return 1;; esac
@@ -158,7 +155,6 @@ verify() {
   fi
   [ "$(($(wc -c < "$1")))" = "$size" ]
 }
-r="$d/.run-$n.$$"
 left() { [ -e "$1" ] || [ -L "$1" ]; }
 cleanup() {
   if [ "@KEEP@" = 1 ]; then
@@ -177,6 +173,20 @@ pid=
 trap "stop; exit 129" HUP
 trap "stop; exit 130" INT
 trap "stop; exit 143" TERM
+# Another run on this node (a second inventory entry for it, an audit overlapping a gate)
+# removes the directory once it is empty, at any moment until this run holds a file in it.
+why=
+for try in 1 2 3 4 5; do
+  if [ -d "$d" ]; then old=1; else old=; mkdir -p "$d" 2>/dev/null; fi
+  if [ -L "$d" ]; then why="$d is not a directory"; break; fi
+  if [ ! -d "$d" ]; then why="$d is not a directory"; continue; fi
+  if [ ! -O "$d" ]; then why="$d is owned by another user"; continue; fi
+  if [ -n "$old" ] && ! chmod 700 "$d" 2>/dev/null; then why="cannot chmod 700 $d"; continue; fi
+  if { true > "$r"; } 2>/dev/null; then why=; break; fi
+  why="cannot write in $d"
+done
+if [ "$why" = "cannot write in $d" ]; then cleanup; fi
+if [ -n "$why" ]; then echo "tarmac-error unsafe $why"; exit 90; fi
 if [ -f "$p" ] && [ ! -L "$p" ] && [ -O "$p" ] && [ -x "$p" ] && verify "$p"; then
   echo "tarmac-upload present $a"
   if ! ln -f "$p" "$r"; then cleanup; echo "tarmac-error upload cannot link $p to $r"; exit 91; fi
@@ -217,7 +227,7 @@ mod tests {
     use std::process::{Command, Stdio};
 
     use super::*;
-    use crate::ssh::ProbeBinary;
+    use crate::probes::ProbeBinary;
 
     /// The architecture of this machine, which the script's `uname -m` reports.
     fn host_arch() -> ProbeArch {
@@ -341,6 +351,36 @@ mod tests {
             )
         );
         assert!(!kept.exists());
+    }
+
+    /// Runs that overlap on one node share its private directory: each one's cleanup may
+    /// remove it while another is between its checks and its upload.
+    #[test]
+    fn overlapping_runs_on_one_node_all_run_and_leave_nothing() {
+        let home = tempfile::tempdir().unwrap();
+        let cache = home.path().join(".cache");
+        std::fs::create_dir(&cache).unwrap();
+        // As the real probe does: its own files removed at start, then the directory if
+        // that left it empty.
+        let body = b"#!/bin/sh\nwhile [ $# -gt 0 ]; do\n  case $1 in --unlink) rm -f \"$2\"; d=${2%/*}; shift;; esac\n  shift\ndone\nrmdir \"$d\" 2>/dev/null\nexit 0\n".to_vec();
+        let probes = stand_in(body.clone());
+        std::thread::scope(|scope| {
+            let runs: Vec<_> = (0..8)
+                .map(|_| {
+                    scope.spawn(|| {
+                        (0..12)
+                            .map(|_| run_locally(home.path(), &probes, false, &body))
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            for run in runs {
+                for (out, code) in run.join().unwrap() {
+                    assert_eq!(code, 0, "{out}");
+                }
+            }
+        });
+        assert_eq!(std::fs::read_dir(&cache).unwrap().count(), 0);
     }
 
     #[test]

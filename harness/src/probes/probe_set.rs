@@ -9,10 +9,10 @@ use std::sync::{Arc, OnceLock};
 
 use tarmac_checks::protocol::PROBE_VERSION;
 
-use super::error::SshError;
 use super::probe_arch::ProbeArch;
 use super::probe_binary::{ProbeBinary, ProbeOrigin};
 use super::probe_elf::static_probe_arch;
+use super::probe_error::ProbeFileError;
 
 /// The environment variable naming a probe file to upload instead of an embedded one.
 pub const PROBE_OVERRIDE_VAR: &str = "TARMAC_PROBE";
@@ -41,7 +41,7 @@ impl ProbeSet {
     /// What a run uploads: the embedded probes, with `$TARMAC_PROBE` (if set) in place of
     /// the one of its architecture. Fails, before any node is touched, when that file is
     /// not a static executable for x86_64 or aarch64.
-    pub fn for_run() -> Result<ProbeSet, SshError> {
+    pub fn for_run() -> Result<ProbeSet, ProbeFileError> {
         match std::env::var_os(PROBE_OVERRIDE_VAR) {
             Some(path) if !path.is_empty() => {
                 ProbeSet::embedded().with_override(&PathBuf::from(path))
@@ -52,12 +52,12 @@ impl ProbeSet {
 
     /// Replaces the probe of the architecture `path`'s ELF header names, after checking
     /// that it needs nothing from the node (no dynamic loader, no shared library).
-    pub fn with_override(self, path: &Path) -> Result<ProbeSet, SshError> {
-        let bytes = std::fs::read(path).map_err(|source| SshError::ProbeBinaryRead {
+    pub fn with_override(self, path: &Path) -> Result<ProbeSet, ProbeFileError> {
+        let bytes = std::fs::read(path).map_err(|source| ProbeFileError::Read {
             path: path.to_owned(),
             source,
         })?;
-        let arch = static_probe_arch(&bytes).map_err(|reason| SshError::ProbeRefused {
+        let arch = static_probe_arch(&bytes).map_err(|reason| ProbeFileError::Refused {
             path: path.to_owned(),
             reason,
         })?;
@@ -147,7 +147,7 @@ mod tests {
         let path = dir.path().join("probe.sh");
         std::fs::write(&path, "#!/bin/sh\n").unwrap();
         let err = ProbeSet::embedded().with_override(&path).unwrap_err();
-        assert!(matches!(err, SshError::ProbeRefused { .. }), "{err}");
+        assert!(matches!(err, ProbeFileError::Refused { .. }), "{err}");
         let text = err.to_string();
         assert!(
             text.contains("probe.sh") && text.contains("a script"),

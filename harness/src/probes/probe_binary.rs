@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 
 use blake2::{Blake2b512, Digest};
 
-use super::error::SshError;
 use super::probe_arch::ProbeArch;
+use super::probe_error::ProbeFileError;
 
 /// Where a probe's bytes came from, for `--version` and messages.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,8 +47,8 @@ impl ProbeBinary {
 
     /// Reads `path` as the probe for `arch` (no check of what it holds: see
     /// [`super::probe_elf`] for that).
-    pub fn from_path(arch: ProbeArch, path: &Path) -> Result<ProbeBinary, SshError> {
-        let bytes = std::fs::read(path).map_err(|source| SshError::ProbeBinaryRead {
+    pub fn from_path(arch: ProbeArch, path: &Path) -> Result<ProbeBinary, ProbeFileError> {
+        let bytes = std::fs::read(path).map_err(|source| ProbeFileError::Read {
             path: path.to_owned(),
             source,
         })?;

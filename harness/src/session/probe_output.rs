@@ -6,6 +6,8 @@ use tarmac_checks::protocol::{
 };
 use tarmac_checks::{NodeFacts, Reachability};
 
+use super::lines::{LineSplitter, Next, size};
+
 /// More than this on stdout is not a probe talking: stop reading. (Facts are tens of KiB.)
 pub const MAX_PROBE_OUTPUT: usize = 16 * 1024 * 1024;
 
@@ -26,7 +28,7 @@ pub struct ProbeOutput {
     pub done: bool,
     limit: usize,
     received: usize,
-    partial: Vec<u8>,
+    lines: LineSplitter,
 }
 
 impl Default for ProbeOutput {
@@ -49,7 +51,8 @@ impl ProbeOutput {
             done: false,
             limit,
             received: 0,
-            partial: Vec::new(),
+            // No line can be longer than the whole output.
+            lines: LineSplitter::new(limit),
         }
     }
 
@@ -59,17 +62,15 @@ impl ProbeOutput {
         if self.received > self.limit {
             return Err(format!("the probe wrote more than {}", size(self.limit)));
         }
-        self.partial.extend_from_slice(data);
-        while let Some(end) = self.partial.iter().position(|&b| b == b'\n') {
-            let line: Vec<u8> = self.partial.drain(..=end).collect();
-            self.line(&line)?;
-        }
-        Ok(())
+        let mut lines = std::mem::replace(&mut self.lines, LineSplitter::new(0));
+        let pushed = lines.push(data, |line| self.line(line).map(|()| Next::More));
+        self.lines = lines;
+        pushed.map(drop)
     }
 
     /// End of stdout: a last line without a newline still counts.
     pub fn finish(&mut self) -> Result<(), String> {
-        let rest = std::mem::take(&mut self.partial);
+        let rest = self.lines.take_rest();
         self.line(&rest)
     }
 
@@ -129,15 +130,6 @@ impl ProbeOutput {
             ProbeMessage::Done => self.done = true,
         }
         Ok(())
-    }
-}
-
-fn size(bytes: usize) -> String {
-    const MIB: usize = 1024 * 1024;
-    if bytes >= MIB && bytes.is_multiple_of(MIB) {
-        format!("{} MiB", bytes / MIB)
-    } else {
-        format!("{bytes} bytes")
     }
 }
 

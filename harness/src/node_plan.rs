@@ -1,0 +1,486 @@
+//! What each node is asked to do in a run, decided in one place before any node is
+//! reached: its transport, its probe request (facts, bind tests, listeners), its
+//! deadlines, and which peer ports it probes and which paths' MTU it measures. The
+//! targets are the mesh's pairs whose target could listen; [`RunPlan::targets`] and
+//! [`RunPlan::path_mtu_targets`] are the one place that decides them.
+
+use std::io::Read;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tarmac_checks::mesh::{MeshPair, PlannedNode, listen_ports, mesh_pairs, path_mtu_plan};
+use tarmac_checks::protocol::{
+    ListenFailure, MeshRequest, MeshTarget, PROTOCOL_VERSION, PathMtuTarget, PortSpec, ProbeRequest,
+};
+use tarmac_checks::{NodeFacts, NodeSpec, Phase, PortPlan, Reachability, Verdict};
+
+use crate::config::RunConfig;
+use crate::mesh_settings::MeshSettings;
+use crate::session::{Launch, SessionLimits};
+use crate::transport::{Transport, Transports};
+
+/// Closing: the probe ends its listeners within a fraction of a second; this covers
+/// a slow link too.
+pub const CLOSE_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// One node's part of the run.
+#[derive(Debug, Clone)]
+pub struct NodePlan {
+    pub spec: NodeSpec,
+    pub transport: Arc<dyn Transport>,
+    pub request: ProbeRequest,
+    pub launch: Launch,
+}
+
+/// The node-to-node mesh of a run: the pairs to probe and how long probing may take.
+#[derive(Debug, Clone)]
+pub struct MeshPlan {
+    pub pairs: Vec<MeshPair>,
+    pub phase: Phase,
+    /// The ports the cluster needs, for the path-MTU plan drawn from the nodes' facts.
+    pub ports: PortPlan,
+    /// The probing phase's deadline (see [`probe_budget`]).
+    pub budget: Duration,
+}
+
+/// Every node's plan, in inventory order.
+#[derive(Debug, Clone)]
+pub struct RunPlan {
+    pub nodes: Vec<NodePlan>,
+    /// `None`: no mesh (a single node, `--no-mesh`, `tarmac facts`): a plain run.
+    pub mesh: Option<MeshPlan>,
+    /// Nodes starting (connect, upload, facts) at the same time.
+    pub concurrency: usize,
+    /// One node's start, from its turn to its facts (and listeners).
+    pub node_timeout: Duration,
+}
+
+/// How the start of one node ended, as far as its peers' pairs care.
+#[derive(Debug)]
+pub enum TargetState<'a> {
+    Listening {
+        bound: &'a [PortSpec],
+        failed: &'a [ListenFailure],
+    },
+    Failed,
+    Late,
+}
+
+impl RunPlan {
+    /// The plan of `config`'s nodes over `transports` (one per node, inventory order);
+    /// with a mesh when `with_mesh` and the run has one (two nodes or more).
+    pub fn new(config: &RunConfig, transports: &Transports, with_mesh: bool) -> RunPlan {
+        let phase = config.settings.phase;
+        // A node is in the plan with its transport; `Transports` has one for every node.
+        let reached: Vec<_> = config
+            .nodes
+            .iter()
+            .enumerate()
+            .filter_map(|(i, (spec, conn))| Some((spec, conn, transports.node(i)?.clone())))
+            .collect();
+        let specs: Vec<NodeSpec> = reached.iter().map(|(spec, _, _)| (*spec).clone()).collect();
+        let mesh = match (&config.mesh, with_mesh && specs.len() >= 2) {
+            (Some(settings), true) => random_token().map(|token| {
+                let pairs = mesh_pairs(&config.plan, &specs, phase);
+                let budget = probe_budget(&pairs, specs.len(), *settings)
+                    + path_mtu_budget(specs.len(), *settings);
+                let plan = MeshPlan {
+                    pairs,
+                    phase,
+                    ports: config.plan.clone(),
+                    budget,
+                };
+                (token, *settings, plan)
+            }),
+            _ => None,
+        };
+        // Everything after a node's start: waiting for the slowest peer, probing, closing.
+        let lifetime = mesh.as_ref().map_or(Duration::ZERO, |(_, _, m)| {
+            config.node_timeout + m.budget + CLOSE_TIMEOUT
+        });
+        let nodes = reached
+            .into_iter()
+            .map(|(spec, conn, transport)| {
+                let mut request = probe_request(config, spec);
+                if let Some((token, settings, _)) = &mesh {
+                    request.mesh = Some(MeshRequest {
+                        token: token.clone(),
+                        node: spec.name.clone(),
+                        listen: match phase {
+                            Phase::PreInstall => listen_ports(&config.plan, spec),
+                            Phase::PostInstall => Vec::new(),
+                        },
+                        connect_only: phase == Phase::PostInstall,
+                        probe_timeout_ms: millis(settings.probe_timeout),
+                        concurrency: settings.concurrency,
+                        command_timeout_ms: millis(lifetime),
+                    });
+                }
+                let (user, sudo) = conn.login();
+                let launch = Launch {
+                    node: spec.name.clone(),
+                    user,
+                    sudo,
+                    keep_probe: config.keep_probe,
+                    limits: SessionLimits::default(),
+                    extra_lifetime: lifetime,
+                };
+                NodePlan {
+                    spec: spec.clone(),
+                    transport,
+                    request,
+                    launch,
+                }
+            })
+            .collect();
+        RunPlan {
+            nodes,
+            mesh: mesh.map(|(_, _, m)| m),
+            concurrency: config.concurrency.max(1),
+            node_timeout: config.node_timeout,
+        }
+    }
+
+    /// How long every node's start may take in all: its turn (at most `concurrency`
+    /// start at once), then its own timeout.
+    pub fn start_deadline(&self) -> Duration {
+        let waves = self.nodes.len().div_ceil(self.concurrency.max(1)).max(1);
+        self.node_timeout * u32::try_from(waves).unwrap_or(u32::MAX) + Duration::from_secs(5)
+    }
+
+    /// Each prober's targets and the mesh cells that cannot be tested, given how every
+    /// node's start ended (see [`assign_targets`]).
+    pub fn targets(&self, states: &[TargetState<'_>]) -> (Vec<Vec<MeshTarget>>, Vec<Reachability>) {
+        let specs: Vec<NodeSpec> = self.nodes.iter().map(|n| n.spec.clone()).collect();
+        match &self.mesh {
+            Some(mesh) => assign_targets(mesh, &specs, states),
+            None => (specs.iter().map(|_| Vec::new()).collect(), Vec::new()),
+        }
+    }
+}
+
+impl RunPlan {
+    /// Each started node's path-MTU targets (pre-install only: tarmac's listeners echo),
+    /// planned from the facts and listeners of the nodes that started (`None`: did not).
+    pub fn path_mtu_targets(
+        &self,
+        started: &[Option<(&NodeFacts, &[PortSpec])>],
+    ) -> Vec<Vec<PathMtuTarget>> {
+        let mut per_node: Vec<Vec<PathMtuTarget>> = self.nodes.iter().map(|_| Vec::new()).collect();
+        let Some(mesh) = self.mesh.as_ref().filter(|m| m.phase == Phase::PreInstall) else {
+            return per_node;
+        };
+        let (indices, planned): (Vec<usize>, Vec<PlannedNode<'_>>) = self
+            .nodes
+            .iter()
+            .zip(started)
+            .enumerate()
+            .filter_map(|(i, (node, s))| {
+                let (facts, bound) = (*s)?;
+                Some((
+                    i,
+                    PlannedNode {
+                        spec: &node.spec,
+                        facts,
+                        bound,
+                    },
+                ))
+            })
+            .unzip();
+        for (from, target) in path_mtu_plan(&planned, &mesh.ports) {
+            if let Some(targets) = indices.get(from).and_then(|&i| per_node.get_mut(i)) {
+                targets.push(target);
+            }
+        }
+        per_node
+    }
+}
+
+/// Splits the mesh's pairs into each prober's targets and the cells that cannot be
+/// tested: the target failed or is late, or (pre-install) could not listen on that port.
+/// Pairs from a node that did not start are left out: that node's own error says why.
+pub fn assign_targets(
+    mesh: &MeshPlan,
+    nodes: &[NodeSpec],
+    states: &[TargetState<'_>],
+) -> (Vec<Vec<MeshTarget>>, Vec<Reachability>) {
+    let mut per_node: Vec<Vec<MeshTarget>> = nodes.iter().map(|_| Vec::new()).collect();
+    let mut untestable = Vec::new();
+    for pair in &mesh.pairs {
+        let (Some(from_state), Some(to_state), Some(from), Some(to)) = (
+            states.get(pair.from),
+            states.get(pair.to),
+            nodes.get(pair.from),
+            nodes.get(pair.to),
+        ) else {
+            continue;
+        };
+        if !matches!(from_state, TargetState::Listening { .. }) {
+            continue;
+        }
+        match untestable_because(pair, to, to_state, mesh.phase) {
+            Some(note) => untestable.push(Reachability {
+                from: from.name.clone(),
+                to: to.name.clone(),
+                port: pair.port,
+                protocol: pair.protocol,
+                result: Verdict::Untestable,
+                rtt_us: None,
+                note,
+            }),
+            None => {
+                if let Some(targets) = per_node.get_mut(pair.from) {
+                    targets.push(MeshTarget {
+                        node: to.name.clone(),
+                        address: to.address.clone(),
+                        port: pair.port,
+                        protocol: pair.protocol,
+                    });
+                }
+            }
+        }
+    }
+    (per_node, untestable)
+}
+
+/// Why `pair` cannot be probed, given how its target started; `None` when it can.
+fn untestable_because(
+    pair: &MeshPair,
+    to: &NodeSpec,
+    state: &TargetState<'_>,
+    phase: Phase,
+) -> Option<String> {
+    let spec = PortSpec {
+        port: pair.port,
+        protocol: pair.protocol,
+    };
+    match state {
+        TargetState::Failed => Some(format!(
+            "{} could not be checked (see its node.reachable finding)",
+            to.name
+        )),
+        TargetState::Late => Some(format!("{} did not start its probe in time", to.name)),
+        TargetState::Listening { bound, failed } if phase == Phase::PreInstall => {
+            if let Some(f) = failed
+                .iter()
+                .find(|f| f.port == pair.port && f.protocol == pair.protocol)
+            {
+                Some(format!(
+                    "{} could not listen on {}/{}: {} (see its port.free finding)",
+                    to.name, pair.port, pair.protocol, f.error
+                ))
+            } else if !bound.contains(&spec) {
+                Some(format!(
+                    "{} did not listen on {}/{}",
+                    to.name, pair.port, pair.protocol
+                ))
+            } else {
+                None
+            }
+        }
+        TargetState::Listening { .. } => None,
+    }
+}
+
+/// What the probe must gather on `node`: the configured disk paths, the ports the node
+/// will serve, and what the plugins asked for.
+pub fn probe_request(config: &RunConfig, node: &NodeSpec) -> ProbeRequest {
+    let mut bind_ports: Vec<PortSpec> = Vec::new();
+    for req in config.plan.served_by(node) {
+        let spec = PortSpec {
+            port: req.port,
+            protocol: req.protocol,
+        };
+        if !bind_ports.contains(&spec) {
+            bind_ports.push(spec);
+        }
+    }
+    ProbeRequest {
+        version: PROTOCOL_VERSION,
+        disk_paths: config
+            .settings
+            .disk
+            .iter()
+            .map(|d| d.path.clone())
+            .collect(),
+        bind_ports,
+        mesh: None,
+        files: config.plugin_requirements.files.clone(),
+        sysctls: config.plugin_requirements.sysctls.clone(),
+        commands: config.plugin_requirements.commands.clone(),
+    }
+}
+
+/// How long the probing phase may take: the busiest node's share of probes, in rounds
+/// of `concurrency`, each at most one probe timeout, twice (timeouts are retried once).
+pub fn probe_budget(pairs: &[MeshPair], nodes: usize, settings: MeshSettings) -> Duration {
+    let mut per_node = vec![0u32; nodes];
+    for p in pairs {
+        if let Some(n) = per_node.get_mut(p.from) {
+            *n += 1;
+        }
+    }
+    let busiest = per_node.into_iter().max().unwrap_or(0);
+    let rounds = busiest.div_ceil(settings.concurrency.max(1)).max(1);
+    settings.probe_timeout * rounds * 2 + Duration::from_secs(5)
+}
+
+/// The path-MTU measurements' share of the probing phase: one probe timeout per batch of
+/// 128 peers (every size goes out at once, three rounds within the timeout).
+fn path_mtu_budget(nodes: usize, settings: MeshSettings) -> Duration {
+    let peers = u32::try_from(nodes.saturating_sub(1)).unwrap_or(u32::MAX);
+    settings.probe_timeout * peers.div_ceil(128).max(1)
+}
+
+/// A per-run token nobody can guess: 128 bits from the kernel, in hex. `None` (no mesh)
+/// if the kernel will not say: a guessable token would let anything pose as tarmac.
+fn random_token() -> Option<String> {
+    let mut bytes = [0u8; 16];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut bytes))
+        .ok()?;
+    Some(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+    use tarmac_checks::{ClusterSpec, PortPlan, Protocol, Role};
+
+    fn node(name: &str, last: u8, roles: &[Role]) -> NodeSpec {
+        NodeSpec {
+            name: name.into(),
+            address: format!("198.18.0.{last}"),
+            roles: roles.to_vec(),
+        }
+    }
+
+    fn config(args: &[&str]) -> RunConfig {
+        use clap::Parser;
+
+        use crate::cli::{Cli, Command};
+        let cli = Cli::try_parse_from(["tarmac", "check"].iter().chain(args)).unwrap();
+        let Command::Check(a) = cli.command else {
+            unreachable!()
+        };
+        RunConfig::for_check(&a).unwrap()
+    }
+
+    #[test]
+    fn the_request_holds_disks_and_each_served_port_once() {
+        let c = config(&[]);
+        let (node, _) = &c.nodes[0];
+        assert_eq!(node.roles, Role::ALL);
+        let req = probe_request(&c, node);
+        assert_eq!(req.version, PROTOCOL_VERSION);
+        assert_eq!(req.disk_paths.len(), c.settings.disk.len());
+        assert!(req.bind_ports.iter().any(|p| p.port == 6443));
+        let mut ports: Vec<_> = req
+            .bind_ports
+            .iter()
+            .map(|p| (p.port, p.protocol))
+            .collect();
+        let n = ports.len();
+        ports.dedup();
+        assert_eq!(ports.len(), n);
+    }
+
+    #[test]
+    fn targets_skip_ports_the_peer_could_not_bind_and_failed_peers() {
+        let plan = PortPlan::for_cluster(&ClusterSpec::default(), &[]);
+        let nodes = vec![
+            node("cp1", 11, &[Role::ControlPlane, Role::Etcd]),
+            node("w1", 21, &[Role::Worker]),
+            node("w2", 22, &[Role::Worker]),
+        ];
+        let pairs = mesh_pairs(&plan, &nodes, Phase::PreInstall);
+        let mesh = MeshPlan {
+            pairs: pairs.clone(),
+            phase: Phase::PreInstall,
+            ports: plan.clone(),
+            budget: Duration::from_secs(10),
+        };
+        let cp_bound = listen_ports(&plan, &nodes[0]);
+        let cp_bound: Vec<PortSpec> = cp_bound.into_iter().filter(|p| p.port != 6443).collect();
+        let cp_failed = vec![ListenFailure {
+            port: 6443,
+            protocol: Protocol::Tcp,
+            error: "Address in use (os error 98)".into(),
+        }];
+        let w1_bound = listen_ports(&plan, &nodes[1]);
+        let states = vec![
+            TargetState::Listening {
+                bound: &cp_bound,
+                failed: &cp_failed,
+            },
+            TargetState::Listening {
+                bound: &w1_bound,
+                failed: &[],
+            },
+            TargetState::Failed,
+        ];
+        let (per_node, untestable) = assign_targets(&mesh, &nodes, &states);
+        // w1 probes cp1 on everything but 6443; nothing of w2 (failed) is probed.
+        assert!(per_node[1].iter().any(|t| t.node == "cp1" && t.port == 179));
+        assert!(!per_node[1].iter().any(|t| t.port == 6443));
+        assert!(per_node[2].is_empty());
+        assert!(per_node.iter().flatten().all(|t| t.node != "w2"));
+        let w1_api = untestable
+            .iter()
+            .find(|r| r.from == "w1" && r.to == "cp1" && r.port == 6443)
+            .unwrap();
+        assert!(
+            w1_api.note.contains("could not listen on 6443/tcp"),
+            "{}",
+            w1_api.note
+        );
+        assert!(
+            untestable
+                .iter()
+                .any(|r| r.from == "cp1" && r.to == "w2" && r.note.contains("node.reachable"))
+        );
+        assert!(
+            !untestable.iter().any(|r| r.from == "w2"),
+            "a failed node probes nothing"
+        );
+        // Every pair from a started node is either a target or untestable.
+        let from_started = pairs.iter().filter(|p| p.from != 2).count();
+        assert_eq!(
+            per_node.iter().map(Vec::len).sum::<usize>() + untestable.len(),
+            from_started
+        );
+    }
+
+    #[test]
+    fn the_budget_grows_with_the_busiest_node() {
+        let plan = PortPlan::for_cluster(&ClusterSpec::default(), &[]);
+        let nodes: Vec<NodeSpec> = (0..10)
+            .map(|i| node(&format!("n{i}"), i, &Role::ALL))
+            .collect();
+        let pairs = mesh_pairs(&plan, &nodes, Phase::PreInstall);
+        let settings = MeshSettings {
+            probe_timeout: Duration::from_secs(1),
+            concurrency: 1000,
+        };
+        assert_eq!(probe_budget(&pairs, 10, settings), Duration::from_secs(7));
+        let slow = MeshSettings {
+            concurrency: 1,
+            ..settings
+        };
+        assert!(probe_budget(&pairs, 10, slow) > Duration::from_secs(60));
+    }
+
+    #[test]
+    fn tokens_are_random_hex() {
+        let (a, b) = (random_token().unwrap(), random_token().unwrap());
+        assert_eq!(a.len(), 32);
+        assert!(a.chars().all(|c| c.is_ascii_hexdigit()));
+        assert_ne!(a, b);
+    }
+}

@@ -149,10 +149,11 @@ pub enum SshError {
 
     #[error(
         "{node}: REFUSED: {known_hosts}:{line} is a @cert-authority line for {host_port}: this \
-         site vouches for its hosts with SSH certificates, which the russh transport does not \
-         verify, and no key of the host's own is listed, so it is not trusted on first use \
-         either. Use `transport: openssh` (OpenSSH verifies host certificates), or list the \
-         host's key (`ssh-keyscan -p PORT HOST >> {known_hosts}`, then compare its fingerprint)"
+         site vouches for its hosts with SSH certificates, which are not supported by the russh \
+         transport, and no key of the host's own is listed, so it is not trusted on first use \
+         either. Use `ssh.transport: openssh` (OpenSSH supports and verifies host \
+         certificates), or list the host's key (`ssh-keyscan -p PORT HOST >> {known_hosts}`, \
+         then compare its fingerprint)"
     )]
     HostCertificateAuthority {
         node: String,

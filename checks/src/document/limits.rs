@@ -76,7 +76,7 @@ impl DocumentLimits {
 
 /// `bytes` as people read sizes: "8 MiB", "1536 bytes".
 pub(crate) fn show_bytes(bytes: u64) -> String {
-    if bytes >= MIB && bytes % MIB == 0 {
+    if bytes >= MIB && bytes.is_multiple_of(MIB) {
         format!("{} MiB", bytes / MIB)
     } else {
         format!("{bytes} bytes")

@@ -390,3 +390,32 @@ fn a_kubespray_inventory_reads_the_group_vars_ansible_would_read_beside_it() {
     let alone = d.file("other/hosts.yaml", KUBESPRAY_HOSTS);
     assert!(Inventory::load(&alone).unwrap().cluster.pod_cidr.is_none());
 }
+
+/// docs/inventory.md shows what tarmac accepts: each of its YAML blocks, as a file, is an
+/// inventory `tarmac ports` takes, and its complete example sets what its tables say.
+#[test]
+fn the_inventory_page_shows_inventories_tarmac_accepts() {
+    let page = include_str!("../../docs/inventory.md");
+    let blocks: Vec<&str> = page
+        .split("```yaml\n")
+        .skip(1)
+        .map(|rest| rest.split("```").next().unwrap())
+        .collect();
+    assert!(blocks.len() >= 2, "the page lost its examples");
+    let dir = tempfile::tempdir().unwrap();
+    for (i, block) in blocks.iter().enumerate() {
+        let inventory = dir.path().join(format!("inventory-{i}.yaml"));
+        std::fs::write(&inventory, block).unwrap();
+        let run = tarmac(&["ports", "-i", inventory.to_str().unwrap()]);
+        run.code(0);
+    }
+    let whole = Inventory::load(&dir.path().join("inventory-0.yaml")).unwrap();
+    assert_eq!(whole.nodes.len(), 3);
+    assert_eq!(whole.nodes[2].ssh.sudo, Some(true));
+    let cluster = &whole.cluster;
+    assert!(cluster.control_plane_endpoint.is_some() && cluster.kube_proxy_mode.is_some());
+    assert_eq!(cluster.extra_ports.as_ref().map(Vec::len), Some(2));
+    let checks = &whole.checks;
+    assert!(checks.clock_skew.is_some() && checks.swap.is_some());
+    assert_eq!(checks.severity.as_ref().map(|s| s.len()), Some(2));
+}

@@ -15,7 +15,7 @@ use super::node_script::{self, Announce};
 use super::process_stream::ProcessStream;
 use super::upload_script as upload;
 use crate::probes::ProbeSet;
-use crate::session::{BoxFuture, Launch, Opened, ProbeError, ProbeStream};
+use crate::session::{BoxFuture, Launch, Opened, ProbeError};
 use crate::target::ExecTarget;
 
 /// Why an exec command could not be started.
@@ -64,7 +64,7 @@ impl Transport for ExecNode {
                 launch.keep_probe,
                 launch.probe_lifetime(),
             );
-            let mut stream = Command::new(program)
+            let stream = Command::new(program)
                 .args(args)
                 .arg(script)
                 .stdin(Stdio::piped())
@@ -80,18 +80,7 @@ impl Transport for ExecNode {
                     })
                 })?;
             let announce = Announce::OnFirstLine;
-            match node_script::start_probe(&mut stream, launch, &self.probes, announce, events)
-                .await
-            {
-                Ok(leftover) => Ok(Opened {
-                    stream: Box::new(stream),
-                    leftover,
-                }),
-                Err(e) => {
-                    stream.finish().await;
-                    Err(e)
-                }
-            }
+            node_script::open(stream, launch, &self.probes, announce, events).await
         })
     }
 }

@@ -9,7 +9,7 @@ use tokio::time::{Instant, timeout_at};
 use super::upload_script::ScriptLine;
 use crate::probes::ProbeSet;
 use crate::session::lines::{LineSplitter, Next};
-use crate::session::{Launch, ProbeError, ProbeStream, SessionPhase};
+use crate::session::{Launch, Opened, ProbeError, ProbeStream, SessionPhase};
 
 /// Output a chatty login script may print before ours, in total.
 const MAX_PREAMBLE: usize = 64 * 1024;
@@ -22,6 +22,27 @@ pub enum Announce {
     Done,
     /// Say it when the node script speaks first.
     OnFirstLine,
+}
+
+/// [`start_probe`] on `stream`, handed on with the probe's first bytes, or finished (its
+/// process or channel ended) when the dialogue failed.
+pub async fn open<S: ProbeStream + 'static>(
+    mut stream: S,
+    launch: &Launch,
+    probes: &ProbeSet,
+    announce: Announce,
+    node: &NodeEvents,
+) -> Result<Opened, ProbeError> {
+    match start_probe(&mut stream, launch, probes, announce, node).await {
+        Ok(leftover) => Ok(Opened {
+            stream: Box::new(stream),
+            leftover,
+        }),
+        Err(e) => {
+            stream.finish().await;
+            Err(e)
+        }
+    }
 }
 
 /// Runs the dialogue within the upload timeout; returns the probe's first stdout bytes

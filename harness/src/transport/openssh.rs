@@ -25,7 +25,7 @@ use super::openssh_error::{Attempt, classify};
 use super::process_stream::ProcessStream;
 use super::upload_script as upload;
 use crate::probes::ProbeSet;
-use crate::session::{BoxFuture, Launch, Opened, ProbeError, ProbeStream};
+use crate::session::{BoxFuture, Launch, Opened, ProbeError};
 use crate::ssh::{Phase, SshError};
 use crate::target::OpenSshTarget;
 
@@ -338,7 +338,7 @@ impl Transport for OpenSshNode {
                 .session(&socket, &remote)
                 .spawn()
                 .and_then(ProcessStream::new);
-            let mut stream = match spawned {
+            let stream = match spawned {
                 Ok(stream) => stream.with_finisher(Box::new(move || close_master(slot))),
                 Err(source) => {
                     close_master(self.master.clone()).await;
@@ -349,18 +349,7 @@ impl Transport for OpenSshNode {
                     }));
                 }
             };
-            match node_script::start_probe(&mut stream, launch, probes, Announce::Done, events)
-                .await
-            {
-                Ok(leftover) => Ok(Opened {
-                    stream: Box::new(stream),
-                    leftover,
-                }),
-                Err(e) => {
-                    stream.finish().await;
-                    Err(e)
-                }
-            }
+            node_script::open(stream, launch, probes, Announce::Done, events).await
         })
     }
 }

@@ -136,25 +136,14 @@ impl Transport for RusshNode {
                     return Err(e);
                 }
             };
-            let mut stream = RusshStream {
+            let stream = RusshStream {
                 channel,
                 conn: Some(conn),
                 stderr: Vec::new(),
                 exit: None,
             };
             let probes = &self.run.probes;
-            match node_script::start_probe(&mut stream, launch, probes, Announce::Done, events)
-                .await
-            {
-                Ok(leftover) => Ok(Opened {
-                    stream: Box::new(stream),
-                    leftover,
-                }),
-                Err(e) => {
-                    stream.finish().await;
-                    Err(e)
-                }
-            }
+            node_script::open(stream, launch, probes, Announce::Done, events).await
         })
     }
 

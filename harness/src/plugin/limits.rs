@@ -182,6 +182,7 @@ impl Drop for EpochTicker {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

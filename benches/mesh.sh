@@ -1,7 +1,8 @@
 #!/bin/sh
 # The node-to-node mesh at scale: a lab of N nodes (default 50: cp1 + 49 workers, Calico),
-# `tarmac check` with the mesh vs `--no-mesh` timed by hyperfine in the same session, and
-# the number of probes the mesh made (the JSON report's reachability matrix).
+# `tarmac check` with the covering and the full mesh plan vs `--no-mesh` timed by hyperfine
+# in the same session, and per plan the probes made (the JSON report's reachability
+# matrix), the JSON and HTML report sizes and the harness's peak RSS.
 # Needs root (network namespaces), hyperfine, python3. Traffic stays inside the lab
 # (198.18.0.0/16). Usage: benches/mesh.sh [NODES] [RUNS]; PROFILE=release (default: the
 # debug build the tests use, which is what benches/RESULTS.md recorded).
@@ -27,15 +28,22 @@ INV="$(dirname "$INVENTORY")/bench-mesh.yaml"
 { cat "$INVENTORY"; printf 'cluster:\n  cni: calico\n'; } > "$INV"
 
 RUN="ip netns exec $NETNS $TARMAC check --color never -i $INV --concurrency 64"
-# One run for the matrix: probes made, and how they ended.
-$RUN --json "$INV.json" >/dev/null || true
-python3 - "$INV.json" <<'PY'
-import collections, json, sys
+# One run per plan for the matrix: probes made, how they ended, the report's size, and the
+# harness's peak RSS (GNU time's maximum resident set size, in KiB).
+for MODE in full cover; do
+  /usr/bin/time -f "$MODE: peak RSS %M KiB, %e s wall, %U s user, %S s sys" \
+    $RUN --mesh $MODE --json "$INV.$MODE.json" --html "$INV.$MODE.html" >/dev/null || true
+  python3 - "$INV.$MODE.json" "$INV.$MODE.html" <<'PY'
+import collections, json, os, sys
 r = json.load(open(sys.argv[1]))
 m = r["reachability"]
-print(f"nodes: {len(r['nodes'])}  probes: {len(m)}  results: {dict(collections.Counter(c['result'] for c in m))}")
-print(f"run: {r['duration_ms']} ms")
+plan = r.get("mesh") or {}
+print(f"{plan.get('mode')}: nodes {len(r['nodes'])}  probes {len(m)} (k={plan.get('k')}, seed {plan.get('seed')})  "
+      f"results {dict(collections.Counter(c['result'] for c in m))}  run {r['duration_ms']} ms  "
+      f"JSON {os.path.getsize(sys.argv[1])} B  HTML {os.path.getsize(sys.argv[2])} B")
 PY
+done
 hyperfine --runs "$RUNS" --warmup 1 --ignore-failure \
-  -n mesh "$RUN --json /dev/null" \
+  -n cover "$RUN --mesh cover --json /dev/null" \
+  -n full "$RUN --mesh full --json /dev/null" \
   -n no-mesh "$RUN --no-mesh --json /dev/null"

@@ -117,6 +117,36 @@ pub struct CheckArgs {
     /// attempt) before its pair is reported as a timeout.
     #[arg(long, value_name = "MS", default_value_t = 3000, value_parser = clap::value_parser!(u64).range(100..=60_000))]
     pub mesh_timeout: u64,
+    #[command(flatten)]
+    pub mesh_plan: MeshPlanArgs,
+}
+
+/// How the mesh chooses its pairs (`tarmac check`, and `tarmac ports` to see the plan).
+#[derive(Debug, Clone, Args)]
+pub struct MeshPlanArgs {
+    /// Which pairs the mesh probes: `full` (every pair the port plan asks for) or `cover`
+    /// (a covering plan, linear in the node count; finds a node or a group pair blocking
+    /// a port, but a single dropped pair only by chance). Default: cover above
+    /// --mesh-cover-above nodes, full otherwise.
+    #[arg(long = "mesh", value_enum, value_name = "PLAN")]
+    pub mesh: Option<MeshModeArg>,
+    /// The covering plan probes each node on each port from at least K peers, and has it
+    /// probe at least K.
+    #[arg(long, value_name = "K", default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=64))]
+    pub mesh_peers: u64,
+    /// Repeat the covering plan of an earlier run (the report's `mesh.seed`); by default
+    /// each run draws a new seed, so repeated audits cover other pairs.
+    #[arg(long, value_name = "SEED")]
+    pub mesh_seed: Option<u64>,
+    /// Above this many nodes the covering plan is the default.
+    #[arg(long, value_name = "NODES", default_value_t = 100)]
+    pub mesh_cover_above: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MeshModeArg {
+    Full,
+    Cover,
 }
 
 const AUDIT_ABOUT: &str = "\
@@ -164,6 +194,8 @@ pub struct PortsArgs {
     /// Post-install also says which ports must have a listener.
     #[arg(long, value_enum, default_value_t = PhaseArg::PreInstall)]
     pub phase: PhaseArg,
+    #[command(flatten)]
+    pub mesh_plan: MeshPlanArgs,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -54,6 +54,10 @@ pub struct RunConfig {
     pub keep_probe: bool,
     /// The node-to-node mesh; `None` with `--no-mesh` and for commands other than check.
     pub mesh: Option<crate::mesh_settings::MeshSettings>,
+    /// How the mesh chooses its pairs (`--mesh`, `--mesh-peers`, `--mesh-seed`).
+    pub mesh_plan: crate::mesh_plan::MeshPlanChoice,
+    /// Each node's inventory labels, in the order of `nodes` (the mesh plan's groups).
+    pub labels: Vec<tarmac_checks::mesh::NodeLabels>,
     /// Wasm plugins to run beside the built-in checks (inventory first, then `--plugin`).
     pub plugins: Vec<crate::plugin::PluginSource>,
     /// What the plugins' describe() asks every node's probe to gather.
@@ -75,6 +79,7 @@ impl RunConfig {
         };
         config.verbose = args.verbose;
         config.color = use_color(args.color);
+        config.mesh_plan = crate::mesh_plan::MeshPlanChoice::from_args(&args.mesh_plan);
         config.mesh = (!args.no_mesh).then(|| crate::mesh_settings::MeshSettings {
             probe_timeout: Duration::from_millis(args.mesh_timeout),
             ..crate::mesh_settings::MeshSettings::default()
@@ -131,7 +136,9 @@ impl RunConfig {
             accept_new_host_keys: false,
             keep_probe: false,
         };
-        Self::load(args.inventory.inventory.as_deref(), args.phase, &run)
+        let mut config = Self::load(args.inventory.inventory.as_deref(), args.phase, &run)?;
+        config.mesh_plan = crate::mesh_plan::MeshPlanChoice::from_args(&args.mesh_plan);
+        Ok(config)
     }
 
     pub fn for_facts(args: &FactsArgs) -> Result<Self, ConfigError> {
@@ -211,6 +218,8 @@ impl RunConfig {
             accept_new_host_keys: run.accept_new_host_keys,
             keep_probe: run.keep_probe,
             mesh: None,
+            mesh_plan: Default::default(),
+            labels: inv.nodes.iter().map(|n| n.labels.clone()).collect(),
             plugins: match inventory {
                 Some(path) => crate::plugin::sources::from_inventory(&inv.plugins, path)?,
                 None => Vec::new(),

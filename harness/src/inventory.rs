@@ -160,6 +160,8 @@ pub struct InventoryNode {
     pub roles: Vec<Role>,
     /// This node's overrides of the top-level `ssh:` settings.
     pub ssh: SshSettings,
+    /// Its labels (`labels: {rack: r12}`): the covering mesh plan's groups.
+    pub labels: tarmac_checks::mesh::NodeLabels,
 }
 
 impl From<NativeInventory> for Inventory {
@@ -174,6 +176,7 @@ impl From<NativeInventory> for Inventory {
                 ssh_host: None,
                 roles: n.roles,
                 ssh: n.ssh,
+                labels: n.labels,
             })
             .collect();
         Inventory {

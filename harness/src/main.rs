@@ -62,13 +62,26 @@ fn main() -> ExitCode {
 
 fn execute(command: &Command, config: &RunConfig) -> anyhow::Result<Exit> {
     if let Command::Ports(_) = command {
-        let table = tarmac::ports_table::render(
-            config.nodes.iter().map(|(n, _)| n),
-            &config.plan,
-            config.settings.phase,
-        );
+        let specs: Vec<_> = config.nodes.iter().map(|(n, _)| n.clone()).collect();
+        let mesh = (specs.len() >= 2).then(|| {
+            let phase = config.settings.phase;
+            let plan = config
+                .mesh_plan
+                .plan(&config.plan, &specs, &config.labels, phase);
+            plan.summary(&specs)
+        });
+        let table =
+            tarmac::ports_table::render(&specs, &config.plan, config.settings.phase, mesh.as_ref());
         print_stdout(table.as_bytes())?;
         return Ok(Exit::Success);
+    }
+    // A mesh holds every node's session at once; a plain run `--concurrency` of them.
+    let sessions = match config.mesh {
+        Some(_) => config.nodes.len(),
+        None => config.nodes.len().min(config.concurrency),
+    };
+    if let Some(warning) = tarmac::fd_limit::raise_for(sessions).warning(sessions) {
+        eprintln!("warning: {warning}");
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

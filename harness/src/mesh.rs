@@ -131,7 +131,8 @@ pub async fn run_sessions(plan: RunPlan, events: &RunEvents) -> (Vec<Gathered>, 
     let mut path_mtu = Vec::new();
     let mut probing = HashMap::new();
     let mut meter = None;
-    if plan.mesh.is_some() {
+    if let Some(mesh) = &plan.mesh {
+        events.mesh_planned(mesh.summary.clone());
         let ready = |index: usize| matches!(started[index], Some(Ok(_)));
         let total = (0..per_node.len())
             .filter(|&i| ready(i))

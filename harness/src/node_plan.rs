@@ -4,11 +4,14 @@
 //! targets are the mesh's pairs whose target could listen; [`RunPlan::targets`] and
 //! [`RunPlan::path_mtu_targets`] are the one place that decides them.
 
+use std::collections::HashSet;
 use std::io::Read;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tarmac_checks::mesh::{MeshPair, PlannedNode, listen_ports, mesh_pairs, path_mtu_plan};
+use tarmac_checks::mesh::{
+    MeshGroups, MeshMode, MeshPair, MeshSummary, PlannedNode, listen_ports, path_mtu_plan_where,
+};
 use tarmac_checks::protocol::{
     ListenFailure, MeshRequest, MeshTarget, PROTOCOL_VERSION, PathMtuTarget, PortSpec, ProbeRequest,
 };
@@ -35,7 +38,13 @@ pub struct NodePlan {
 /// The node-to-node mesh of a run: the pairs to probe and how long probing may take.
 #[derive(Debug, Clone)]
 pub struct MeshPlan {
+    /// The pair plan's pairs (full or covering, see [`crate::mesh_plan`]), sorted by
+    /// prober, target, protocol, port.
     pub pairs: Vec<MeshPair>,
+    /// The groups the pair plan kept connected (the mesh's causes are named by them).
+    pub groups: MeshGroups,
+    /// How the pairs were chosen, as the report's `mesh` says it.
+    pub summary: MeshSummary,
     pub phase: Phase,
     /// The ports the cluster needs, for the path-MTU plan drawn from the nodes' facts.
     pub ports: PortPlan,
@@ -79,13 +88,21 @@ impl RunPlan {
             .filter_map(|(i, (spec, conn))| Some((spec, conn, transports.node(i)?.clone())))
             .collect();
         let specs: Vec<NodeSpec> = reached.iter().map(|(spec, _, _)| (*spec).clone()).collect();
+        let labels: Vec<_> = (0..config.nodes.len())
+            .filter(|&i| transports.node(i).is_some())
+            .filter_map(|i| config.labels.get(i).cloned())
+            .collect();
         let mesh = match (&config.mesh, with_mesh && specs.len() >= 2) {
             (Some(settings), true) => random_token().map(|token| {
-                let pairs = mesh_pairs(&config.plan, &specs, phase);
+                let chosen = config.mesh_plan.plan(&config.plan, &specs, &labels, phase);
+                let summary = chosen.summary(&specs);
+                let pairs = chosen.pairs;
                 let budget = probe_budget(&pairs, specs.len(), *settings)
                     + path_mtu_budget(specs.len(), *settings);
                 let plan = MeshPlan {
                     pairs,
+                    groups: chosen.groups,
+                    summary,
                     phase,
                     ports: config.plan.clone(),
                     budget,
@@ -187,7 +204,22 @@ impl RunPlan {
                 ))
             })
             .unzip();
-        for (from, target) in path_mtu_plan(&planned, &mesh.ports) {
+        // The covering plan measures the paths it probes (both ways count); the full
+        // plan every pair.
+        let probed: Option<HashSet<(usize, usize)>> =
+            (mesh.summary.mode == MeshMode::Cover).then(|| {
+                mesh.pairs
+                    .iter()
+                    .map(|p| (p.from.min(p.to), p.from.max(p.to)))
+                    .collect()
+            });
+        let keep = |a: usize, b: usize| {
+            probed.as_ref().is_none_or(|set| {
+                let (a, b) = (indices[a], indices[b]);
+                set.contains(&(a.min(b), a.max(b)))
+            })
+        };
+        for (from, target) in path_mtu_plan_where(&planned, &mesh.ports, keep) {
             if let Some(targets) = indices.get(from).and_then(|&i| per_node.get_mut(i)) {
                 targets.push(target);
             }
@@ -351,6 +383,7 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
 
     use super::*;
+    use tarmac_checks::mesh::mesh_pairs;
     use tarmac_checks::{ClusterSpec, PortPlan, Protocol, Role};
 
     fn node(name: &str, last: u8, roles: &[Role]) -> NodeSpec {
@@ -399,9 +432,13 @@ mod tests {
             node("w1", 21, &[Role::Worker]),
             node("w2", 22, &[Role::Worker]),
         ];
-        let pairs = mesh_pairs(&plan, &nodes, Phase::PreInstall);
+        let chosen =
+            crate::mesh_plan::MeshPlanChoice::default().plan(&plan, &nodes, &[], Phase::PreInstall);
+        let pairs = chosen.pairs.clone();
         let mesh = MeshPlan {
             pairs: pairs.clone(),
+            summary: chosen.summary(&nodes),
+            groups: chosen.groups,
             phase: Phase::PreInstall,
             ports: plan.clone(),
             budget: Duration::from_secs(10),

@@ -1,15 +1,19 @@
-//! `tarmac ports`: the port plan as a table, one row per port a node must serve.
+//! `tarmac ports`: the port plan as a table, one row per port a node must serve, then the
+//! mesh plan: which pairs a check would probe (full or covering, k, seed, probes, groups).
 
 use std::fmt::Write as _;
 
+use tarmac_checks::mesh::{MeshMode, MeshSummary};
 use tarmac_checks::plan::Reach;
 use tarmac_checks::{NodeSpec, Phase, PortPlan};
 
-/// Renders the rows of every node, in inventory then plan order, with aligned columns.
-pub fn render<'a>(
-    nodes: impl IntoIterator<Item = &'a NodeSpec>,
+/// Renders the rows of every node, in inventory then plan order, with aligned columns,
+/// and the mesh plan below when there is one.
+pub fn render(
+    nodes: &[NodeSpec],
     plan: &PortPlan,
     phase: Phase,
+    mesh: Option<&MeshSummary>,
 ) -> String {
     let post = phase == Phase::PostInstall;
     let mut rows: Vec<Vec<String>> = vec![header(post)];
@@ -32,7 +36,32 @@ pub fn render<'a>(
             rows.push(row);
         }
     }
-    table(&rows)
+    let mut out = table(&rows);
+    if let Some(mesh) = mesh {
+        out.push('\n');
+        out.push_str(&mesh_plan(mesh));
+    }
+    out
+}
+
+/// `mesh: cover plan, k=3, seed 42 (--mesh-seed 42 repeats it): 4567 probes over 2 groups`,
+/// the groups, and what the plan finds.
+fn mesh_plan(mesh: &MeshSummary) -> String {
+    let mut out = match mesh.mode {
+        MeshMode::Full => format!("mesh: full plan: {} probes\n", mesh.probes),
+        MeshMode::Cover => format!(
+            "mesh: cover plan, k={}, seed {} (--mesh-seed {} repeats it): {} probes\n",
+            mesh.k, mesh.seed, mesh.seed, mesh.probes
+        ),
+    };
+    let groups: Vec<String> = mesh
+        .groups
+        .iter()
+        .map(|g| format!("{} ({} nodes)", g.name, g.nodes.len()))
+        .collect();
+    let _ = writeln!(out, "  groups: {}", groups.join(", "));
+    let _ = writeln!(out, "  {}", mesh.coverage);
+    out
 }
 
 fn header(post: bool) -> Vec<String> {
@@ -97,7 +126,7 @@ mod tests {
             },
         ];
         let plan = PortPlan::for_cluster(&ClusterSpec::default(), &[]);
-        let text = render(&nodes, &plan, Phase::PreInstall);
+        let text = render(&nodes, &plan, Phase::PreInstall, None);
         let lines: Vec<&str> = text.lines().collect();
         let expected_rows = plan.served_by(&nodes[0]).count() + plan.served_by(&nodes[1]).count();
         assert_eq!(lines.len(), 1 + expected_rows);
@@ -116,10 +145,52 @@ mod tests {
                 .iter()
                 .any(|l| l.starts_with("w1") && l.contains("6443/tcp"))
         );
-        let post = render(&nodes, &plan, Phase::PostInstall);
+        let post = render(&nodes, &plan, Phase::PostInstall, None);
         assert!(
             post.lines()
                 .any(|l| l.contains("NodePort range") && l.ends_with("on demand"))
         );
+    }
+
+    #[test]
+    fn the_mesh_plan_follows_the_table() {
+        use tarmac_checks::mesh::{MeshGroups, MeshMode, PairPlan, PlanOptions};
+        let nodes: Vec<NodeSpec> = (0..4)
+            .map(|i| NodeSpec {
+                name: format!("w{i}"),
+                address: format!("198.18.{}.10", i % 2),
+                roles: vec![Role::Worker],
+            })
+            .collect();
+        let plan = PortPlan::for_cluster(&ClusterSpec::default(), &[]);
+        let options = PlanOptions {
+            mode: MeshMode::Cover,
+            k: 2,
+            seed: 9,
+        };
+        let groups = MeshGroups::of(&nodes, &[]);
+        let pairs = PairPlan::new(&plan, &nodes, groups, Phase::PreInstall, options);
+        let text = render(
+            &nodes,
+            &plan,
+            Phase::PreInstall,
+            Some(&pairs.summary(&nodes)),
+        );
+        let tail: Vec<&str> = text
+            .lines()
+            .skip_while(|l| !l.starts_with("mesh:"))
+            .collect();
+        assert_eq!(
+            tail[..2],
+            [
+                format!(
+                    "mesh: cover plan, k=2, seed 9 (--mesh-seed 9 repeats it): {} probes",
+                    pairs.pairs.len()
+                )
+                .as_str(),
+                "  groups: 198.18.0.0/24 (2 nodes), 198.18.1.0/24 (2 nodes)",
+            ]
+        );
+        assert!(tail[2].contains("found only by --mesh full"), "{text}");
     }
 }

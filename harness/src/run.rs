@@ -64,6 +64,11 @@ pub async fn check(config: &RunConfig, ctx: Arc<RunContext>, events: &RunEvents)
         &specs,
     );
     let plan = RunPlan::new(config, &ctx.transports, true);
+    // The causes are named by the groups the pair plan kept connected.
+    let groups = match &plan.mesh {
+        Some(mesh) if mesh.groups.nodes() == specs.len() => mesh.groups.clone(),
+        _ => tarmac_checks::mesh::MeshGroups::of(&specs, &config.labels),
+    };
     let (gathered, (reachability, path_mtu)) = crate::mesh::run_sessions(plan, events).await;
     let checked: Vec<(&NodeSpec, &NodeFacts)> = gathered
         .iter()
@@ -86,7 +91,7 @@ pub async fn check(config: &RunConfig, ctx: Arc<RunContext>, events: &RunEvents)
     evaluated
         .extend(crate::plugin::in_run::plugin_findings(&config.plugins, &checked, events).await);
     // Mesh findings belong to the probing node: they join its findings below.
-    let mesh = tarmac_checks::mesh::mesh_findings(&reachability, &config.plan, &specs);
+    let mesh = tarmac_checks::mesh::mesh_findings(&reachability, &config.plan, &specs, &groups);
     if !reachability.is_empty() {
         events.mesh_finished(reachability);
     }

@@ -504,3 +504,115 @@ fn ctrl_c_stops_the_run_with_130() {
     };
     assert_eq!(status.code(), Some(130));
 }
+
+#[test]
+fn a_descriptor_limit_too_low_for_the_run_is_said_before_any_node() {
+    // 60 nodes on loopback where nothing listens (refused at once), under a hard limit of
+    // 128 descriptors: a mesh of 60 needs about 304.
+    let dir = tempfile::tempdir().unwrap();
+    let inventory = dir.path().join("many.yaml");
+    let known_hosts = dir.path().join("known_hosts");
+    std::fs::write(&known_hosts, "").unwrap();
+    let mut yaml = format!(
+        "ssh: {{port: 1, known_hosts: {}}}\nnodes:\n",
+        known_hosts.display()
+    );
+    for i in 1..=60 {
+        yaml.push_str(&format!(
+            "  - {{name: n{i}, address: 127.0.1.{i}, roles: [worker]}}\n"
+        ));
+    }
+    std::fs::write(&inventory, yaml).unwrap();
+    let out = Command::new("prlimit")
+        .arg("--nofile=128:128")
+        .arg(env!("CARGO_BIN_EXE_tarmac"))
+        .args([
+            "check",
+            "-i",
+            inventory.to_str().unwrap(),
+            "--node-timeout",
+            "5",
+        ])
+        .env("NO_COLOR", "1")
+        .env_remove("CI")
+        .output()
+        .expect("prlimit runs tarmac");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let warning = stderr
+        .lines()
+        .find(|l| l.starts_with("warning: file descriptors:"))
+        .unwrap_or_else(|| panic!("no descriptor warning:\n{stderr}"));
+    assert!(
+        warning.contains("60 node sessions at once need about 304")
+            && warning.contains("hard RLIMIT_NOFILE is 128"),
+        "{warning}"
+    );
+    // Said first, before the run reached any node.
+    assert!(stderr.starts_with("warning: file descriptors:"), "{stderr}");
+}
+
+#[test]
+fn ports_shows_the_mesh_plan_cover_by_default_above_100_nodes() {
+    let dir = tempfile::tempdir().unwrap();
+    let inventory = dir.path().join("big.yaml");
+    let mut yaml = String::from(
+        "nodes:\n  - {name: cp1, address: 198.18.0.5, roles: [control-plane, etcd]}\n",
+    );
+    for i in 1..=100 {
+        let rack = if i <= 50 { "a" } else { "b" };
+        yaml.push_str(&format!(
+            "  - {{name: w{i}, address: 198.18.{}.{}, roles: [worker], labels: {{rack: {rack}}}}}\n",
+            i / 200,
+            10 + i % 200
+        ));
+    }
+    std::fs::write(&inventory, yaml).unwrap();
+    let ports = |extra: &[&str]| {
+        let run = Test::new()
+            .args(["ports", "-i", inventory.to_str().unwrap()])
+            .args(extra)
+            .run();
+        run.code(0);
+        let tail: Vec<String> = run
+            .stdout
+            .lines()
+            .skip_while(|l| !l.starts_with("mesh:"))
+            .map(str::to_owned)
+            .collect();
+        assert_eq!(tail.len(), 3, "{}", run.stdout);
+        tail
+    };
+    // 101 nodes: the covering plan, grouped by the racks (the unlabelled cp1 by subnet).
+    let cover = ports(&["--mesh-seed", "77"]);
+    assert!(
+        cover[0].starts_with("mesh: cover plan, k=3, seed 77 (--mesh-seed 77 repeats it): "),
+        "{cover:?}"
+    );
+    assert_eq!(
+        cover[1],
+        "  groups: 198.18.0.0/24 (1 nodes), rack=a (50 nodes), rack=b (50 nodes)"
+    );
+    assert!(cover[2].contains("found only by --mesh full"), "{cover:?}");
+    assert_eq!(
+        ports(&["--mesh-seed", "77"]),
+        cover,
+        "the same seed, the same plan"
+    );
+    let probes = |line: &str| -> usize {
+        line.rsplit(": ")
+            .next()
+            .and_then(|p| p.strip_suffix(" probes"))
+            .and_then(|p| p.parse().ok())
+            .unwrap()
+    };
+    let full = ports(&["--mesh", "full"]);
+    assert!(full[0].starts_with("mesh: full plan: "), "{full:?}");
+    assert!(
+        probes(&full[0]) > 10 * probes(&cover[0]),
+        "{full:?} vs {cover:?}"
+    );
+    // The threshold moves.
+    assert!(ports(&["--mesh-cover-above", "101"])[0].starts_with("mesh: full plan"));
+    assert!(ports(&["--mesh-peers", "5"])[0].contains("k=5"));
+}

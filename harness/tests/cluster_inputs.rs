@@ -412,6 +412,10 @@ fn the_inventory_page_shows_inventories_tarmac_accepts() {
     let whole = Inventory::load(&dir.path().join("inventory-0.yaml")).unwrap();
     assert_eq!(whole.nodes.len(), 3);
     assert_eq!(whole.nodes[2].ssh.sudo, Some(true));
+    assert_eq!(
+        whole.nodes[2].labels.get("rack").map(String::as_str),
+        Some("r12")
+    );
     let cluster = &whole.cluster;
     assert!(cluster.control_plane_endpoint.is_some() && cluster.kube_proxy_mode.is_some());
     assert_eq!(cluster.extra_ports.as_ref().map(Vec::len), Some(2));

@@ -89,6 +89,7 @@ impl Aggregator {
                     self.cluster.extend(findings);
                 }
             }
+            EventKind::MeshPlanned { plan } => self.report.mesh = Some(plan),
             EventKind::MeshFinished { reachability } => self.report.reachability = reachability,
             EventKind::PluginsLoaded { plugins } => self.report.plugins.extend(plugins),
             EventKind::DriftComputed { findings, .. } => {

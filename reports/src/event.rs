@@ -6,6 +6,7 @@
 //! fields, never rename them.
 
 use serde::{Deserialize, Serialize};
+use tarmac_checks::mesh::MeshSummary;
 use tarmac_checks::{Finding, NodeFacts, NodeSpec, Phase, Reachability, Status};
 
 use crate::summary::Summary;
@@ -59,6 +60,9 @@ pub enum EventKind {
         bound: usize,
         failed: usize,
     },
+    /// The mesh's pairs are chosen: how (full or covering plan, k, seed), how many probes,
+    /// and the groups kept connected. Before the first `mesh-progress`.
+    MeshPlanned { plan: MeshSummary },
     /// Mesh probes answered so far, of all the probes sent; at most a few per second.
     MeshProgress { done: usize, total: usize },
     /// The reachability matrix of the mesh, sorted as the report holds it.
@@ -141,6 +145,7 @@ impl EventKind {
             | EventKind::NodeFinished { node, .. } => Some(node),
             EventKind::PluginLogged { node, .. } => node.as_deref(),
             EventKind::RunStarted { .. }
+            | EventKind::MeshPlanned { .. }
             | EventKind::MeshProgress { .. }
             | EventKind::MeshFinished { .. }
             | EventKind::PluginsLoaded { .. }

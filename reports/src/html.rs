@@ -8,6 +8,7 @@
 //! [`matrix_data::script_safe_json`].
 
 pub mod facts_view;
+pub mod matrix_blocks;
 pub mod matrix_data;
 
 use std::collections::{BTreeSet, HashMap};
@@ -86,6 +87,18 @@ struct Page {
     problems: Vec<Problem>,
     nodes: Vec<NodeView>,
     reachability: ReachabilityCounts,
+    /// The mesh plan, when one ran.
+    mesh: Option<MeshView>,
+}
+
+#[derive(Debug, Serialize)]
+struct MeshView {
+    mode: &'static str,
+    k: usize,
+    seed: u64,
+    probes: usize,
+    groups: usize,
+    coverage: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -121,6 +134,8 @@ struct FindingView {
     remediation: String,
     /// Structured details as compact JSON; empty when there are none.
     details: String,
+    /// One of the mesh's causes (`mesh.blocked_*`).
+    cause: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -157,8 +172,9 @@ impl Page {
         };
         let nodes = node_views(report);
         let mut problems = problems(report, &nodes);
-        // Ignored problems last: they are reported but do not decide the run.
-        problems.sort_by_key(|p| (p.finding.ignored, rank(p.finding.status)));
+        // Ignored problems last: they are reported but do not decide the run. The mesh's
+        // causes lead their status: each stands for many failing probes.
+        problems.sort_by_key(|p| (p.finding.ignored, rank(p.finding.status), !p.finding.cause));
         let pairs: BTreeSet<(&str, &str)> = report
             .reachability
             .iter()
@@ -182,6 +198,14 @@ impl Page {
                 .len(),
             problems,
             nodes,
+            mesh: report.mesh.as_ref().map(|m| MeshView {
+                mode: m.mode.as_str(),
+                k: m.k,
+                seed: m.seed,
+                probes: m.probes,
+                groups: m.groups.len(),
+                coverage: m.coverage.clone(),
+            }),
             reachability: ReachabilityCounts {
                 probes: report.reachability.len(),
                 failing: report
@@ -337,6 +361,7 @@ impl FindingView {
             } else {
                 serde_json::Value::Object(f.details.clone()).to_string()
             },
+            cause: tarmac_checks::mesh::CAUSE_CHECKS.contains(&f.check.as_str()),
         }
     }
 }

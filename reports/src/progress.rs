@@ -1,6 +1,9 @@
-//! Live progress on stderr while a run goes: a bar with counters on a terminal, or one
-//! plain line per step in CI and pipes (where a redrawn bar would only be noise). A
-//! reporter: it reacts to events and writes nothing at the end.
+//! Live progress on stderr while a run goes: a bar with counters on a terminal, or plain
+//! lines in CI and pipes (where a redrawn bar would only be noise): what needs saying at
+//! once (a node that failed, the mesh's plan, a plugin's log line, drift), and otherwise
+//! one summary line of the counters every [`SUMMARY_EVERY`] while the run moves, so a
+//! thousand-node run's log stays a page long. A reporter: it reacts to events and writes
+//! nothing at the end.
 
 use std::fmt;
 use std::io::{self, IsTerminal, Write};
@@ -12,6 +15,9 @@ use crate::error::ReportError;
 use crate::event::{Event, EventKind, NodeOutcome, RunCommand};
 use crate::reporter::Reporter;
 use crate::text::one_line;
+
+/// The least time between two summary lines in plain-line mode.
+pub const SUMMARY_EVERY: Duration = Duration::from_secs(5);
 
 /// How many nodes reached each step so far.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -40,6 +46,8 @@ pub struct Progress {
     /// The mesh's last `mesh-progress`, shown beside the counters.
     mesh: Option<(usize, usize)>,
     elapsed: Duration,
+    /// When the last plain line with the counters was written.
+    summarised: Duration,
 }
 
 enum Display {
@@ -97,6 +105,7 @@ impl Progress {
             counts: ProgressCounts::default(),
             mesh: None,
             elapsed: Duration::ZERO,
+            summarised: Duration::ZERO,
         }
     }
 
@@ -134,6 +143,26 @@ impl Progress {
             _ => self.counts.to_string(),
         }
     }
+
+    /// `tarmac: 10.0s: 1000 nodes: connected 400, ...; mesh 10/20 probes`, when the last
+    /// such line is [`SUMMARY_EVERY`] old.
+    fn summary_due(&mut self) -> Option<String> {
+        if self.elapsed < self.summarised + SUMMARY_EVERY {
+            return None;
+        }
+        self.summarised = self.elapsed;
+        let mut line = format!(
+            "tarmac: {:.1}s: {} node{}: {}",
+            self.elapsed.as_secs_f64(),
+            self.counts.nodes,
+            plural(self.counts.nodes),
+            self.counts
+        );
+        if let Some((done, total)) = self.mesh {
+            line.push_str(&format!("; mesh {done}/{total} probes"));
+        }
+        Some(line)
+    }
 }
 
 /// A bar only for a person watching: CI systems set `CI` (GitHub, GitLab, Jenkins' plugins,
@@ -146,8 +175,8 @@ fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
 }
 
-/// The plain line for an event, or `None` for steps the lines leave out (uploads and
-/// listeners: the next line says the same, and a fleet's log stays short).
+/// The plain line an event needs at once, or `None` for the steps the summary lines count
+/// (connected, uploaded, probed, listening, checked, mesh progress).
 fn line(event: &EventKind, progress: &Progress) -> Option<String> {
     let node = |n: &str| one_line(n);
     Some(match event {
@@ -158,26 +187,19 @@ fn line(event: &EventKind, progress: &Progress) -> Option<String> {
             };
             format!("tarmac: {verb} {} node{}", nodes.len(), plural(nodes.len()))
         }
-        EventKind::NodeConnected { node: n } => format!("tarmac: {}: connected", node(n)),
-        EventKind::FactsReceived { node: n } => format!("tarmac: {}: probed", node(n)),
         EventKind::NodeFailed { node: n, error } => {
             format!("tarmac: {}: failed: {}", node(n), one_line(error))
         }
-        EventKind::NodeFinished {
-            node: n,
-            status: NodeOutcome::Checked,
-            worst,
-            ..
-        } => match worst {
-            Some(worst) => format!("tarmac: {}: checked (worst: {worst})", node(n)),
-            None => format!("tarmac: {}: checked", node(n)),
-        },
-        EventKind::MeshProgress { done, total } => {
-            format!(
-                "tarmac: mesh: {done}/{total} probe{} answered",
-                plural(*total)
-            )
-        }
+        EventKind::MeshPlanned { plan } => format!(
+            "tarmac: mesh: {} plan, {} probe{} over {} group{} (k={}, seed {})",
+            plan.mode,
+            plan.probes,
+            plural(plan.probes),
+            plan.groups.len(),
+            plural(plan.groups.len()),
+            plan.k,
+            plan.seed
+        ),
         EventKind::PluginLogged {
             plugin,
             node: n,
@@ -226,9 +248,13 @@ impl Reporter for Progress {
         self.count(event);
         let text = line(&event.kind, self);
         let message = self.message();
+        let summary = match (&self.display, &text) {
+            (Display::Lines(_), None) => self.summary_due(),
+            _ => None,
+        };
         match &mut self.display {
             Display::Lines(out) => {
-                if let Some(text) = text {
+                if let Some(text) = text.or(summary) {
                     // Progress is advisory: a closed stderr must not stop the run.
                     let _ = writeln!(out, "{text}").and_then(|()| out.flush());
                 }
@@ -252,7 +278,9 @@ fn draw(bar: &ProgressBar, event: &EventKind, text: Option<String>, message: Str
             bar.println(text.unwrap_or_default());
             bar.inc(1);
         }
-        EventKind::PluginLogged { .. } | EventKind::DriftComputed { .. } => {
+        EventKind::PluginLogged { .. }
+        | EventKind::DriftComputed { .. }
+        | EventKind::MeshPlanned { .. } => {
             bar.println(text.unwrap_or_default());
         }
         EventKind::NodeFinished { status, .. } if *status != NodeOutcome::Error => bar.inc(1),
@@ -369,17 +397,72 @@ mod tests {
             lines,
             [
                 "tarmac: checking 2 nodes",
-                "tarmac: cp1: connected",
-                "tarmac: w3: connected",
-                "tarmac: cp1: probed",
                 "tarmac: w3: failed: probe exited 127 \\u{1b}[2Jbash: not found",
-                "tarmac: mesh: 3/4 probes answered",
                 "plugin kernel-same-minor [cp1] info: 6.1 on every node",
-                "tarmac: cp1: checked (worst: warn)",
                 "tarmac: finished in 2.5s: connected 2, probed 1, checked 1, failed 1",
             ]
         );
         assert!(!progress.is_bar());
+    }
+
+    #[test]
+    fn a_big_run_is_one_summary_line_every_few_seconds() {
+        let out = Shared::default();
+        let mut progress = Progress::lines(out.clone());
+        let nodes: Vec<NodeSpec> = (0..1000).map(|i| spec(&format!("w{i}"))).collect();
+        let start = EventKind::RunStarted {
+            schema: String::new(),
+            tarmac_version: String::new(),
+            command: RunCommand::Check,
+            phase: Phase::PreInstall,
+            started_at: String::new(),
+            nodes: nodes.clone(),
+        };
+        progress.on_event(&at(start, 0)).unwrap();
+        // Three steps per node over 12 s: a line per 5 s, not three thousand.
+        for (i, node) in nodes.iter().enumerate() {
+            let ms = 12 * i as u64;
+            for kind in [
+                EventKind::NodeConnected {
+                    node: node.name.clone(),
+                },
+                EventKind::FactsReceived {
+                    node: node.name.clone(),
+                },
+            ] {
+                progress.on_event(&at(kind, ms)).unwrap();
+            }
+        }
+        progress
+            .on_event(&at(EventKind::MeshProgress { done: 7, total: 90 }, 12_500))
+            .unwrap();
+        let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines,
+            [
+                "tarmac: checking 1000 nodes",
+                "tarmac: 5.0s: 1000 nodes: connected 418, probed 417, checked 0, failed 0",
+                "tarmac: 10.0s: 1000 nodes: connected 835, probed 834, checked 0, failed 0",
+            ]
+        );
+        progress
+            .on_event(&at(
+                EventKind::MeshProgress {
+                    done: 90,
+                    total: 90,
+                },
+                15_100,
+            ))
+            .unwrap();
+        let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        assert!(
+            text.ends_with(
+                "tarmac: 15.1s: 1000 nodes: connected 1000, probed 1000, checked 0, failed 0; \
+                 mesh 90/90 probes\n"
+            ),
+            "{text}"
+        );
     }
 
     #[test]

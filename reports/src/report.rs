@@ -4,6 +4,7 @@
 use std::collections::HashSet;
 
 use serde::{Deserialize, Serialize};
+use tarmac_checks::mesh::MeshSummary;
 use tarmac_checks::{Finding, NodeFacts, Phase, Reachability, Role};
 
 use crate::summary::Summary;
@@ -20,6 +21,10 @@ pub struct Report {
     pub duration_ms: u64,
     pub nodes: Vec<NodeReport>,
     pub findings: Vec<Finding>,
+    /// How the mesh chose its pairs (mode, k, seed, probes, groups); absent when no mesh
+    /// ran, and in reports written before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mesh: Option<MeshSummary>,
     /// The full reachability matrix of the mesh phase (every from × to × port probed);
     /// empty when no mesh ran.
     #[serde(default)]
@@ -67,6 +72,7 @@ impl Report {
             duration_ms,
             nodes,
             findings,
+            mesh: None,
             reachability: Vec::new(),
             plugins: Vec::new(),
             summary,

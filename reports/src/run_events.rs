@@ -100,6 +100,11 @@ impl RunEvents {
         NodeEvents::new(self.clone(), name)
     }
 
+    /// The mesh's pairs are chosen (see [`EventKind::MeshPlanned`]).
+    pub fn mesh_planned(&self, plan: tarmac_checks::mesh::MeshSummary) {
+        self.emit(EventKind::MeshPlanned { plan });
+    }
+
     /// A meter for `total` mesh probes; it emits `mesh-progress` (0 of `total` at once).
     pub fn mesh_meter(&self, total: usize) -> MeshMeter {
         MeshMeter::new(self.clone(), total)

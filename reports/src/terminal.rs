@@ -1,8 +1,11 @@
-//! The final human report: findings grouped by node, worst first, each problem with its
-//! fix on the next line, and one summary line at the end.
+//! The final human report: the mesh's causes first (the few findings that explain many
+//! failing probes), then findings grouped by node, worst first, each problem with its fix
+//! on the next line, and one summary line at the end. In a big cluster the nodes whose
+//! every check passed are one line, not a block each.
 
 use std::io::Write;
 
+use tarmac_checks::mesh::{CAUSE_CHECKS, MeshMode};
 use tarmac_checks::{Finding, Status};
 
 use crate::error::FormatError;
@@ -35,10 +38,15 @@ const YELLOW: &str = "\x1b[33m";
 const MAGENTA: &str = "\x1b[35m";
 const CYAN: &str = "\x1b[36m";
 
+/// Above this many nodes, nodes whose every finding passed are counted, not listed.
+pub const COLLAPSE_PASSING_ABOVE: usize = 20;
+
 /// One block of the report: a node, or the cluster-wide findings.
 struct Group<'a> {
     title: String,
     findings: Vec<&'a Finding>,
+    /// A node's block (not the cluster's).
+    node: bool,
 }
 
 impl ReportFormat for Terminal {
@@ -47,8 +55,28 @@ impl ReportFormat for Terminal {
     }
 
     fn write(&self, report: &Report, out: &mut dyn Write) -> Result<(), FormatError> {
+        self.write_causes(report, out)?;
+        self.write_mesh_plan(report, out)?;
+        let collapse = !self.verbose && report.nodes.len() > COLLAPSE_PASSING_ABOVE;
+        let (mut passed, mut checks) = (0, 0);
         for group in groups(report) {
-            self.write_group(&group, out)?;
+            let all_pass = !group.findings.is_empty()
+                && group.findings.iter().all(|f| f.status == Status::Pass);
+            if collapse && all_pass && group.node {
+                passed += 1;
+                checks += group.findings.len();
+            } else {
+                self.write_group(&group, out)?;
+            }
+        }
+        if passed > 0 {
+            let label = self.paint(GREEN, &format!("{:<LABEL_WIDTH$}", "PASS"));
+            writeln!(
+                out,
+                "{label}  {} passed every check ({} in all; --verbose lists them)\n",
+                plural(passed, "more node", "more nodes"),
+                plural(checks, "check", "checks"),
+            )?;
         }
         let line = summary_line(&report.summary);
         writeln!(out, "{}", self.paint(summary_colour(report), &line))?;
@@ -65,6 +93,40 @@ impl Terminal {
         }
     }
 
+    /// The mesh's causes, before everything: each explains many failing probes.
+    fn write_causes(&self, report: &Report, out: &mut dyn Write) -> std::io::Result<()> {
+        let causes: Vec<&Finding> = report.findings.iter().filter(|f| is_cause(f)).collect();
+        if causes.is_empty() {
+            return Ok(());
+        }
+        let title = format!(
+            "Likely causes: {} the mesh's failing probes correlate into",
+            plural(causes.len(), "block", "blocks")
+        );
+        writeln!(out, "{}", self.paint(BOLD, &title))?;
+        for f in causes {
+            self.write_finding(f, out)?;
+        }
+        writeln!(out)
+    }
+
+    /// What the covering plan does not find, said where a reader of the log sees it.
+    fn write_mesh_plan(&self, report: &Report, out: &mut dyn Write) -> std::io::Result<()> {
+        let Some(mesh) = report.mesh.as_ref().filter(|m| m.mode == MeshMode::Cover) else {
+            return Ok(());
+        };
+        let line = format!(
+            "mesh: covering plan, {} probes over {} (k={}, seed {}; --mesh-seed {} repeats it): \
+             a single dropped pair between two nodes is found only by --mesh full",
+            mesh.probes,
+            plural(mesh.groups.len(), "group", "groups"),
+            mesh.k,
+            mesh.seed,
+            mesh.seed
+        );
+        writeln!(out, "{}\n", self.paint(DIM, &line))
+    }
+
     fn write_group(&self, group: &Group<'_>, out: &mut dyn Write) -> std::io::Result<()> {
         writeln!(out, "{}", self.paint(BOLD, &group.title))?;
         let mut findings = group.findings.clone();
@@ -73,6 +135,14 @@ impl Terminal {
         for finding in findings {
             if finding.status == Status::Pass && !self.verbose {
                 passed += 1;
+            } else if is_cause(finding) {
+                let (name, colour) = label(finding.status);
+                let label = self.paint(colour, &format!("{name:<LABEL_WIDTH$}"));
+                writeln!(
+                    out,
+                    "  {label}  {}: a likely cause, above",
+                    one_line(&finding.check)
+                )?;
             } else {
                 self.write_finding(finding, out)?;
             }
@@ -107,18 +177,28 @@ impl Terminal {
 
 /// Nodes in inventory order, then nodes only findings mention, then the cluster.
 fn groups(report: &Report) -> Vec<Group<'_>> {
+    // One pass over the findings: a thousand nodes each searching all of them is slow.
+    let mut by_node: std::collections::HashMap<&str, Vec<&Finding>> =
+        std::collections::HashMap::new();
+    for f in &report.findings {
+        if let Some(node) = f.node.as_deref() {
+            by_node.entry(node).or_default().push(f);
+        }
+    }
     let mut groups: Vec<Group<'_>> = report
         .nodes
         .iter()
         .map(|n| Group {
             title: node_title(n),
-            findings: report.findings_of(Some(&n.name)).collect(),
+            findings: by_node.get(n.name.as_str()).cloned().unwrap_or_default(),
+            node: true,
         })
         .collect();
     for node in report.unlisted_nodes() {
         groups.push(Group {
             title: one_line(node),
             findings: report.findings_of(Some(node)).collect(),
+            node: true,
         });
     }
     let cluster: Vec<&Finding> = report.findings_of(None).collect();
@@ -126,9 +206,15 @@ fn groups(report: &Report) -> Vec<Group<'_>> {
         groups.push(Group {
             title: "cluster-wide".to_owned(),
             findings: cluster,
+            node: false,
         });
     }
     groups
+}
+
+/// A failing mesh cause (`mesh.blocked_*`).
+fn is_cause(f: &Finding) -> bool {
+    f.status != Status::Pass && CAUSE_CHECKS.contains(&f.check.as_str())
 }
 
 /// `cp1 (198.18.0.11; control-plane, etcd)`, and whether it could be checked at all.

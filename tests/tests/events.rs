@@ -152,6 +152,10 @@ fn each_node_says_what_happened_to_it_and_the_stream_is_the_report() {
     );
     let at = |name: &str| names.iter().position(|n| *n == name).unwrap();
     assert!(at("mesh-finished") < at("node-finished"), "{names:?}");
+    // The plan comes before the first probe, and is what the report says of the mesh.
+    assert!(at("mesh-planned") < at("mesh-progress"), "{names:?}");
+    assert_eq!(events[at("mesh-planned")]["plan"], run.json["mesh"]);
+    assert_eq!(run.json["mesh"]["mode"], "full");
     let matrix = &events[at("mesh-finished")]["reachability"];
     assert_eq!(matrix, &run.json["reachability"]);
     assert!(!matrix.as_array().unwrap().is_empty());

@@ -417,3 +417,107 @@ fn chromium_renders_the_report_of_a_lab_run_with_faults() {
     assert!(png.starts_with(b"\x89PNG\r\n\x1a\n") && png.len() > 10_000);
     std::fs::copy(&html_path, artifacts.join("report.html")).unwrap();
 }
+
+/// A report of `n` nodes in racks of 200 whose covering plan probes the next three nodes
+/// on two ports; every probe into node 737 times out.
+fn thousand_node_report(n: usize) -> Value {
+    let names: Vec<String> = (0..n).map(|i| format!("node-{i:04}")).collect();
+    let nodes: Vec<Value> = names
+        .iter()
+        .map(|name| {
+            serde_json::json!({"name": name, "address": "198.18.0.1", "roles": ["worker"],
+                "status": "checked", "facts": null})
+        })
+        .collect();
+    let mut reachability = Vec::new();
+    for (i, from) in names.iter().enumerate() {
+        for step in 1..=3 {
+            let to = &names[(i + step) % n];
+            for port in [179, 10250] {
+                let result = if to == "node-0737" { "timeout" } else { "ok" };
+                reachability.push(serde_json::json!({"from": from, "to": to, "port": port,
+                    "protocol": "tcp", "result": result}));
+            }
+        }
+    }
+    let groups: Vec<Value> = names
+        .chunks(200)
+        .enumerate()
+        .map(|(r, chunk)| serde_json::json!({"name": format!("rack=r{r}"), "nodes": chunk}))
+        .collect();
+    serde_json::json!({
+        "schema": "tarmac.report/v1", "tarmac_version": "0.1.0", "phase": "pre-install",
+        "started_at": "2026-12-03T05:00:00Z", "duration_ms": 1, "nodes": nodes, "findings": [],
+        "mesh": {"mode": "cover", "k": 3, "seed": 7, "probes": reachability.len(),
+                 "coverage": "cover", "groups": groups},
+        "reachability": reachability,
+        "summary": {"nodes": n, "findings": 0, "pass": 0, "warn": 0, "fail": 0, "error": 0,
+                    "skip": 0, "ignored": 0}
+    })
+}
+
+#[test]
+fn chromium_draws_a_thousand_node_matrix_in_blocks_and_drills_down() {
+    if !lab_ready() {
+        return;
+    }
+    let Some(browser) = chromium() else {
+        return;
+    };
+    let report: tarmac_reports::Report =
+        serde_json::from_value(thousand_node_report(1000)).unwrap();
+    let dir = workspace_root()
+        .join("target")
+        .join("tmp")
+        .join(format!("html-blocks-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let page = dir.join("report.html");
+    use tarmac_reports::ReportFormat as _;
+    tarmac_reports::Html.write_file(&report, &page).unwrap();
+    let dom = rendered_dom(&browser, &dir, &page, "", &dir.join("dom.html"));
+    // 1000 nodes in five racks of 200: 25 blocks of 40, a block cell per block pair probed.
+    let matrix = dom.by_id("matrix").expect("the matrix is rendered");
+    assert_eq!(matrix.attr("data-blocks"), "25");
+    assert_eq!(
+        dom.count("div", "probed"),
+        0,
+        "no node cells before a drill-down"
+    );
+    let failing_blocks = dom
+        .elements
+        .iter()
+        .filter(|e| e.has_class("probed-block") && e.has_class("failing"))
+        .count();
+    assert_eq!(
+        failing_blocks, 1,
+        "the block of node 737 and its probers, to itself"
+    );
+    assert!(dom.by_id("drill").unwrap().attrs.contains_key("hidden"));
+    // Linked to a failing pair, the page opens its block pair and the cell.
+    let dom = rendered_dom(
+        &browser,
+        &dir,
+        &page,
+        "#cell=736,737",
+        &dir.join("cell.html"),
+    );
+    let drill = dom.by_id("drill").unwrap();
+    assert!(
+        !drill.attrs.contains_key("hidden"),
+        "the drill-down is open"
+    );
+    let cells: usize = dom
+        .by_id("drill-matrix")
+        .unwrap()
+        .attr("data-cells")
+        .parse()
+        .unwrap();
+    assert!(cells > 0 && cells <= 40 * 40, "{cells}");
+    assert!(
+        dom.cell_details.contains("node-0736 \u{2192} node-0737")
+            && dom.cell_details.contains("179/tcp timeout"),
+        "{}",
+        dom.cell_details
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -38,6 +38,8 @@ fn tarmac_reads_the_lab_inventories() {
         let nodes: std::collections::BTreeSet<&str> = stdout
             .lines()
             .skip(1)
+            // The table, up to the mesh plan below it.
+            .take_while(|l| !l.is_empty() && !l.starts_with("mesh:"))
             .filter_map(|l| l.split_whitespace().next())
             .collect();
         let expected: std::collections::BTreeSet<&str> = ["cp1", "w1", "in1"].into();

@@ -1,6 +1,7 @@
 //! The node-to-node mesh end to end: `tarmac check` over a lab of real OpenSSH nodes with
 //! roles and a CNI (Calico). A healthy mesh passes with the full matrix; iptables DROP
-//! rules fail exactly the pairs they block (TCP and UDP, as timeouts); a port held by
+//! rules fail exactly the pairs they block (TCP and UDP, as timeouts), a port dropped from
+//! every peer reading as one `mesh.blocked_inbound` cause on its node; a port held by
 //! another process fails `port.free` on its node and makes the pairs that test it `untestable`
 //! (skip), not firewall failures; post-install probes the real services; `--no-mesh` skips
 //! it; nothing is left listening or running on any node.
@@ -135,7 +136,41 @@ fn a_healthy_mesh_passes_with_the_full_matrix_and_post_install_probes_real_servi
             .iter()
             .all(|c| c["result"] == "refused" && c["protocol"] == "tcp")
     );
-    assert_eq!(mesh(&post, "fail").len(), cells.len());
+    let failing: Vec<(String, String, String)> = post
+        .findings()
+        .iter()
+        .filter(|f| f["status"] == "fail" && f["check"].as_str().unwrap().starts_with("mesh."))
+        .map(|f| {
+            (
+                f["check"].as_str().unwrap().to_owned(),
+                f["node"].as_str().unwrap_or("").to_owned(),
+                f["message"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    // Every refused pair is explained by a cause; none can be compared with a working
+    // peer, so the node causes say it may be that nothing listens.
+    let causes: Vec<(&str, &str)> = failing
+        .iter()
+        .map(|(c, n, _)| (c.as_str(), n.as_str()))
+        .collect();
+    assert_eq!(
+        causes,
+        [
+            ("mesh.blocked_inbound", "cp1"),
+            ("mesh.blocked_outbound", "cp1"),
+            ("mesh.blocked_everywhere", ""),
+        ],
+        "{failing:#?}"
+    );
+    assert!(failing[0].2.contains("6443/tcp") && failing[0].2.contains("nothing listens there"));
+    assert!(failing[1].2.contains("10250/tcp") && failing[1].2.contains("nothing listens"));
+    assert!(failing[2].2.starts_with("every probe fails on 179/tcp"));
+    assert!(
+        mesh(&post, "fail").is_empty(),
+        "no pair is left unexplained"
+    );
+    assert_eq!(post.code, Some(1));
 }
 
 #[test]
@@ -172,13 +207,11 @@ fn firewall_drops_fail_exactly_the_blocked_pairs_and_a_taken_port_is_untestable(
     assert_eq!(matrix(&run).len(), CELLS);
     assert_eq!(run.code, Some(1));
 
+    // w1's one pair stays a pair; w2's inbound block is one cause on w2, not three pairs.
     let fails = mesh(&run, "fail");
-    assert_eq!(fails.len(), 4, "{fails:?}");
-    let api = &fails
-        .iter()
-        .find(|(n, m)| n == "w1" && m.contains("6443"))
-        .unwrap()
-        .1;
+    assert_eq!(fails.len(), 1, "{fails:?}");
+    let api = &fails[0].1;
+    assert_eq!(fails[0].0, "w1");
     assert!(
         api.starts_with(&format!(
             "w1 cannot reach cp1 ({}) on 6443/tcp (kube-apiserver): timeout — dropped or filtered",
@@ -190,13 +223,13 @@ fn firewall_drops_fail_exactly_the_blocked_pairs_and_a_taken_port_is_untestable(
         !api.contains("one-way"),
         "cp1 does not probe w1 on 6443: {api}"
     );
-    // w2 reaches the others on 4789 but they do not reach it: one-way.
+    let inbound = run.of_check("mesh.blocked_inbound");
+    assert_eq!(inbound.len(), 1, "{inbound:?}");
+    assert_eq!(inbound[0]["node"], "w2");
+    let message = inbound[0]["message"].as_str().unwrap();
     assert!(
-        fails
-            .iter()
-            .filter(|(_, m)| m.contains("4789/udp (calico VXLAN): timeout"))
-            .all(|(_, m)| m.contains("works: a one-way block")),
-        "{fails:?}"
+        message.starts_with("no peer reaches w2 on 4789/udp"),
+        "{message}"
     );
     // The taken port is w3's own failure, and only a skip for the peer that tests it.
     let w3_port = ("w3".to_owned(), "port.free".to_owned());
@@ -213,7 +246,7 @@ fn firewall_drops_fail_exactly_the_blocked_pairs_and_a_taken_port_is_untestable(
             .iter()
             .all(|(_, m)| m.contains("30000/tcp") && m.contains("could not listen"))
     );
-    // w2 and w3 probed everything fine; cp1 and w1 have failures, so no pass.
+    // Only w1 has a failure no cause explains, so every other prober passes.
     let passes: Vec<String> = mesh(&run, "pass").into_iter().map(|(n, _)| n).collect();
-    assert_eq!(passes, vec!["w2".to_owned()]);
+    assert_eq!(passes, ["cp1", "w2", "w3"]);
 }

@@ -42,14 +42,18 @@ fn check(lab: &Lab, inventory: &Path) -> CheckRun {
     run
 }
 
-/// The report without what depends on when it ran: start time, durations, clocks (the
-/// facts' timestamps and the clock-skew verdicts computed from them), round-trip times
-/// (each cell's, and the slowest in the mesh's summary).
+/// The report without what depends on when it ran: start time, durations, the mesh
+/// plan's seed, clocks (the facts' timestamps and the clock-skew verdicts computed from
+/// them), round-trip times (each cell's, and the slowest in the mesh's summary).
 fn timeless(run: &CheckRun) -> Value {
     let mut report = run.json.clone();
     let object = report.as_object_mut().unwrap();
     object.remove("started_at");
     object.remove("duration_ms");
+    // A new seed each run (the full plan these labs get does not use it).
+    if let Some(mesh) = object.get_mut("mesh").and_then(Value::as_object_mut) {
+        mesh.remove("seed");
+    }
     for node in report["nodes"].as_array_mut().unwrap() {
         if let Some(facts) = node["facts"].as_object_mut() {
             facts.remove("time");

@@ -1,24 +1,44 @@
 //! Findings from the mesh matrix (check id `mesh.reachable`, one id for TCP and UDP so a
-//! single `--ignore` covers the mesh): one `fail` per failing pair, owned by the probing
-//! node, naming both ends, the port, its component and the verdict, and calling out a
-//! one-way block; one `skip` per untestable pair with the reason; one `pass` per probing
-//! node whose every probe succeeded, summarising peers, ports, probes and the worst RTT.
+//! single `--ignore` covers the pairs): first the causes the failures correlate into (see
+//! [`super::causes`] and [`super::cause_findings`]), then one `fail` per failing pair no
+//! cause explains, owned by the probing node, naming both ends, the port, its component
+//! and the verdict, and calling out a one-way block; one `skip` per untestable pair with
+//! the reason; one `pass` per probing node none of whose failures is left unexplained,
+//! summarising peers, ports, probes and the worst RTT.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
+use super::cause_findings::cause_findings;
+use super::causes::diagnose;
+use super::groups::MeshGroups;
 use crate::finding::Finding;
 use crate::plan::{PortPlan, Protocol};
 use crate::reachability::{Reachability, Verdict};
 use crate::spec::NodeSpec;
 
-/// The check id of every mesh finding.
+/// The check id of every per-pair mesh finding.
 pub const MESH_REACHABLE: &str = "mesh.reachable";
 
 type Key<'a> = (&'a str, &'a str, u16, Protocol);
 
-/// Findings for every probing node, in node order.
-pub fn mesh_findings(matrix: &[Reachability], plan: &PortPlan, nodes: &[NodeSpec]) -> Vec<Finding> {
-    let by_pair: HashMap<Key<'_>, Verdict> = matrix
+/// The causes first, then every probing node's findings in node order. `groups` numbers
+/// `nodes` as the plan grouped them.
+pub fn mesh_findings(
+    matrix: &[Reachability],
+    plan: &PortPlan,
+    nodes: &[NodeSpec],
+    groups: &MeshGroups,
+) -> Vec<Finding> {
+    let diagnosis = diagnose(matrix, nodes, groups);
+    let mut findings = cause_findings(&diagnosis, matrix, plan, nodes, groups);
+    let unexplained: HashSet<usize> = diagnosis.unexplained.iter().copied().collect();
+    // The other way of each unexplained failure, for calling out one-way blocks.
+    let wanted: HashSet<Key<'_>> = unexplained
+        .iter()
+        .map(|&i| &matrix[i])
+        .map(|r| (r.to.as_str(), r.from.as_str(), r.port, r.protocol))
+        .collect();
+    let reverse: HashMap<Key<'_>, Verdict> = matrix
         .iter()
         .map(|r| {
             (
@@ -26,40 +46,68 @@ pub fn mesh_findings(matrix: &[Reachability], plan: &PortPlan, nodes: &[NodeSpec
                 r.result,
             )
         })
+        .filter(|(key, _)| wanted.contains(key))
         .collect();
-    let mut findings = Vec::new();
+    let by_name: HashMap<&str, &NodeSpec> = nodes.iter().map(|n| (n.name.as_str(), n)).collect();
+    let mut from_node: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (i, r) in matrix.iter().enumerate() {
+        from_node.entry(r.from.as_str()).or_default().push(i);
+    }
     for node in nodes {
-        let cells: Vec<&Reachability> = matrix.iter().filter(|r| r.from == node.name).collect();
-        let before = findings.len();
-        for cell in cells.iter().filter(|c| c.result != Verdict::Ok) {
-            findings.push(pair_finding(cell, plan, nodes, &by_pair));
+        let Some(cells) = from_node.get(node.name.as_str()) else {
+            continue;
+        };
+        let mut failed = false;
+        let (mut ok, mut explained) = (Vec::new(), 0);
+        for &i in cells {
+            let cell = &matrix[i];
+            match cell.result {
+                Verdict::Ok => ok.push(cell),
+                Verdict::Untestable => {
+                    findings.push(pair_finding(cell, plan, &by_name, &reverse));
+                }
+                _ if unexplained.contains(&i) => {
+                    failed = true;
+                    findings.push(pair_finding(cell, plan, &by_name, &reverse));
+                }
+                _ => explained += 1,
+            }
         }
-        let failed = findings[before..]
-            .iter()
-            .any(|f| f.status != crate::finding::Status::Skip);
-        let ok: Vec<&&Reachability> = cells.iter().filter(|c| c.result == Verdict::Ok).collect();
         if !failed && !ok.is_empty() {
-            findings.push(summary(&node.name, &ok));
+            findings.push(summary(&node.name, &ok, explained));
         }
     }
     findings
 }
 
+/// The component the plan expects on `port`/`protocol` of `target` (any node when
+/// `None`); empty when the plan names none.
+pub fn component_of<'a>(
+    plan: &'a PortPlan,
+    port: u16,
+    protocol: Protocol,
+    target: Option<&NodeSpec>,
+) -> &'a str {
+    plan.requirements
+        .iter()
+        .find(|r| {
+            r.port == port && r.protocol == protocol && target.is_none_or(|t| r.is_served_by(t))
+        })
+        .map_or("", |r| r.component.as_str())
+}
+
 fn pair_finding(
     cell: &Reachability,
     plan: &PortPlan,
-    nodes: &[NodeSpec],
-    by_pair: &HashMap<Key<'_>, Verdict>,
+    by_name: &HashMap<&str, &NodeSpec>,
+    reverse: &HashMap<Key<'_>, Verdict>,
 ) -> Finding {
-    let target = nodes.iter().find(|n| n.name == cell.to);
+    let target = by_name.get(cell.to.as_str()).copied();
     let address = target.map_or("?", |n| n.address.as_str());
-    let component = target
-        .and_then(|t| {
-            plan.requirements
-                .iter()
-                .find(|r| r.port == cell.port && r.protocol == cell.protocol && r.is_served_by(t))
-        })
-        .map_or("", |r| r.component.as_str());
+    let component = match target {
+        Some(t) => component_of(plan, cell.port, cell.protocol, Some(t)),
+        None => "",
+    };
     let port = format!("{}/{}", cell.port, cell.protocol);
     let what = if component.is_empty() {
         port.clone()
@@ -83,8 +131,8 @@ fn pair_finding(
              unreachable node), then re-run"
         ))
     } else {
-        let reverse = by_pair.get(&(to, from, cell.port, cell.protocol));
-        let one_way = reverse == Some(&Verdict::Ok);
+        let back = reverse.get(&(to, from, cell.port, cell.protocol));
+        let one_way = back == Some(&Verdict::Ok);
         let asym = if one_way {
             format!("; the other way, {to} → {from} on {port}, works: a one-way block")
         } else {
@@ -144,17 +192,21 @@ fn remedy(verdict: Verdict, from: &str, to: &str, port: &str) -> String {
     }
 }
 
-fn summary(node: &str, ok: &[&&Reachability]) -> Finding {
+fn summary(node: &str, ok: &[&Reachability], explained: usize) -> Finding {
     let peers: BTreeSet<&str> = ok.iter().map(|r| r.to.as_str()).collect();
     let ports: BTreeSet<(u16, Protocol)> = ok.iter().map(|r| (r.port, r.protocol)).collect();
     let max_rtt_us = ok.iter().filter_map(|r| r.rtt_us).max().unwrap_or(0);
     #[allow(clippy::cast_precision_loss)] // microseconds far below 2^52
     let max_ms = max_rtt_us as f64 / 1000.0;
+    let elsewhere = match explained {
+        0 => String::new(),
+        n => format!("; {n} failing probes are explained by the mesh causes above"),
+    };
     Finding::pass(
         MESH_REACHABLE,
         node,
         format!(
-            "reached {} peers on {} ports ({} probes), max rtt {max_ms:.1} ms",
+            "reached {} peers on {} ports ({} probes), max rtt {max_ms:.1} ms{elsewhere}",
             peers.len(),
             ports.len(),
             ok.len()
@@ -211,7 +263,7 @@ mod tests {
             cell("w1", "cp1", 4789, Protocol::Udp, Verdict::Ok),
             cell("cp1", "w1", 10250, Protocol::Tcp, Verdict::Ok),
         ];
-        let f = mesh_findings(&matrix, &plan, &nodes);
+        let f = mesh_findings(&matrix, &plan, &nodes, &MeshGroups::of(&nodes, &[]));
         assert_eq!(f.len(), 2);
         assert!(
             f.iter()
@@ -233,7 +285,7 @@ mod tests {
             cell("w1", "cp1", 6443, Protocol::Tcp, Verdict::Ok),
         ];
         matrix[0].note = "no reply to 3 datagrams within 3.0s".into();
-        let f = mesh_findings(&matrix, &plan, &nodes);
+        let f = mesh_findings(&matrix, &plan, &nodes, &MeshGroups::of(&nodes, &[]));
         let fails: Vec<_> = f.iter().filter(|f| f.status == Status::Fail).collect();
         assert_eq!(fails.len(), 1);
         let fail = fails[0];
@@ -269,7 +321,7 @@ mod tests {
             cell("w1", "cp1", 6443, Protocol::Tcp, Verdict::Untestable),
         ];
         matrix[2].note = "cp1 could not bind 6443/tcp: Address in use".into();
-        let f = mesh_findings(&matrix, &plan, &nodes);
+        let f = mesh_findings(&matrix, &plan, &nodes, &MeshGroups::of(&nodes, &[]));
         let fails: Vec<_> = f.iter().filter(|f| f.status == Status::Fail).collect();
         assert_eq!(fails.len(), 2);
         assert!(fails.iter().all(|f| !f.message.contains("one-way")));
@@ -289,7 +341,7 @@ mod tests {
     fn only_untestable_cells_give_no_pass() {
         let (plan, nodes) = setup();
         let matrix = vec![cell("w1", "cp1", 6443, Protocol::Tcp, Verdict::Untestable)];
-        let f = mesh_findings(&matrix, &plan, &nodes);
+        let f = mesh_findings(&matrix, &plan, &nodes, &MeshGroups::of(&nodes, &[]));
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].status, Status::Skip);
     }

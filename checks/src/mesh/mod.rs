@@ -1,21 +1,40 @@
-//! The node-to-node mesh: tarmac's own listeners, the prober that tries every peer port,
-//! the probe-side session that drives both, which pairs the plan asks for, and the
-//! findings made from the resulting matrix. Std threads and sockets only (no tokio).
+//! The node-to-node mesh: which pairs a run probes (every pair, or a covering plan for
+//! thousands of nodes), tarmac's own listeners, the prober that tries every peer port,
+//! the probe-side session that drives both, and the findings made from the resulting
+//! matrix, pair failures correlated into their causes. Std threads and sockets only (no
+//! tokio).
 
+pub mod cause_findings;
+pub mod causes;
+pub mod cover;
 pub mod findings;
 pub mod greeting;
+pub mod groups;
 pub mod listeners;
+pub mod pair_plan;
 pub mod path_mtu;
 pub mod path_mtu_prober;
 pub mod prober;
+pub mod seeded;
 pub mod session;
 pub mod targets;
 
 #[cfg(test)]
 mod loopback_tests;
 
+pub use cause_findings::{
+    CAUSE_CHECKS, MESH_BLOCKED_BETWEEN_GROUPS, MESH_BLOCKED_EVERYWHERE, MESH_BLOCKED_INBOUND,
+    MESH_BLOCKED_OUTBOUND,
+};
+pub use causes::{Cause, CauseKind, Diagnosis, diagnose};
 pub use findings::{MESH_REACHABLE, mesh_findings};
+pub use groups::{MeshGroups, NodeLabels};
 pub use listeners::Listeners;
-pub use path_mtu::{MESH_PATH_MTU, PlannedNode, path_mtu_findings, path_mtu_plan};
+pub use pair_plan::{
+    COVER_ABOVE, DEFAULT_PEERS, GroupSummary, MeshMode, MeshSummary, PairPlan, PlanOptions,
+};
+pub use path_mtu::{
+    MESH_PATH_MTU, PlannedNode, path_mtu_findings, path_mtu_plan, path_mtu_plan_where,
+};
 pub use prober::{ProbeOptions, probe_all};
 pub use targets::{MeshPair, listen_ports, mesh_pairs};

@@ -36,6 +36,17 @@ pub struct PlannedNode<'a> {
 
 /// `(prober index, target)` for every pair that can be measured.
 pub fn path_mtu_plan(nodes: &[PlannedNode<'_>], plan: &PortPlan) -> Vec<(usize, PathMtuTarget)> {
+    path_mtu_plan_where(nodes, plan, |_, _| true)
+}
+
+/// [`path_mtu_plan`] over the unordered pairs `(a, b)` (indices into `nodes`, `a < b`)
+/// that `keep` accepts: the covering mesh measures only the paths it probes, so the
+/// measurements grow linearly with the node count too.
+pub fn path_mtu_plan_where(
+    nodes: &[PlannedNode<'_>],
+    plan: &PortPlan,
+    keep: impl Fn(usize, usize) -> bool,
+) -> Vec<(usize, PathMtuTarget)> {
     let mtus: Vec<Option<u32>> = nodes
         .iter()
         .map(|n| node_link(n.spec, n.facts).map(|(_, _, m)| m))
@@ -44,6 +55,9 @@ pub fn path_mtu_plan(nodes: &[PlannedNode<'_>], plan: &PortPlan) -> Vec<(usize, 
     let mut out = Vec::new();
     for a in 0..nodes.len() {
         for b in a + 1..nodes.len() {
+            if !keep(a, b) {
+                continue;
+            }
             let (Some(ma), Some(mb)) = (mtus[a], mtus[b]) else {
                 continue;
             };
@@ -225,6 +239,10 @@ mod tests {
             .map(|(f, t)| (*f, t.node.as_str(), t.port))
             .collect();
         assert_eq!(names, [(0, "w1", 4789), (0, "w2", 4789), (1, "w2", 4789)]);
+        // A covering mesh keeps the pairs it probes: here cp1-w2 only, measured by cp1.
+        let kept = path_mtu_plan_where(&planned, &plan, |a, b| (a, b) == (0, 2));
+        let kept: Vec<(usize, &str)> = kept.iter().map(|(f, t)| (*f, t.node.as_str())).collect();
+        assert_eq!(kept, [(0, "w2")]);
         assert_eq!(
             pairs[1].1.sizes,
             [

@@ -227,6 +227,9 @@ fn node(
         ssh_host,
         roles,
         ssh: ssh_settings(vars),
+        // Groups come from subnets: Kubespray's node_labels are Kubernetes labels
+        // (roles, taints' companions), not failure domains.
+        labels: Default::default(),
     })
 }
 

@@ -7,6 +7,7 @@ use serde::de::value::MapAccessDeserializer;
 use serde::de::{DeserializeSeed, Error as _, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use tarmac_checks::Role;
+use tarmac_checks::mesh::NodeLabels;
 
 use super::node_address::NodeAddress;
 use super::node_name::check_node_name;
@@ -22,6 +23,10 @@ pub struct RawNode {
     /// Overrides of the top-level `ssh:` keys for this node.
     #[serde(default)]
     pub ssh: SshSettings,
+    /// Free-form labels (`{rack: r12, zone: b}`): nodes with the same labels are one group
+    /// the covering mesh plan keeps connected to every other group.
+    #[serde(default)]
+    pub labels: NodeLabels,
 }
 
 /// The nodes in file order, names unique.
@@ -93,6 +98,17 @@ fn check_node(node: &RawNode, earlier: &[RawNode]) -> Result<(), String> {
             node.name
         ));
     }
+    if let Some((key, value)) = node
+        .labels
+        .iter()
+        .find(|(k, v)| k.trim().is_empty() || v.trim().is_empty())
+    {
+        return Err(format!(
+            "node \"{}\" has an empty label ({key:?}: {value:?}): expected a key and a value, \
+             e.g. labels: {{rack: r12}}",
+            node.name
+        ));
+    }
     if node.roles.is_empty() {
         return Err(format!(
             "node \"{}\" has no roles: expected at least one of control-plane, etcd, worker",
@@ -149,6 +165,19 @@ mod tests {
         assert!(err.to_string().contains("has no roles"), "{err}");
         let err = load("nodes: []\n").unwrap_err();
         assert!(err.to_string().contains("no nodes"), "{err}");
+    }
+
+    #[test]
+    fn labels_are_read_and_an_empty_one_is_refused_where_it_is() {
+        let list = load(
+            "nodes:\n  - {name: a, address: h, roles: [worker], labels: {rack: r1, zone: b}}\n",
+        )
+        .unwrap();
+        assert_eq!(list.0[0].labels.get("rack").map(String::as_str), Some("r1"));
+        assert_eq!(list.0[0].labels.len(), 2);
+        let err = load("nodes:\n  - {name: a, address: h, roles: [worker]}\n  - {name: b, address: h2, roles: [worker], labels: {rack: ''}}\n").unwrap_err();
+        assert!(err.to_string().contains("empty label"), "{err}");
+        assert_eq!(err.location().unwrap().line(), 3, "{err}");
     }
 
     #[test]

@@ -2,13 +2,15 @@
 //! escaping that lets JSON sit inside a `<script>` element whatever the node names hold.
 //!
 //! At 200 nodes the mesh holds tens of thousands of probes, so names, ports and notes are
-//! interned once and each probe is six integers in one flat array.
+//! interned once and each probe is six integers in one flat array. Above
+//! [`NODE_VIEW_MAX`] nodes the blob also carries the blocks the page groups nodes into.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use serde::Serialize;
 use tarmac_checks::{Reachability, Verdict};
 
+use super::matrix_blocks::{Block, NODE_VIEW_MAX, blocks};
 use crate::report::Report;
 
 /// Verdicts in the order the blob numbers them, mildest first: the page colours a cell by
@@ -38,6 +40,10 @@ pub struct MatrixData {
     /// [`PROBE_FIELDS`] integers per probe: node index from, node index to, port index,
     /// verdict index, round trip in µs (-1 when unknown), note index.
     pub probes: Vec<i64>,
+    /// `"nodes"`: one cell per node pair; `"groups"`: blocks × blocks with drill-down.
+    pub view: &'static str,
+    /// The blocks of the grouped view, failures first (empty in the node view).
+    pub blocks: Vec<Block>,
 }
 
 impl MatrixData {
@@ -65,7 +71,12 @@ impl MatrixData {
         let mut notes = Interner::default();
         notes.index("");
         let mut probes = Vec::with_capacity(report.reachability.len() * PROBE_FIELDS);
+        let mut failing = HashSet::new();
         for p in &report.reachability {
+            if is_failing(p) {
+                failing.insert(nodes.index(&p.from));
+                failing.insert(nodes.index(&p.to));
+            }
             let port = port_index
                 .get(&(p.port, p.protocol.as_str()))
                 .copied()
@@ -80,7 +91,14 @@ impl MatrixData {
                 as_i64(notes.index(&p.note)),
             ]);
         }
+        let grouped = nodes.names.len() > NODE_VIEW_MAX;
         MatrixData {
+            blocks: if grouped {
+                blocks(report, &nodes.names, &failing)
+            } else {
+                Vec::new()
+            },
+            view: if grouped { "groups" } else { "nodes" },
             nodes: nodes.names,
             ports,
             verdicts: VERDICTS.iter().map(|v| v.as_str()).collect(),

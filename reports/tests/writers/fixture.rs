@@ -107,6 +107,20 @@ pub fn sample() -> Report {
     report_with(findings())
 }
 
+/// The covering plan of the sample's nodes, as the report's `mesh` shows it.
+pub fn mesh_summary() -> tarmac_checks::mesh::MeshSummary {
+    use tarmac_checks::mesh::{MeshGroups, MeshMode, PairPlan, PlanOptions};
+    let specs = specs(&sample());
+    let options = PlanOptions {
+        mode: MeshMode::Cover,
+        k: 3,
+        seed: 42,
+    };
+    let plan = tarmac_checks::PortPlan::for_cluster(&tarmac_checks::ClusterSpec::default(), &[]);
+    let groups = MeshGroups::of(&specs, &[]);
+    PairPlan::new(&plan, &specs, groups, Phase::PreInstall, options).summary(&specs)
+}
+
 /// One TCP cell of the mesh matrix; an `ok` one has a round-trip time.
 pub fn probe(from: &str, to: &str, port: u16, result: Verdict) -> Reachability {
     Reachability {

@@ -387,3 +387,82 @@ fn the_static_assets_cannot_end_their_elements() {
         assert!(!asset.contains("<!--"));
     }
 }
+
+/// `n` nodes in racks of 200, each probing the next three on two ports (a covering plan's
+/// shape), every probe into node 737 timing out.
+fn covered_report(n: usize) -> Report {
+    let mut report = big_report(0);
+    let names: Vec<String> = (0..n).map(|i| format!("node-{i:04}")).collect();
+    report.nodes = names
+        .iter()
+        .map(|name| NodeReport {
+            name: name.clone(),
+            address: "198.18.0.1".into(),
+            roles: Vec::new(),
+            status: NodeStatus::Checked,
+            facts: None,
+        })
+        .collect();
+    let mut mesh = fixture::mesh_summary();
+    mesh.groups = names
+        .chunks(200)
+        .enumerate()
+        .map(|(r, chunk)| tarmac_checks::mesh::GroupSummary {
+            name: format!("rack=r{r}"),
+            nodes: chunk.to_vec(),
+        })
+        .collect();
+    report.mesh = Some(mesh);
+    for (i, from) in names.iter().enumerate() {
+        for step in 1..=3 {
+            let to = &names[(i + step) % n];
+            for port in [179, 10250] {
+                let verdict = if to == "node-0737" {
+                    Verdict::Timeout
+                } else {
+                    Verdict::Ok
+                };
+                report.reachability.push(probe(from, to, port, verdict));
+            }
+        }
+    }
+    report
+}
+
+#[test]
+fn a_1000_node_matrix_is_grouped_in_blocks_failures_first() {
+    let report = covered_report(1000);
+    let html = Html.render(&report).unwrap();
+    let data = blob(&html);
+    assert_eq!(data["view"], "groups");
+    let blocks = data["blocks"].as_array().unwrap();
+    let mut seen = std::collections::BTreeSet::new();
+    for b in blocks {
+        let nodes = b["nodes"].as_array().unwrap();
+        assert!(!nodes.is_empty() && nodes.len() <= 40, "{b}");
+        for n in nodes {
+            assert!(seen.insert(n.as_u64().unwrap()), "{n} in two blocks");
+        }
+    }
+    assert_eq!(seen.len(), 1000, "every node in one block");
+    // Rack r3 holds node 737 and the three nodes that probe it: its first block leads,
+    // the failing nodes first inside it.
+    let names = data["nodes"].as_array().unwrap();
+    let first = &blocks[0];
+    assert_eq!(first["name"], "rack=r3 (1–40)");
+    let lead: Vec<&str> = first["nodes"].as_array().unwrap()[..4]
+        .iter()
+        .map(|i| names[i.as_u64().unwrap() as usize].as_str().unwrap())
+        .collect();
+    assert_eq!(lead, ["node-0734", "node-0735", "node-0736", "node-0737"]);
+    assert!(
+        html.contains("Plan: <strong>cover</strong>"),
+        "the plan is stated"
+    );
+    assert!(html.len() < 2 * 1024 * 1024, "{} bytes", html.len());
+    // A small cluster keeps one cell per node pair.
+    assert_eq!(
+        blob(&Html.render(&covered_report(60)).unwrap())["view"],
+        "nodes"
+    );
+}

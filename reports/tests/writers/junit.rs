@@ -376,7 +376,8 @@ fn fifty_node_report() -> Report {
             note: String::new(),
         })
         .collect();
-    findings.extend(mesh_findings(&matrix, &plan, &specs[..49]));
+    let groups = tarmac_checks::mesh::MeshGroups::of(&specs[..49], &[]);
+    findings.extend(mesh_findings(&matrix, &plan, &specs[..49], &groups));
     let nodes: Vec<NodeReport> = specs
         .iter()
         .zip(facts)

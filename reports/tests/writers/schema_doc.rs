@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 use std::sync::Arc;
-use tarmac_checks::mesh::mesh_findings;
+use tarmac_checks::mesh::{MeshGroups, mesh_findings};
 
 use tarmac_checks::{ClusterSpec, Finding, NodeSpec, Phase, PortPlan, Role, Status, Verdict};
 use tarmac_reports::drift::{CHECK_IDS, compare};
@@ -39,6 +39,7 @@ fn keys(v: &Value, out: &mut BTreeSet<String>) {
 #[test]
 fn every_report_field_is_documented() {
     let mut sample = fixture::sample();
+    sample.mesh = Some(fixture::mesh_summary());
     sample.plugins = vec![tarmac_reports::PluginRun {
         id: "site.max-map-count".to_owned(),
         source: "oci://registry.example/site/max-map-count:1.0".to_owned(),
@@ -180,7 +181,7 @@ fn mesh_finding_details_are_documented() {
     untestable.note = "cp1 could not bind".to_owned();
     let matrix = [timeout, untestable, probe("cp1", "w1", 10250, Verdict::Ok)];
     let plan = PortPlan::for_cluster(&ClusterSpec::default(), &[]);
-    let findings = mesh_findings(&matrix, &plan, &nodes);
+    let findings = mesh_findings(&matrix, &plan, &nodes, &MeshGroups::of(&nodes, &[]));
     let statuses: BTreeSet<Status> = findings.iter().map(|f| f.status).collect();
     assert_eq!(
         statuses,
@@ -191,6 +192,90 @@ fn mesh_finding_details_are_documented() {
     assert!(keys.iter().any(|(k, _)| k == "component"), "{keys:?}");
     let missing = undocumented(section(&doc(), "`mesh.reachable`"), &keys);
     assert!(missing.is_empty(), "undocumented mesh details: {missing:?}");
+}
+
+/// Every key of every finding's details, at any depth (the causes nest `ports`, `pairs`).
+fn nested_detail_keys(findings: &[Finding]) -> BTreeSet<(String, String)> {
+    let mut out = BTreeSet::new();
+    for f in findings {
+        let mut keys_of = BTreeSet::new();
+        keys(&Value::Object(f.details.clone()), &mut keys_of);
+        out.extend(keys_of.into_iter().map(|k| (k, f.check.clone())));
+    }
+    out
+}
+
+#[test]
+fn mesh_cause_ids_and_details_are_documented() {
+    use tarmac_checks::mesh::CAUSE_CHECKS;
+    let workers: Vec<NodeSpec> = [(1, 0), (2, 0), (3, 1), (4, 1), (5, 0)]
+        .iter()
+        .map(|(i, subnet)| NodeSpec {
+            name: format!("w{i}"),
+            address: format!("198.18.{subnet}.{}", 10 + i),
+            roles: vec![Role::Worker],
+        })
+        .collect();
+    let groups = MeshGroups::of(&workers, &[]);
+    let plan = PortPlan::for_cluster(&ClusterSpec::default(), &[]);
+    let subnet = |name: &str| {
+        workers
+            .iter()
+            .position(|w| w.name == name)
+            .map(|i| groups.group_of(i))
+    };
+    // One matrix per cause: every worker probes every other on 179/tcp.
+    type Fails<'a> = &'a dyn Fn(&str, &str) -> bool;
+    let faults: [Fails<'_>; 4] = [
+        &|_, to| to == "w1",
+        &|from, _| from == "w1",
+        &|from, to| subnet(from) != subnet(to),
+        &|_, _| true,
+    ];
+    let mut findings = Vec::new();
+    for fails in faults {
+        let mut matrix = Vec::new();
+        for a in &workers {
+            for b in workers.iter().filter(|b| b.name != a.name) {
+                let result = if fails(&a.name, &b.name) {
+                    Verdict::Timeout
+                } else {
+                    Verdict::Ok
+                };
+                matrix.push(probe(&a.name, &b.name, 179, result));
+            }
+        }
+        findings.extend(mesh_findings(&matrix, &plan, &workers, &groups));
+    }
+    let causes: Vec<&str> = findings
+        .iter()
+        .map(|f| f.check.as_str())
+        .filter(|c| CAUSE_CHECKS.contains(c))
+        .collect();
+    assert_eq!(
+        causes, CAUSE_CHECKS,
+        "one cause of each kind: {findings:#?}"
+    );
+    assert!(
+        findings
+            .iter()
+            .all(|f| f.check != "mesh.reachable" || f.status == Status::Pass),
+        "every failure explained: {findings:#?}"
+    );
+    let doc = doc();
+    let table = section(&doc, "`mesh.blocked_*`");
+    for id in CAUSE_CHECKS {
+        assert!(table.contains(&format!("| `{id}` |")), "{id} has no row");
+    }
+    let cause_findings: Vec<Finding> = findings
+        .into_iter()
+        .filter(|f| CAUSE_CHECKS.contains(&f.check.as_str()))
+        .collect();
+    let missing = undocumented(table, &nested_detail_keys(&cause_findings));
+    assert!(
+        missing.is_empty(),
+        "undocumented cause details: {missing:?}"
+    );
 }
 
 #[test]
@@ -266,7 +351,7 @@ fn events_section(doc: &str) -> &str {
 }
 
 /// The number of [`EventKind`] variants: [`kind_index`] numbers each once.
-const EVENT_KINDS: usize = 14;
+const EVENT_KINDS: usize = 15;
 
 /// A distinct number per variant; without a wildcard arm, a new variant does not compile
 /// here until it is given one (and a sample in [`one_event_of_each_kind`]).
@@ -285,6 +370,7 @@ fn kind_index(kind: &EventKind) -> usize {
         EventKind::ClusterChecked { .. } => 10,
         EventKind::DriftComputed { .. } => 11,
         EventKind::RunFinished { .. } => 12,
+        EventKind::MeshPlanned { .. } => 14,
         EventKind::PluginsLoaded { .. } => 13,
     }
 }
@@ -301,6 +387,7 @@ fn one_event_of_each_kind() -> Vec<Event> {
     cp1.uploaded(800_000, false);
     cp1.facts_received();
     cp1.listeners_ready(10, 1);
+    events.mesh_planned(fixture::mesh_summary());
     events.mesh_meter(1).add(1);
     events.mesh_finished(vec![probe("cp1", "w1", 10250, Verdict::Ok)]);
     events.plugins_loaded(vec![tarmac_reports::PluginRun {

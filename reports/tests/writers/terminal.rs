@@ -118,3 +118,86 @@ fn a_node_cannot_drive_the_terminal() {
     );
     assert!(text.contains("         fix: fix\\u{9b}31m it\n"), "{text}");
 }
+
+#[test]
+fn the_mesh_causes_lead_and_a_covering_plan_says_what_it_misses() {
+    let mut findings = fixture::findings();
+    findings.push(
+        Finding::fail(
+            "mesh.blocked_inbound",
+            "w1",
+            "no peer reaches w1 on 179/tcp (calico BGP; 2 probes between 3 nodes, timeout)",
+        )
+        .with_remediation("allow 179/tcp in on w1"),
+    );
+    let mut report = fixture::report_with(findings);
+    report.mesh = Some(fixture::mesh_summary());
+    let text = Terminal::default().render(&report).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines[..5],
+        [
+            "Likely causes: 1 block the mesh's failing probes correlate into",
+            "  FAIL   mesh.blocked_inbound: no peer reaches w1 on 179/tcp (calico BGP; 2 probes \
+             between 3 nodes, timeout)",
+            "         fix: allow 179/tcp in on w1",
+            "",
+            "mesh: covering plan, 42 probes over 1 group (k=3, seed 42; --mesh-seed 42 repeats \
+             it): a single dropped pair between two nodes is found only by --mesh full",
+        ],
+        "{text}"
+    );
+    // The node's own block points at it rather than repeating it.
+    assert!(
+        text.contains(
+            "w1 (198.18.0.21; worker)\n  FAIL   mesh.blocked_inbound: a likely cause, above\n"
+        ),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_big_cluster_counts_its_passing_nodes_in_one_line() {
+    let mut findings = Vec::new();
+    let mut nodes = Vec::new();
+    for i in 0..40 {
+        let name = format!("w{i}");
+        findings.push(Finding::pass("swap.off", &name, "no swap"));
+        findings.push(Finding::pass("resources.cpu", &name, "4 CPUs"));
+        nodes.push(name);
+    }
+    findings.push(Finding::fail("swap.off", "w7", "swap is on").with_remediation("swapoff -a"));
+    let mut report = fixture::report_with(findings);
+    report.nodes = nodes
+        .iter()
+        .map(|n| tarmac_reports::NodeReport {
+            name: n.clone(),
+            address: "198.18.0.9".into(),
+            roles: vec![],
+            status: tarmac_reports::NodeStatus::Checked,
+            facts: None,
+        })
+        .collect();
+    let text = Terminal::default().render(&report).unwrap();
+    assert!(
+        text.starts_with("w7 (198.18.0.9)\n  FAIL   swap.off: swap is on\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "PASS   39 more nodes passed every check (78 checks in all; --verbose lists them)\n"
+        ),
+        "{text}"
+    );
+    assert_eq!(text.lines().count(), 8, "{text}");
+    let verbose = Terminal {
+        verbose: true,
+        color: false,
+    };
+    assert!(
+        verbose
+            .render(&report)
+            .unwrap()
+            .contains("w39 (198.18.0.9)\n")
+    );
+}

@@ -247,10 +247,10 @@ pub struct RequestedFile {
     pub error: Option<String>,
 }
 
-/// A command a plugin asked for and the inventory allowed, run with a timeout.
+/// A command a plugin asked for and was granted (`plugins[].allow`), run with a timeout.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CommandOutput {
-    /// The command's name in the plugin's requirements and in `commands_allowed`.
+    /// The command's name in the plugin's requirements and in its grant.
     pub name: String,
     /// `None` when it did not start, or was killed at its timeout.
     pub exit_code: Option<i64>,

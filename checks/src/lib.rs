@@ -6,6 +6,7 @@ pub mod bytesize;
 pub mod check_info;
 pub mod cidr;
 pub mod cluster_rules;
+pub mod document;
 pub mod endpoint;
 pub mod evaluate;
 pub mod facts;

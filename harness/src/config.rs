@@ -60,8 +60,6 @@ pub struct RunConfig {
     pub labels: Vec<tarmac_checks::mesh::NodeLabels>,
     /// Wasm plugins to run beside the built-in checks (inventory first, then `--plugin`).
     pub plugins: Vec<crate::plugin::PluginSource>,
-    /// Plugin-requested commands the inventory allows on the nodes.
-    pub commands_allowed: Vec<String>,
     /// What the plugins' describe() asks every node's probe to gather.
     pub plugin_requirements: crate::plugin::requirements::PluginRequirements,
     /// Printed on stderr before the run; none of them stops it.
@@ -92,8 +90,7 @@ impl RunConfig {
         config
             .plugins
             .extend(crate::plugin::sources::from_flags(&args.plugin)?);
-        config.plugin_requirements =
-            crate::plugin::requirements::collect(&config.plugins, &config.commands_allowed);
+        config.plugin_requirements = crate::plugin::requirements::collect(&config.plugins);
         let known = crate::check_list::known_ids();
         for id in config.ignore.unknown(&known) {
             config
@@ -232,7 +229,6 @@ impl RunConfig {
                 Some(path) => crate::plugin::sources::from_inventory(&inv.plugins, path)?,
                 None => Vec::new(),
             },
-            commands_allowed: inv.commands_allowed,
             plugin_requirements: Default::default(),
             warnings: inv.warnings,
             notes: inv.notes,
@@ -245,7 +241,7 @@ fn local_node() -> NodeSpec {
     let name = nix::unistd::gethostname()
         .ok()
         .map(|h| h.to_string_lossy().into_owned())
-        .filter(|h| !h.is_empty())
+        .filter(|h| crate::inventory::node_name::check_node_name(h).is_ok())
         .unwrap_or_else(|| "localhost".to_owned());
     NodeSpec {
         name,

@@ -42,6 +42,7 @@ use std::collections::BTreeMap;
 use ansible_inventory::AnsibleInventory;
 use inventory_source::{Format, Source};
 use kubespray::VarsFiles;
+use tarmac_checks::document::{self, DocumentLimits};
 use tarmac_checks::{ByteSize, Cni, CniMode, KubeProxyMode, Role};
 
 pub use cidr_list::CidrList;
@@ -59,7 +60,7 @@ pub use ssh_settings::{BastionAddress, OneOrMany, SshSettings};
 #[derive(Debug, Clone, Deserialize)]
 #[serde(
     deny_unknown_fields,
-    expecting = "an inventory: a mapping with nodes: and optionally ssh:, cluster:, checks:, plugins:, commands_allowed:"
+    expecting = "an inventory: a mapping with nodes: and optionally ssh:, cluster:, checks:, plugins:"
 )]
 pub struct NativeInventory {
     #[serde(default)]
@@ -72,9 +73,9 @@ pub struct NativeInventory {
     /// Wasm plugins to run beside the built-in checks.
     #[serde(default)]
     pub plugins: Vec<PluginEntry>,
-    /// Names of plugin-requested commands the operator allows on the nodes.
-    #[serde(default)]
-    pub commands_allowed: Vec<String>,
+    /// Replaced by `plugins[].allow.commands`: refused with a message saying so.
+    #[serde(default, deserialize_with = "plugin_entry::refuse_commands_allowed")]
+    pub commands_allowed: (),
 }
 
 /// The `cluster:` section; what is absent takes the built-in default.
@@ -150,7 +151,6 @@ pub struct Inventory {
     pub checks: ChecksSection,
     pub nodes: Vec<InventoryNode>,
     pub plugins: Vec<PluginEntry>,
-    pub commands_allowed: Vec<String>,
     /// Things worth telling the user that do not stop the run.
     pub warnings: Vec<String>,
     /// What tarmac made of the inventory path (which files of a directory it read).
@@ -192,7 +192,6 @@ impl From<NativeInventory> for Inventory {
             checks: raw.checks,
             nodes,
             plugins: raw.plugins,
-            commands_allowed: raw.commands_allowed,
             warnings: Vec::new(),
             notes: Vec::new(),
         }
@@ -231,7 +230,8 @@ impl Inventory {
 
     fn parse_native(text: &str) -> Result<Self, ParseError> {
         yaml_syntax(text)?;
-        let inv = serde_yaml::from_str::<NativeInventory>(text).map(Inventory::from)?;
+        let inv = document::yaml::<NativeInventory>(text, &DocumentLimits::INVENTORY)
+            .map(Inventory::from)?;
         cross_checks::check(&inv, text)?;
         Ok(inv)
     }
@@ -295,7 +295,7 @@ impl Inventory {
 /// The syntax error, if any, as YAML sees it, before a format's rules: a misindented key
 /// is reported where it is, not as the field it leaves missing.
 fn yaml_syntax(text: &str) -> Result<(), ParseError> {
-    serde_yaml::from_str::<serde_yaml::Value>(text)?;
+    document::yaml::<serde_yaml::Value>(text, &DocumentLimits::INVENTORY)?;
     Ok(())
 }
 

@@ -105,3 +105,51 @@ fn a_missing_plugin_stops_the_run_before_any_node() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("/nonexistent/dir/of/plugins"), "{stderr}");
 }
+
+#[test]
+fn what_a_plugin_is_not_granted_is_not_read_and_is_one_finding() {
+    // --plugin grants nothing: the faulty plugin's files (among them /etc/shadow) and
+    // commands are refused, named in one finding, and never gathered; the other plugin's
+    // finding is as always.
+    let cache = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let report_path = dir.path().join("report.json");
+    let out = support::tarmac(cache.path())
+        .args(["check", "--color", "never", "--plugin"])
+        .arg(support::faulty())
+        .arg("--plugin")
+        .arg(support::kernel_same_minor())
+        .arg("--json")
+        .arg(&report_path)
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&report_path).unwrap())
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    let findings = report["findings"].as_array().unwrap();
+    let refused: Vec<_> = findings
+        .iter()
+        .filter(|f| f["check"] == "test.faulty" && f["details"]["refused"].is_array())
+        .collect();
+    assert_eq!(refused.len(), 1, "{findings:#?}");
+    assert_eq!(refused[0]["status"], "error");
+    let message = refused[0]["message"].as_str().unwrap();
+    assert!(
+        message.contains(
+            "asked for what its plugins[].allow does not grant: file /etc/hostname, file \
+             /nonexistent/tarmac/file, file /etc/shadow, command uname [\"uname\", \"-s\"], \
+             command not-allowed [\"true\"]; it was not read or run on any node"
+        ),
+        "{message}"
+    );
+    let requested = &report["nodes"][0]["facts"]["requested"];
+    assert!(
+        requested.is_null() || requested["files"].as_array().unwrap().is_empty(),
+        "nothing was gathered: {requested:#}"
+    );
+    let kernel: Vec<_> = findings
+        .iter()
+        .filter(|f| f["check"] == "site.kernel-same-minor")
+        .collect();
+    assert_eq!(kernel.len(), 1, "{kernel:?}");
+    assert_eq!(kernel[0]["status"], "pass");
+}

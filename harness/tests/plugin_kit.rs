@@ -5,6 +5,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::os::unix::fs::PermissionsExt;
+
 #[path = "plugins/support.rs"]
 mod support;
 
@@ -299,6 +301,77 @@ fn a_corrupt_cache_entry_is_recompiled_not_trusted() {
     assert!(
         again.contains("id:          site.hostname-scheme"),
         "{again}"
+    );
+}
+
+#[test]
+fn a_cache_another_user_could_have_written_is_never_loaded() {
+    let cache = tempfile::tempdir().unwrap();
+    let inspect = |plugin: &std::path::Path| {
+        let out = support::tarmac(cache.path())
+            .args(["plugin", "inspect", "-v"])
+            .arg(plugin)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        (
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let artifacts = || -> Vec<std::path::PathBuf> {
+        let mut files: Vec<_> = std::fs::read_dir(cache.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        files.sort();
+        files
+    };
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert!(
+        inspect(&support::hostname_scheme())
+            .0
+            .contains("compilation: compiled")
+    );
+    let [artifact] = artifacts().try_into().unwrap();
+    assert_eq!(mode(&artifact), 0o600);
+    // A file others may write: refused, compiled again, replaced by a private one.
+    std::fs::set_permissions(&artifact, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let (out, err) = inspect(&support::hostname_scheme());
+    assert!(out.contains("compilation: compiled"), "{out}");
+    assert!(
+        err.contains("is writable by other users (mode 666): remove it"),
+        "{err}"
+    );
+    assert_eq!(mode(&artifact), 0o600);
+    assert!(
+        inspect(&support::hostname_scheme())
+            .0
+            .contains("compilation: cached")
+    );
+    // Another plugin's code under this plugin's name: its frame names other bytes.
+    assert!(
+        inspect(&support::kernel_same_minor())
+            .0
+            .contains("compilation: compiled")
+    );
+    let other = artifacts().into_iter().find(|p| p != &artifact).unwrap();
+    std::fs::copy(&other, &artifact).unwrap();
+    let (out, err) = inspect(&support::hostname_scheme());
+    assert!(out.contains("compilation: compiled"), "{out}");
+    assert!(out.contains("id:          site.hostname-scheme"), "{out}");
+    assert!(
+        err.contains("it was compiled from other plugin bytes"),
+        "{err}"
+    );
+    // A cache directory others may write is not used at all.
+    std::fs::set_permissions(cache.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let (out, err) = inspect(&support::hostname_scheme());
+    assert!(out.contains("compilation: compiled"), "{out}");
+    assert!(
+        err.contains("not using the plugin cache")
+            && err.contains("is open to other users (mode 777)"),
+        "{err}"
     );
 }
 

@@ -123,6 +123,63 @@ fn a_plugin_cannot_read_files_or_environment() {
 }
 
 #[test]
+fn a_plugin_blocked_in_a_wasi_sleep_times_out_at_its_deadline() {
+    // std::thread::sleep waits in a WASI poll, where the epoch cannot interrupt it: only
+    // the async deadline ends the call, at 2 s rather than after the 10 s sleep.
+    assert_one_error(
+        "sleep",
+        "timed out after 2s in check(), blocked in a WASI call",
+    );
+}
+
+#[test]
+fn strings_that_all_point_at_one_buffer_are_counted_each_time() {
+    // 1000 messages aliasing one 32 MiB buffer would be 32 GiB on the host.
+    assert_one_error(
+        "shared-strings",
+        "returned more than 16 MiB of data from check() (limit 16 MiB)",
+    );
+}
+
+#[test]
+fn the_output_cap_is_the_limits_own() {
+    // 100,000 small findings are some 8 MB to lift: under wasmtime's default of 128 MiB,
+    // so only a cap of 4 MiB set by tarmac refuses them while lifting, before counting.
+    let cache = tempfile::tempdir().unwrap();
+    let engine = engine(&cache);
+    let limits = Limits {
+        max_output_bytes: 4 << 20,
+        ..Limits::default()
+    };
+    let source = PluginSource::new(support::faulty())
+        .with_config(serde_json::json!({ "fault": "too-many" }));
+    let plugin = loader::load(&engine, &source, &limits).unwrap();
+    let nodes = saved_facts::read(&support::fixture("uniform.json")).unwrap();
+    let (findings, _) = evaluate_plugins(&engine, &[plugin], &nodes, &limits);
+    assert_eq!(findings.len(), 1, "{findings:#?}");
+    assert!(
+        findings[0]
+            .message
+            .ends_with("returned more than 4 MiB of data from check() (limit 4 MiB)"),
+        "{}",
+        findings[0].message
+    );
+}
+
+#[test]
+fn details_have_a_count_limit() {
+    assert_one_error("many-details", "finding 1: 1000 details (limit 32)");
+}
+
+#[test]
+fn details_have_a_size_limit() {
+    assert_one_error(
+        "big-detail",
+        "finding 1: detail \"big\" of 1048578 bytes (limit 4096)",
+    );
+}
+
+#[test]
 fn a_shorter_deadline_is_honoured() {
     let cache = tempfile::tempdir().unwrap();
     let engine = engine(&cache);

@@ -112,6 +112,15 @@ fn a_module_blocked_in_a_wasi_sleep_times_out_after_its_deadline() {
 }
 
 #[test]
+fn an_answer_of_millions_of_values_is_refused_before_it_is_built() {
+    // 8 MB of `,0` fits the stdout cap; as JSON values it would be some 130 MB on the host.
+    assert_errors(
+        "many-values",
+        "returned invalid output in check(): stdout is not one JSON answer: the document holds more than 1000000 values",
+    );
+}
+
+#[test]
 fn a_module_that_allocates_without_bound_hits_the_memory_cap() {
     assert_errors("alloc", "exceeded its 64 MiB memory limit in check()");
 }

@@ -5,6 +5,7 @@ use std::io::Write;
 use std::path::Path;
 
 use serde::Deserialize;
+use tarmac_checks::document::{self, DocumentLimits};
 
 use crate::error::{FormatError, ReportError};
 use crate::format::ReportFormat;
@@ -28,10 +29,11 @@ impl ReportFormat for Json {
 
 /// Loads a report written by [`Json`], refusing any other schema.
 pub fn read(path: &Path) -> Result<Report, ReportError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ReportError::Read {
-        path: path.to_owned(),
-        source,
-    })?;
+    let text =
+        document::read_text(path, &DocumentLimits::REPORT).map_err(|source| ReportError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
     parse(&text, path)
 }
 
@@ -47,7 +49,7 @@ pub fn parse(text: &str, origin: &Path) -> Result<Report, ReportError> {
     struct SchemaOnly {
         schema: Option<serde_json::Value>,
     }
-    let head: SchemaOnly = serde_json::from_str(text).map_err(parse_error)?;
+    let head: SchemaOnly = document::json(text, &DocumentLimits::REPORT).map_err(parse_error)?;
     match head.schema {
         Some(serde_json::Value::String(s)) if s == SCHEMA => {}
         other => {
@@ -58,5 +60,5 @@ pub fn parse(text: &str, origin: &Path) -> Result<Report, ReportError> {
             });
         }
     }
-    serde_json::from_str(text).map_err(parse_error)
+    document::json(text, &DocumentLimits::REPORT).map_err(parse_error)
 }

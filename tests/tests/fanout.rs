@@ -374,6 +374,36 @@ fn accept_new_host_keys_records_a_missing_key() {
     );
     let inv = inventory(&lab, "tofu", &yaml);
 
+    // A @cert-authority line for w1 (and no key of its own): the russh transport cannot
+    // verify certificates, so w1 is refused, also when new keys would be accepted, and
+    // nothing is learned; cp1 is checked as usual.
+    let w1_line = all.lines().find(|l| l.starts_with("w1,")).unwrap();
+    let with_ca = lab.dir().join("known_hosts_ca");
+    let ca_text = format!("{without}@cert-authority {w1_line}\n");
+    std::fs::write(&with_ca, &ca_text).unwrap();
+    let ca_yaml = lab.inventory_yaml().replace(
+        &lab.known_hosts().display().to_string(),
+        &with_ca.display().to_string(),
+    );
+    let ca_inv = inventory(&lab, "tofu-ca", &ca_yaml);
+    let ca_run = check(&lab, &ca_inv, &["--accept-new-host-keys"]);
+    assert_eq!(ca_run.code, Some(1), "{}", ca_run.transcript());
+    assert_eq!(
+        ca_run.with_status(&["fail", "error"]),
+        pairs([("w1", "node.reachable")])
+    );
+    let msg = ca_run.messages("w1", "node.reachable").join("");
+    let ca_line = without.lines().count() + 1;
+    assert!(
+        msg.contains(&format!(
+            "REFUSED: {}:{ca_line} is a @cert-authority line",
+            with_ca.display()
+        )) && msg.contains("which are not supported by the russh transport")
+            && msg.contains("Use `ssh.transport: openssh`"),
+        "{msg}"
+    );
+    assert_eq!(std::fs::read_to_string(&with_ca).unwrap(), ca_text);
+
     let refused = check(&lab, &inv, &[]);
     assert_eq!(refused.code, Some(1), "{}", refused.transcript());
     assert_eq!(

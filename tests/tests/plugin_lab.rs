@@ -132,7 +132,7 @@ fn plugins_of_every_abi_run_on_the_lab_from_paths_and_a_registry() {
 
     let inventory = lab.dir().join("plugins.yaml");
     let yaml = format!(
-        "{}checks:\n  disk:\n    - path: /var/lib/docker\n      min_free: 1GiB\nplugins:\n  - path: {}\n    config: {{ severity: warn }}\n  - path: {}\n  - path: {tag}\n    config: {{ severity: warn }}\n",
+        "{}checks:\n  disk:\n    - path: /var/lib/docker\n      min_free: 1GiB\nplugins:\n  - path: {}\n    config: {{ severity: warn }}\n  - path: {}\n    allow: {{ files: [/etc/containerd/config.toml, \"/var/lib/kubelet/*.yaml\"] }}\n  - path: {tag}\n    config: {{ severity: warn }}\n",
         lab.inventory_yaml(),
         kernel.display(),
         go.display(),
@@ -152,7 +152,8 @@ fn plugins_of_every_abi_run_on_the_lab_from_paths_and_a_registry() {
     assert!(message.contains("cp1, w1, w2"), "{message}");
 
     // Go WASI module, cluster-scoped: the lab has no containerd, so the cluster has nothing
-    // to compare (one finding, no node failing); the files it asked for were gathered.
+    // to compare (one finding, no node failing); the files it asked for, granted by a path
+    // and a glob, were gathered, and nothing was refused.
     let go_findings = findings_of(report, "site.cgroup-driver");
     assert_eq!(go_findings.len(), 1, "{}", run.transcript());
     assert_eq!(go_findings[0]["status"], "skip", "{}", run.transcript());

@@ -5,6 +5,7 @@
 
 use std::fmt;
 use std::marker::PhantomData;
+use tarmac_checks::document::{self, DocumentLimits};
 
 use serde::de::{MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
@@ -58,7 +59,7 @@ impl<'de, V: Deserialize<'de>> Deserialize<'de> for OrderedMap<V> {
 
 /// Reads YAML inventory `text` (source number `source` of the inventory).
 pub fn parse(text: &str, source: usize) -> Result<AnsibleInventory, ParseError> {
-    let root: OrderedMap<Option<Group>> = serde_yaml::from_str(text)?;
+    let root: OrderedMap<Option<Group>> = document::yaml(text, &DocumentLimits::INVENTORY)?;
     let mut reader = Reader {
         text,
         source,

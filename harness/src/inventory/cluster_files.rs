@@ -5,6 +5,8 @@
 
 use std::path::{Path, PathBuf};
 
+use tarmac_checks::document::{self, DocumentLimits};
+
 use super::cidr_list::CidrList;
 use super::endpoint_sources;
 use super::inventory_error::{InventoryError, ParseError};
@@ -119,14 +121,15 @@ pub fn resolve(inv: &mut Inventory, text: &str, inventory: &Path) -> Result<(), 
         };
         let Some(named) = named else { continue };
         let path = relative_to(inventory, &named);
-        let body =
-            std::fs::read_to_string(&path).map_err(|source| InventoryError::ClusterFileRead {
+        let body = document::read_text(&path, &DocumentLimits::INVENTORY).map_err(|source| {
+            InventoryError::ClusterFileRead {
                 what: pointer.what,
                 key: pointer.key,
                 path: path.clone(),
                 inventory: inventory.to_owned(),
                 source,
-            })?;
+            }
+        })?;
         let subnets = (pointer.parse)(&body).map_err(|problem| InventoryError::ClusterFile {
             what: pointer.what,
             path: path.clone(),

@@ -5,6 +5,8 @@
 
 use std::path::{Path, PathBuf};
 
+use tarmac_checks::document::{self, DocumentLimits};
+
 use super::ansible_ini::section_header;
 use super::inventory_error::InventoryError;
 
@@ -43,10 +45,6 @@ pub struct Found {
     pub sources: Vec<Source>,
     pub notes: Vec<String>,
 }
-
-/// A file in an inventory directory larger than this is not an inventory (a 5000-node
-/// inventory is about 1 MiB).
-const MAX_INVENTORY_BYTES: u64 = 16 << 20;
 
 /// What Ansible skips in an inventory directory (INVENTORY_IGNORE_EXTS and its defaults).
 const IGNORED_EXTENSIONS: [&str; 12] = [
@@ -144,14 +142,11 @@ fn candidate(entry: &Path, name: &str) -> Result<Source, String> {
     if let Some(ext) = IGNORED_EXTENSIONS.iter().find(|e| name.ends_with(*e)) {
         return Err(format!("skipped, as Ansible skips {ext} files"));
     }
-    let size = std::fs::metadata(entry)
-        .map_err(|e| format!("unreadable: {e}"))?
-        .len();
-    if size > MAX_INVENTORY_BYTES {
-        return Err(format!("{size} bytes: too large for an inventory"));
-    }
-    let bytes = std::fs::read(entry).map_err(|e| format!("unreadable: {e}"))?;
-    let text = String::from_utf8(bytes).map_err(|_| "not UTF-8 text".to_owned())?;
+    let text =
+        document::read_text(entry, &DocumentLimits::INVENTORY).map_err(|e| match e.kind() {
+            std::io::ErrorKind::InvalidData => e.to_string(),
+            _ => format!("unreadable: {e}"),
+        })?;
     let format = identify(&text).ok_or_else(|| match detect(&text) {
         Format::AnsibleIni => "no [group] section: not an INI inventory".to_owned(),
         _ => "YAML without a top-level all: or nodes:".to_owned(),
@@ -164,7 +159,7 @@ fn candidate(entry: &Path, name: &str) -> Result<Source, String> {
 }
 
 fn read(path: &Path) -> Result<String, InventoryError> {
-    std::fs::read_to_string(path).map_err(|source| InventoryError::Read {
+    document::read_text(path, &DocumentLimits::INVENTORY).map_err(|source| InventoryError::Read {
         path: path.to_owned(),
         source,
     })
@@ -216,7 +211,8 @@ fn looks_like_yaml(line: &str) -> bool {
 }
 
 fn yaml_has_key(text: &str, key: &str) -> bool {
-    serde_yaml::from_str::<serde_yaml::Value>(text).is_ok_and(|v| v.get(key).is_some())
+    document::yaml::<serde_yaml::Value>(text, &DocumentLimits::INVENTORY)
+        .is_ok_and(|v| v.get(key).is_some())
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 
 use serde::Deserialize;
 use tarmac_checks::ApiEndpoint;
+use tarmac_checks::document::{self, DocumentLimits};
 
 use super::cidr_list::CidrList;
 use super::cluster_files::{Found, Subnets};
@@ -28,8 +29,10 @@ struct Networking {
 }
 
 pub fn parse(text: &str) -> Result<Subnets, ParseError> {
-    for document in serde_yaml::Deserializer::from_str(text) {
-        let Some(doc) = Option::<Document>::deserialize(document)? else {
+    let documents: Vec<Option<Document>> =
+        document::yaml_documents(text, &DocumentLimits::INVENTORY)?;
+    for doc in documents {
+        let Some(doc) = doc else {
             continue;
         };
         if doc.kind.as_deref() != Some("ClusterConfiguration") {

@@ -6,6 +6,7 @@
 //! evaluated here: they are left out with a warning.
 
 use std::fmt;
+use tarmac_checks::document::{self, DocumentLimits};
 
 use serde::de::Visitor;
 use serde::{Deserialize, Deserializer};
@@ -35,7 +36,7 @@ enum Var {
 }
 
 pub fn parse(text: &str) -> Result<Subnets, ParseError> {
-    let vars: Option<GroupVars> = serde_yaml::from_str(text)?;
+    let vars: Option<GroupVars> = document::yaml(text, &DocumentLimits::INVENTORY)?;
     let vars = vars.unwrap_or_default();
     let mut warnings = Vec::new();
     let ipv6 = flag(

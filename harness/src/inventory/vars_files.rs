@@ -6,6 +6,8 @@
 
 use std::path::{Path, PathBuf};
 
+use tarmac_checks::document::{self, DocumentLimits};
+
 use super::ansible_inventory::AnsibleInventory;
 use super::ansible_vars::{AnsibleVars, Scope};
 use super::inventory_error::{InventoryError, ParseError};
@@ -71,12 +73,13 @@ fn vars_of(
     }
     let mut vars: Option<AnsibleVars> = None;
     for path in paths {
-        let text =
-            std::fs::read_to_string(&path).map_err(|source| InventoryError::VarsFileRead {
+        let text = document::read_text(&path, &DocumentLimits::INVENTORY).map_err(|source| {
+            InventoryError::VarsFileRead {
                 what,
                 path: path.clone(),
                 source,
-            })?;
+            }
+        })?;
         let parsed = parse(&text).map_err(|problem| InventoryError::ClusterFile {
             what,
             path: path.clone(),
@@ -100,9 +103,10 @@ fn parse(text: &str) -> Result<AnsibleVars, ParseError> {
     if empty {
         return Ok(AnsibleVars::default());
     }
-    Ok(AnsibleVars::from_yaml(
-        serde_yaml::Deserializer::from_str(text),
-        Scope::Connection,
+    Ok(document::yaml_with(
+        text,
+        &DocumentLimits::INVENTORY,
+        |d| AnsibleVars::from_yaml(d, Scope::Connection),
     )?)
 }
 

@@ -1,13 +1,16 @@
-//! One sandboxed call into a component plugin: a fresh store with the memory cap and the
-//! epoch deadline, instantiated from the reused `PluginPre`, and a failure classified in
-//! words (timed out, out of memory, trapped) for the `error` finding; command plugins
-//! (`command.rs`) share the classification.
+//! One sandboxed call into a component plugin: a fresh store with the memory and table
+//! budget, the epoch deadline and a cap on the bytes the host copies out of the plugin,
+//! instantiated from the reused `PluginPre` and run async under a timer of the same
+//! deadline (the epoch cannot interrupt a plugin blocked in a WASI host call); a failure is
+//! classified in words (timed out, out of memory, too much output, trapped) for the `error`
+//! finding; command plugins (`command.rs`) share the classification.
 
 use wasmtime::{Engine, Store, Trap};
 
 use crate::plugin::bindings::{Plugin, PluginPre};
+use crate::plugin::command::block_on;
 use crate::plugin::host::{HostState, LogLine};
-use crate::plugin::limits::Limits;
+use crate::plugin::limits::{Limits, MAX_TABLE_ELEMENTS, MEMORY_EXCEEDED, TABLES_EXCEEDED};
 
 /// Why a call produced no result.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -20,6 +23,12 @@ pub enum CallFailure {
     TimeoutBlocked(std::time::Duration, &'static str),
     #[error("exceeded its {0} MiB memory limit in {1}()")]
     Memory(usize, &'static str),
+    #[error("exceeded its limit of {0} table elements in {1}()")]
+    Tables(usize, &'static str),
+    /// The host would have copied more than the limit out of the plugin (its answer, a
+    /// log line), counting every string as often as it is referred to.
+    #[error("returned more than {0} MiB of data from {1}() (limit {0} MiB)")]
+    Output(usize, &'static str),
     #[error("trapped in {1}(): {0}")]
     Trap(String, &'static str),
     /// A WASI command plugin's answer that breaks the JSON ABI.
@@ -47,16 +56,25 @@ pub fn call<R>(
     pre: &PluginPre<HostState>,
     limits: &Limits,
     what: &'static str,
-    f: impl FnOnce(&mut Store<HostState>, &Plugin) -> wasmtime::Result<R>,
+    f: impl AsyncFnOnce(&mut Store<HostState>, &Plugin) -> wasmtime::Result<R>,
 ) -> CallOutput<R> {
     let mut store = Store::new(engine, HostState::new(limits));
     store.limiter(|state| &mut state.limits);
     store.set_epoch_deadline(limits.deadline_ticks());
     store.epoch_deadline_trap();
-    let result = pre
-        .instantiate(&mut store)
-        .and_then(|plugin| f(&mut store, &plugin))
-        .map_err(|e| classify(&e, limits, what));
+    store.set_hostcall_fuel(limits.max_output_bytes);
+    let run = async {
+        let plugin = pre.instantiate_async(&mut store).await?;
+        f(&mut store, &plugin).await
+    };
+    let outcome = block_on(async { tokio::time::timeout(limits.deadline, run).await });
+    let result = match outcome {
+        Err(reason) => Err(CallFailure::Trap(reason, what)),
+        // The timer only fires while the plugin waits in an async host call: running wasm
+        // is stopped by the epoch deadline instead (a Timeout).
+        Ok(Err(_elapsed)) => Err(CallFailure::TimeoutBlocked(limits.deadline, what)),
+        Ok(Ok(run)) => run.map_err(|e| classify(&e, limits, what)),
+    };
     let state = store.into_data();
     let result = result.map_err(|failure| with_stderr(failure, &state.stderr.contents()));
     let mut log = state.log;
@@ -74,10 +92,17 @@ pub(crate) fn classify(e: &wasmtime::Error, limits: &Limits, what: &'static str)
         return CallFailure::Timeout(limits.deadline, what);
     }
     let text = format!("{e:#}");
-    // StoreLimits' trap_on_grow_failure reports "forcing trap when growing memory ...";
-    // a guest's own allocator may instead abort on the failed grow: both mean the cap.
-    if text.contains("growing memory") || text.contains("memory allocation of") {
+    // The limiter traps with MEMORY_EXCEEDED; a guest's own allocator may instead abort
+    // on a failed grow: both mean the cap.
+    if text.contains(MEMORY_EXCEEDED) || text.contains("memory allocation of") {
         return CallFailure::Memory(limits.memory_bytes >> 20, what);
+    }
+    if text.contains(TABLES_EXCEEDED) {
+        return CallFailure::Tables(MAX_TABLE_ELEMENTS, what);
+    }
+    // wasmtime's hostcall fuel: the bytes lifted out of the plugin ran past the cap.
+    if text.contains("fuel allocated for hostcalls has been exhausted") {
+        return CallFailure::Output(limits.max_output_bytes >> 20, what);
     }
     // The root cause is the trap itself ("wasm `unreachable` instruction executed");
     // the outer context only says where.

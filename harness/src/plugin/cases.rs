@@ -14,6 +14,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
+use tarmac_checks::document::{self, DocumentLimits};
 use tarmac_checks::{Finding, Status};
 
 use crate::plugin::input::PluginNode;
@@ -114,15 +115,18 @@ pub fn read_dir(dir: &Path) -> Result<Vec<Case>, CaseError> {
 }
 
 fn read_case(path: &Path) -> Result<Case, CaseError> {
-    let text = std::fs::read_to_string(path).map_err(|source| CaseError::Read {
-        path: path.to_owned(),
-        source,
+    let text = document::read_text(path, &DocumentLimits::PLUGIN_CASES).map_err(|source| {
+        CaseError::Read {
+            path: path.to_owned(),
+            source,
+        }
     })?;
     // YAML is a superset of JSON: one parser reads both, with line and column on errors.
-    let file: CaseFile = serde_yaml::from_str(&text).map_err(|e| CaseError::Invalid {
-        path: path.to_owned(),
-        reason: e.to_string(),
-    })?;
+    let file: CaseFile =
+        document::yaml(&text, &DocumentLimits::PLUGIN_CASES).map_err(|e| CaseError::Invalid {
+            path: path.to_owned(),
+            reason: e.to_string(),
+        })?;
     let base = path.parent().unwrap_or(Path::new("."));
     let nodes = saved_facts::read(&base.join(&file.facts)).map_err(|source| CaseError::Facts {
         case: path.to_owned(),

@@ -9,7 +9,7 @@
 use std::cell::RefCell;
 use std::future::Future;
 
-use wasmtime::{Engine, InstancePre, Linker, Module, Store, StoreLimits};
+use wasmtime::{Engine, InstancePre, Linker, Module, Store};
 use wasmtime_wasi::p1::{self, WasiP1Ctx};
 use wasmtime_wasi::p2::pipe::{MemoryInputPipe, MemoryOutputPipe};
 use wasmtime_wasi::{I32Exit, WasiCtxBuilder};
@@ -17,7 +17,7 @@ use wasmtime_wasi::{I32Exit, WasiCtxBuilder};
 use crate::plugin::bindings::LogLevel;
 use crate::plugin::call::{CallFailure, CallOutput, classify, with_stderr};
 use crate::plugin::host::{LogLine, STDERR_CAPACITY, truncate};
-use crate::plugin::limits::Limits;
+use crate::plugin::limits::{Limits, PluginLimiter};
 
 /// Bytes of stdout one call may write: 1000 findings of 4 KiB message and remediation fit.
 pub const STDOUT_CAPACITY: usize = 16 << 20;
@@ -28,7 +28,7 @@ const WASI_P1: &str = "wasi_snapshot_preview1";
 /// The state of one store: one run of one command plugin.
 pub struct CommandState {
     wasi: WasiP1Ctx,
-    limits: StoreLimits,
+    limits: PluginLimiter,
 }
 
 impl std::fmt::Debug for CommandState {
@@ -93,7 +93,7 @@ pub fn call(
         engine,
         CommandState {
             wasi,
-            limits: limits.store_limits(),
+            limits: limits.limiter(),
         },
     );
     store.limiter(|state| &mut state.limits);
@@ -195,7 +195,7 @@ thread_local! {
 }
 
 /// Drives `future` to completion on this thread's runtime.
-fn block_on<F: Future>(future: F) -> Result<F::Output, String> {
+pub(crate) fn block_on<F: Future>(future: F) -> Result<F::Output, String> {
     RUNTIME.with(|cell| {
         let mut slot = cell.borrow_mut();
         if slot.is_none() {

@@ -1,6 +1,10 @@
 //! The wasmtime engine tarmac runs plugins on (component model, epoch interruption), and
-//! the on-disk cache of precompiled components and WASI command modules, keyed by the component's sha256 and the
-//! engine's compatibility hash so a stale artifact is never loaded.
+//! the on-disk cache of precompiled components and WASI command modules. A cached artifact
+//! is native code, so it is trusted only as far as the cache is: the directory is a
+//! `PrivateDir` (0700, this user's, no symlinks, files 0600 written O_EXCL|O_NOFOLLOW);
+//! each file is named by the sha256 of the plugin's bytes and the engine's compatibility
+//! hash, and begins with the sha256 of those plugin bytes and of the compiled code, both
+//! checked on load, so a stale, truncated or swapped file is never deserialized.
 
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
@@ -11,6 +15,12 @@ use wasmtime::{Config, Engine, Module};
 
 use crate::plugin::error::PluginError;
 use crate::plugin::limits::EpochTicker;
+use crate::plugin::private_dir::PrivateDir;
+
+/// What every cache file begins with, then the two sha256 digests, then the code.
+const MAGIC: &[u8; 14] = b"tarmac-cwasm1\n";
+/// The largest artifact read back: a Python component compiles to some 100 MB.
+const MAX_ARTIFACT_BYTES: u64 = 1 << 30;
 
 /// Overrides where compiled plugins are cached (tests, read-only homes).
 pub const CACHE_DIR_ENV: &str = "TARMAC_PLUGIN_CACHE";
@@ -85,13 +95,13 @@ impl PluginEngine {
         path: &Path,
         bytes: &[u8],
     ) -> Result<(A, CacheOutcome), PluginError> {
-        let cached = self
-            .cache_dir
+        let source = Sha256::digest(bytes);
+        let cache = self.cache();
+        let file = cache
             .as_ref()
-            .map(|dir| dir.join(self.cache_name(bytes)));
-        if let Some(file) = &cached
-            && file.is_file()
-            && let Some(artifact) = A::from_cache(&self.engine, file)
+            .map(|dir| dir.root().join(self.cache_name(bytes)));
+        if let (Some(dir), Some(file)) = (&cache, &file)
+            && let Some(artifact) = load_cached(&self.engine, dir, file, &source)
         {
             return Ok((artifact, CacheOutcome::Cached));
         }
@@ -99,9 +109,9 @@ impl PluginEngine {
             path: path.to_owned(),
             reason: format!("{e:#}"),
         })?;
-        if let Some(file) = &cached {
+        if let (Some(dir), Some(file)) = (&cache, &file) {
             // A cache that cannot be written only costs the next run a compilation.
-            let _ = write_atomically(file, &compiled);
+            let _ = dir.write(file, &framed(&source, &compiled));
         }
         let artifact =
             A::from_fresh(&self.engine, &compiled).ok_or_else(|| PluginError::Compile {
@@ -111,7 +121,21 @@ impl PluginEngine {
         Ok((artifact, CacheOutcome::Compiled))
     }
 
-    /// `<sha256 of the component>-<sha256 of the engine's compatibility hash>.cwasm`.
+    /// The cache directory, checked; `None` (compile without a cache, with a warning)
+    /// when there is none or it is not private to this user.
+    fn cache(&self) -> Option<PrivateDir> {
+        let dir = self.cache_dir.as_ref()?;
+        match PrivateDir::open(dir.clone(), &[]) {
+            Ok(dir) => Some(dir),
+            Err(reason) => {
+                eprintln!("warning: not using the plugin cache: {reason}");
+                None
+            }
+        }
+    }
+
+    /// `<sha256 of the component>-<sha256 of the engine's compatibility hash>.t1.cwasm`
+    /// (`t1`: framed as `framed` writes it; unframed files of earlier tarmacs are ignored).
     pub fn cache_name(&self, bytes: &[u8]) -> String {
         let component = hex(&Sha256::digest(bytes));
         let mut hasher = Sha256Hasher(Sha256::new());
@@ -119,33 +143,91 @@ impl PluginEngine {
             .precompile_compatibility_hash()
             .hash(&mut hasher);
         let engine = hex(&hasher.0.finalize()[..12]);
-        format!("{component}-{engine}.cwasm")
+        format!("{component}-{engine}.t1.cwasm")
     }
+}
+
+/// The cached artifact in `file` when it is sound: a private file of this user, framed
+/// for exactly these plugin bytes, its code intact. Anything else is refused (and then
+/// recompiled and replaced), with a warning when the file is there but unsound.
+fn load_cached<A: Artifact>(
+    engine: &Engine,
+    dir: &PrivateDir,
+    file: &Path,
+    source: &[u8],
+) -> Option<A> {
+    let refused = |reason: String| {
+        eprintln!("warning: not loading the cached plugin {reason}; compiling it again");
+    };
+    let framed = match dir.read(file, MAX_ARTIFACT_BYTES) {
+        Ok(Some(framed)) => framed,
+        Ok(None) => return None,
+        Err(reason) => {
+            refused(reason);
+            return None;
+        }
+    };
+    match unframe(&framed, source) {
+        Ok(code) => A::from_cache(engine, code),
+        Err(reason) => {
+            refused(format!("{}: {reason}", file.display()));
+            None
+        }
+    }
+}
+
+/// MAGIC, sha256 of the plugin bytes, sha256 of `code`, `code`.
+fn framed(source: &[u8], code: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(MAGIC.len() + 64 + code.len());
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(source);
+    out.extend_from_slice(&Sha256::digest(code));
+    out.extend_from_slice(code);
+    out
+}
+
+/// The code of a framed artifact, when it was compiled from `source` and is intact.
+fn unframe<'a>(framed: &'a [u8], source: &[u8]) -> Result<&'a [u8], String> {
+    let rest = framed
+        .strip_prefix(MAGIC.as_slice())
+        .ok_or("it is no tarmac cache file")?;
+    let (hashes, code) = rest
+        .split_at_checked(64)
+        .ok_or("it is truncated".to_owned())?;
+    if &hashes[..32] != source {
+        return Err("it was compiled from other plugin bytes".to_owned());
+    }
+    if hashes[32..] != Sha256::digest(code)[..] {
+        return Err("its code does not match its checksum".to_owned());
+    }
+    Ok(code)
 }
 
 /// A compiled plugin: a component or a core module, precompiled and cached alike.
 trait Artifact: Sized {
     fn precompile(engine: &Engine, bytes: &[u8]) -> wasmtime::Result<Vec<u8>>;
-    /// An artifact this engine configuration wrote into the cache; `None` when unusable.
-    fn from_cache(engine: &Engine, file: &Path) -> Option<Self>;
+    /// An artifact this engine configuration wrote into the cache (checked by `unframe`);
+    /// `None` when unusable.
+    fn from_cache(engine: &Engine, code: &[u8]) -> Option<Self>;
     /// The output of `precompile` on this very engine, a moment ago in this process.
     fn from_fresh(engine: &Engine, compiled: &[u8]) -> Option<Self>;
 }
 
-// SAFETY (both impls): `deserialize_file` and `deserialize` trust their input to be
-// wasmtime's own output. The only files read are ones this engine configuration wrote into
-// tarmac's cache directory, named by the sha256 of their source and the engine's
-// compatibility hash, so a file from another wasmtime version or configuration is never
-// looked up; wasmtime additionally checks the artifact's header and rejects a mismatch (then
-// we recompile). Fresh bytes come from `precompile` on the same engine in this process.
+// SAFETY (both impls): `deserialize` trusts its input to be wasmtime's own output. Cached
+// code is read only from a private directory of this user (no other user can have written
+// it), named by the sha256 of its source and the engine's compatibility hash (so a file
+// from another wasmtime version or configuration is never looked up), and only when its
+// frame names the same source bytes and its checksum holds; wasmtime additionally checks
+// the artifact's header and rejects a mismatch (then we recompile). Fresh bytes come from
+// `precompile` on the same engine in this process.
 #[allow(unsafe_code)]
 impl Artifact for Component {
     fn precompile(engine: &Engine, bytes: &[u8]) -> wasmtime::Result<Vec<u8>> {
         engine.precompile_component(bytes)
     }
 
-    fn from_cache(engine: &Engine, file: &Path) -> Option<Self> {
-        unsafe { Component::deserialize_file(engine, file) }.ok()
+    fn from_cache(engine: &Engine, code: &[u8]) -> Option<Self> {
+        unsafe { Component::deserialize(engine, code) }.ok()
     }
 
     fn from_fresh(engine: &Engine, compiled: &[u8]) -> Option<Self> {
@@ -159,8 +241,8 @@ impl Artifact for Module {
         engine.precompile_module(bytes)
     }
 
-    fn from_cache(engine: &Engine, file: &Path) -> Option<Self> {
-        unsafe { Module::deserialize_file(engine, file) }.ok()
+    fn from_cache(engine: &Engine, code: &[u8]) -> Option<Self> {
+        unsafe { Module::deserialize(engine, code) }.ok()
     }
 
     fn from_fresh(engine: &Engine, compiled: &[u8]) -> Option<Self> {
@@ -183,21 +265,6 @@ pub fn default_cache_dir() -> Option<PathBuf> {
     Some(base.join("tarmac").join("plugins"))
 }
 
-/// Write to a temporary file, then rename: a concurrent run never reads half an artifact.
-fn write_atomically(file: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = file.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
-    let tmp = dir.join(format!(
-        ".{}.{}.tmp",
-        file.file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or("artifact"),
-        std::process::id()
-    ));
-    std::fs::write(&tmp, bytes)?;
-    std::fs::rename(&tmp, file)
-}
-
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -213,5 +280,27 @@ impl Hasher for Sha256Hasher {
 
     fn write(&mut self, bytes: &[u8]) {
         self.0.update(bytes);
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_frame_holds_only_the_code_of_its_own_source() {
+        let source = Sha256::digest(b"plugin");
+        let framed = framed(&source, b"code");
+        assert_eq!(unframe(&framed, &source).unwrap(), b"code");
+        let other = Sha256::digest(b"another plugin");
+        let err = unframe(&framed, &other).unwrap_err();
+        assert!(err.contains("other plugin bytes"), "{err}");
+        let mut tampered = framed.clone();
+        *tampered.last_mut().unwrap() ^= 1;
+        let err = unframe(&tampered, &source).unwrap_err();
+        assert!(err.contains("does not match its checksum"), "{err}");
+        assert!(unframe(&framed[..40], &source).is_err());
+        assert!(unframe(b"\x7fELF", &source).is_err());
     }
 }

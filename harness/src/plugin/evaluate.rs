@@ -60,7 +60,7 @@ fn evaluate_one(
         .map(|(node, batch)| {
             let input: Vec<wit::NodeFacts> = batch
                 .iter()
-                .map(|n| n.to_wit(&metadata.requirements))
+                .map(|n| n.to_wit(&metadata.requirements, &plugin.grants))
                 .collect();
             let config = plugin.config_text.as_str();
             let out = runner.check(&engine.engine, limits, metadata.scope, input, config);
@@ -130,6 +130,7 @@ fn accept(
                 )));
             }
         }
+        check_details(&f.details, limits).map_err(bad)?;
         let target = match (&f.node, node) {
             (None, Some(only)) => Some(only.to_owned()),
             (None, None) => None,
@@ -152,6 +153,35 @@ fn accept(
         out.push(finding);
     }
     Ok(out)
+}
+
+/// A finding's details: at most `max_details` keys, each key a plain name of at most 128
+/// bytes and each value's JSON text at most `max_message_bytes`, like a message.
+fn check_details(details: &[wit::Detail], limits: &Limits) -> Result<(), String> {
+    if details.len() > limits.max_details {
+        return Err(format!(
+            "{} details (limit {})",
+            details.len(),
+            limits.max_details
+        ));
+    }
+    for d in details {
+        if d.key.is_empty() || d.key.len() > 128 || d.key.chars().any(char::is_control) {
+            return Err(format!(
+                "detail key {:?} is empty, over 128 bytes or has control characters",
+                clip(&d.key, limits)
+            ));
+        }
+        if d.value_json.len() > limits.max_message_bytes {
+            return Err(format!(
+                "detail {:?} of {} bytes (limit {})",
+                d.key,
+                d.value_json.len(),
+                limits.max_message_bytes
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn status(s: wit::Status) -> Status {

@@ -2,8 +2,8 @@
 //! preopened directories, no environment, no sockets, no arguments), and tarmac's `log`
 //! import. Everything else the plugin sees comes in through `check`'s arguments.
 
+use wasmtime::Engine;
 use wasmtime::component::{HasSelf, Linker, ResourceTable};
-use wasmtime::{Engine, StoreLimits};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
@@ -13,7 +13,7 @@ pub const STDERR_CAPACITY: usize = 64 << 10;
 
 use crate::plugin::bindings::{LogLevel, Plugin, tarmac};
 use crate::plugin::error::PluginError;
-use crate::plugin::limits::Limits;
+use crate::plugin::limits::{Limits, PluginLimiter};
 
 /// One log line a plugin wrote during a call.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,7 +26,7 @@ pub struct LogLine {
 pub struct HostState {
     wasi: WasiCtx,
     table: ResourceTable,
-    pub limits: StoreLimits,
+    pub limits: PluginLimiter,
     /// What the plugin wrote to stderr, quoted when it traps.
     pub stderr: MemoryOutputPipe,
     pub log: Vec<LogLine>,
@@ -54,7 +54,7 @@ impl HostState {
             wasi: WasiCtx::builder().stderr(stderr.clone()).build(),
             stderr,
             table: ResourceTable::new(),
-            limits: limits.store_limits(),
+            limits: limits.limiter(),
             log: Vec::new(),
             dropped_log_lines: 0,
             max_log_lines: limits.max_log_lines,
@@ -85,10 +85,10 @@ impl tarmac::check::host::Host for HostState {
     }
 }
 
-/// The linker every plugin is instantiated with.
+/// The linker every component plugin is instantiated with (async: see `call`).
 pub fn linker(engine: &Engine) -> Result<Linker<HostState>, PluginError> {
     let mut linker = Linker::new(engine);
-    wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
+    wasmtime_wasi::p2::add_to_linker_async(&mut linker)
         .map_err(|e| PluginError::Engine(format!("cannot link WASI: {e:#}")))?;
     Plugin::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state)
         .map_err(|e| PluginError::Engine(format!("cannot link the host imports: {e:#}")))?;

@@ -69,6 +69,7 @@ fn evaluate_blocking(
         }
     }
     events.plugins_loaded(plugins.iter().map(plugin_run).collect());
+    findings.extend(plugins.iter().filter_map(refused_finding));
     let (found, logs) = evaluate_plugins(&engine, &plugins, nodes, &limits);
     for log in logs {
         let level = level_name(log.line.level);
@@ -88,6 +89,36 @@ pub fn plugin_run(plugin: &crate::plugin::LoadedPlugin) -> PluginRun {
         abi: plugin.abi.map(|a| a.as_str().to_owned()),
         interface: plugin.interface.clone(),
     }
+}
+
+/// The `error` finding of a plugin that asked for files or commands its grants do not
+/// cover: none was read or run for it, and it saw each refused.
+fn refused_finding(plugin: &crate::plugin::LoadedPlugin) -> Option<Finding> {
+    let metadata = plugin.metadata.as_ref()?;
+    let refused = crate::plugin::requirements::refused(&metadata.requirements, &plugin.grants);
+    if refused.is_empty() {
+        return None;
+    }
+    let finding = Finding::error(
+        &plugin.id,
+        None,
+        format!(
+            "plugin {} ({}) asked for what its plugins[].allow does not grant: {}; it was \
+             not read or run on any node, and the plugin saw it refused",
+            plugin.id,
+            plugin.label(),
+            refused.join(", ")
+        ),
+    )
+    .with_remediation(
+        "grant it in the inventory (plugins: [{path: ..., allow: {files: [PATH or GLOB], \
+         commands: [{name: ..., argv: [...]}]}}]) if the plugin should have it; otherwise \
+         remove the plugin",
+    )
+    .with_detail("plugin", plugin.id.clone())
+    .with_detail("plugin_path", plugin.label())
+    .with_detail("refused", refused);
+    Some(finding)
 }
 
 /// A plugin that could not even be read: named by its file.

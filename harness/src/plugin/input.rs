@@ -4,6 +4,7 @@
 use tarmac_checks::NodeFacts;
 
 use crate::plugin::bindings as wit;
+use crate::plugin::grants::Grants;
 
 /// One node as plugins see it: inventory identity plus its gathered facts.
 #[derive(Debug, Clone)]
@@ -16,8 +17,9 @@ pub struct PluginNode {
 
 impl PluginNode {
     /// The node as `plugin` sees it: its requested files and commands, in the order its
-    /// requirements name them, from what the probe gathered.
-    pub fn to_wit(&self, wanted: &wit::Requirements) -> wit::NodeFacts {
+    /// requirements name them, from what the probe gathered, and only those `grants`
+    /// covers (what was gathered for another plugin is not this one's).
+    pub fn to_wit(&self, wanted: &wit::Requirements, grants: &Grants) -> wit::NodeFacts {
         let f = &self.facts;
         let id = &f.identity;
         wit::NodeFacts {
@@ -43,11 +45,21 @@ impl PluginNode {
                     value: value.clone(),
                 })
                 .collect(),
-            files: wanted.files.iter().map(|p| self.file(p)).collect(),
+            files: wanted
+                .files
+                .iter()
+                .map(|p| match grants.file(p) {
+                    true => self.file(p),
+                    false => refused_file(p),
+                })
+                .collect(),
             commands: wanted
                 .commands
                 .iter()
-                .map(|c| self.command(&c.name))
+                .map(|c| match grants.command(&c.name, &c.argv) {
+                    true => self.command(&c.name),
+                    false => refused_command(c),
+                })
                 .collect(),
             // NodeFacts is plain data; encoding it cannot fail, but never panic over it.
             facts_json: serde_json::to_string(f).unwrap_or_else(|_| "{}".to_owned()),
@@ -95,10 +107,36 @@ impl PluginNode {
                 stdout: String::new(),
                 stderr: String::new(),
                 truncated: false,
-                error: Some(
-                    "not run: the inventory's commands_allowed does not list it".to_owned(),
-                ),
+                error: Some("not run: these facts hold no such command".to_owned()),
             },
         }
+    }
+}
+
+/// A file the plugin's grants do not cover: never read for it.
+fn refused_file(path: &str) -> wit::FileContent {
+    wit::FileContent {
+        path: path.to_owned(),
+        exists: false,
+        content: String::new(),
+        truncated: false,
+        error: Some(format!(
+            "not granted: plugins[].allow.files does not cover {path}"
+        )),
+    }
+}
+
+/// A command the plugin's grants do not cover with this exact argv: never run for it.
+fn refused_command(c: &wit::CommandRequest) -> wit::CommandOutput {
+    wit::CommandOutput {
+        name: c.name.clone(),
+        exit_code: None,
+        stdout: String::new(),
+        stderr: String::new(),
+        truncated: false,
+        error: Some(format!(
+            "not granted: plugins[].allow.commands has no {} with argv {:?}",
+            c.name, c.argv
+        )),
     }
 }

@@ -248,7 +248,9 @@ fn envelope(stdout: &[u8]) -> Result<Envelope, String> {
     if text.trim().is_empty() {
         return Err("wrote no answer on stdout".to_owned());
     }
-    let envelope: Envelope = serde_json::from_str(text.trim_end())
+    // The answer is the plugin's: counted, so 16 MiB of `0,` cannot become gigabytes.
+    let limits = tarmac_checks::document::DocumentLimits::PLUGIN_ANSWER;
+    let envelope: Envelope = tarmac_checks::document::json(text.trim_end(), &limits)
         .map_err(|e| format!("stdout is not one JSON answer: {e}"))?;
     match (&envelope.ok, &envelope.error) {
         (Some(_), Some(_)) => Err("the answer has both `ok` and `error`".to_owned()),

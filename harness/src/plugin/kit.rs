@@ -13,6 +13,7 @@ use crate::plugin::bindings::{self as wit, WIT_TEXT};
 use crate::plugin::cases;
 use crate::plugin::engine::PluginEngine;
 use crate::plugin::evaluate::evaluate_plugins;
+use crate::plugin::grants::Grants;
 use crate::plugin::host::level_name;
 use crate::plugin::interface;
 use crate::plugin::limits::Limits;
@@ -184,13 +185,19 @@ fn open_store() -> Result<BlobStore, OciError> {
 fn one_source(plugin: &Path, config: serde_json::Value) -> anyhow::Result<PluginSource> {
     let text = plugin.to_string_lossy();
     if OciRef::is_oci(&text) {
-        return Ok(OciResolver::default().source(&text, config)?);
+        let source = OciResolver::default().source(&text, config)?;
+        return Ok(source.with_grants(Grants::unrestricted()));
     }
-    Ok(PluginSource::new(plugin.to_owned()).with_config(config))
+    // Saved facts: nothing is read from a node, the operator hands the plugin the file.
+    Ok(PluginSource::new(plugin.to_owned())
+        .with_config(config)
+        .with_grants(Grants::unrestricted()))
 }
 
 fn parse_config(text: &str) -> anyhow::Result<serde_json::Value> {
-    serde_json::from_str(text).map_err(|e| anyhow::anyhow!("--config is not valid JSON: {e}"))
+    let limits = tarmac_checks::document::DocumentLimits::PLUGIN_CASES.named("--config JSON");
+    tarmac_checks::document::json(text, &limits)
+        .map_err(|e| anyhow::anyhow!("--config is not valid JSON: {e}"))
 }
 
 fn load_one(
@@ -228,14 +235,17 @@ fn run_sources(a: &RunArgs) -> anyhow::Result<Vec<PluginSource>> {
             .unwrap_or_else(|| serde_json::json!({}));
         let text = path.to_string_lossy();
         if OciRef::is_oci(&text) {
-            sources.push(oci.source(&text, config)?);
+            sources.push(
+                oci.source(&text, config)?
+                    .with_grants(Grants::unrestricted()),
+            );
             continue;
         }
-        sources.extend(
-            expand_path(path)?
-                .into_iter()
-                .map(|path| PluginSource::new(path).with_config(config.clone())),
-        );
+        sources.extend(expand_path(path)?.into_iter().map(|path| {
+            PluginSource::new(path)
+                .with_config(config.clone())
+                .with_grants(Grants::unrestricted())
+        }));
     }
     Ok(sources)
 }

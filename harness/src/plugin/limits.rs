@@ -1,5 +1,6 @@
 //! What one plugin call may use: wall-clock time (epoch interruption driven by a ticker
-//! thread), memory (StoreLimits), and how much output it may return.
+//! thread), memory and tables (one budget over every instance of the call), and how much
+//! output it may return.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -7,7 +8,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use crate::plugin::error::PluginError;
-use wasmtime::{Engine, StoreLimits, StoreLimitsBuilder};
+use wasmtime::{Engine, ResourceLimiter};
 
 /// One epoch tick; the deadline is counted in ticks, so it is precise to about this much.
 pub const EPOCH_TICK: Duration = Duration::from_millis(50);
@@ -25,7 +26,22 @@ pub struct Limits {
     pub max_message_bytes: usize,
     /// Log lines one call may write; the rest are dropped (and counted).
     pub max_log_lines: usize,
+    /// Details one finding may carry.
+    pub max_details: usize,
+    /// Bytes of data the host copies out of a plugin in one call (its answer, a log
+    /// line): strings that all point at one buffer are counted each time.
+    pub max_output_bytes: usize,
 }
+
+/// Core instances one call may create: a component is a handful (the main module, shims).
+pub const MAX_INSTANCES: usize = 16;
+/// Linear memories over all of a call's instances.
+pub const MAX_MEMORIES: usize = 8;
+/// Tables over all of a call's instances.
+pub const MAX_TABLES: usize = 32;
+/// Table elements over all tables together: a JS or Python component's function table
+/// has tens of thousands; each element costs the host a pointer.
+pub const MAX_TABLE_ELEMENTS: usize = 1 << 20;
 
 impl Default for Limits {
     fn default() -> Self {
@@ -35,6 +51,8 @@ impl Default for Limits {
             max_findings: 1000,
             max_message_bytes: 4096,
             max_log_lines: 100,
+            max_details: 32,
+            max_output_bytes: 16 << 20,
         }
     }
 }
@@ -46,15 +64,71 @@ impl Limits {
         u64::try_from(ticks).unwrap_or(u64::MAX).max(1)
     }
 
-    /// The memory cap of one store; growing past it traps rather than returning -1, so a
-    /// plugin cannot spin on failed allocations until its deadline.
-    pub fn store_limits(&self) -> StoreLimits {
-        StoreLimitsBuilder::new()
-            .memory_size(self.memory_bytes)
-            .instances(16)
-            .tables(64)
-            .trap_on_grow_failure(true)
-            .build()
+    /// The resource limiter of one store.
+    pub fn limiter(&self) -> PluginLimiter {
+        PluginLimiter {
+            memory_budget: self.memory_bytes,
+            memory_used: 0,
+            table_elements_used: 0,
+        }
+    }
+}
+
+/// One call's memory and table budget, counted over every memory and table its instances
+/// create (a component can hold several core instances, each with its own). Growing past
+/// it traps rather than failing the grow, so a plugin cannot spin on failed allocations
+/// until its deadline.
+#[derive(Debug)]
+pub struct PluginLimiter {
+    memory_budget: usize,
+    memory_used: usize,
+    table_elements_used: usize,
+}
+
+/// What a trap says when the memory budget ran out; `call::classify` looks for it.
+pub const MEMORY_EXCEEDED: &str = "growing memory past the plugin's limit";
+/// What a trap says when the table budget ran out.
+pub const TABLES_EXCEEDED: &str = "growing a table past the plugin's limit";
+
+impl ResourceLimiter for PluginLimiter {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        let used = self.memory_used + desired.saturating_sub(current);
+        if used > self.memory_budget {
+            wasmtime::bail!("{MEMORY_EXCEEDED}: {used} bytes over all memories");
+        }
+        self.memory_used = used;
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        let used = self.table_elements_used + desired.saturating_sub(current);
+        if used > MAX_TABLE_ELEMENTS {
+            wasmtime::bail!("{TABLES_EXCEEDED}: {used} elements over all tables");
+        }
+        self.table_elements_used = used;
+        Ok(true)
+    }
+
+    fn instances(&self) -> usize {
+        MAX_INSTANCES
+    }
+
+    fn tables(&self) -> usize {
+        MAX_TABLES
+    }
+
+    fn memories(&self) -> usize {
+        MAX_MEMORIES
     }
 }
 
@@ -108,12 +182,40 @@ impl Drop for EpochTicker {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
     #[test]
     fn the_default_deadline_is_forty_ticks() {
         assert_eq!(Limits::default().deadline_ticks(), 40);
+    }
+
+    #[test]
+    fn memory_is_one_budget_over_every_memory() {
+        let limits = Limits {
+            memory_bytes: 100,
+            ..Limits::default()
+        };
+        let mut limiter = limits.limiter();
+        assert!(limiter.memory_growing(0, 60, None).unwrap());
+        let err = limiter.memory_growing(0, 60, None).unwrap_err().to_string();
+        assert!(err.contains(MEMORY_EXCEEDED), "{err}");
+        assert!(limiter.memory_growing(60, 100, None).unwrap());
+        assert!(limiter.memory_growing(100, 101, None).is_err());
+    }
+
+    #[test]
+    fn table_elements_are_one_budget_over_every_table() {
+        let mut limiter = Limits::default().limiter();
+        assert!(
+            limiter
+                .table_growing(0, MAX_TABLE_ELEMENTS - 1, None)
+                .unwrap()
+        );
+        assert!(limiter.table_growing(0, 1, None).unwrap());
+        let err = limiter.table_growing(1, 2, None).unwrap_err().to_string();
+        assert!(err.contains(TABLES_EXCEEDED), "{err}");
     }
 
     #[test]

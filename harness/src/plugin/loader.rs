@@ -12,6 +12,7 @@ use crate::plugin::call::CallFailure;
 use crate::plugin::command;
 use crate::plugin::engine::{CacheOutcome, PluginEngine};
 use crate::plugin::error::PluginError;
+use crate::plugin::grants::Grants;
 use crate::plugin::host::linker;
 use crate::plugin::interface;
 use crate::plugin::limits::Limits;
@@ -26,6 +27,8 @@ pub struct PluginSource {
     /// Where the file came from when it is not the operator's own path: an OCI reference,
     /// pinned to the digest its bytes must have on every load.
     pub pinned: Option<Pinned>,
+    /// What of a node's data the operator grants it (`plugins[].allow`); none by default.
+    pub grants: Grants,
 }
 
 /// An OCI plugin as resolved for this run: its reference and its content's digest.
@@ -45,7 +48,14 @@ impl PluginSource {
             path,
             config: serde_json::Value::Object(serde_json::Map::new()),
             pinned: None,
+            grants: Grants::default(),
         }
+    }
+
+    /// The same plugin with `grants`.
+    pub fn with_grants(mut self, grants: Grants) -> Self {
+        self.grants = grants;
+        self
     }
 
     /// The path, or the OCI reference it was pulled from: what the operator wrote.
@@ -71,6 +81,8 @@ pub struct LoadedPlugin {
     pub digest: String,
     /// The OCI reference it was pulled from, if any.
     pub pinned: Option<Pinned>,
+    /// What of a node's data it may get.
+    pub grants: Grants,
     /// The binary interface its header declares; `None` when it is no wasm at all.
     pub abi: Option<Abi>,
     /// The interface version it targets, e.g. `tarmac:check@0.1.0`, once known.
@@ -169,6 +181,7 @@ pub fn load(
         path: source.path.clone(),
         digest,
         pinned: source.pinned.clone(),
+        grants: source.grants.clone(),
         abi: None,
         interface: None,
         id: format!("plugin.{stem}"),

@@ -1,26 +1,29 @@
 //! What the configured plugins need gathered on every node, from their `describe()`:
-//! merged into each node's probe request. Commands are kept only when the inventory's
-//! `commands_allowed` lists them; the others never reach a node.
+//! merged into each node's probe request, as far as each plugin's grants cover it. What
+//! a plugin asks for beyond its grants never reaches a node; `refused` names it for the
+//! plugin's finding.
 
 use tarmac_checks::protocol::CommandRequest;
 
+use crate::plugin::bindings as wit;
 use crate::plugin::engine::PluginEngine;
+use crate::plugin::grants::Grants;
 use crate::plugin::limits::Limits;
 use crate::plugin::loader::{PluginSource, load};
 
-/// The union of every plugin's requirements.
+/// The union of every plugin's granted requirements.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PluginRequirements {
     pub files: Vec<String>,
     pub sysctls: Vec<String>,
-    /// Allowed commands only.
+    /// Granted commands only, with the argv granted.
     pub commands: Vec<CommandRequest>,
 }
 
 /// Loads each plugin (compiling it into the cache, so evaluation later starts warm) and
-/// merges what it asks for. A plugin that fails to load asks for nothing; its failure is
-/// reported when plugins are evaluated.
-pub fn collect(sources: &[PluginSource], commands_allowed: &[String]) -> PluginRequirements {
+/// merges what it asks for and is granted. A plugin that fails to load asks for nothing;
+/// its failure is reported when plugins are evaluated.
+pub fn collect(sources: &[PluginSource]) -> PluginRequirements {
     let mut out = PluginRequirements::default();
     if sources.is_empty() {
         return out;
@@ -37,14 +40,16 @@ pub fn collect(sources: &[PluginSource], commands_allowed: &[String]) -> PluginR
             continue;
         };
         let r = metadata.requirements;
+        let grants = &source.grants;
         push_new(
             &mut out.files,
-            r.files.into_iter().filter(|f| f.starts_with('/')),
+            r.files.into_iter().filter(|f| grants.file(f)),
         );
         push_new(&mut out.sysctls, r.sysctls);
         for c in r.commands {
-            let allowed = commands_allowed.contains(&c.name);
-            if allowed && !out.commands.iter().any(|k| k.name == c.name) {
+            let granted = grants.command(&c.name, &c.argv);
+            // Outputs are keyed by name: the first plugin's argv for a name is the one run.
+            if granted && !out.commands.iter().any(|k| k.name == c.name) {
                 out.commands.push(CommandRequest {
                     name: c.name,
                     argv: c.argv,
@@ -53,6 +58,22 @@ pub fn collect(sources: &[PluginSource], commands_allowed: &[String]) -> PluginR
         }
     }
     out
+}
+
+/// What `wanted` asks for beyond `grants`, in words: `file /etc/shadow`, `command
+/// cat ["cat", "/etc/shadow"]`; empty when everything is granted.
+pub fn refused(wanted: &wit::Requirements, grants: &Grants) -> Vec<String> {
+    let files = wanted
+        .files
+        .iter()
+        .filter(|f| !grants.file(f))
+        .map(|f| format!("file {f}"));
+    let commands = wanted
+        .commands
+        .iter()
+        .filter(|c| !grants.command(&c.name, &c.argv))
+        .map(|c| format!("command {} {:?}", c.name, c.argv));
+    files.chain(commands).collect()
 }
 
 fn push_new(into: &mut Vec<String>, items: impl IntoIterator<Item = String>) {

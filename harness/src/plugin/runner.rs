@@ -81,8 +81,8 @@ impl Runner {
     pub fn describe(&self, engine: &Engine, limits: &Limits) -> CallOutput<Described> {
         match self {
             Self::Component(ComponentPre::V0_1(pre)) => {
-                let out = call(engine, pre, limits, "describe", |store, p| {
-                    p.call_describe(store)
+                let out = call(engine, pre, limits, "describe", async |store, p| {
+                    p.call_describe(store).await
                 });
                 map(out, |metadata| {
                     Ok(Described {
@@ -121,8 +121,8 @@ impl Runner {
     ) -> CallOutput<Result<(), String>> {
         match self {
             Self::Component(ComponentPre::V0_1(pre)) => {
-                call(engine, pre, limits, "validate-config", |store, p| {
-                    p.call_validate_config(store, config)
+                call(engine, pre, limits, "validate-config", async |store, p| {
+                    p.call_validate_config(store, config).await
                 })
             }
             Self::Command(pre) => {
@@ -151,8 +151,8 @@ impl Runner {
     ) -> CallOutput<Result<Vec<wit::Finding>, String>> {
         match self {
             Self::Component(ComponentPre::V0_1(pre)) => {
-                call(engine, pre, limits, "check", |store, p| {
-                    p.call_check(store, &nodes, config)
+                call(engine, pre, limits, "check", async |store, p| {
+                    p.call_check(store, &nodes, config).await
                 })
             }
             Self::Command(pre) => {

@@ -6,6 +6,10 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 use tarmac_checks::NodeFacts;
+use tarmac_checks::document::{self, DocumentLimits};
+
+/// A facts file is a report or part of one: the report's limits.
+const FACTS_FILE: DocumentLimits = DocumentLimits::REPORT.named("a facts file");
 
 use crate::plugin::input::PluginNode;
 
@@ -41,7 +45,7 @@ struct SavedNode {
 
 /// The nodes with facts in `path`; nodes saved without facts (unreachable) are skipped.
 pub fn read(path: &Path) -> Result<Vec<PluginNode>, SavedFactsError> {
-    let text = std::fs::read_to_string(path).map_err(|source| SavedFactsError::Read {
+    let text = document::read_text(path, &FACTS_FILE).map_err(|source| SavedFactsError::Read {
         path: path.to_owned(),
         source,
     })?;
@@ -56,7 +60,7 @@ pub fn read(path: &Path) -> Result<Vec<PluginNode>, SavedFactsError> {
 
 /// `Err(None)`: valid but without any node facts.
 pub fn parse(text: &str) -> Result<Vec<PluginNode>, Option<String>> {
-    let document_error = match serde_json::from_str::<Document>(text) {
+    let document_error = match document::json::<Document>(text, &FACTS_FILE) {
         Ok(doc) => {
             let nodes: Vec<PluginNode> = doc
                 .nodes
@@ -79,7 +83,7 @@ pub fn parse(text: &str) -> Result<Vec<PluginNode>, Option<String>> {
         }
         Err(e) => e.to_string(),
     };
-    match serde_json::from_str::<NodeFacts>(text) {
+    match document::json::<NodeFacts>(text, &FACTS_FILE) {
         Ok(facts) => Ok(vec![PluginNode {
             name: facts.identity.hostname.clone(),
             address: String::new(),

@@ -73,6 +73,7 @@ pub fn pinned_source(pulled: &Pulled, config: serde_json::Value) -> PluginSource
             manifest_digest: pulled.manifest_digest.clone(),
             digest: pulled.digest.clone(),
         }),
+        grants: Default::default(),
     }
 }
 
@@ -127,7 +128,11 @@ pub fn from_inventory_with(
     oci: &mut OciResolver,
 ) -> Result<Vec<PluginSource>, PluginEntryError> {
     let base = inventory.parent().unwrap_or(Path::new("."));
-    let text = std::fs::read_to_string(inventory).unwrap_or_default();
+    let text = tarmac_checks::document::read_text(
+        inventory,
+        &tarmac_checks::document::DocumentLimits::INVENTORY,
+    )
+    .unwrap_or_default();
     let mut out = Vec::new();
     for entry in entries {
         let at = |reason: String| {
@@ -140,19 +145,23 @@ pub fn from_inventory_with(
             }
         };
         let config = entry.config_json().map_err(at)?;
+        if let Some(problem) = entry.allow.problem() {
+            return Err(at(format!("plugin {}: {problem}", entry.path)));
+        }
         if OciRef::is_oci(&entry.path) {
             out.push(
                 oci.source(&entry.path, config)
-                    .map_err(|e| at(e.to_string()))?,
+                    .map_err(|e| at(e.to_string()))?
+                    .with_grants(entry.allow.clone()),
             );
             continue;
         }
         let paths = expand_path(&base.join(&entry.path)).map_err(|e| at(e.to_string()))?;
-        out.extend(
-            paths
-                .into_iter()
-                .map(|path| PluginSource::new(path).with_config(config.clone())),
-        );
+        out.extend(paths.into_iter().map(|path| {
+            PluginSource::new(path)
+                .with_config(config.clone())
+                .with_grants(entry.allow.clone())
+        }));
     }
     Ok(out)
 }
@@ -182,6 +191,7 @@ mod tests {
         let entry = PluginEntry {
             path: "gone.wasm".to_owned(),
             config: None,
+            allow: Default::default(),
         };
         let err = from_inventory(&[entry], &inv).unwrap_err();
         assert_eq!((err.line, err.column), (3, 11));

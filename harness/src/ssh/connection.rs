@@ -93,6 +93,12 @@ impl client::Handler for HostKeyCheck {
                     new: format!("{} {}", key.algorithm(), fingerprint(key)),
                 }),
             }),
+            HostKeyStatus::CertAuthority { line } => refuse(SshError::HostCertificateAuthority {
+                node: e.node.clone(),
+                host_port,
+                known_hosts: e.known_hosts.path().to_owned(),
+                line,
+            }),
             HostKeyStatus::Revoked { line } => refuse(SshError::HostKeyRevoked {
                 node: e.node.clone(),
                 host_port,

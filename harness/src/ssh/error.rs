@@ -147,6 +147,21 @@ pub enum SshError {
     #[error("{node}: {host_port} offered a host certificate; only plain host keys are supported")]
     HostCertificate { node: String, host_port: String },
 
+    #[error(
+        "{node}: REFUSED: {known_hosts}:{line} is a @cert-authority line for {host_port}: this \
+         site vouches for its hosts with SSH certificates, which are not supported by the russh \
+         transport, and no key of the host's own is listed, so it is not trusted on first use \
+         either. Use `ssh.transport: openssh` (OpenSSH supports and verifies host \
+         certificates), or list the host's key (`ssh-keyscan -p PORT HOST >> {known_hosts}`, \
+         then compare its fingerprint)"
+    )]
+    HostCertificateAuthority {
+        node: String,
+        host_port: String,
+        known_hosts: PathBuf,
+        line: usize,
+    },
+
     #[error("cannot read known_hosts file {path}: {source}")]
     KnownHostsRead {
         path: PathBuf,
@@ -206,7 +221,8 @@ impl SshError {
             | SshError::HostKeyNotKnown { .. }
             | SshError::HostKeyChanged { .. }
             | SshError::HostKeyRevoked { .. }
-            | SshError::HostCertificate { .. } => true,
+            | SshError::HostCertificate { .. }
+            | SshError::HostCertificateAuthority { .. } => true,
             SshError::Bastion { source, .. } => source.is_host_key_problem(),
             _ => false,
         }

@@ -2,8 +2,10 @@
 //!
 //! Understands what OpenSSH writes: plain host lists (`a,b,[c]:2222`, with `*`/`?` and
 //! `!negation`), hashed entries (`|1|salt|hmac`, HMAC-SHA1 of the host string keyed by
-//! the salt), `@revoked` lines (refused) and `@cert-authority` lines (skipped: tarmac
-//! does not accept host certificates). Unparseable lines are skipped as OpenSSH does.
+//! the salt), `@revoked` lines (refused) and `@cert-authority` lines: the russh transport
+//! does not verify host certificates, so a host such a line vouches for, and that has no
+//! key of its own listed, is refused rather than trusted on first use. Unparseable lines are
+//! skipped as OpenSSH does.
 
 use std::collections::HashMap;
 use std::fs::OpenOptions;
@@ -30,6 +32,17 @@ pub enum HostKeyStatus {
     Changed { line: usize, old: Box<PublicKey> },
     /// The key is listed under `@revoked`.
     Revoked { line: usize },
+    /// No key is listed for this host, but a `@cert-authority` line names it: the site
+    /// vouches for its hosts with certificates, which this client cannot verify.
+    CertAuthority { line: usize },
+}
+
+/// What a line's `@` marker makes of its key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Marker {
+    HostKey,
+    Revoked,
+    CertAuthority,
 }
 
 #[derive(Debug, Clone)]
@@ -42,7 +55,7 @@ enum Hosts {
 struct Entry {
     /// 1-based line number in the file, for messages.
     line: usize,
-    revoked: bool,
+    marker: Marker,
     hosts: Hosts,
     key: PublicKey,
 }
@@ -56,6 +69,8 @@ struct Index {
     scan: Vec<usize>,
     /// `@revoked` entries: refused for every host.
     revoked: Vec<usize>,
+    /// `@cert-authority` entries.
+    authorities: Vec<usize>,
     /// Line count, so that appended entries get the right line numbers.
     lines: usize,
 }
@@ -176,7 +191,7 @@ impl KnownHosts {
         let line = index.lines;
         index.insert(Entry {
             line,
-            revoked: false,
+            marker: Marker::HostKey,
             hosts: Hosts::Patterns(PatternList::new([host.as_str()])),
             key: key.clone(),
         });
@@ -187,8 +202,10 @@ impl KnownHosts {
 impl Index {
     fn insert(&mut self, entry: Entry) {
         let i = self.entries.len();
-        if entry.revoked {
+        if entry.marker == Marker::Revoked {
             self.revoked.push(i);
+        } else if entry.marker == Marker::CertAuthority {
+            self.authorities.push(i);
         } else {
             match &entry.hosts {
                 Hosts::Patterns(list) => match list.literals() {
@@ -240,12 +257,19 @@ impl Index {
             .iter()
             .find(|e| e.key.algorithm() == offered.algorithm())
             .or_else(|| matching.first());
-        match witness {
-            Some(e) => HostKeyStatus::Changed {
+        let authority = || {
+            self.authorities
+                .iter()
+                .filter_map(|&i| self.entries.get(i))
+                .find(|e| e.hosts_match(host))
+        };
+        match (witness, authority()) {
+            (Some(e), _) => HostKeyStatus::Changed {
                 line: e.line,
                 old: Box::new(e.key.clone()),
             },
-            None => HostKeyStatus::Unknown,
+            (None, Some(ca)) => HostKeyStatus::CertAuthority { line: ca.line },
+            (None, None) => HostKeyStatus::Unknown,
         }
     }
 }
@@ -269,13 +293,13 @@ fn parse_line(line_no: usize, line: &str) -> Option<Entry> {
     }
     let mut fields = line.split_whitespace();
     let mut first = fields.next()?;
-    let mut revoked = false;
-    if let Some(marker) = first.strip_prefix('@') {
-        match marker {
-            "revoked" => revoked = true,
-            // CA keys vouch for certificates, which tarmac never accepts: not a host's key.
+    let mut marker = Marker::HostKey;
+    if let Some(name) = first.strip_prefix('@') {
+        marker = match name {
+            "revoked" => Marker::Revoked,
+            "cert-authority" => Marker::CertAuthority,
             _ => return None,
-        }
+        };
         first = fields.next()?;
     }
     let key_type = fields.next()?;
@@ -292,7 +316,7 @@ fn parse_line(line_no: usize, line: &str) -> Option<Entry> {
     };
     Some(Entry {
         line: line_no,
-        revoked,
+        marker,
         hosts,
         key,
     })
@@ -427,19 +451,38 @@ mod tests {
     }
 
     #[test]
-    fn revoked_keys_are_refused_and_ca_lines_skipped() {
-        let kh = parse(&format!(
-            "@cert-authority *.example {ED_B}\n@revoked * {ED_A}\nnode1 {ED_A}\n"
-        ));
+    fn revoked_keys_are_refused() {
+        let kh = parse(&format!("@revoked * {ED_A}\nnode1 {ED_A}\n"));
         assert_eq!(
             kh.check("node1", 22, &key(ED_A)),
-            HostKeyStatus::Revoked { line: 2 }
+            HostKeyStatus::Revoked { line: 1 }
         );
+    }
+
+    #[test]
+    fn a_host_a_ca_vouches_for_is_never_unknown() {
+        let kh = parse(&format!(
+            "@cert-authority *.example {ED_B}\nown.example {ED_A}\n@cert-authority {} {ED_B}\n",
+            hashed("[cp1]:2222", b"0123456789abcdefghij")
+        ));
+        for (host, port, line) in [("x.example", 22, 1), ("cp1", 2222, 3)] {
+            for offered in [ED_A, ED_B] {
+                assert_eq!(
+                    kh.check(host, port, &key(offered)),
+                    HostKeyStatus::CertAuthority { line },
+                    "{host}:{port}: a CA key is not a host key, and TOFU must not apply"
+                );
+            }
+        }
         assert_eq!(
-            kh.check("x.example", 22, &key(ED_B)),
-            HostKeyStatus::Unknown,
-            "a CA key is not a host key"
+            kh.check("own.example", 22, &key(ED_A)),
+            HostKeyStatus::Known
         );
+        assert!(matches!(
+            kh.check("own.example", 22, &key(ED_B)),
+            HostKeyStatus::Changed { line: 2, .. }
+        ));
+        assert_eq!(kh.check("cp1", 22, &key(ED_A)), HostKeyStatus::Unknown);
     }
 
     #[test]

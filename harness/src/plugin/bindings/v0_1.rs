@@ -4,6 +4,9 @@
 wasmtime::component::bindgen!({
     world: "plugin",
     path: "../wit",
+    // Calls run async so that a deadline also ends a plugin blocked in a WASI host call
+    // (a sleep or poll), where the epoch cannot interrupt it.
+    exports: { default: async },
 });
 
 // The world `use`s metadata, node-facts and finding, so bindgen puts those at the top level.

@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use tarmac_checks::document::{self, DocumentLimits};
 
 use base64::Engine as _;
 use oci_client::secrets::RegistryAuth;
@@ -49,9 +50,10 @@ fn from_file(path: &Path, registry: &str) -> Result<RegistryAuth, OciError> {
         path: path.to_owned(),
         reason,
     };
-    let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
+    let limits = DocumentLimits::SETTINGS.named("a registry auth file");
+    let text = document::read_text(path, &limits).map_err(|e| bad(e.to_string()))?;
     let config: DockerConfig =
-        serde_json::from_str(&text).map_err(|e| bad(format!("not valid JSON: {e}")))?;
+        document::json(&text, &limits).map_err(|e| bad(format!("not valid JSON: {e}")))?;
     let Some(entry) = config
         .auths
         .iter()

@@ -15,6 +15,8 @@ use oci_client::manifest::{OCI_IMAGE_MEDIA_TYPE, OciImageManifest};
 use oci_client::secrets::RegistryAuth;
 use oci_client::{Client, Reference};
 
+use tarmac_checks::document::{self, DocumentLimits};
+
 use crate::plugin::oci::artifact::{self, MAX_MANIFEST_BYTES, MAX_PLUGIN_BYTES, WasmConfig};
 use crate::plugin::oci::auth;
 use crate::plugin::oci::error::OciError;
@@ -261,7 +263,8 @@ fn offline_tag(r: &OciRef, store: &BlobStore, reason: String) -> Result<Pulled, 
 }
 
 fn parse_manifest(r: &OciRef, raw: &[u8]) -> Result<OciImageManifest, OciError> {
-    serde_json::from_slice(raw).map_err(|e| OciError::NotAPlugin {
+    let limits = DocumentLimits::SETTINGS.named("an OCI manifest");
+    document::json_slice(raw, &limits).map_err(|e| OciError::NotAPlugin {
         reference: r.text.clone(),
         reason: format!("its manifest is no OCI image manifest: {e}"),
     })

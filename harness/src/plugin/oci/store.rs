@@ -2,26 +2,23 @@
 //! manifest and wasm layer under the sha256 of its bytes, `tags/<sha256 of the reference>`
 //! the digest a tag last resolved to. A digest-pinned plugin pulled once loads offline.
 //!
-//! Safety rules (those of a cache another local user must not poison): every directory is
-//! created 0700 and must be a real directory owned by this user without group or other
-//! access; files are created exclusively (O_EXCL, O_NOFOLLOW, 0600) under a temporary name
-//! and renamed into place; nothing is read through a symlink; a blob's bytes are checked
-//! against its name on every read.
+//! Safety rules (those of a cache another local user must not poison) are `PrivateDir`'s,
+//! shared with the compiled-plugin cache; a blob's bytes are checked against its name on
+//! every read.
 
-use std::fs::{DirBuilder, File, OpenOptions};
-use std::io::{Read, Write};
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
 use crate::plugin::oci::error::OciError;
 use crate::plugin::oci::reference::is_sha256;
+use crate::plugin::private_dir::PrivateDir;
 
 /// The content-addressed store under one root directory.
 #[derive(Debug, Clone)]
 pub struct BlobStore {
     root: PathBuf,
+    dir: PrivateDir,
 }
 
 impl BlobStore {
@@ -32,16 +29,13 @@ impl BlobStore {
 
     /// Opens (creating) the store at `root`, refusing directories another user could write.
     pub fn open(root: PathBuf) -> Result<Self, OciError> {
-        let store = Self { root };
-        for dir in [
-            store.root.clone(),
-            store.root.join("blobs"),
-            store.root.join("blobs/sha256"),
-            store.root.join("tags"),
-        ] {
-            store.private_dir(&dir)?;
-        }
-        Ok(store)
+        let dir = PrivateDir::open(root.clone(), &["blobs", "blobs/sha256", "tags"]).map_err(
+            |reason| OciError::Store {
+                path: root.clone(),
+                reason,
+            },
+        )?;
+        Ok(Self { root, dir })
     }
 
     pub fn root(&self) -> &Path {
@@ -53,36 +47,6 @@ impl BlobStore {
             path: self.root.clone(),
             reason,
         }
-    }
-
-    fn private_dir(&self, dir: &Path) -> Result<(), OciError> {
-        match DirBuilder::new().recursive(true).mode(0o700).create(dir) {
-            Ok(()) => {}
-            Err(e) => return Err(self.error(format!("cannot create {}: {e}", dir.display()))),
-        }
-        let meta = std::fs::symlink_metadata(dir)
-            .map_err(|e| self.error(format!("cannot stat {}: {e}", dir.display())))?;
-        if !meta.file_type().is_dir() {
-            return Err(self.error(format!(
-                "{} is not a directory (a symlink?): remove it",
-                dir.display()
-            )));
-        }
-        if meta.uid() != nix::unistd::geteuid().as_raw() {
-            return Err(self.error(format!(
-                "{} is owned by uid {}, not by this user: remove it or set TARMAC_PLUGIN_CACHE",
-                dir.display(),
-                meta.uid()
-            )));
-        }
-        if meta.permissions().mode() & 0o077 != 0 {
-            return Err(self.error(format!(
-                "{} is open to other users (mode {:o}): chmod 700 it",
-                dir.display(),
-                meta.permissions().mode() & 0o777
-            )));
-        }
-        Ok(())
     }
 
     /// Where the blob `digest` lives (whether or not it is there).
@@ -98,7 +62,11 @@ impl BlobStore {
             return Err(self.error(format!("{digest} is not a sha256 digest")));
         }
         let path = self.blob_path(digest);
-        let Some(bytes) = read_private(&path, max).map_err(|reason| self.error(reason))? else {
+        let Some(bytes) = self
+            .dir
+            .read(&path, max)
+            .map_err(|reason| self.error(reason))?
+        else {
             return Ok(None);
         };
         let actual = sha256(&bytes);
@@ -127,7 +95,7 @@ impl BlobStore {
 
     /// The digest `reference` (a tag) last resolved to, for runs without the registry.
     pub fn tag(&self, reference: &str) -> Option<String> {
-        let bytes = read_private(&self.tag_path(reference), 128).ok()??;
+        let bytes = self.dir.read(&self.tag_path(reference), 128).ok()??;
         let digest = String::from_utf8(bytes).ok()?;
         is_sha256(digest.trim()).then(|| digest.trim().to_owned())
     }
@@ -144,67 +112,11 @@ impl BlobStore {
             .join(name.strip_prefix("sha256:").unwrap_or(&name))
     }
 
-    /// Writes a new file under a temporary name (O_EXCL | O_NOFOLLOW, 0600), then renames
-    /// it over `path`: a reader never sees half a file, and no symlink is followed.
     fn write_exclusive(&self, path: &Path, bytes: &[u8]) -> Result<(), OciError> {
-        let dir = path.parent().unwrap_or(&self.root);
-        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("blob");
-        let tmp = dir.join(format!(".{name}.{}.{}.tmp", std::process::id(), nonce()));
-        let write = || -> std::io::Result<()> {
-            let mut file = OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .custom_flags(nix::libc::O_NOFOLLOW)
-                .open(&tmp)?;
-            file.write_all(bytes)?;
-            file.sync_all()?;
-            std::fs::rename(&tmp, path)
-        };
-        write().map_err(|e| {
-            let _ = std::fs::remove_file(&tmp);
-            self.error(format!("cannot write {}: {e}", path.display()))
-        })
+        self.dir
+            .write(path, bytes)
+            .map_err(|reason| self.error(reason))
     }
-}
-
-/// A file's bytes, opened without following a symlink, only when it is a regular file
-/// owned by this user and at most `max` bytes; `None` when it does not exist.
-fn read_private(path: &Path, max: u64) -> Result<Option<Vec<u8>>, String> {
-    let file = match OpenOptions::new()
-        .read(true)
-        .custom_flags(nix::libc::O_NOFOLLOW)
-        .open(path)
-    {
-        Ok(file) => file,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(format!("cannot open {}: {e}", path.display())),
-    };
-    let meta = file
-        .metadata()
-        .map_err(|e| format!("cannot stat {}: {e}", path.display()))?;
-    if !meta.is_file() || meta.uid() != nix::unistd::geteuid().as_raw() {
-        return Err(format!(
-            "{} is not a regular file of this user: remove it",
-            path.display()
-        ));
-    }
-    if meta.len() > max {
-        return Err(format!(
-            "{} is {} bytes, more than the {max} expected",
-            path.display(),
-            meta.len()
-        ));
-    }
-    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
-    file_take(file, max)
-        .read_to_end(&mut bytes)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    Ok(Some(bytes))
-}
-
-fn file_take(file: File, max: u64) -> std::io::Take<File> {
-    file.take(max.saturating_add(1))
 }
 
 /// `sha256:<hex>` of `bytes`.
@@ -214,18 +126,11 @@ pub fn sha256(bytes: &[u8]) -> String {
     format!("sha256:{hex}")
 }
 
-fn nonce() -> u64 {
-    use std::time::{SystemTime, UNIX_EPOCH};
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| u64::from(d.subsec_nanos()))
-        .unwrap_or(0)
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::PermissionsExt;
 
     #[test]
     fn a_blob_is_stored_under_its_digest_and_checked_on_read() {

@@ -54,6 +54,13 @@ pub fn main(init: std.process.Init) !void {
     } else if (std.mem.eql(u8, fault, "flood")) {
         const chunk: [65536]u8 = @splat('x');
         while (true) try out.writeAll(&chunk);
+    } else if (std.mem.eql(u8, fault, "many-values")) {
+        // 8 MB of `,0`: within the stdout cap, but four million JSON values.
+        try out.writeAll("{\"ok\":[{\"check\":\"test.faulty-wasi\",\"status\":\"pass\",\"message\":\"\",\"remediation\":\"\",\"details\":[{\"key\":\"k\",\"value\":[0");
+        var chunk: [65536]u8 = undefined;
+        for (&chunk, 0..) |*b, i| b.* = if (i % 2 == 0) ',' else '0';
+        for (0..128) |_| try out.writeAll(&chunk);
+        try out.writeAll("]}]}]}");
     } else if (std.mem.eql(u8, fault, "garbage")) {
         try out.writeAll("this is not json");
     } else if (std.mem.eql(u8, fault, "exit")) {

@@ -4,16 +4,19 @@
 //! returns 100 000 findings, `long-message` a 1 MiB message, `foreign-node` a finding on a
 //! node it was not given, `escape` tries to read a file and an environment variable and
 //! reports what happened, `requested` reports the files, sysctl and commands it asked for,
+//! `sleep` sleeps 10 s in a WASI call, `shared-strings` returns 1000 findings whose
+//! messages all point at one 32 MiB buffer (32 GiB if the host copied each), `many-details`
+//! a finding with 1000 details, `big-detail` one detail of 1 MiB,
 //! `none` behaves. Any other value is rejected by validate-config.
 
 wit_bindgen::generate!({ world: "plugin", path: "../../../../wit" });
 
 use tarmac::check::host::log;
 // `Metadata`, `NodeFacts` and `Finding` are in scope already: the world `use`s them.
-use tarmac::check::types::{CommandRequest, LogLevel, Requirements, Scope, Status};
+use tarmac::check::types::{CommandRequest, Detail, LogLevel, Requirements, Scope, Status};
 
 const ID: &str = "test.faulty";
-const FAULTS: [&str; 9] = [
+const FAULTS: [&str; 13] = [
     "loop",
     "alloc",
     "trap",
@@ -22,6 +25,10 @@ const FAULTS: [&str; 9] = [
     "foreign-node",
     "escape",
     "requested",
+    "sleep",
+    "shared-strings",
+    "many-details",
+    "big-detail",
     "none",
 ];
 
@@ -60,6 +67,7 @@ impl Guest for Faulty {
                 files: vec![
                     "/etc/hostname".to_owned(),
                     "/nonexistent/tarmac/file".to_owned(),
+                    "/etc/shadow".to_owned(),
                 ],
                 sysctls: vec!["kernel.ostype".to_owned()],
                 commands: vec![
@@ -136,14 +144,54 @@ impl Guest for Faulty {
                 )])
             }
             Some("requested") => Ok(nodes.iter().map(requested).collect()),
+            Some("sleep") => {
+                // Blocked in a WASI host call, where the epoch deadline cannot reach it.
+                std::thread::sleep(std::time::Duration::from_secs(10));
+                Ok(vec![finding(first, Status::Pass, "slept".to_owned())])
+            }
+            Some("shared-strings") => Ok(shared_strings(first)),
+            Some("many-details") => {
+                let mut f = finding(first, Status::Pass, "many details".to_owned());
+                f.details = (0..1000)
+                    .map(|i| Detail {
+                        key: format!("k{i}"),
+                        value_json: "1".to_owned(),
+                    })
+                    .collect();
+                Ok(vec![f])
+            }
+            Some("big-detail") => {
+                let mut f = finding(first, Status::Pass, "one big detail".to_owned());
+                f.details = vec![Detail {
+                    key: "big".to_owned(),
+                    value_json: format!("\"{}\"", "x".repeat(1 << 20)),
+                }];
+                Ok(vec![f])
+            }
             _ => Ok(vec![finding(first, Status::Pass, "behaved".to_owned())]),
         }
     }
 }
 
+/// 1000 findings whose messages are one 32 MiB buffer, aliased: cheap for the plugin,
+/// ruinous for a host that copies every string it is handed.
+fn shared_strings(node: Option<String>) -> Vec<Finding> {
+    let buffer: &'static mut [u8] = Box::leak(vec![b'x'; 32 << 20].into_boxed_slice());
+    let (ptr, len) = (buffer.as_mut_ptr(), buffer.len());
+    (0..1000)
+        .map(|_| {
+            // SAFETY: deliberately aliased, and never written: the canonical ABI lowers the
+            // string as its pointer and length. The host refuses the answer while lifting
+            // it, so the strings are never freed.
+            let message = unsafe { String::from_raw_parts(ptr, len, len) };
+            finding(node.clone(), Status::Pass, message)
+        })
+        .collect()
+}
+
 /// What the node's requested facts look like, in one line, and whether they are as
 /// expected on a Linux node: hostname file read, missing file missing, sysctl and the
-/// allowed command present, the other command refused.
+/// granted command present, the other command and /etc/shadow refused.
 fn requested(node: &NodeFacts) -> Finding {
     let file = |p: &str| node.files.iter().find(|f| f.path == p);
     let cmd = |n: &str| node.commands.iter().find(|c| c.name == n);
@@ -155,12 +203,17 @@ fn requested(node: &NodeFacts) -> Finding {
         .any(|s| s.name == "kernel.ostype" && s.value.as_deref() == Some("Linux"));
     let uname = cmd("uname").is_some_and(|c| c.exit_code == Some(0) && c.stdout.trim() == "Linux");
     let refused = cmd("not-allowed").is_some_and(|c| c.exit_code.is_none() && c.error.is_some());
-    let ok = hostname && missing && sysctl && uname && refused;
+    let shadow = file("/etc/shadow").is_some_and(|f| {
+        !f.exists
+            && f.content.is_empty()
+            && f.error.as_deref().is_some_and(|e| e.starts_with("not granted"))
+    });
+    let ok = hostname && missing && sysctl && uname && refused && shadow;
     finding(
         Some(node.name.clone()),
         if ok { Status::Pass } else { Status::Fail },
         format!(
-            "hostname file {hostname}, missing file {missing}, sysctl {sysctl}, uname {uname}, refused {refused}"
+            "hostname file {hostname}, missing file {missing}, sysctl {sysctl}, uname {uname}, refused {refused}, shadow refused {shadow}"
         ),
     )
 }

@@ -21,6 +21,7 @@ pub mod node_connection;
 pub mod node_error;
 pub mod node_plan;
 pub mod plugin;
+pub mod plugin_grants;
 pub mod ports_table;
 pub mod probes;
 pub mod run;

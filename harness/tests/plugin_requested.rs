@@ -8,7 +8,7 @@
 #[path = "plugins/support.rs"]
 mod support;
 
-use tarmac::plugin::grants::{CommandGrant, Grants};
+use tarmac::plugin_grants::{CommandGrant, Grants};
 use tarmac::plugin::requirements::{collect, refused};
 use tarmac::plugin::{Limits, PluginEngine, PluginNode, PluginSource, evaluate_plugins, loader};
 use tarmac_checks::Status;

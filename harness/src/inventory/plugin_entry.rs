@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Deserializer};
 
-use crate::plugin::grants::Grants;
+use crate::plugin_grants::Grants;
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(

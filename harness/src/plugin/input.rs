@@ -4,7 +4,7 @@
 use tarmac_checks::NodeFacts;
 
 use crate::plugin::bindings as wit;
-use crate::plugin::grants::Grants;
+use crate::plugin_grants::Grants;
 
 /// One node as plugins see it: inventory identity plus its gathered facts.
 #[derive(Debug, Clone)]

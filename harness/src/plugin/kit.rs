@@ -13,7 +13,7 @@ use crate::plugin::bindings::{self as wit, WIT_TEXT};
 use crate::plugin::cases;
 use crate::plugin::engine::PluginEngine;
 use crate::plugin::evaluate::evaluate_plugins;
-use crate::plugin::grants::Grants;
+use crate::plugin_grants::Grants;
 use crate::plugin::host::level_name;
 use crate::plugin::interface;
 use crate::plugin::limits::Limits;

@@ -12,7 +12,7 @@ use crate::plugin::call::CallFailure;
 use crate::plugin::command;
 use crate::plugin::engine::{CacheOutcome, PluginEngine};
 use crate::plugin::error::PluginError;
-use crate::plugin::grants::Grants;
+use crate::plugin_grants::Grants;
 use crate::plugin::host::linker;
 use crate::plugin::interface;
 use crate::plugin::limits::Limits;

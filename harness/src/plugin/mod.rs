@@ -9,7 +9,6 @@ pub mod command;
 pub mod engine;
 pub mod error;
 pub mod evaluate;
-pub mod grants;
 pub mod host;
 pub mod in_run;
 pub mod input;

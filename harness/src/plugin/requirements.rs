@@ -7,7 +7,7 @@ use tarmac_checks::protocol::CommandRequest;
 
 use crate::plugin::bindings as wit;
 use crate::plugin::engine::PluginEngine;
-use crate::plugin::grants::Grants;
+use crate::plugin_grants::Grants;
 use crate::plugin::limits::Limits;
 use crate::plugin::loader::{PluginSource, load};
 

@@ -8,9 +8,9 @@
 #[path = "plugins/support.rs"]
 mod support;
 
-use tarmac::plugin_grants::{CommandGrant, Grants};
 use tarmac::plugin::requirements::{collect, refused};
 use tarmac::plugin::{Limits, PluginEngine, PluginNode, PluginSource, evaluate_plugins, loader};
+use tarmac::plugin_grants::{CommandGrant, Grants};
 use tarmac_checks::Status;
 use tarmac_checks::protocol::ProbeRequest;
 

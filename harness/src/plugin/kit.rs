@@ -13,7 +13,6 @@ use crate::plugin::bindings::{self as wit, WIT_TEXT};
 use crate::plugin::cases;
 use crate::plugin::engine::PluginEngine;
 use crate::plugin::evaluate::evaluate_plugins;
-use crate::plugin_grants::Grants;
 use crate::plugin::host::level_name;
 use crate::plugin::interface;
 use crate::plugin::limits::Limits;
@@ -23,6 +22,7 @@ use crate::plugin::runner::Abi;
 use crate::plugin::saved_facts;
 use crate::plugin::scaffold;
 use crate::plugin::sources::OciResolver;
+use crate::plugin_grants::Grants;
 
 #[derive(Debug, Clone, Args)]
 pub struct PluginArgs {

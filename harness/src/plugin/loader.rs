@@ -12,11 +12,11 @@ use crate::plugin::call::CallFailure;
 use crate::plugin::command;
 use crate::plugin::engine::{CacheOutcome, PluginEngine};
 use crate::plugin::error::PluginError;
-use crate::plugin_grants::Grants;
 use crate::plugin::host::linker;
 use crate::plugin::interface;
 use crate::plugin::limits::Limits;
 use crate::plugin::runner::{Abi, ComponentPre, Runner};
+use crate::plugin_grants::Grants;
 
 /// A plugin to load and the config the operator gave it.
 #[derive(Debug, Clone, PartialEq)]

@@ -7,9 +7,9 @@ use tarmac_checks::protocol::CommandRequest;
 
 use crate::plugin::bindings as wit;
 use crate::plugin::engine::PluginEngine;
-use crate::plugin_grants::Grants;
 use crate::plugin::limits::Limits;
 use crate::plugin::loader::{PluginSource, load};
+use crate::plugin_grants::Grants;
 
 /// The union of every plugin's granted requirements.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -21,7 +21,7 @@ fi
 
 pin="$(sed -n 's/^componentize-py==//p' "$here/requirements.txt")"
 if [ "$("$venv/bin/componentize-py" --version 2>/dev/null)" != "componentize-py $pin" ]; then
-  python3 -m venv "$venv"
+  python3 -m venv --clear "$venv"
   "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$here/requirements.txt"
 fi
 

@@ -34,6 +34,18 @@ impl CheckRun {
         self.json["findings"].as_array().map_or(&[], Vec::as_slice)
     }
 
+    /// The one finding of `check` on `node` (`None`: cluster-wide); fails the test when
+    /// there is none or more than one.
+    pub fn only(&self, node: Option<&str>, check: &str) -> &Value {
+        let found: Vec<&Value> = self
+            .of_check(check)
+            .into_iter()
+            .filter(|f| f["node"].as_str() == node)
+            .collect();
+        assert_eq!(found.len(), 1, "{check} on {node:?}: {found:#?}");
+        found[0]
+    }
+
     /// The findings of `check`, on every node and cluster-wide, in report order.
     pub fn of_check(&self, check: &str) -> Vec<&Value> {
         self.findings()
@@ -183,4 +195,14 @@ pub fn run_tarmac_with_env(
         junit,
         elapsed,
     })
+}
+
+/// `(node, check)` pairs as [`CheckRun::with_status`] gives them: owned and sorted.
+pub fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = items
+        .iter()
+        .map(|(n, c)| ((*n).to_owned(), (*c).to_owned()))
+        .collect();
+    v.sort();
+    v
 }

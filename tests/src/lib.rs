@@ -56,7 +56,9 @@ mod topology;
 pub use binaries::{
     glibc_probe_bin, install_tarmac, probe_bin, probe_bin_for, tarmac_bin, workspace_root,
 };
-pub use check_run::{CheckRun, run_check, run_tarmac, run_tarmac_binary, run_tarmac_with_env};
+pub use check_run::{
+    CheckRun, pairs, run_check, run_tarmac, run_tarmac_binary, run_tarmac_with_env,
+};
 pub use error::LabError;
 pub use fault::Fault;
 pub use host_findings::{host_skips, host_warnings};

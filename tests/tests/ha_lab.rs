@@ -13,27 +13,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 use tarmac_tests::{
-    CheckRun, Fault, Lab, VIP, ha_lab_ready, host_skips, host_warnings, leftovers, run_check,
+    CheckRun, Fault, Lab, VIP, ha_lab_ready, host_skips, host_warnings, leftovers, pairs, run_check,
 };
-
-fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
-    let mut v: Vec<(String, String)> = items
-        .iter()
-        .map(|(n, c)| ((*n).to_owned(), (*c).to_owned()))
-        .collect();
-    v.sort();
-    v
-}
-
-fn only<'a>(run: &'a CheckRun, node: Option<&str>, check: &str) -> &'a Value {
-    let found: Vec<&Value> = run
-        .of_check(check)
-        .into_iter()
-        .filter(|f| f["node"].as_str() == node)
-        .collect();
-    assert_eq!(found.len(), 1, "{check} on {node:?}: {found:#?}");
-    found[0]
-}
 
 fn message(f: &Value) -> &str {
     f["message"].as_str().unwrap_or("")
@@ -98,7 +79,7 @@ fn a_left_out_backend_a_stale_name_and_a_slow_etcd_disk_are_found_where_they_are
     assert_eq!(run.with_status(&["skip"]), host_skips(&run), "{transcript}");
 
     // cp3 is never reached through the endpoint; the message names who was.
-    let left_out = only(&run, Some("cp3"), "endpoint.backends");
+    let left_out = run.only(Some("cp3"), "endpoint.backends");
     let text = message(left_out);
     assert!(text.contains("cp1") && text.contains("cp2"), "{text}");
     assert!(
@@ -106,10 +87,10 @@ fn a_left_out_backend_a_stale_name_and_a_slow_etcd_disk_are_found_where_they_are
         "the window is said: {text}"
     );
     for cp in ["cp1", "cp2"] {
-        assert_eq!(only(&run, Some(cp), "endpoint.backends")["status"], "pass");
+        assert_eq!(run.only(Some(cp), "endpoint.backends")["status"], "pass");
     }
     // w1 alone resolves the name elsewhere: to lb1's own address, not the VIP.
-    let stale = only(&run, Some("w1"), "endpoint.resolves");
+    let stale = run.only(Some("w1"), "endpoint.resolves");
     let lb1 = lab.address("lb1").unwrap();
     assert!(
         message(stale).contains(&lb1.to_string()) && message(stale).contains(&VIP.to_string()),
@@ -127,12 +108,12 @@ fn a_left_out_backend_a_stale_name_and_a_slow_etcd_disk_are_found_where_they_are
         pairs(&[("cp1", "pass"), ("cp2", "pass"), ("cp3", "pass")])
     );
     // The throttled disk fails with its p99; the tmpfs ones pass.
-    let slow = only(&run, Some("cp2"), "etcd.disk_latency");
+    let slow = run.only(Some("cp2"), "etcd.disk_latency");
     let p99 = slow["details"]["p99_us"].as_u64().unwrap();
     assert!(p99 > 10_000, "{slow:#}");
     assert!(slow["details"]["writes"].as_u64().unwrap() > 0, "{slow:#}");
     for cp in ["cp1", "cp3"] {
-        assert_eq!(only(&run, Some(cp), "etcd.disk_latency")["status"], "pass");
+        assert_eq!(run.only(Some(cp), "etcd.disk_latency")["status"], "pass");
     }
     assert!(
         run.of_check("etcd.disk_latency").len() == 3,
@@ -143,8 +124,8 @@ fn a_left_out_backend_a_stale_name_and_a_slow_etcd_disk_are_found_where_they_are
         statuses(&run, "vrrp.reachable"),
         pairs(&[("lb1", "pass"), ("lb2", "pass")])
     );
-    assert_eq!(only(&run, None, "vrrp.split_brain")["status"], "pass");
-    assert_eq!(only(&run, None, "etcd.quorum")["status"], "pass");
+    assert_eq!(run.only(None, "vrrp.split_brain")["status"], "pass");
+    assert_eq!(run.only(None, "etcd.quorum")["status"], "pass");
     assert_eq!(run.of_check("etcd.peer_latency").len(), 3);
     // Only the rules that apply to a load balancer run on it: no swap, no kubelet ports.
     assert!(
@@ -202,7 +183,7 @@ fn vrrp_dropped_is_a_split_brain_four_members_a_quorum_warning_and_the_certifica
     let transcript = run.transcript();
 
     // Both load balancers hold the VIP: a split brain naming both.
-    let split = only(&run, None, "vrrp.split_brain");
+    let split = run.only(None, "vrrp.split_brain");
     assert_eq!(split["status"], "fail", "{split:#}");
     assert_eq!(split["details"]["nodes"], serde_json::json!(["lb1", "lb2"]));
     assert!(message(split).contains("lb1") && message(split).contains("lb2"));
@@ -213,11 +194,11 @@ fn vrrp_dropped_is_a_split_brain_four_members_a_quorum_warning_and_the_certifica
         "{transcript}"
     );
     // Four members tolerate one failure, as three do.
-    let quorum = only(&run, None, "etcd.quorum");
+    let quorum = run.only(None, "etcd.quorum");
     assert_eq!(quorum["status"], "warn", "{quorum:#}");
     assert!(message(quorum).contains('4'), "{}", message(quorum));
     // The API servers' certificate names cp1/cp2 only: neither the name nor the VIP.
-    let cert = only(&run, None, "endpoint.certificate");
+    let cert = run.only(None, "endpoint.certificate");
     assert_eq!(cert["status"], "fail", "{cert:#}");
     assert_eq!(
         cert["details"]["missing"],

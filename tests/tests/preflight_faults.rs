@@ -8,30 +8,10 @@
 
 use std::time::Duration;
 
-use serde_json::Value;
 use tarmac_tests::{
-    CheckRun, Fault, Lab, docker_disk_check, host_skips, host_warnings, lab_ready, leftovers,
+    Fault, Lab, docker_disk_check, host_skips, host_warnings, lab_ready, leftovers, pairs,
     run_check,
 };
-
-fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
-    let mut v: Vec<(String, String)> = items
-        .iter()
-        .map(|(n, c)| ((*n).to_owned(), (*c).to_owned()))
-        .collect();
-    v.sort();
-    v
-}
-
-fn only<'a>(run: &'a CheckRun, node: Option<&str>, check: &str) -> &'a Value {
-    let found: Vec<&Value> = run
-        .of_check(check)
-        .into_iter()
-        .filter(|f| f["node"].as_str() == node)
-        .collect();
-    assert_eq!(found.len(), 1, "{check} on {node:?}: {found:#?}");
-    found[0]
-}
 
 #[test]
 fn each_fault_is_found_on_exactly_its_node_or_pairs_and_nothing_else_fails() {
@@ -85,7 +65,7 @@ fn each_fault_is_found_on_exactly_its_node_or_pairs_and_nothing_else_fails() {
     assert_eq!(run.with_status(&["warn"]), warnings, "{transcript}");
     assert_eq!(run.with_status(&["skip"]), host_skips(&run), "{transcript}");
 
-    let leftover = only(&run, Some("cp1"), "leftovers.kubeadm");
+    let leftover = run.only(Some("cp1"), "leftovers.kubeadm");
     assert_eq!(
         leftover["details"]["found"],
         serde_json::json!(["/etc/kubernetes/manifests (kube-apiserver.yaml)"])
@@ -96,14 +76,14 @@ fn each_fault_is_found_on_exactly_its_node_or_pairs_and_nothing_else_fails() {
             .unwrap()
             .contains("kubeadm reset")
     );
-    let dns = only(&run, Some("cp1"), "dns.loopback");
+    let dns = run.only(Some("cp1"), "dns.loopback");
     assert_eq!(
         dns["details"]["loopback"],
         serde_json::json!(["127.0.0.53"])
     );
     assert!(dns["remediation"].as_str().unwrap().contains("resolvConf"));
 
-    let proxy = only(&run, Some("w1"), "proxy.no_proxy");
+    let proxy = run.only(Some("w1"), "proxy.no_proxy");
     assert_eq!(proxy["details"]["consumer"], "containerd");
     assert_eq!(
         proxy["details"]["missing"],
@@ -113,7 +93,7 @@ fn each_fault_is_found_on_exactly_its_node_or_pairs_and_nothing_else_fails() {
         proxy["details"]["sources"],
         serde_json::json!(["/etc/systemd/system/containerd.service.d/http-proxy.conf"])
     );
-    let forward = only(&run, Some("w1"), "firewall.forward_policy");
+    let forward = run.only(Some("w1"), "firewall.forward_policy");
     assert!(
         forward["message"]
             .as_str()
@@ -130,18 +110,18 @@ fn each_fault_is_found_on_exactly_its_node_or_pairs_and_nothing_else_fails() {
         ("w2", "proxy.no_proxy"),
         ("w1", "dns.loopback"),
     ] {
-        let status = &only(&run, Some(healthy), check)["status"];
+        let status = &run.only(Some(healthy), check)["status"];
         assert_eq!(status, "pass", "{check} on {healthy}");
     }
 
-    let tools = only(&run, Some("w2"), "tools.required");
+    let tools = run.only(Some("w2"), "tools.required");
     assert_eq!(
         tools["details"]["missing_required"],
         serde_json::json!(["conntrack"])
     );
     assert_eq!(tools["details"]["missing_optional"], serde_json::json!([]));
 
-    let mtu = only(&run, None, "net.mtu");
+    let mtu = run.only(None, "net.mtu");
     assert_eq!(mtu["details"]["odd_nodes"], serde_json::json!(["w3"]));
     assert_eq!(mtu["details"]["mtu"], 1500);
     let black_holes: Vec<(String, String, u64)> = run

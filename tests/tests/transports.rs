@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 use tarmac_tests::{
-    CheckRun, Fault, Lab, SUDO_USER, docker_disk_check, lab_ready, leftovers, run_check,
+    CheckRun, Fault, Lab, SUDO_USER, docker_disk_check, lab_ready, leftovers, pairs, run_check,
 };
 
 /// How long a node's session processes may take to go after tarmac exits.
@@ -119,15 +119,6 @@ fn assert_same(a: &Value, b: &Value, what: &str) {
 
 fn failing(run: &CheckRun) -> Vec<(String, String)> {
     run.with_status(&["fail", "error"])
-}
-
-fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
-    let mut v: Vec<(String, String)> = items
-        .iter()
-        .map(|(n, c)| ((*n).to_owned(), (*c).to_owned()))
-        .collect();
-    v.sort();
-    v
 }
 
 /// An ssh_config that sends the inner bridge's nodes through the bastion, then the lab's

@@ -3,8 +3,8 @@
 //!
 //! - every pair with a control-plane or etcd node at one end (the core: few nodes, and
 //!   the ports everything depends on), as in the full mesh;
-//! - among the other nodes, each node is probed on the port by at least k peers and
-//!   probes at least k peers on it (all of them when there are fewer), at least one of
+//! - among the other nodes, each node is probed on the port (class) by at least k peers
+//!   and probes at least k peers on it (all of them when there are fewer), at least one of
 //!   each in its own group when the group has another node;
 //! - for every ordered pair of groups, min(k, probers, targets) pairs across, with
 //!   distinct probers and distinct targets.
@@ -16,9 +16,14 @@
 //! it: that is what `--mesh full` is for. Choices are shuffled by the seed, so repeated
 //! audits with new seeds cover other pairs over time.
 //!
-//! Size per port: core × nodes × 2 + nodes × (k + 2) + groups² × k.
+//! Ports that stand for a range (the NodePort sample) are one port class: the pairs are
+//! chosen once for the class and each pair tests one port of the sample, in turns, as the
+//! full plan shares the sample out; every sampled port is still tested on every node. So
+//! the covering plan never plans more probes than the full plan of the same cluster.
+//!
+//! Size per port class: core × nodes × 2 + nodes × (k + 2) + groups² × k.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use super::groups::MeshGroups;
 use super::seeded::Seeded;
@@ -43,6 +48,7 @@ pub fn cover_pairs(
     let core: Vec<bool> = nodes.iter().map(is_core).collect();
     let mut rng = Seeded::new(seed);
     let mut out = PairSet::default();
+    let mut samples: Vec<Sample<'_>> = Vec::new();
     for req in plan.requirements.iter().filter(|r| is_probed(r, phase)) {
         let servers: Vec<usize> = (0..nodes.len())
             .filter(|&i| req.is_served_by(&nodes[i]))
@@ -50,31 +56,92 @@ pub fn cover_pairs(
         let probers: Vec<usize> = (0..nodes.len())
             .filter(|&i| req.must_reach_from(&nodes[i]))
             .collect();
-        let mut add = |from: usize, to: usize| out.add(from, to, req);
-        for &to in servers.iter().filter(|&&s| core[s]) {
-            probers.iter().for_each(|&from| add(from, to));
+        if req.sampled {
+            // One choice of pairs for the whole sample, made below.
+            match samples
+                .iter_mut()
+                .find(|s| s.servers == servers && s.probers == probers)
+            {
+                Some(sample) => sample.ports.push(req),
+                None => samples.push(Sample {
+                    ports: vec![req],
+                    servers,
+                    probers,
+                }),
+            }
+            continue;
         }
-        for &from in probers.iter().filter(|&&p| core[p]) {
-            servers.iter().for_each(|&to| add(from, to));
+        for (from, to) in port_class(&probers, &servers, &core, groups, k, &mut rng) {
+            out.add(from, to, req);
         }
-        let rest =
-            |list: &[usize]| -> Vec<usize> { list.iter().copied().filter(|&i| !core[i]).collect() };
-        let mut cover = Requirement::new(
-            rest(&probers),
-            rest(&servers),
-            groups,
-            nodes.len(),
-            &mut rng,
-        );
-        cover.in_groups();
-        cover.k_inbound(k);
-        cover.k_outbound(k);
-        cover.across_groups(k);
-        for (from, to) in cover.chosen {
-            add(from, to);
+    }
+    for sample in samples {
+        let pairs = port_class(&sample.probers, &sample.servers, &core, groups, k, &mut rng);
+        for (from, to, req) in sample.share_out(pairs) {
+            out.add(from, to, req);
         }
     }
     out.pairs
+}
+
+/// The (from, to) pairs one port class probes: the core's pairs, and the covering choice
+/// among the rest.
+fn port_class(
+    probers: &[usize],
+    servers: &[usize],
+    core: &[bool],
+    groups: &MeshGroups,
+    k: usize,
+    rng: &mut Seeded,
+) -> Vec<(usize, usize)> {
+    let mut pairs = Vec::new();
+    for &to in servers.iter().filter(|&&s| core[s]) {
+        pairs.extend(probers.iter().map(|&from| (from, to)));
+    }
+    for &from in probers.iter().filter(|&&p| core[p]) {
+        pairs.extend(servers.iter().map(|&to| (from, to)));
+    }
+    let rest =
+        |list: &[usize]| -> Vec<usize> { list.iter().copied().filter(|&i| !core[i]).collect() };
+    let mut cover = Requirement::new(rest(probers), rest(servers), groups, core.len(), rng);
+    cover.in_groups();
+    cover.k_inbound(k);
+    cover.k_outbound(k);
+    cover.across_groups(k);
+    pairs.extend(cover.chosen);
+    pairs
+}
+
+/// Ports standing for a range (the NodePort sample) with the same servers and probers:
+/// one port class. As in the full plan ([`super::targets::mesh_pairs`]) each chosen pair
+/// tests one port of the sample, in turns that rotate from target to target, so that every
+/// sampled port is tested on every node and the class costs no more than one port (or the
+/// sample's size per node, where a node has fewer probers than the sample has ports).
+struct Sample<'a> {
+    ports: Vec<&'a PortRequirement>,
+    servers: Vec<usize>,
+    probers: Vec<usize>,
+}
+
+impl<'a> Sample<'a> {
+    fn share_out(&self, pairs: Vec<(usize, usize)>) -> Vec<(usize, usize, &'a PortRequirement)> {
+        let mut by_target: BTreeMap<usize, BTreeSet<usize>> = BTreeMap::new();
+        for (from, to) in pairs.into_iter().filter(|(f, t)| f != t) {
+            by_target.entry(to).or_default().insert(from);
+        }
+        let mut out = Vec::new();
+        for (to, probers) in by_target {
+            let turns = probers.len().min(self.ports.len()).max(1);
+            for (rank, &from) in probers.iter().enumerate() {
+                for (share, &req) in self.ports.iter().enumerate() {
+                    if share % turns == (rank + to) % turns {
+                        out.push((from, to, req));
+                    }
+                }
+            }
+        }
+        out
+    }
 }
 
 /// The pairs so far, each once.

@@ -167,10 +167,11 @@ fn coverage(mode: MeshMode) -> &'static str {
         }
         MeshMode::Cover => {
             "cover: every pair with a control-plane or etcd node, and elsewhere each node \
-             probed by and probing at least k peers on each port, every pair of groups on \
-             every port: a node dropping a port from everyone, a node unable to reach a port \
-             and a group pair dropping a port are found; a single dropped pair between two \
-             other nodes is found only by --mesh full"
+             probed by and probing at least k peers on each port (the NodePort sample is \
+             one), every pair of groups on every port: a node dropping a port from \
+             everyone, a node unable to reach a port and a group pair dropping a port are \
+             found; a single dropped pair between two other nodes is found only by --mesh \
+             full"
         }
     }
 }

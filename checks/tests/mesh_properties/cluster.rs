@@ -59,10 +59,10 @@ impl Cluster {
 }
 
 impl Requirement {
-    /// Whether every pair of this port is in a plan of `mode` that covers it: the full
-    /// plan shares the NodePort sample out, one port per prober and target.
-    pub fn whole_in(&self, mode: MeshMode) -> bool {
-        mode == MeshMode::Cover || !self.sampled
+    /// Whether every pair of this port is in a plan of `mode` that covers it: both plans
+    /// share the NodePort sample out, one port per prober and target.
+    pub fn whole_in(&self, _mode: MeshMode) -> bool {
+        !self.sampled
     }
 }
 

@@ -1,8 +1,10 @@
 //! What the covering plan promises, for every random cluster: only pairs the port plan
 //! asks for; every pair with a control-plane or etcd node; elsewhere each node probed by,
-//! and probing, at least k peers per port, one of each in its own group where it can;
-//! every ordered pair of groups crossed by min(k, probers, targets) distinct probers and
-//! targets; the same seed the same plan; and a size linear in the node count.
+//! and probing, at least k peers per port class, one of each in its own group where it
+//! can; every ordered pair of groups crossed by min(k, probers, targets) distinct probers
+//! and targets; every port of the NodePort sample (one class) tested on every node; the
+//! same seed the same plan; a size linear in the node count, and never above the full
+//! plan's.
 
 use std::collections::{HashMap, HashSet};
 
@@ -54,9 +56,8 @@ fn check_cover(cluster: &Cluster, k: usize, seed: u64) {
         assert!(seen.insert(*p), "seed {seed}: {p:?} twice");
     }
     let ports = by_port(&plan.pairs);
-    let no_pairs = HashSet::new();
-    for r in &reqs {
-        let pairs = ports.get(&(r.port, r.protocol)).unwrap_or(&no_pairs);
+    for (r, pairs) in port_classes(&reqs, &ports, seed) {
+        let (r, pairs) = (&r, &pairs);
         core_pairs_are_full(r, pairs, &core, seed);
         let rest =
             |list: &[usize]| -> Vec<usize> { list.iter().copied().filter(|&i| !core[i]).collect() };
@@ -131,6 +132,43 @@ fn check_cover(cluster: &Cluster, k: usize, seed: u64) {
         cluster.pair_plan(MeshMode::Cover, k, seed),
         "seed {seed}: same seed"
     );
+}
+
+/// The requirements as the covering plan's port classes, each with its (from, to) pairs:
+/// every port its own class, except the NodePort sample, one class whose pairs each test
+/// one port of it. Checks on the way that every sampled port is tested on every node that
+/// some peer must reach it from.
+fn port_classes(
+    reqs: &[Requirement],
+    ports: &HashMap<(u16, Protocol), HashSet<(usize, usize)>>,
+    seed: u64,
+) -> Vec<(Requirement, HashSet<(usize, usize)>)> {
+    let no_pairs = HashSet::new();
+    let mut classes: Vec<(Requirement, HashSet<(usize, usize)>)> = Vec::new();
+    for r in reqs {
+        let pairs = ports.get(&(r.port, r.protocol)).unwrap_or(&no_pairs);
+        if !r.sampled {
+            classes.push((r.clone(), pairs.clone()));
+            continue;
+        }
+        for &t in &r.servers {
+            if r.probers.iter().any(|&p| p != t) {
+                assert!(
+                    pairs.iter().any(|&(_, to)| to == t),
+                    "seed {seed}: sampled {}/{} never tested on n{t}",
+                    r.port,
+                    r.protocol
+                );
+            }
+        }
+        let same =
+            |c: &Requirement| c.sampled && (&c.servers, &c.probers) == (&r.servers, &r.probers);
+        match classes.iter_mut().find(|(c, _)| same(c)) {
+            Some((_, all)) => all.extend(pairs.iter().copied()),
+            None => classes.push((r.clone(), pairs.clone())),
+        }
+    }
+    classes
 }
 
 fn core_pairs_are_full(r: &Requirement, pairs: &HashSet<(usize, usize)>, core: &[bool], seed: u64) {
@@ -240,4 +278,21 @@ fn a_new_seed_covers_other_pairs() {
         full.pairs.len(),
         one.pairs.len()
     );
+}
+
+#[test]
+fn a_covering_plan_never_plans_more_probes_than_the_full_plan() {
+    for seed in cases(60) {
+        // Small clusters above all: there the cover is as large as the full plan can be.
+        let cluster = random_cluster(seed, if seed % 3 == 0 { 120 } else { 12 });
+        let full = cluster.pair_plan(MeshMode::Full, 3, seed).pairs.len();
+        for k in [1, 2, 3, 5] {
+            let cover = cluster.pair_plan(MeshMode::Cover, k, seed).pairs.len();
+            assert!(
+                cover <= full,
+                "seed {seed}, k={k}, {} nodes: cover plans {cover} probes, full {full}",
+                cluster.nodes.len()
+            );
+        }
+    }
 }

@@ -13,6 +13,7 @@ pub mod facts_document;
 pub mod fd_limit;
 pub mod ignore_list;
 pub mod inventory;
+pub mod malloc_arenas;
 pub mod man_page;
 pub mod mesh;
 pub mod mesh_plan;

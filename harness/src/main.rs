@@ -16,6 +16,7 @@ use tarmac_reports::outputs::{self, OutputOptions};
 use tarmac_reports::{Destination, Reporters, RunEvents};
 
 fn main() -> ExitCode {
+    tarmac::malloc_arenas::bound();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         // The long version names the embedded probes, hashed only when asked for.

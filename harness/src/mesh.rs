@@ -45,7 +45,7 @@ struct Listens {
 
 /// Runs every node of `plan`: the facts of every node (in inventory order), the
 /// reachability matrix and the path-MTU measurements (empty without a mesh).
-pub async fn run_sessions(plan: RunPlan, events: &RunEvents) -> (Vec<Gathered>, MeshResults) {
+pub async fn run_sessions(mut plan: RunPlan, events: &RunEvents) -> (Vec<Gathered>, MeshResults) {
     let budget = plan.mesh.as_ref().map_or(Duration::ZERO, |m| m.budget);
     let (started_tx, mut started_rx) = mpsc::unbounded_channel();
     let (reach_tx, mut reach_rx) = mpsc::unbounded_channel();
@@ -136,9 +136,21 @@ pub async fn run_sessions(plan: RunPlan, events: &RunEvents) -> (Vec<Gathered>, 
         .collect();
     let mut mtu_targets = plan.path_mtu_targets(&planned);
     let mut ha_probes = plan.control_plane_probes(&planned);
+    // Every prober's targets are made: the pairs are not needed again.
+    if let Some(mesh) = plan.mesh.as_mut() {
+        mesh.pairs = Vec::new();
+    }
     let mut path_mtu = Vec::new();
     let mut control_plane = ControlPlaneResults::default();
-    let mut probing = HashMap::new();
+    // What each prober was sent, kept compact (target index, port) in case its verdicts
+    // never come: the targets themselves went to the session.
+    let node_index: HashMap<&str, usize> = plan
+        .nodes
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.spec.name.as_str(), i))
+        .collect();
+    let mut probing: HashMap<usize, Vec<Sent>> = HashMap::new();
     let mut meter = None;
     if let Some(mesh) = &plan.mesh {
         events.mesh_planned(mesh.summary.clone());
@@ -150,7 +162,7 @@ pub async fn run_sessions(plan: RunPlan, events: &RunEvents) -> (Vec<Gathered>, 
         let counting = events.mesh_meter(total);
         for (index, targets) in per_node.into_iter().enumerate() {
             if let (true, Some(sender)) = (ready(index), target_senders[index].take()) {
-                probing.insert(index, targets.clone());
+                probing.insert(index, Sent::of(&targets, &node_index));
                 let mtu = std::mem::take(&mut mtu_targets[index]);
                 let ha = std::mem::take(&mut ha_probes[index]);
                 let _ = sender.send((targets, (mtu, ha), counting.clone()));
@@ -160,7 +172,9 @@ pub async fn run_sessions(plan: RunPlan, events: &RunEvents) -> (Vec<Gathered>, 
     }
     drop(target_senders);
 
-    // Phase 3: collect every prober's verdicts.
+    // Phase 3: collect every prober's verdicts, into a matrix sized for all of them once
+    // (growing it by doubling would hold up to twice the matrix at the end).
+    matrix.reserve_exact(probing.values().map(Vec::len).sum());
     let deadline = Instant::now() + budget + Duration::from_secs(10);
     while !probing.is_empty() {
         let Ok(Some((index, result))) = timeout_at(deadline, reach_rx.recv()).await else {
@@ -182,14 +196,14 @@ pub async fn run_sessions(plan: RunPlan, events: &RunEvents) -> (Vec<Gathered>, 
             Err(e) => {
                 let name = &plan.nodes[index].spec.name;
                 let why = format!("the probe on {name} failed during the mesh: {e}");
-                matrix.extend(untestable_all(name, &targets, &why));
+                matrix.extend(untestable_all(&plan, index, &targets, &why));
             }
         }
     }
     for (index, targets) in probing {
         let name = &plan.nodes[index].spec.name;
         let why = format!("{name} did not report its probes in time");
-        matrix.extend(untestable_all(name, &targets, &why));
+        matrix.extend(untestable_all(&plan, index, &targets, &why));
     }
     if let Some(meter) = meter {
         meter.finish();
@@ -229,12 +243,35 @@ pub async fn run_sessions(plan: RunPlan, events: &RunEvents) -> (Vec<Gathered>, 
     (gathered, results)
 }
 
-fn untestable_all(from: &str, targets: &[MeshTarget], why: &str) -> Vec<Reachability> {
-    targets
-        .iter()
+/// One probe sent to a prober: the target's index in the plan, the port.
+#[derive(Debug, Clone, Copy)]
+struct Sent {
+    to: usize,
+    port: u16,
+    protocol: Protocol,
+}
+
+impl Sent {
+    fn of(targets: &[MeshTarget], node_index: &HashMap<&str, usize>) -> Vec<Sent> {
+        targets
+            .iter()
+            .filter_map(|t| {
+                node_index.get(t.node.as_str()).map(|&to| Sent {
+                    to,
+                    port: t.port,
+                    protocol: t.protocol,
+                })
+            })
+            .collect()
+    }
+}
+
+fn untestable_all(plan: &RunPlan, from: usize, sent: &[Sent], why: &str) -> Vec<Reachability> {
+    let name = |i: usize| plan.nodes.get(i).map_or("", |n| n.spec.name.as_str());
+    sent.iter()
         .map(|t| Reachability {
-            from: from.to_owned(),
-            to: t.node.clone(),
+            from: name(from).to_owned(),
+            to: name(t.to).to_owned(),
             port: t.port,
             protocol: t.protocol,
             result: Verdict::Untestable,
@@ -244,16 +281,14 @@ fn untestable_all(from: &str, targets: &[MeshTarget], why: &str) -> Vec<Reachabi
         .collect()
 }
 
-/// A stable order for the report: by prober, target, protocol, port.
+/// A stable order for the report: by prober, target, protocol, port (and, for a probe a
+/// node reported twice, by what it said). Unstable sorting needs no second buffer.
 fn sort_matrix(matrix: &mut [Reachability]) {
-    matrix.sort_by(|a, b| {
-        (&a.from, &a.to, a.protocol == Protocol::Udp, a.port).cmp(&(
-            &b.from,
-            &b.to,
-            b.protocol == Protocol::Udp,
-            b.port,
-        ))
-    });
+    fn key(r: &Reachability) -> (&str, &str, bool, u16, Verdict, Option<u64>, &str) {
+        let udp = r.protocol == Protocol::Udp;
+        (&r.from, &r.to, udp, r.port, r.result, r.rtt_us, &r.note)
+    }
+    matrix.sort_unstable_by(|a, b| key(a).cmp(&key(b)));
 }
 
 /// One node's part of the run.

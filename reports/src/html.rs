@@ -44,13 +44,23 @@ impl ReportFormat for Html {
     }
 
     fn write(&self, report: &Report, out: &mut dyn Write) -> Result<(), FormatError> {
-        let html = render(report)?;
-        out.write_all(html.as_bytes())?;
-        Ok(())
+        render(report, out)
     }
 }
 
-fn render(report: &Report) -> Result<String, FormatError> {
+/// Where the page holds the matrix's JSON blob: the page is written up to here, then the
+/// blob straight from the report's matrix, then the rest.
+const DATA: &str = "{{ data }}";
+
+/// Writes the page to `out` as it is rendered: the template's two halves around the blob,
+/// so that neither the page nor the blob is ever held whole in memory.
+fn render(report: &Report, out: &mut dyn Write) -> Result<(), FormatError> {
+    let (head, tail) = PAGE.split_once(DATA).ok_or_else(|| {
+        minijinja::Error::new(
+            minijinja::ErrorKind::TemplateNotFound,
+            "report.html has no {{ data }} for the matrix",
+        )
+    })?;
     let mut env = Environment::new();
     // Escaping is decided here, not by template names, so a renamed file cannot lose it;
     // the CSS and JS are static and included verbatim.
@@ -61,15 +71,35 @@ fn render(report: &Report) -> Result<String, FormatError> {
             AutoEscape::None
         }
     });
-    env.add_template("report.html", PAGE)?;
+    env.add_template("report.html", head)?;
+    env.add_template("report-tail.html", tail)?;
     env.add_template("report.css", STYLE)?;
     env.add_template("report.js", SCRIPT)?;
-    let page = Page::new(report);
-    let data = Value::from_safe_string(MatrixData::from_report(report).to_script_json()?);
-    let html = env
-        .get_template("report.html")?
-        .render(minijinja::context! { page => Value::from(Serde(&page)), data => data })?;
-    Ok(html)
+    let page = Value::from(Serde(&Page::new(report)));
+    let context = minijinja::context! { page => page };
+    env.get_template("report.html")?
+        .render_captured_to(context.clone(), &mut *out)
+        .map_err(write_error)?;
+    MatrixData::from_report(report)
+        .write_script(out)
+        .map_err(|e| match e.io_error_kind() {
+            Some(_) => FormatError::Io(e.into()),
+            None => FormatError::Json(e),
+        })?;
+    env.get_template("report-tail.html")?
+        .render_captured_to(context, &mut *out)
+        .map_err(write_error)?;
+    Ok(())
+}
+
+/// A failed write while rendering is an I/O error, as when the page was written whole
+/// (a reader that went away is no failure of the report).
+fn write_error(e: minijinja::Error) -> FormatError {
+    let io = std::error::Error::source(&e).and_then(|s| s.downcast_ref::<std::io::Error>());
+    match io {
+        Some(io) => FormatError::Io(std::io::Error::new(io.kind(), io.to_string())),
+        None => FormatError::Html(e),
+    }
 }
 
 /// Everything the template shows, computed here so the template only lays it out.

@@ -27,12 +27,8 @@ pub struct Block {
 /// The blocks of `names` (the blob's node order), those holding a failing node first and,
 /// inside each, failing nodes first. `failing` holds the nodes at either end of a failing
 /// probe.
-pub fn blocks(report: &Report, names: &[String], failing: &HashSet<usize>) -> Vec<Block> {
-    let index: HashMap<&str, usize> = names
-        .iter()
-        .enumerate()
-        .map(|(i, n)| (n.as_str(), i))
-        .collect();
+pub fn blocks(report: &Report, names: &[&str], failing: &HashSet<usize>) -> Vec<Block> {
+    let index: HashMap<&str, usize> = names.iter().enumerate().map(|(i, n)| (*n, i)).collect();
     let mut groups: Vec<(String, Vec<usize>)> = Vec::new();
     let mut placed = vec![false; names.len()];
     if let Some(mesh) = report.mesh.as_ref().filter(|m| m.groups.len() > 1) {
@@ -57,7 +53,7 @@ pub fn blocks(report: &Report, names: &[String], failing: &HashSet<usize>) -> Ve
             .map(|n| n.name.as_str())
             .collect();
         let (cp, rest): (Vec<usize>, Vec<usize>) =
-            (0..names.len()).partition(|&i| core.contains(names[i].as_str()));
+            (0..names.len()).partition(|&i| core.contains(names[i]));
         cp.iter().chain(&rest).for_each(|&i| placed[i] = true);
         groups.push(("control plane and etcd".to_owned(), cp));
         groups.push(("workers".to_owned(), rest));

@@ -22,6 +22,12 @@ pub(crate) const BASTION_INNER_ADDRESS: Ipv4Addr = Ipv4Addr::new(198, 18, 1, 1);
 const PREFIX_LEN: u8 = 24;
 const FIRST_HOST: u8 = 10;
 const MAX_NODES_PER_BRIDGE: usize = 200;
+/// A lab of more front nodes than one /24 holds (the benches' big labs) puts the front
+/// bridge on 198.18.0.0/16: nodes 200 at a time in 198.18.0.x, 198.18.2.x, 198.18.3.x, ...
+/// (198.18.1.x stays the inner subnet's), all on one link. Only without an inner bridge,
+/// whose /24 the /16 would swallow.
+const WIDE_PREFIX_LEN: u8 = 16;
+const MAX_WIDE_NODES: usize = 5000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Bridge {
@@ -45,11 +51,12 @@ pub(crate) struct Port {
     pub switch_if: String,
     pub node_if: String,
     pub address: Ipv4Addr,
+    pub prefix_len: u8,
 }
 
 impl Port {
     pub(crate) fn cidr(&self) -> String {
-        format!("{}/{PREFIX_LEN}", self.address)
+        format!("{}/{}", self.address, self.prefix_len)
     }
 }
 
@@ -91,20 +98,31 @@ impl Topology {
     pub(crate) fn plan(id: &str, specs: &[NodeSpec]) -> Result<Topology, String> {
         let front = specs.iter().filter(|s| !s.behind_bastion).count();
         let inner = specs.len() - front;
-        if front > MAX_NODES_PER_BRIDGE || inner > MAX_NODES_PER_BRIDGE {
+        let wide = front > MAX_NODES_PER_BRIDGE && inner == 0 && front <= MAX_WIDE_NODES;
+        if (front > MAX_NODES_PER_BRIDGE && !wide) || inner > MAX_NODES_PER_BRIDGE {
             return Err(format!(
-                "at most {MAX_NODES_PER_BRIDGE} nodes per bridge (asked {front} front, {inner} inner)"
+                "at most {MAX_NODES_PER_BRIDGE} nodes per bridge, or {MAX_WIDE_NODES} without \
+                 a bastion (asked {front} front, {inner} inner)"
             ));
         }
+        let front_prefix = if wide { WIDE_PREFIX_LEN } else { PREFIX_LEN };
         let (mut next_front, mut next_inner) = (0usize, 0usize);
         let mut nodes = Vec::with_capacity(specs.len());
         for spec in specs {
             let mut ports = Vec::new();
             if spec.behind_bastion {
-                ports.push(port(Bridge::Inner, next_inner, "eth0", host(1, next_inner)));
+                let address = host(1, next_inner);
+                ports.push(port(Bridge::Inner, next_inner, "eth0", address, PREFIX_LEN));
                 next_inner += 1;
             } else {
-                ports.push(port(Bridge::Front, next_front, "eth0", host(0, next_front)));
+                let address = front_host(next_front);
+                ports.push(port(
+                    Bridge::Front,
+                    next_front,
+                    "eth0",
+                    address,
+                    front_prefix,
+                ));
                 next_front += 1;
             }
             if spec.is_bastion {
@@ -114,6 +132,7 @@ impl Topology {
                     switch_if: "bastion".to_owned(),
                     node_if: "eth1".to_owned(),
                     address: BASTION_INNER_ADDRESS,
+                    prefix_len: PREFIX_LEN,
                 });
             }
             nodes.push(NodePlan {
@@ -131,6 +150,7 @@ impl Topology {
                 switch_if: "client".to_owned(),
                 node_if: "eth0".to_owned(),
                 address: CLIENT_ADDRESS,
+                prefix_len: front_prefix,
             },
             nodes,
         })
@@ -156,7 +176,18 @@ fn host(subnet: u8, index: usize) -> Ipv4Addr {
     Ipv4Addr::new(198, 18, subnet, u8::try_from(last).unwrap_or(u8::MAX))
 }
 
-fn port(bridge: Bridge, index: usize, node_if: &str, address: Ipv4Addr) -> Port {
+/// The front bridge's node `index`: 198.18.0.x for the first 200, then 198.18.2.x, ...
+/// (see [`WIDE_PREFIX_LEN`]; bounded by MAX_WIDE_NODES, so the subnet stays below 255).
+fn front_host(index: usize) -> Ipv4Addr {
+    let block = index / MAX_NODES_PER_BRIDGE;
+    let subnet = if block == 0 { 0 } else { block + 1 };
+    host(
+        u8::try_from(subnet).unwrap_or(u8::MAX),
+        index % MAX_NODES_PER_BRIDGE,
+    )
+}
+
+fn port(bridge: Bridge, index: usize, node_if: &str, address: Ipv4Addr, prefix_len: u8) -> Port {
     let side = match bridge {
         Bridge::Front => "f",
         Bridge::Inner => "i",
@@ -166,6 +197,7 @@ fn port(bridge: Bridge, index: usize, node_if: &str, address: Ipv4Addr) -> Port 
         switch_if: format!("{side}{index}"),
         node_if: node_if.to_owned(),
         address,
+        prefix_len,
     }
 }
 
@@ -206,7 +238,35 @@ mod tests {
 
     #[test]
     fn too_many_nodes_are_refused() {
-        let specs: Vec<NodeSpec> = (0..201).map(|i| spec(&format!("n{i}"))).collect();
-        assert!(Topology::plan("x", &specs).is_err());
+        let mut specs: Vec<NodeSpec> = (0..201).map(|i| spec(&format!("n{i}"))).collect();
+        specs[200].behind_bastion = true;
+        specs[199].is_bastion = true;
+        assert!(Topology::plan("x", &specs[..200]).is_ok());
+        // With a bastion, the front stays one /24.
+        let mut crowded: Vec<NodeSpec> = (0..201).map(|i| spec(&format!("f{i}"))).collect();
+        crowded.push(specs[200].clone());
+        assert!(Topology::plan("x", &crowded).is_err());
+        let wide: Vec<NodeSpec> = (0..=MAX_WIDE_NODES)
+            .map(|i| spec(&format!("n{i}")))
+            .collect();
+        assert!(Topology::plan("x", &wide).is_err());
+    }
+
+    #[test]
+    fn a_big_lab_spreads_over_a_wide_front_subnet() {
+        let specs: Vec<NodeSpec> = (0..1000).map(|i| spec(&format!("n{i}"))).collect();
+        let topo = Topology::plan("x", &specs).unwrap();
+        let addr = |i: usize| topo.nodes[i].address().to_string();
+        assert_eq!(
+            [addr(0), addr(199), addr(200), addr(999)],
+            ["198.18.0.10", "198.18.0.209", "198.18.2.10", "198.18.5.209"]
+        );
+        assert_eq!(topo.nodes[500].ports[0].cidr(), "198.18.3.110/16");
+        assert_eq!(topo.client_port.cidr(), "198.18.0.1/16");
+        let distinct: std::collections::HashSet<String> = (0..1000).map(addr).collect();
+        assert_eq!(distinct.len(), 1000);
+        // Up to 200 nodes the lab is as it always was.
+        let small = Topology::plan("x", &specs[..200]).unwrap();
+        assert_eq!(small.nodes[199].ports[0].cidr(), "198.18.0.209/24");
     }
 }

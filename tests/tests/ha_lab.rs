@@ -223,17 +223,6 @@ fn vrrp_dropped_is_a_split_brain_four_members_a_quorum_warning_and_the_certifica
     );
 }
 
-/// The lab's inventory with `ssh:` entering each node through the lab's nsenter command
-/// (the exec transport, as `kubectl exec` would): a transport without tunnels.
-fn exec_inventory(lab: &Lab) -> std::path::PathBuf {
-    let enter = lab.enter_command().display().to_string();
-    let extra = format!(
-        "ssh:\n  transport: exec\n  exec_command: [{enter}, \"{{name}}\", \"{{user}}\", sh, -c]\n"
-    );
-    let yaml = lab.inventory_yaml().replacen("ssh:\n", &extra, 1);
-    lab.write_inventory("exec", &yaml).unwrap()
-}
-
 /// The field reports' topology without a fault: before the install every HA check passes
 /// and nothing else but what the host itself causes is reported; after it, the API
 /// servers' certificate names the endpoint and passes, and over a transport without
@@ -263,7 +252,11 @@ fn a_healthy_ha_cluster_passes_before_and_after_install() {
     let transcript = run.transcript();
     assert_eq!(run.code, Some(0), "{transcript}");
     assert_eq!(run.with_status(&["fail", "error"]), vec![], "{transcript}");
-    assert_eq!(run.with_status(&["warn"]), host_warnings(&run), "{transcript}");
+    assert_eq!(
+        run.with_status(&["warn"]),
+        host_warnings(&run),
+        "{transcript}"
+    );
     assert_eq!(run.with_status(&["skip"]), host_skips(&run), "{transcript}");
     // Every HA check ran, on the nodes it is for.
     let nodes = |ns: &[&str], status: &str| -> Vec<(String, String)> {
@@ -283,7 +276,10 @@ fn a_healthy_ha_cluster_passes_before_and_after_install() {
         statuses(&run, "endpoint.backends"),
         nodes(&["cp1", "cp2", "cp3"], "pass")
     );
-    assert_eq!(statuses(&run, "vrrp.reachable"), nodes(&["lb1", "lb2"], "pass"));
+    assert_eq!(
+        statuses(&run, "vrrp.reachable"),
+        nodes(&["lb1", "lb2"], "pass")
+    );
     assert_eq!(
         statuses(&run, "etcd.disk_latency"),
         nodes(&["cp1", "cp2", "cp3"], "pass")
@@ -304,13 +300,19 @@ fn a_healthy_ha_cluster_passes_before_and_after_install() {
     assert_eq!(cert["details"]["through"], "cp1");
     let ha_failures = |run: &CheckRun| -> Vec<(String, String)> {
         let mut v = run.with_status(&["fail", "error"]);
-        v.retain(|(_, c)| ["endpoint.", "vrrp.", "etcd."].iter().any(|p| c.starts_with(p)));
+        v.retain(|(_, c)| {
+            ["endpoint.", "vrrp.", "etcd."]
+                .iter()
+                .any(|p| c.starts_with(p))
+        });
         v
     };
     assert_eq!(ha_failures(&run), vec![], "{}", run.transcript());
 
     // The exec transport opens no tunnels: the certificate is a skip saying so.
-    let exec = run_check(&lab, &exec_inventory(&lab), &post).unwrap();
+    let exec_yaml = lab.over_transport(&lab.inventory_yaml(), "exec");
+    let exec_inventory = lab.write_inventory("exec", &exec_yaml).unwrap();
+    let exec = run_check(&lab, &exec_inventory, &post).unwrap();
     let skipped = exec.only(None, "endpoint.certificate");
     assert_eq!(skipped["status"], "skip", "{}", exec.transcript());
     assert!(

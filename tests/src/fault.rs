@@ -50,4 +50,16 @@ pub enum Fault {
     /// With `LabBuilder::serve_api`: the node's API certificate names the node only, not
     /// the endpoint's name or the VIP.
     CertificateWithoutEndpointName,
+    /// Every login user's shell (root's and the lab users') is this one, e.g.
+    /// `/usr/bin/tcsh` or `/usr/bin/fish`: sshd hands tarmac's command to it to parse.
+    LoginShell(&'static str),
+    /// /home is mounted `noexec` (a hardened node): nothing in a home directory runs.
+    NoexecHome,
+    /// /home and /tmp are mounted read-only: no place for the probe at all.
+    ReadOnlyHomeAndTmp,
+    /// /home is read-only and /tmp a 16 KiB tmpfs: the probe does not fit.
+    FullTmp,
+    /// /etc/os-release is a FIFO that no one writes: the probe's read of it waits
+    /// forever (a stuck probe, to stop from the outside).
+    StuckOsRelease,
 }

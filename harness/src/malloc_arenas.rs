@@ -1,8 +1,8 @@
 //! glibc's allocator gives each thread that allocates its own arena (up to eight per core)
 //! and keeps what a freed arena held. A run's tokio workers and blocking threads allocate
 //! in bursts (every node's SSH buffers, the probes' results, then the report), so with the
-//! default a 200-node run held 160 MiB resident for 71 MiB of live heap; two arenas keep
-//! it near the heap (benches/RESULTS.md, "Harness memory"). `MALLOC_ARENA_MAX` in the
+//! default a 200-node full-mesh run held 163 MiB resident for 71 MiB of live heap, and 135
+//! MiB with one arena (benches/RESULTS.md, "Harness memory"). `MALLOC_ARENA_MAX` in the
 //! environment still decides when set.
 
 /// Arenas for the whole process: enough for the runtime's two kinds of threads.

@@ -142,7 +142,7 @@ fn the_mesh_causes_lead_and_a_covering_plan_says_what_it_misses() {
              between 3 nodes, timeout)",
             "         fix: allow 179/tcp in on w1",
             "",
-            "mesh: covering plan, 42 probes over 1 group (k=3, seed 42; --mesh-seed 42 repeats \
+            "mesh: covering plan, 32 probes over 1 group (k=3, seed 42; --mesh-seed 42 repeats \
              it): a single dropped pair between two nodes is found only by --mesh full",
         ],
         "{text}"

@@ -16,6 +16,7 @@ pub mod ha_facts;
 pub mod ha_protocol;
 pub mod ha_settings;
 pub mod mesh;
+pub mod node_text;
 pub mod percentile;
 pub mod plan;
 pub mod protocol;

@@ -160,7 +160,7 @@ impl RunPlan {
                     user,
                     sudo,
                     keep_probe: config.keep_probe,
-                    limits: SessionLimits::default(),
+                    limits: SessionLimits::within(config.node_timeout),
                     extra_lifetime: lifetime,
                 };
                 NodePlan {

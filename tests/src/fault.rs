@@ -50,4 +50,7 @@ pub enum Fault {
     /// With `LabBuilder::serve_api`: the node's API certificate names the node only, not
     /// the endpoint's name or the VIP.
     CertificateWithoutEndpointName,
+    /// The node's sshd runs a hostile script instead of tarmac's command (ForceCommand),
+    /// once armed with `Lab::arm_hostile`.
+    Hostile(crate::Hostile),
 }

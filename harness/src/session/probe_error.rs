@@ -46,6 +46,19 @@ pub enum ProbeError {
         after: Duration,
     },
 
+    #[error(
+        "{node}: the probe run timed out after {}s in the middle of a line: {bytes} bytes \
+         without a newline, starting {start}, then nothing more. A probe writes whole \
+         lines; something else writes on this node's session, or the node stalled",
+        after.as_secs_f32()
+    )]
+    Stalled {
+        node: String,
+        after: Duration,
+        bytes: usize,
+        start: String,
+    },
+
     #[error("{node}: the session broke during the {phase}: {source}")]
     Stream {
         node: String,

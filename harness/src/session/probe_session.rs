@@ -6,16 +6,18 @@
 
 use std::time::Duration;
 
-use tarmac_checks::ha_protocol::{ControlPlaneProbe, ControlPlaneResults};
+use tarmac_checks::NodeFacts;
+use tarmac_checks::ha_protocol::ControlPlaneProbe;
+use tarmac_checks::mesh::{Assigned, Screened};
 use tarmac_checks::protocol::{
-    ListenFailure, MeshCommand, MeshTarget, PathMtuResult, PathMtuTarget, PortSpec, ProbeRequest,
+    ListenFailure, MeshCommand, MeshTarget, PathMtuTarget, PortSpec, ProbeRequest,
 };
-use tarmac_checks::{NodeFacts, Reachability};
 use tarmac_reports::{MeshMeter, NodeEvents};
 use tokio::time::{Instant, timeout_at};
 
 use super::launch::Launch;
 use super::probe_error::{ProbeError, SessionPhase};
+use super::probe_line::{LineBounds, excerpt};
 use super::probe_output::ProbeOutput;
 use super::stream::{Opened, ProbeStream};
 use super::verdict::{Transcript, verdict};
@@ -31,14 +33,9 @@ pub struct Started {
     pub listening: Listening,
 }
 
-/// What one node's mesh phase measured.
-#[derive(Debug, Default)]
-pub struct Reached {
-    pub reach: Vec<Reachability>,
-    pub path_mtu: Vec<PathMtuResult>,
-    /// The HA measurements (`ha` lines).
-    pub control_plane: ControlPlaneResults,
-}
+/// What one node's mesh phase measured: its results held to what it was assigned
+/// (accepted, unreported, refused).
+pub type Reached = Screened;
 
 /// A node's session after its start.
 pub struct ProbeSession {
@@ -49,6 +46,8 @@ pub struct ProbeSession {
     events: NodeEvents,
     /// The request had a mesh: the stream stays open across the phases.
     mesh: bool,
+    /// The node runs a VRRP listener: it reports what it heard.
+    vrrp: bool,
     /// The stream has not ended yet.
     open: bool,
     facts_announced: bool,
@@ -83,16 +82,19 @@ impl ProbeSession {
         events: NodeEvents,
     ) -> Result<(ProbeSession, Started), ProbeError> {
         let mesh = request.mesh.is_some();
+        let vrrp = request.mesh.as_ref().is_some_and(|m| m.vrrp.is_some());
         let after = launch.limits.probe_timeout;
+        let bounds = LineBounds::for_request(request.files.len(), request.commands.len());
         let mut session = ProbeSession {
             stream: opened.stream,
             t: Transcript {
-                output: ProbeOutput::with_limit(launch.limits.max_output),
+                output: ProbeOutput::new(&launch.node, launch.limits.max_output, bounds),
                 ..Transcript::default()
             },
             launch,
             events,
             mesh,
+            vrrp,
             open: true,
             facts_announced: false,
             listeners_announced: false,
@@ -167,6 +169,11 @@ impl ProbeSession {
         }
         self.meter = Some(meter.clone());
         self.counted = 0;
+        let vrrp = self.vrrp;
+        self.t
+            .output
+            .assigned
+            .assign(&targets, &path_mtu, &control_plane, vrrp);
         let line = self.command_line(&MeshCommand::Probe {
             targets,
             path_mtu,
@@ -191,11 +198,8 @@ impl ProbeSession {
                 "the probe ended before `probed`",
             ));
         }
-        Ok(Reached {
-            reach: std::mem::take(&mut output.reach),
-            path_mtu: std::mem::take(&mut output.path_mtu),
-            control_plane: std::mem::take(&mut output.control_plane),
-        })
+        let node = &self.launch.node;
+        Ok(std::mem::replace(&mut output.assigned, Assigned::nothing(node)).finish())
     }
 
     /// Tells the probe to close its listeners and reads until the stream is gone.
@@ -288,18 +292,28 @@ impl ProbeSession {
             self.events.listeners_ready(bound.len(), failed.len());
         }
         if let Some(meter) = &self.meter {
-            meter.add(output.reach.len().saturating_sub(self.counted));
-            self.counted = output.reach.len();
+            let reported = output.assigned.reported();
+            meter.add(reported.saturating_sub(self.counted));
+            self.counted = reported;
         }
     }
 
     async fn timed_out(&mut self) -> ProbeError {
         self.stream.abort().await;
         self.open = false;
-        ProbeError::Timeout {
+        let pending = self.t.output.pending();
+        if pending.is_empty() {
+            return ProbeError::Timeout {
+                node: self.launch.node.clone(),
+                phase: SessionPhase::Probe,
+                after: self.after,
+            };
+        }
+        ProbeError::Stalled {
             node: self.launch.node.clone(),
-            phase: SessionPhase::Probe,
             after: self.after,
+            bytes: pending.len(),
+            start: excerpt(pending),
         }
     }
 

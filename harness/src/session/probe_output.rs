@@ -76,6 +76,11 @@ impl ProbeOutput {
         pushed.map(drop)
     }
 
+    /// Bytes of stdout so far.
+    pub fn received(&self) -> usize {
+        self.received
+    }
+
     /// The bytes of a line begun but not ended yet (for a timeout's message).
     pub fn pending(&self) -> &[u8] {
         self.lines.pending()

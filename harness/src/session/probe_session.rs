@@ -22,6 +22,9 @@ use super::probe_output::ProbeOutput;
 use super::stream::{Opened, ProbeStream};
 use super::verdict::{Transcript, verdict};
 
+/// A node that wrote this recently when its phase timed out was still writing.
+const STILL_WRITING: Duration = Duration::from_secs(1);
+
 /// The probe's `listening` answer: the ports it listens on and those it could not bind.
 pub type Listening = (Vec<PortSpec>, Vec<ListenFailure>);
 
@@ -57,6 +60,8 @@ pub struct ProbeSession {
     /// Reach results counted on `meter` so far.
     counted: usize,
     deadline: Instant,
+    /// When the node last wrote: a timeout while it still writes is a flood, not a stall.
+    last_read: Instant,
     /// The current phase's timeout, for messages.
     after: Duration,
 }
@@ -101,6 +106,7 @@ impl ProbeSession {
             meter: None,
             counted: 0,
             deadline: Instant::now() + after,
+            last_read: Instant::now(),
             after,
         };
         match session.begin(request, &opened.leftover).await {
@@ -257,7 +263,10 @@ impl ProbeSession {
                 return Ok(false);
             }
             match timeout_at(self.deadline, self.stream.read()).await {
-                Ok(Ok(Some(data))) => self.push(&data).await,
+                Ok(Ok(Some(data))) => {
+                    self.last_read = Instant::now();
+                    self.push(&data).await;
+                }
                 Ok(Ok(None)) => self.open = false,
                 Ok(Err(source)) => {
                     self.open = false;
@@ -301,7 +310,15 @@ impl ProbeSession {
     async fn timed_out(&mut self) -> ProbeError {
         self.stream.abort().await;
         self.open = false;
-        let pending = self.t.output.pending();
+        let output = &self.t.output;
+        if self.last_read.elapsed() < STILL_WRITING {
+            return ProbeError::Flooding {
+                node: self.launch.node.clone(),
+                after: self.after,
+                bytes: output.received(),
+            };
+        }
+        let pending = output.pending();
         if pending.is_empty() {
             return ProbeError::Timeout {
                 node: self.launch.node.clone(),

@@ -9,9 +9,10 @@ use crate::command::shell_quote;
 /// What a hostile node does on its SSH sessions, once armed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Hostile {
-    /// Runs tarmac's command, but before the probe's `probed` line adds three `reach`
-    /// lines it has no business sending: one with `from` set to the node named here, one
-    /// for a target it was not assigned, and its last real result once more.
+    /// Runs tarmac's command, but withholds the probe's first `reach` line, and before
+    /// its `probed` line adds three `reach` lines it has no business sending: one with
+    /// `from` set to the node named here, one for a target it was not assigned, and its
+    /// last real result once more.
     ForgeReach { as_node: &'static str },
     /// Says `tarmac-upload ready` itself, then a valid `hello`, then `reach` lines
     /// without end.
@@ -64,8 +65,8 @@ impl Hostile {
     }
 }
 
-/// tarmac's command with its output passed through, three forged `reach` lines added
-/// before `probed`.
+/// tarmac's command with its output passed through but for the first `reach` line,
+/// three forged `reach` lines added before `probed`.
 fn forge_reach(node: &str, as_node: &str) -> String {
     let other_from = format!(
         r#"{{"type":"reach","from":"{as_node}","to":"{node}","port":6443,"protocol":"tcp","result":"ok","rtt_us":1}}"#
@@ -74,9 +75,10 @@ fn forge_reach(node: &str, as_node: &str) -> String {
         r#"{{"type":"reach","from":"{node}","to":"nowhere","port":1,"protocol":"tcp","result":"ok","rtt_us":1}}"#
     );
     format!(
-        "sh -c \"$SSH_ORIGINAL_COMMAND\" | while IFS= read -r line; do\n\
+        "n=0\n\
+         sh -c \"$SSH_ORIGINAL_COMMAND\" | while IFS= read -r line; do\n\
          \x20 case \"$line\" in\n\
-         \x20   '{{\"type\":\"reach\",'*) last=$line;;\n\
+         \x20   '{{\"type\":\"reach\",'*) n=$((n + 1)); if [ $n = 1 ]; then continue; fi; last=$line;;\n\
          \x20   '{{\"type\":\"probed\"}}') printf '%s\\n' '{other_from}' '{unassigned}' \"$last\";;\n\
          \x20 esac\n\
          \x20 printf '%s\\n' \"$line\"\n\

@@ -4,9 +4,10 @@
 //! its one precise finding, every other node's findings and mesh cells must be those of
 //! the healthy run, and tarmac's peak RSS must stay under the budget.
 //!
-//! - `forger` runs tarmac's probe but adds `reach` lines it has no business sending (one
-//!   as w1, one for a target it was not assigned, one result twice): one
-//!   `mesh.refused_results` error on forger, none of the lines in the matrix.
+//! - `forger` runs tarmac's probe but withholds its first result and adds `reach` lines
+//!   it has no business sending (one as w1, one for a target it was not assigned, one
+//!   result twice): one `mesh.refused_results` error on forger, none of the lines in the
+//!   matrix, and the withheld probe `untestable` there.
 //! - `flood` streams `reach` lines without end: cut at the output cap.
 //! - `stall` sends half a line and stops: a timeout that says so, within the node timeout.
 //! - `huge` sends a 16 MiB line: refused at the line cap, before it is buffered whole.
@@ -64,7 +65,7 @@ fn comparable(run: &CheckRun, node: &str) -> Vec<String> {
     out
 }
 
-/// The matrix cells between nodes that started, as `from to port/protocol result`.
+/// The matrix cells between nodes that started, as `from to port/protocol result note`.
 fn cells(run: &CheckRun) -> BTreeSet<String> {
     let involves_failing = |c: &Value| FAILING.iter().any(|h| c["from"] == *h || c["to"] == *h);
     run.json["reachability"]
@@ -73,8 +74,9 @@ fn cells(run: &CheckRun) -> BTreeSet<String> {
         .iter()
         .filter(|c| !involves_failing(c))
         .map(|c| {
+            let note = c["note"].as_str().unwrap_or("");
             format!(
-                "{} {} {}/{} {}",
+                "{} {} {}/{} {} {note}",
                 c["from"], c["to"], c["port"], c["protocol"], c["result"]
             )
         })
@@ -138,15 +140,36 @@ fn each_hostile_node_gets_its_own_finding_and_nothing_else_changes() {
     let banner = reachable_message(&hostile, "banner");
     assert!(banner.contains("probe upload timed out after"), "{banner}");
 
-    // Everyone else, forger included (but for its one finding), as in the healthy run.
+    // The matrix as in the healthy run, but for forger's withheld probe: untestable.
+    let (now, before) = (cells(&hostile), cells(&healthy));
+    let gone: Vec<&String> = before.difference(&now).collect();
+    let new: Vec<&String> = now.difference(&before).collect();
+    assert_eq!((gone.len(), new.len()), (1, 1), "{gone:?} {new:?}");
+    let withheld = gone[0]
+        .strip_suffix(" \"ok\" ")
+        .expect("it answered ok before");
+    assert!(withheld.starts_with("\"forger\" "), "{withheld}");
+    assert_eq!(
+        new[0],
+        &format!(
+            "{withheld} \"untestable\" forger was assigned this probe but never reported its result"
+        )
+    );
+
+    // Everyone else as in the healthy run; forger too, but for its refused results and
+    // the skip of its withheld probe.
     for node in ["cp1", "w1", "forger"] {
         let mut now = comparable(&hostile, node);
         if node == "forger" {
-            now.retain(|f| !f.starts_with("\"mesh.refused_results\""));
+            let refused = now
+                .iter()
+                .position(|f| f.starts_with("\"mesh.refused_results\""));
+            now.remove(refused.expect("forger's finding"));
+            let skip = now.iter().position(|f| f == "\"mesh.reachable\" \"skip\"");
+            now.remove(skip.expect("the withheld probe's skip"));
         }
         assert_eq!(now, comparable(&healthy, node), "{node}: {transcript}");
     }
-    assert_eq!(cells(&hostile), cells(&healthy), "{transcript}");
 
     let peak = hostile.peak_rss_kib.expect("measured");
     assert!(peak < RSS_BUDGET_KIB, "peak RSS {peak} KiB");

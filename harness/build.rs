@@ -89,8 +89,36 @@ fn probe_target_dir(out_dir: &Path) -> Result<PathBuf, String> {
         .ok_or_else(|| format!("unexpected OUT_DIR layout: {}", out_dir.display()))
 }
 
-/// A missing rustup target otherwise surfaces as "can't find crate for `core`".
+/// A missing rustup target otherwise surfaces as "can't find crate for `core`". Under
+/// rustup (the toolchain cargo runs in names itself in RUSTUP_TOOLCHAIN) the target is
+/// added, as the error below would tell the user to do, so that the first `cargo run`
+/// or `cargo install` on a fresh machine builds a complete tarmac.
 fn require_target(target: &str) -> Result<(), String> {
+    if has_std(target)? {
+        return Ok(());
+    }
+    if let Some(toolchain) = env::var_os("RUSTUP_TOOLCHAIN") {
+        println!("cargo::warning=adding the rustup target {target} for the embedded probe");
+        let added = Command::new("rustup")
+            .args(["target", "add", "--toolchain"])
+            .arg(&toolchain)
+            .arg(target)
+            .status();
+        if added.is_ok_and(|s| s.success()) && has_std(target)? {
+            return Ok(());
+        }
+    }
+    Err(format!(
+        "tarmac embeds a static tarmac-probe built for {target}, and this Rust toolchain \
+         has no standard library for that target.\n\
+         Install it with:\n    rustup target add {target}\n\
+         (scripts/setup installs both probe targets: x86_64-unknown-linux-musl and \
+         aarch64-unknown-linux-musl)"
+    ))
+}
+
+/// Whether the toolchain has the standard library for `target`.
+fn has_std(target: &str) -> Result<bool, String> {
     let rustc = env::var_os("RUSTC").unwrap_or_else(|| OsString::from("rustc"));
     let out = Command::new(&rustc)
         .args(["--print", "target-libdir", "--target", target])
@@ -102,16 +130,7 @@ fn require_target(target: &str) -> Result<(), String> {
             .flatten()
             .any(|e| e.file_name().to_string_lossy().starts_with("libcore-"))
     });
-    if out.status.success() && has_core {
-        return Ok(());
-    }
-    Err(format!(
-        "tarmac embeds a static tarmac-probe built for {target}, and this Rust toolchain \
-         has no standard library for that target.\n\
-         Install it with:\n    rustup target add {target}\n\
-         (scripts/setup installs both probe targets: x86_64-unknown-linux-musl and \
-         aarch64-unknown-linux-musl)"
-    ))
+    Ok(out.status.success() && has_core)
 }
 
 /// Runs the nested `cargo build` of the probe for `target`; returns the executable.

@@ -53,4 +53,16 @@ pub enum Fault {
     /// The node's sshd runs a hostile script instead of tarmac's command (ForceCommand),
     /// once armed with `Lab::arm_hostile`.
     Hostile(crate::Hostile),
+    /// Every login user's shell (root's and the lab users') is this one, e.g.
+    /// `/usr/bin/tcsh` or `/usr/bin/fish`: sshd hands tarmac's command to it to parse.
+    LoginShell(&'static str),
+    /// /home is mounted `noexec` (a hardened node): nothing in a home directory runs.
+    NoexecHome,
+    /// /home and /tmp are mounted read-only: no place for the probe at all.
+    ReadOnlyHomeAndTmp,
+    /// /home is read-only and /tmp a 16 KiB tmpfs: the probe does not fit.
+    FullTmp,
+    /// /etc/os-release is a FIFO that no one writes: the probe's read of it waits
+    /// forever (a stuck probe, to stop from the outside).
+    StuckOsRelease,
 }

@@ -259,6 +259,18 @@ impl Lab {
         inventory_yaml(&self.state.id, &self.nodes, login, self.endpoint())
     }
 
+    /// `base` (an inventory of this lab) with its `ssh:` set to reach the nodes over
+    /// `transport`; for `exec`, through the lab's enter command (nsenter into the node,
+    /// as `kubectl exec` gives a shell in a pod).
+    pub fn over_transport(&self, base: &str, transport: &str) -> String {
+        let mut extra = format!("  transport: {transport}\n");
+        if transport == "exec" {
+            let enter = self.enter_command().display().to_string();
+            extra += &format!("  exec_command: [{enter}, \"{{name}}\", \"{{user}}\", sh, -c]\n");
+        }
+        base.replacen("ssh:\n", &format!("ssh:\n{extra}"), 1)
+    }
+
     /// The load-balanced API endpoint, if the lab was built with one.
     pub fn endpoint(&self) -> Option<&EndpointSpec> {
         self.topology.endpoint.as_ref()

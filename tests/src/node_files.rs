@@ -7,7 +7,7 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use crate::command::shell_quote;
+use crate::command::{run_args, shell_quote};
 use crate::emulation;
 use crate::lab_builder::DEFAULT_DISK;
 use crate::topology::{NodePlan, Topology};
@@ -87,7 +87,10 @@ pub(crate) fn write_node_files(
     }
     let host_passwd = read(lab, Path::new("/etc/passwd"))?;
     let host_group = read(lab, Path::new("/etc/group"))?;
-    let passwd = passwd_with_lab_users(&host_passwd);
+    let mut passwd = passwd_with_lab_users(&host_passwd);
+    if let Some(shell) = login_shell(node) {
+        passwd = with_login_shell(&passwd, shell);
+    }
     write(lab, &paths.etc("passwd"), &passwd, 0o644)?;
     write(
         lab,
@@ -161,10 +164,26 @@ pub(crate) fn setup_script(paths: &NodePaths, node: &NodePlan) -> String {
     let q = |p: PathBuf| shell_quote(&p.to_string_lossy());
     let mut s = String::from("set -eu\n");
     s += &format!("hostname {}\n", shell_quote(&node.spec.name));
-    s += "mount -t tmpfs -o mode=1777,size=1g tmpfs /tmp\n";
-    s += "mount -t tmpfs -o mode=0755,size=256m tmpfs /home\n";
+    let tmp_size = if node.has(Fault::FullTmp) {
+        "16k"
+    } else {
+        "1g"
+    };
+    s += &format!("mount -t tmpfs -o mode=1777,size={tmp_size} tmpfs /tmp\n");
+    let noexec = if node.has(Fault::NoexecHome) {
+        ",noexec"
+    } else {
+        ""
+    };
+    s += &format!("mount -t tmpfs -o mode=0755,size=256m{noexec} tmpfs /home\n");
     for (user, uid) in [(SUDO_USER, SUDO_UID), (PLAIN_USER, PLAIN_UID)] {
         s += &format!("mkdir -m 0750 /home/{user}\nchown {uid}:{uid} /home/{user}\n");
+    }
+    if node.has(Fault::ReadOnlyHomeAndTmp) || node.has(Fault::FullTmp) {
+        s += "mount -o remount,ro /home\n";
+    }
+    if node.has(Fault::ReadOnlyHomeAndTmp) {
+        s += "mount -o remount,ro /tmp\n";
     }
     // root's home as a fresh Debian install has it, not this machine's: every SSH session
     // runs ~/.bashrc (bash does when sshd starts it), and a developer's shell setup there
@@ -172,6 +191,21 @@ pub(crate) fn setup_script(paths: &NodePaths, node: &NodePlan) -> String {
     s += "mount -t tmpfs -o mode=0700,size=256m tmpfs /root\n";
     s += "for f in bashrc profile; do if [ -e /usr/share/base-files/dot.$f ]; then \
           cp /usr/share/base-files/dot.$f /root/.$f; fi; done\n";
+    if login_shell(node).is_some_and(|shell| shell.ends_with("fish")) {
+        // fish makes its directories in the home at the first login: a user who has
+        // logged in before has them.
+        let homes = [
+            ("/root".to_owned(), 0),
+            (format!("/home/{SUDO_USER}"), SUDO_UID),
+            (format!("/home/{PLAIN_USER}"), PLAIN_UID),
+        ];
+        for (home, uid) in homes {
+            s += &format!(
+                "mkdir -p {home}/.config/fish {home}/.local/share/fish\n\
+                 chown -R {uid}:{uid} {home}/.config {home}/.local\n"
+            );
+        }
+    }
     let upper = q(paths.dir.join("varlib").join("upper"));
     let work = q(paths.dir.join("varlib").join("work"));
     s += &format!(
@@ -287,6 +321,10 @@ fn plant_fault_files(lab: &str, paths: &NodePaths, node: &NodePlan) -> Result<()
              image: registry.k8s.io/kube-apiserver:v1.31.4\n",
         ));
     }
+    if node.has(Fault::StuckOsRelease) {
+        let fifo = upper.join("os-release");
+        run_args(lab, "mkfifo", &["-m", "0644", &fifo.to_string_lossy()])?;
+    }
     for (path, text) in files {
         if let Some(dir) = path.parent() {
             fs::create_dir_all(dir).map_err(|e| LabError::io(lab, dir, e))?;
@@ -377,6 +415,30 @@ pub(crate) fn passwd_with_lab_users(host: &str) -> String {
         "{PLAIN_USER}:x:{PLAIN_UID}:{PLAIN_UID}:tarmac lab plain user:/home/{PLAIN_USER}:/bin/bash\n"
     );
     out
+}
+
+/// The node's `Fault::LoginShell`, if it has one.
+fn login_shell(node: &NodePlan) -> Option<&'static str> {
+    node.spec.faults.iter().find_map(|f| match f {
+        Fault::LoginShell(shell) => Some(*shell),
+        _ => None,
+    })
+}
+
+/// `passwd` with `shell` as root's and the lab users' login shell.
+pub(crate) fn with_login_shell(passwd: &str, shell: &str) -> String {
+    passwd
+        .lines()
+        .map(|line| {
+            let fields: Vec<&str> = line.split(':').collect();
+            match fields.as_slice() {
+                [name, rest @ .., _] if ["root", SUDO_USER, PLAIN_USER].contains(name) => {
+                    format!("{name}:{}:{shell}\n", rest.join(":"))
+                }
+                _ => format!("{line}\n"),
+            }
+        })
+        .collect()
 }
 
 fn group_with_lab_groups(host: &str) -> String {

@@ -222,3 +222,103 @@ fn vrrp_dropped_is_a_split_brain_four_members_a_quorum_warning_and_the_certifica
         "{transcript}"
     );
 }
+
+/// The field reports' topology without a fault: before the install every HA check passes
+/// and nothing else but what the host itself causes is reported; after it, the API
+/// servers' certificate names the endpoint and passes, and over a transport without
+/// tunnels it is a skip that says why, all else the same.
+#[test]
+fn a_healthy_ha_cluster_passes_before_and_after_install() {
+    if !ha_lab_ready() {
+        return;
+    }
+    let ha_nodes = |name: &str| {
+        Lab::builder(name)
+            .endpoint("k8s-api.lab")
+            .node("cp1")
+            .roles(&["control-plane", "etcd"])
+            .node("cp2")
+            .roles(&["control-plane", "etcd"])
+            .node("cp3")
+            .roles(&["control-plane", "etcd"])
+            .node("lb1")
+            .roles(&["loadbalancer"])
+            .node("lb2")
+            .roles(&["loadbalancer"])
+            .node("w1")
+    };
+    let lab = ha_nodes("ha-ok").build().unwrap();
+    let run = run_check(&lab, &lab.inventory_path(), &["--mesh-timeout", "1000"]).unwrap();
+    let transcript = run.transcript();
+    assert_eq!(run.code, Some(0), "{transcript}");
+    assert_eq!(run.with_status(&["fail", "error"]), vec![], "{transcript}");
+    assert_eq!(
+        run.with_status(&["warn"]),
+        host_warnings(&run),
+        "{transcript}"
+    );
+    assert_eq!(run.with_status(&["skip"]), host_skips(&run), "{transcript}");
+    // Every HA check ran, on the nodes it is for.
+    let nodes = |ns: &[&str], status: &str| -> Vec<(String, String)> {
+        pairs(&ns.iter().map(|n| (*n, status)).collect::<Vec<_>>())
+    };
+    let all = ["cp1", "cp2", "cp3", "lb1", "lb2", "w1"];
+    assert_eq!(statuses(&run, "endpoint.resolves"), nodes(&all, "pass"));
+    assert_eq!(
+        statuses(&run, "endpoint.reachable"),
+        nodes(&["lb1", "lb2", "w1"], "pass")
+    );
+    assert_eq!(
+        statuses(&run, "endpoint.hairpin"),
+        nodes(&["cp1", "cp2", "cp3"], "pass")
+    );
+    assert_eq!(
+        statuses(&run, "endpoint.backends"),
+        nodes(&["cp1", "cp2", "cp3"], "pass")
+    );
+    assert_eq!(
+        statuses(&run, "vrrp.reachable"),
+        nodes(&["lb1", "lb2"], "pass")
+    );
+    assert_eq!(
+        statuses(&run, "etcd.disk_latency"),
+        nodes(&["cp1", "cp2", "cp3"], "pass")
+    );
+    assert_eq!(run.of_check("etcd.peer_latency").len(), 3, "{transcript}");
+    for check in ["vrrp.split_brain", "etcd.quorum"] {
+        assert_eq!(run.only(None, check)["status"], "pass", "{check}");
+    }
+    assert!(leftovers(&lab, Duration::from_secs(3)).unwrap().is_empty());
+    drop(lab);
+
+    // After the install: API servers on 6443 with certificates that name the endpoint.
+    let lab = ha_nodes("ha-ok-post").serve_api().build().unwrap();
+    let post = ["--phase", "post-install", "--no-mesh"];
+    let run = run_check(&lab, &lab.inventory_path(), &post).unwrap();
+    let cert = run.only(None, "endpoint.certificate");
+    assert_eq!(cert["status"], "pass", "{}", run.transcript());
+    assert_eq!(cert["details"]["through"], "cp1");
+    let ha_failures = |run: &CheckRun| -> Vec<(String, String)> {
+        let mut v = run.with_status(&["fail", "error"]);
+        v.retain(|(_, c)| {
+            ["endpoint.", "vrrp.", "etcd."]
+                .iter()
+                .any(|p| c.starts_with(p))
+        });
+        v
+    };
+    assert_eq!(ha_failures(&run), vec![], "{}", run.transcript());
+
+    // The exec transport opens no tunnels: the certificate is a skip saying so.
+    let exec_yaml = lab.over_transport(&lab.inventory_yaml(), "exec");
+    let exec_inventory = lab.write_inventory("exec", &exec_yaml).unwrap();
+    let exec = run_check(&lab, &exec_inventory, &post).unwrap();
+    let skipped = exec.only(None, "endpoint.certificate");
+    assert_eq!(skipped["status"], "skip", "{}", exec.transcript());
+    assert!(
+        message(skipped).contains("exec") && message(skipped).contains("tunnel"),
+        "{}",
+        message(skipped)
+    );
+    assert_eq!(ha_failures(&exec), vec![], "{}", exec.transcript());
+}

@@ -21,12 +21,7 @@ const GRACE: Duration = Duration::from_secs(3);
 /// The lab's inventory with `ssh:` set to use `transport` (and for exec the lab's enter
 /// command), written as `<name>.yaml` with the lab's own-disk check.
 fn inventory(lab: &Lab, name: &str, base: &str, transport: &str) -> PathBuf {
-    let mut extra = format!("  transport: {transport}\n");
-    if transport == "exec" {
-        let enter = lab.enter_command().display().to_string();
-        extra += &format!("  exec_command: [{enter}, \"{{name}}\", \"{{user}}\", sh, -c]\n");
-    }
-    let yaml = base.replacen("ssh:\n", &format!("ssh:\n{extra}"), 1);
+    let yaml = lab.over_transport(base, transport);
     lab.write_inventory(name, &format!("{yaml}{}", docker_disk_check("20GiB")))
         .unwrap()
 }

@@ -7,6 +7,8 @@
 use std::ffi::OsString;
 use std::io::{self, BufRead, BufReader, BufWriter, Write};
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use serde::Deserialize;
@@ -26,12 +28,15 @@ const EXIT_IO: u8 = 1;
 const EXIT_BAD_REQUEST: u8 = 2;
 const EXIT_VERSION_MISMATCH: u8 = 3;
 const EXIT_DEADLINE: u8 = 4;
+const EXIT_GONE: u8 = 5;
 
-const USAGE: &str = "usage: tarmac-probe [--deadline SECONDS] [--unlink FILE]...
+const USAGE: &str = "usage: tarmac-probe [--deadline SECONDS] [--stop-on-eof] [--unlink FILE]...
                                read one JSON request line on stdin, answer in JSON lines,
-                               and exit after SECONDS whatever is still running; remove
-                               each FILE (the probe's own copy on the node) at start, then
-                               its directory if that is left empty
+                               and exit after SECONDS whatever is still running; with
+                               --stop-on-eof, exit at once when stdin ends before the facts
+                               are sent (the harness is gone); remove each FILE (the
+                               probe's own copy on the node) at start, then its directory
+                               if that is left empty
        tarmac-probe --facts    gather with defaults and print the facts as pretty JSON
        tarmac-probe --version  print the probe and protocol versions";
 
@@ -84,7 +89,7 @@ fn main() -> ExitCode {
                 if let Some(deadline) = options.deadline {
                     end_after(deadline);
                 }
-                return serve();
+                return serve(options.stop_on_eof);
             }
             Err(e) => {
                 eprintln!("tarmac-probe: {e}\n{USAGE}");
@@ -101,10 +106,11 @@ fn main() -> ExitCode {
     }
 }
 
-/// How a request is served: `[--deadline SECONDS] [--unlink FILE]...`.
+/// How a request is served: `[--deadline SECONDS] [--stop-on-eof] [--unlink FILE]...`.
 #[derive(Debug, Default)]
 struct ServeOptions<'a> {
     deadline: Option<Duration>,
+    stop_on_eof: bool,
     unlink: Vec<&'a str>,
 }
 
@@ -119,6 +125,10 @@ impl<'a> ServeOptions<'a> {
                         .parse()
                         .map_err(|_| format!("--deadline takes whole seconds, not {seconds:?}"))?;
                     options.deadline = Some(Duration::from_secs(seconds));
+                    args = rest;
+                }
+                ["--stop-on-eof", rest @ ..] => {
+                    options.stop_on_eof = true;
                     args = rest;
                 }
                 ["--unlink", file, rest @ ..] => {
@@ -140,8 +150,17 @@ fn remove_own_files(files: &[&str]) {
         let _ = std::fs::remove_file(file);
     }
     for file in files {
-        if let Some(dir) = std::path::Path::new(file).parent() {
-            let _ = std::fs::remove_dir(dir);
+        match std::path::Path::new(file).parent() {
+            // The node script runs the probe from inside its directory, by relative name.
+            Some(dir) if dir.as_os_str().is_empty() || dir == std::path::Path::new(".") => {
+                if let Ok(dir) = std::env::current_dir() {
+                    let _ = std::fs::remove_dir(dir);
+                }
+            }
+            Some(dir) => {
+                let _ = std::fs::remove_dir(dir);
+            }
+            None => {}
         }
     }
 }
@@ -153,19 +172,27 @@ fn end_after(deadline: Duration) {
         .name("deadline".to_owned())
         .spawn(move || {
             std::thread::sleep(deadline);
-            // The one file the probe may have made (etcd's disk measurement) goes too.
-            tarmac_checks::gather::disk_latency::remove_temporary_files();
-            eprintln!(
-                "tarmac-probe: still running after {} s, its deadline on this node; exiting",
-                deadline.as_secs()
+            quit(
+                &format!(
+                    "still running after {} s, its deadline on this node",
+                    deadline.as_secs()
+                ),
+                EXIT_DEADLINE,
             );
-            std::process::exit(i32::from(EXIT_DEADLINE));
         });
     if let Err(e) = guard {
         // Without its guard the probe must not run at all.
         eprintln!("tarmac-probe: cannot start the deadline thread: {e}");
         std::process::exit(i32::from(EXIT_IO));
     }
+}
+
+/// Ends the process at once, whatever its threads are waiting for; the one file the probe
+/// may have made (etcd's disk measurement) goes too.
+fn quit(why: &str, code: u8) -> ! {
+    tarmac_checks::gather::disk_latency::remove_temporary_files();
+    eprintln!("tarmac-probe: {why}; exiting");
+    std::process::exit(i32::from(code));
 }
 
 fn print(text: &str) -> io::Result<()> {
@@ -185,7 +212,7 @@ fn print_facts() -> io::Result<()> {
 /// The protocol: `hello` at once (so a stale probe is caught before any work), then
 /// the answer to the one request line, then (with a mesh request) the mesh phase, then
 /// `done`.
-fn serve() -> ExitCode {
+fn serve(stop_on_eof: bool) -> ExitCode {
     let mut out = BufWriter::with_capacity(64 * 1024, io::stdout().lock());
     let hello = ProbeMessage::Hello {
         version: PROTOCOL_VERSION,
@@ -195,9 +222,29 @@ fn serve() -> ExitCode {
         eprintln!("tarmac-probe: cannot write to stdout: {e}");
         return ExitCode::from(EXIT_IO);
     }
-    let (answer, mut code, mesh) = match read_request(io::stdin().lock()) {
+    let request = read_request(io::stdin().lock());
+    // With --stop-on-eof the harness keeps stdin open for as long as it waits for the
+    // answer: EOF before the facts are sent means it is gone (stopped, or its connection dropped), and the probe
+    // ends at once, wherever gathering waits. Under sudo no signal of the node script's
+    // reaches the probe (sudo does not relay one sent from its own process group), and a
+    // gone harness sends none.
+    let gathering = Arc::new(AtomicBool::new(true));
+    let commands = request.is_ok().then(|| {
+        let gathering = Arc::clone(&gathering);
+        // What read_request buffered beyond its line is still in stdin's shared buffer.
+        session::spawn_line_reader(BufReader::new(io::stdin()), move || {
+            if stop_on_eof && gathering.load(Ordering::SeqCst) {
+                quit(
+                    "stdin closed before the facts were sent: tarmac is gone",
+                    EXIT_GONE,
+                );
+            }
+        })
+    });
+    let (answer, mut code, mesh) = match request {
         Ok(request) => {
             let facts = Box::new(gather(&request));
+            gathering.store(false, Ordering::SeqCst);
             (ProbeMessage::Facts { facts }, 0, request.mesh)
         }
         Err(e) => (
@@ -212,10 +259,7 @@ fn serve() -> ExitCode {
         eprintln!("tarmac-probe: cannot write to stdout: {e}");
         return ExitCode::from(EXIT_IO);
     }
-    if let Some(mesh) = mesh {
-        // Stdin stays open for the mesh commands; what read_request buffered beyond its
-        // line is still in stdin's shared buffer.
-        let commands = session::spawn_line_reader(BufReader::new(io::stdin()));
+    if let (Some(mesh), Some(commands)) = (mesh, commands) {
         let mut flushed = Instant::now();
         let mut send_batched = |m: &ProbeMessage| {
             if !matches!(m, ProbeMessage::Reach(_)) || flushed.elapsed() >= REACH_FLUSH_EVERY {

@@ -27,36 +27,45 @@ pub enum SessionError {
 }
 
 /// Reads lines from `input` on a thread of its own (std has no read timeout on stdin)
-/// and hands them over; the channel closes at EOF, on a read error or an oversized line.
-pub fn spawn_line_reader(input: impl BufRead + Send + 'static) -> Receiver<String> {
+/// and hands them over; the channel closes at EOF, on a read error or an oversized line,
+/// after `on_end` has run.
+pub fn spawn_line_reader(
+    input: impl BufRead + Send + 'static,
+    on_end: impl FnOnce() + Send + 'static,
+) -> Receiver<String> {
     let (tx, rx) = mpsc::channel();
     let spawned = std::thread::Builder::new()
         .name("mesh-stdin".to_owned())
         .spawn(move || {
-            let mut input = input;
-            loop {
-                let mut line = Vec::new();
-                let read = input
-                    .by_ref()
-                    .take(MAX_COMMAND_BYTES)
-                    .read_until(b'\n', &mut line);
-                match read {
-                    Ok(0) | Err(_) => return,
-                    Ok(_) if !line.ends_with(b"\n") => return,
-                    Ok(_) => {
-                        if tx
-                            .send(String::from_utf8_lossy(&line).into_owned())
-                            .is_err()
-                        {
-                            return;
-                        }
-                    }
-                }
-            }
+            forward_lines(input, &tx);
+            on_end();
         });
     // Without a reader the channel is closed at once: the session sees EOF and closes.
     drop(spawned);
     rx
+}
+
+fn forward_lines(input: impl BufRead, tx: &mpsc::Sender<String>) {
+    let mut input = input;
+    loop {
+        let mut line = Vec::new();
+        let read = input
+            .by_ref()
+            .take(MAX_COMMAND_BYTES)
+            .read_until(b'\n', &mut line);
+        match read {
+            Ok(0) | Err(_) => return,
+            Ok(_) if !line.ends_with(b"\n") => return,
+            Ok(_) => {
+                if tx
+                    .send(String::from_utf8_lossy(&line).into_owned())
+                    .is_err()
+                {
+                    return;
+                }
+            }
+        }
+    }
 }
 
 /// Runs the mesh phase; `send` writes one message line.

@@ -127,8 +127,9 @@ impl ProbeSession {
             ProbeError::protocol(&self.launch.node, format!("cannot encode the request: {e}"))
         })?;
         line.push(b'\n');
-        // A plain request is all the probe gets: EOF tells it so.
-        self.send(&line, !self.mesh).await?;
+        // Stdin stays open until the session ends, also for a plain request: the probe
+        // takes its EOF for the harness gone, and stops (under sudo no signal reaches it).
+        self.send(&line, false).await?;
         self.push(leftover).await;
         if !self.mesh {
             self.pump(|_| false).await?;

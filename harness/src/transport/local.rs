@@ -89,6 +89,7 @@ impl Transport for LocalNode {
             let child = Command::new(self.probe.path())
                 .arg("--deadline")
                 .arg(deadline.to_string())
+                .arg("--stop-on-eof")
                 .stdin(Stdio::piped())
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped())

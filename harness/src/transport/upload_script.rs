@@ -7,7 +7,9 @@
 //!    costs no round trip); any other architecture ends it at once with
 //!    `tarmac-error arch <uname -m>`, before anything is created or uploaded;
 //! 1. the script makes a private directory (0700, owned by the login user, not a symlink:
-//!    `$HOME/.cache/tarmac`, or `/tmp/tarmac-<uid>` when `$HOME` is unusable) and says
+//!    `$HOME/.cache/tarmac`, or `/tmp/tarmac-<uid>` when `$HOME` is unusable), enters it
+//!    and checks it from inside (so nothing can swap it between the checks and the use:
+//!    every name after that is relative), and says
 //!    `tarmac-upload present <arch>` when a probe with the same hash is already there (kept
 //!    by an earlier run), else `tarmac-upload need <arch>`;
 //! 2. on `need` the harness sends exactly the bytes of that architecture's probe; the script writes them to a
@@ -20,8 +22,12 @@
 //! 3. the script runs the probe under that name of its own (for a kept probe, a hard link
 //!    to it), so that another tarmac run on the same node removing the shared file cannot
 //!    pull it away; it says `tarmac-upload ready`, the harness sends the request line and
-//!    EOF, and the script runs the probe (under `sudo -n` if asked) with that stdin and
-//!    `--deadline`: the probe exits on its own if it outlives the probe deadline;
+//!    the script runs the probe (under `sudo -n` if asked) with that stdin, `--deadline`
+//!    (the probe exits on its own if it outlives the probe deadline) and `--stop-on-eof`:
+//!    the harness keeps stdin open until the session ends, and a probe whose stdin ends
+//!    before its facts are sent takes the harness for gone and exits at once (under sudo
+//!    no signal of the script's reaches it: sudo relays none sent from its own process
+//!    group). A directory mounted noexec is named before anything runs;
 //! 4. the probe removes its files itself as it starts (`--unlink`: its run name, and the
 //!    kept name unless the probe is to be kept; then the directory if that is empty), so
 //!    a probe that crashes or is killed leaves nothing behind; when it ends, the script
@@ -38,8 +44,8 @@
 //!
 //! Interruption: the script, not the harness, owns cleanup. If the harness dies or the
 //! connection drops, sshd closes the session's pipes without killing it (no pty): an
-//! unfinished upload ends short and is deleted, a running probe sees EOF/EPIPE and ends,
-//! and the script then deletes it. On HUP/INT/TERM (the harness sends TERM when a phase
+//! unfinished upload ends short and is deleted, a running probe sees its stdin end (or
+//! EPIPE) and ends, and the script then deletes it. On HUP/INT/TERM (the harness sends TERM when a phase
 //! times out) it stops the probe and cleans up at once: the probe runs in the background
 //! under `wait`, because a shell defers traps until a foreground command has finished.
 
@@ -100,10 +106,39 @@ impl ScriptLine {
     }
 }
 
-/// The exec command: `sh -c '<script>'`, so the script runs under a POSIX shell whatever
-/// the login shell is. The script holds no `'` or `\`, which read the same in every shell.
+/// The exec command: `exec sh -c '<script>'`, so the script runs under a POSIX shell
+/// whatever the login shell is (sshd hands the command to the login shell to parse), as
+/// the session's own process (a signal the harness sends reaches the script's trap, also
+/// where the login shell is one, like dash, that would fork for a last command). The script
+/// holds no `'` or `\`, and is put on one line: csh and tcsh refuse a newline inside
+/// quotes, and one line reads the same in sh, bash, zsh, fish, csh and tcsh.
 pub fn command(probes: &ProbeSet, sudo: bool, keep: bool, probe_timeout: Duration) -> String {
-    format!("sh -c '{}'", script(probes, sudo, keep, probe_timeout))
+    format!(
+        "exec sh -c '{}'",
+        one_line(&script(probes, sudo, keep, probe_timeout))
+    )
+}
+
+/// `script` on one line: comments dropped, each line joined to the next with `; `, or
+/// with a space after a word a command cannot end with (`then`, `do`, `{`, `;;`, `&`…).
+fn one_line(script: &str) -> String {
+    let mut out = String::with_capacity(script.len());
+    let lines = script.lines().map(str::trim);
+    for line in lines.filter(|l| !l.is_empty() && !l.starts_with('#')) {
+        if let Some(last) = out.split(' ').next_back() {
+            let open = matches!(
+                last,
+                "then" | "do" | "else" | "in" | "{" | "&" | "&&" | "||" | "|"
+            ) || last.ends_with(";;");
+            out.push_str(match (last.is_empty(), open) {
+                (true, _) => "",
+                (false, true) => " ",
+                (false, false) => "; ",
+            });
+        }
+        out.push_str(line);
+    }
+    out
 }
 
 /// The node enforces the probe's deadline itself (`tarmac-probe --deadline`), a little after
@@ -141,11 +176,15 @@ m=$(uname -m)
 case "$m" in
 @ARCHES@  *) echo "tarmac-error arch $m"; exit 92;;
 esac
-if [ -n "$HOME" ] && [ -d "$HOME" ] && [ -w "$HOME" ]; then c="$HOME/.cache"; d="$c/tarmac"; else c=; d="/tmp/tarmac-$(id -u)"; fi
+c=
+case "$HOME" in /?*) if [ -d "$HOME" ] && [ -w "$HOME" ]; then c="$HOME/.cache"; fi;; esac
+if [ -n "$c" ]; then d="$c/tarmac"; else d="/tmp/tarmac-$(id -u)"; fi
 if [ -n "$c" ] && [ ! -d "$c" ]; then madec=1; else madec=; fi
-p="$d/$n"
-t="$d/.$n.$$"
-r="$d/.run-$n.$$"
+# Inside the directory (once its checks pass) every name is relative: nothing can swap
+# the directory between its checks and its use.
+p="./$n"
+t="./.$n.$$"
+r="./.run-$n.$$"
 verify() {
   if command -v b2sum >/dev/null 2>&1; then
     case "$(b2sum "$1")" in "$b2 "*) return 0;; *) return 1;; esac
@@ -157,19 +196,25 @@ verify() {
 }
 left() { [ -e "$1" ] || [ -L "$1" ]; }
 cleanup() {
+  if [ -z "$in" ]; then return 0; fi
+  in=
   if [ "@KEEP@" = 1 ]; then
     if left "$t" || left "$r"; then rm -f "$t" "$r"; fi
   else
     if left "$t" || left "$r" || left "$p"; then rm -f "$t" "$r" "$p"; fi
   fi
-  if [ -d "$d" ] && ! left "$p"; then rmdir "$d" 2>/dev/null; fi
-  if [ -n "$madec" ] && [ -d "$c" ] && ! left "$p"; then rmdir "$c" 2>/dev/null; fi
+  if left "$p"; then return 0; fi
+  cd /
+  rmdir "$d" 2>/dev/null
+  if [ -n "$madec" ] && [ -d "$c" ]; then rmdir "$c" 2>/dev/null; fi
 }
 stop() {
   if [ -n "$pid" ]; then kill "$pid" 2>/dev/null; fi
   cleanup
 }
+fail() { cleanup; echo "tarmac-error upload $1"; exit 91; }
 pid=
+in=
 trap "stop; exit 129" HUP
 trap "stop; exit 130" INT
 trap "stop; exit 143" TERM
@@ -177,33 +222,40 @@ trap "stop; exit 143" TERM
 # removes the directory once it is empty, at any moment until this run holds a file in it.
 why=
 for try in 1 2 3 4 5; do
-  if [ -d "$d" ]; then old=1; else old=; mkdir -p "$d" 2>/dev/null; fi
+  e=
+  if [ -d "$d" ]; then old=1; else old=; e=$(mkdir -p "$d" 2>&1); fi
   if [ -L "$d" ]; then why="$d is not a directory"; break; fi
-  if [ ! -d "$d" ]; then why="$d is not a directory"; continue; fi
-  if [ ! -O "$d" ]; then why="$d is owned by another user"; continue; fi
-  if [ -n "$old" ] && ! chmod 700 "$d" 2>/dev/null; then why="cannot chmod 700 $d"; continue; fi
-  if { true > "$r"; } 2>/dev/null; then why=; break; fi
-  why="cannot write in $d"
+  if [ ! -d "$d" ]; then why="cannot create $d: ${e:-not a directory}"; continue; fi
+  if ! cd "$d" 2>/dev/null; then why="cannot enter $d"; continue; fi
+  if [ ! -O . ]; then why="$d is owned by another user"; cd /; continue; fi
+  in=1
+  if [ -n "$old" ] && ! chmod 700 . 2>/dev/null; then why="cannot chmod 700 $d"; in=; cd /; continue; fi
+  if e=$({ true > "$r"; } 2>&1); then why=; break; fi
+  why="cannot write in $d: $e"
+  cleanup
 done
-if [ "$why" = "cannot write in $d" ]; then cleanup; fi
-if [ -n "$why" ]; then echo "tarmac-error unsafe $why"; exit 90; fi
+if [ -n "$why" ]; then
+  case "$why" in "cannot "*) echo "tarmac-error upload $why";; *) echo "tarmac-error unsafe $why";; esac
+  exit 90
+fi
 if [ -f "$p" ] && [ ! -L "$p" ] && [ -O "$p" ] && [ -x "$p" ] && verify "$p"; then
   echo "tarmac-upload present $a"
-  if ! ln -f "$p" "$r"; then cleanup; echo "tarmac-error upload cannot link $p to $r"; exit 91; fi
+  ln -f "$p" "$r" || fail "cannot link $d/$n"
 else
   echo "tarmac-upload need $a"
   if [ "@KEEP@" = 0 ]; then t="$r"; fi
-  if ! head -c "$size" > "$t"; then cleanup; echo "tarmac-error upload cannot write $t"; exit 91; fi
-  if ! verify "$t"; then cleanup; echo "tarmac-error upload checksum mismatch for $t"; exit 91; fi
-  if ! chmod 700 "$t"; then cleanup; echo "tarmac-error upload cannot install $t"; exit 91; fi
+  e=$(head -c "$size" 2>&1 > "$t") || fail "cannot write in $d: $e"
+  verify "$t" || fail "checksum mismatch for the probe written in $d (an upload cut short, or the disk is full)"
+  chmod 700 "$t" || fail "cannot install the probe in $d"
   if [ "@KEEP@" = 1 ]; then
-    if ! mv -f "$t" "$p"; then cleanup; echo "tarmac-error upload cannot install $p"; exit 91; fi
-    if ! ln -f "$p" "$r"; then cleanup; echo "tarmac-error upload cannot link $p to $r"; exit 91; fi
+    mv -f "$t" "$p" || fail "cannot install the probe in $d"
+    ln -f "$p" "$r" || fail "cannot link $d/$n"
   fi
 fi
+[ -x "$r" ] || fail "cannot execute the probe in $d: is it on a filesystem mounted noexec? (tarmac runs it from .cache/tarmac in the home directory, or from /tmp/tarmac-UID where the home is not writable)"
 echo "tarmac-upload ready"
 exec 3<&0
-@SUDO@"$r" --deadline @DEADLINE@ --unlink "$r"@UNLINK_KEPT@ <&3 3<&- &
+@SUDO@"$r" --deadline @DEADLINE@ --stop-on-eof --unlink "$r"@UNLINK_KEPT@ <&3 3<&- &
 pid=$!
 exec 3<&-
 wait "$pid"
@@ -294,18 +346,7 @@ mod tests {
         send: &[u8],
         path: Option<&Path>,
     ) -> (String, i32) {
-        let mut command = Command::new("sh");
-        if let Some(path) = path {
-            command.env("PATH", path);
-        }
-        let mut child = command
-            .arg("-c")
-            .arg(script(probes, false, keep, Duration::from_secs(60)))
-            .env("HOME", home)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let mut child = spawn("sh", home, probes, keep, path);
         // The script may refuse before it reads anything: a broken pipe is its answer.
         let _ = child.stdin.take().unwrap().write_all(send);
         let out = child.wait_with_output().unwrap();
@@ -313,6 +354,29 @@ mod tests {
             String::from_utf8_lossy(&out.stdout).into_owned(),
             out.status.code().unwrap_or(-1),
         )
+    }
+
+    /// Starts the node script as sshd does: its command line handed to the login shell
+    /// `shell` (`shell -c COMMAND`), stdin and stdout piped.
+    fn spawn(
+        shell: &str,
+        home: &Path,
+        probes: &ProbeSet,
+        keep: bool,
+        path: Option<&Path>,
+    ) -> std::process::Child {
+        let mut command = Command::new(shell);
+        if let Some(path) = path {
+            command.env("PATH", path);
+        }
+        command
+            .arg("-c")
+            .arg(super::command(probes, false, keep, Duration::from_secs(60)))
+            .env("HOME", home)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap()
     }
 
     #[test]
@@ -417,14 +481,7 @@ mod tests {
         let home = tempfile::tempdir().unwrap();
         let body = b"#!/bin/sh\nsleep 30\n".to_vec();
         let probes = stand_in(body.clone());
-        let mut child = Command::new("sh")
-            .arg("-c")
-            .arg(script(&probes, false, false, Duration::from_secs(60)))
-            .env("HOME", home.path())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let mut child = spawn("sh", home.path(), &probes, false, None);
         let mut stdin = child.stdin.take().unwrap();
         let mut stdout = BufReader::new(child.stdout.take().unwrap());
         let mut line = String::new();
@@ -459,16 +516,17 @@ mod tests {
         let home = tempfile::tempdir().unwrap();
         let dir = home.path().join(".cache/tarmac");
         // Like the real probe: it removes what --unlink names, then the emptied directory.
-        let body = b"#!/bin/sh\necho \"args $*\"\nrm -f \"$4\" \"$6\"; rmdir \"${4%/*}\" 2>/dev/null; exit 0\n".to_vec();
+        let body = b"#!/bin/sh\necho \"args $*\"\nrm -f \"$5\" \"$7\"; rmdir \"${5%/*}\" 2>/dev/null; exit 0\n".to_vec();
         let probes = stand_in(body.clone());
         let (out, code) = run_locally(home.path(), &probes, false, &body);
         assert_eq!(code, 0);
         let args = out.lines().last().unwrap();
-        let run = dir.join(format!(".run-{}.", probes.get(host_arch()).remote_name()));
-        let kept = dir.join(probes.get(host_arch()).remote_name());
-        let (run, kept) = (run.display(), kept.display());
+        // Names relative to the directory the script works in.
+        let kept = probes.get(host_arch()).remote_name();
+        let run = format!("./.run-{kept}.");
+        let kept = format!("./{kept}");
         assert!(
-            args.starts_with(&format!("args --deadline 63 --unlink {run}")),
+            args.starts_with(&format!("args --deadline 63 --stop-on-eof --unlink {run}")),
             "{out}"
         );
         assert!(args.ends_with(&format!(" --unlink {kept}")), "{out}");
@@ -492,14 +550,7 @@ mod tests {
         let home = tempfile::tempdir().unwrap();
         let body = b"#!/bin/sh\nread line\necho \"probe got $line\"\n".to_vec();
         let probes = stand_in(body.clone());
-        let mut child = Command::new("sh")
-            .arg("-c")
-            .arg(script(&probes, false, true, Duration::from_secs(60)))
-            .env("HOME", home.path())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let mut child = spawn("sh", home.path(), &probes, true, None);
         let mut stdin = child.stdin.take().unwrap();
         let mut stdout = BufReader::new(child.stdout.take().unwrap());
         let mut line = String::new();
@@ -524,6 +575,60 @@ mod tests {
         // This run's own link went with it; the shared file was the other run's to remove,
         // and with nothing kept, the directories this run made went too.
         assert_eq!(std::fs::read_dir(home.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn the_command_is_one_line_that_every_login_shell_reads_alike() {
+        let probes = stand_in(b"#!/bin/sh\n".to_vec());
+        let line = command(&probes, true, false, Duration::from_secs(60));
+        assert!(!line.contains('\n'), "{line}");
+        let keep = one_line(&script(&probes, true, true, Duration::from_secs(60)));
+        let syntax = Command::new("sh")
+            .args(["-n", "-c", &keep])
+            .output()
+            .unwrap();
+        assert!(syntax.status.success(), "{syntax:?}");
+
+        let body = b"#!/bin/sh\nread line\necho \"probe got $line\"\n".to_vec();
+        let probes = stand_in(body.clone());
+        let mut send = body.clone();
+        send.extend_from_slice(b"request\n");
+        for shell in ["sh", "bash", "tcsh", "fish"] {
+            if Command::new(shell)
+                .arg("-c")
+                .arg("exit 0")
+                .status()
+                .is_err()
+            {
+                // scripts/setup installs them; CI must not skip.
+                assert!(
+                    std::env::var_os("TARMAC_LAB_REQUIRED").is_none(),
+                    "{shell} is not installed (scripts/setup installs it)"
+                );
+                eprintln!("skipped: {shell} is not installed");
+                continue;
+            }
+            let home = tempfile::tempdir().unwrap();
+            let mut child = spawn(shell, home.path(), &probes, false, None);
+            child.stdin.take().unwrap().write_all(&send).unwrap();
+            let out = child.wait_with_output().unwrap();
+            assert_eq!(
+                String::from_utf8_lossy(&out.stdout),
+                format!("{}tarmac-upload ready\nprobe got request\n", need()),
+                "login shell {shell}"
+            );
+            // (fish makes ~/.config and ~/.local for itself.)
+            assert!(!home.path().join(".cache").exists(), "{shell}");
+        }
+    }
+
+    #[test]
+    fn one_line_joins_after_words_a_command_cannot_end_with() {
+        let script = "# note\nif a; then\n  b\nelse\n  c &\n  d\nfi\ncase x in\n  y) e;;\nesac\nf() {\n  g\n}\n";
+        assert_eq!(
+            one_line(script),
+            "if a; then b; else c & d; fi; case x in y) e;; esac; f() { g; }"
+        );
     }
 
     /// A directory holding a `uname` that answers `-m` with `machine`, to put first on PATH.

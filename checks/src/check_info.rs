@@ -5,7 +5,7 @@ use crate::cluster_rules::CLUSTER_RULES;
 use crate::finding::Status;
 use crate::mesh::{
     ENDPOINT_BACKENDS, ENDPOINT_HAIRPIN, ENDPOINT_REACHABLE, ETCD_PEER_LATENCY, MESH_PATH_MTU,
-    MESH_REACHABLE, VRRP_REACHABLE, VRRP_SPLIT_BRAIN,
+    MESH_REACHABLE, MESH_REFUSED_RESULTS, VRRP_REACHABLE, VRRP_SPLIT_BRAIN,
 };
 use crate::rules::Applies;
 use crate::rules::NODE_RULES;
@@ -29,12 +29,20 @@ pub struct CheckInfo {
 pub const ENDPOINT_CERTIFICATE: &str = "endpoint.certificate";
 
 /// The mesh's checks: findings made from the probes between nodes, not from facts.
-pub const MESH_CHECKS: [CheckInfo; 9] = [
+pub const MESH_CHECKS: [CheckInfo; 10] = [
     CheckInfo {
         id: MESH_REACHABLE,
         title: "every node reaches every peer port its role needs (TCP and UDP, token-checked)",
         severity: Status::Fail,
         anchor: "tarmac (Platform9-style node-to-node tests)",
+        scope: "mesh",
+        applies: Some(Applies::Every),
+    },
+    CheckInfo {
+        id: MESH_REFUSED_RESULTS,
+        title: "a node reports mesh results only for the probes it was assigned, as itself",
+        severity: Status::Error,
+        anchor: "tarmac (a node's output is data, never authority)",
         scope: "mesh",
         applies: Some(Applies::Every),
     },
@@ -138,7 +146,13 @@ mod tests {
         assert_eq!(ids.len(), all.len());
         for c in &all {
             assert!(!c.anchor.is_empty() && !c.title.is_empty(), "{c:?}");
-            assert!(matches!(c.severity, Status::Warn | Status::Fail), "{c:?}");
+            // A node's own output refused is an error, as a node not reached is.
+            let error_ok = c.id == MESH_REFUSED_RESULTS;
+            assert!(
+                matches!(c.severity, Status::Warn | Status::Fail)
+                    || (error_ok && c.severity == Status::Error),
+                "{c:?}"
+            );
         }
     }
 }

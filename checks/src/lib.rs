@@ -16,6 +16,8 @@ pub mod ha_facts;
 pub mod ha_protocol;
 pub mod ha_settings;
 pub mod mesh;
+pub mod node_text;
+pub mod path_grants;
 pub mod percentile;
 pub mod plan;
 pub mod protocol;

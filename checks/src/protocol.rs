@@ -36,6 +36,10 @@ pub struct ProbeRequest {
     /// Files plugins asked for (read size-capped; missing ones reported as missing).
     #[serde(default)]
     pub files: Vec<String>,
+    /// The grants `files` were allowed by (paths or globs, see `path_grants`): a file
+    /// reached through a symlink is read only if the file it resolves to is granted too.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub file_grants: Vec<String>,
     /// Sysctls plugins asked for, beyond the standard ones.
     #[serde(default)]
     pub sysctls: Vec<String>,
@@ -83,6 +87,7 @@ impl ProbeRequest {
             bind_ports,
             mesh: None,
             files: Vec::new(),
+            file_grants: Vec::new(),
             sysctls: Vec::new(),
             commands: Vec::new(),
             endpoint: None,

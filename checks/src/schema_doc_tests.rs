@@ -124,6 +124,11 @@ fn mesh_findings() -> Vec<Finding> {
     );
     all.extend(path_mtu_findings(&[result("cp1", Some(1500), "")], &nodes));
     all.extend(control_plane());
+    let refused = crate::mesh::Refused {
+        count: 2,
+        examples: vec!["reach \"w2\"→\"cp1\" 6443/tcp ok: `from` is \"w2\"".into()],
+    };
+    all.extend(refused.finding("w1", 4));
     all
 }
 

@@ -139,6 +139,7 @@ fn disks_and_port(disks: &[&str], port: u16) -> ProbeRequest {
         }],
         mesh: None,
         files: Vec::new(),
+        file_grants: Vec::new(),
         sysctls: Vec::new(),
         commands: Vec::new(),
         endpoint: None,

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use tarmac_checks::ha_protocol::{ControlPlaneProbe, ControlPlaneResults};
 use tarmac_checks::protocol::{ListenFailure, MeshTarget, PathMtuResult, PathMtuTarget, PortSpec};
-use tarmac_checks::{NodeFacts, NodeSpec, Protocol, Reachability, Verdict};
+use tarmac_checks::{Finding, NodeFacts, NodeSpec, Protocol, Reachability, Verdict};
 use tarmac_reports::{MeshMeter, NodeEvents, RunEvents};
 use tokio::sync::{Semaphore, mpsc, oneshot, watch};
 use tokio::task::JoinSet;
@@ -27,6 +27,8 @@ pub struct MeshResults {
     pub reachability: Vec<Reachability>,
     pub path_mtu: Vec<PathMtuResult>,
     pub control_plane: ControlPlaneResults,
+    /// One `mesh.refused_results` error per node that reported results not its own.
+    pub refused: Vec<Finding>,
 }
 
 /// One node's outcome, in inventory order.
@@ -142,6 +144,7 @@ pub async fn run_sessions(mut plan: RunPlan, events: &RunEvents) -> (Vec<Gathere
     }
     let mut path_mtu = Vec::new();
     let mut control_plane = ControlPlaneResults::default();
+    let mut refused = Vec::new();
     // What each prober was sent, kept compact (target index, port) in case its verdicts
     // never come: the targets themselves went to the session.
     let node_index: HashMap<&str, usize> = plan
@@ -185,9 +188,13 @@ pub async fn run_sessions(mut plan: RunPlan, events: &RunEvents) -> (Vec<Gathere
         };
         match result {
             Ok(reached) => {
-                matrix.extend(reached.reach);
-                path_mtu.extend(reached.path_mtu);
-                let ha = reached.control_plane;
+                let name = &plan.nodes[index].spec.name;
+                refused.extend(reached.refused.finding(name, reached.assigned));
+                let accepted = reached.accepted;
+                matrix.extend(accepted.reach);
+                matrix.extend(reached.unreported);
+                path_mtu.extend(accepted.path_mtu);
+                let ha = accepted.control_plane;
                 control_plane.endpoint.extend(ha.endpoint);
                 control_plane.vrrp.extend(ha.vrrp);
                 control_plane.heard.extend(ha.heard);
@@ -239,6 +246,7 @@ pub async fn run_sessions(mut plan: RunPlan, events: &RunEvents) -> (Vec<Gathere
         reachability: matrix,
         path_mtu,
         control_plane,
+        refused,
     };
     (gathered, results)
 }
@@ -290,6 +298,10 @@ fn sort_matrix(matrix: &mut [Reachability]) {
     }
     matrix.sort_unstable_by(|a, b| key(a).cmp(&key(b)));
 }
+
+/// How much longer than its own timeout a node's start may take before it is cut off
+/// without a word: its session's deadlines (within the node's timeout) say why first.
+const BACKSTOP: Duration = Duration::from_secs(2);
 
 /// One node's part of the run.
 #[derive(Debug)]
@@ -348,13 +360,18 @@ impl NodeJob {
         // The fan-out limit holds for starting (connect, upload, facts) only: with a mesh,
         // every node's listeners must be up at the same time, whatever the limit.
         let permit = permits.acquire().await.ok();
+        let began = Instant::now();
         let starting = async {
             let node = &self.node;
             let opened = node.transport.open(&node.launch, &self.events).await?;
-            let launch = node.launch.clone();
+            let mut launch = node.launch.clone();
+            // The probe's phase ends within the node's own timeout, with an error that
+            // says what the node did (silence, half a line), not only that time ran out.
+            let left = self.node_timeout.saturating_sub(began.elapsed());
+            launch.limits.probe_timeout = launch.limits.probe_timeout.min(left);
             ProbeSession::start(opened, &node.request, launch, self.events.clone()).await
         };
-        let started = match timeout(self.node_timeout, starting).await {
+        let started = match timeout(self.node_timeout + BACKSTOP, starting).await {
             Ok(Ok(started)) => Ok(started),
             Ok(Err(e)) => Err(NodeError::Transport(Box::new(e))),
             Err(_) => Err(NodeError::Timeout(self.node_timeout)),

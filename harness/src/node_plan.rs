@@ -160,7 +160,7 @@ impl RunPlan {
                     user,
                     sudo,
                     keep_probe: config.keep_probe,
-                    limits: SessionLimits::default(),
+                    limits: SessionLimits::within(config.node_timeout),
                     extra_lifetime: lifetime,
                 };
                 NodePlan {
@@ -389,6 +389,7 @@ pub fn probe_request(config: &RunConfig, node: &NodeSpec) -> ProbeRequest {
         bind_ports,
         mesh: None,
         files: config.plugin_requirements.files.clone(),
+        file_grants: config.plugin_requirements.file_grants.clone(),
         sysctls: config.plugin_requirements.sysctls.clone(),
         commands: config.plugin_requirements.commands.clone(),
         endpoint: config.cluster.control_plane_endpoint.clone(),

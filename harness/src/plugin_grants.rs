@@ -5,6 +5,7 @@
 //! /etc/gshadow and Kubernetes private keys.
 
 use serde::Deserialize;
+pub use tarmac_checks::path_grants::{file_granted, glob_match};
 
 /// One plugin's grants; the default grants nothing.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
@@ -32,14 +33,6 @@ pub struct CommandGrant {
     pub argv: Vec<String>,
 }
 
-/// Secrets a glob never covers: only a grant naming the exact path does.
-const SECRETS: [&str; 4] = [
-    "/etc/ssh/ssh_host_*",
-    "/etc/shadow",
-    "/etc/gshadow",
-    "/etc/kubernetes/pki/**/*.key",
-];
-
 impl Grants {
     /// Grants for saved facts: everything the facts file holds.
     pub fn unrestricted() -> Self {
@@ -54,14 +47,7 @@ impl Grants {
         if self.unrestricted {
             return true;
         }
-        if !is_plain_absolute(path) {
-            return false;
-        }
-        if self.files.iter().any(|p| p == path) {
-            return true;
-        }
-        let secret = SECRETS.iter().any(|s| glob_match(s, path));
-        !secret && self.files.iter().any(|p| glob_match(p, path))
+        file_granted(&self.files, path)
     }
 
     /// Whether the plugin may have `name` run as exactly `argv`.
@@ -89,57 +75,6 @@ impl Grants {
         }
         None
     }
-}
-
-/// An absolute path without `.`/`..` segments or empty ones, so that a glob's match is
-/// the file that is read (`/etc/../etc/shadow` would escape `/etc/**`'s meaning).
-fn is_plain_absolute(path: &str) -> bool {
-    path.strip_prefix('/').is_some_and(|rest| {
-        rest.split('/')
-            .all(|seg| !seg.is_empty() && seg != "." && seg != "..")
-    })
-}
-
-/// `pattern` against `path`, segment by segment: `**` matches any number of segments, in a
-/// segment `*` matches any run of characters and `?` one.
-pub fn glob_match(pattern: &str, path: &str) -> bool {
-    let pattern: Vec<&str> = pattern.split('/').collect();
-    let path: Vec<&str> = path.split('/').collect();
-    segments_match(&pattern, &path)
-}
-
-fn segments_match(pattern: &[&str], path: &[&str]) -> bool {
-    match pattern.split_first() {
-        None => path.is_empty(),
-        Some((&"**", rest)) => (0..=path.len()).any(|skip| segments_match(rest, &path[skip..])),
-        Some((first, rest)) => path
-            .split_first()
-            .is_some_and(|(seg, tail)| segment_match(first, seg) && segments_match(rest, tail)),
-    }
-}
-
-fn segment_match(pattern: &str, text: &str) -> bool {
-    let p: Vec<char> = pattern.chars().collect();
-    let t: Vec<char> = text.chars().collect();
-    // Classic wildcard matching with one backtrack point for the last `*`.
-    let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
-    while ti < t.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
-            pi += 1;
-            ti += 1;
-        } else if pi < p.len() && p[pi] == '*' {
-            star = Some(pi);
-            mark = ti;
-            pi += 1;
-        } else if let Some(s) = star {
-            pi = s + 1;
-            mark += 1;
-            ti = mark;
-        } else {
-            return false;
-        }
-    }
-    p[pi..].iter().all(|&c| c == '*')
 }
 
 #[cfg(test)]

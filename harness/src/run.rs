@@ -76,6 +76,7 @@ pub async fn check(config: &RunConfig, ctx: Arc<RunContext>, events: &RunEvents)
         reachability,
         path_mtu,
         control_plane,
+        refused,
     } = measured;
     let checked: Vec<(&NodeSpec, &NodeFacts)> = gathered
         .iter()
@@ -115,6 +116,7 @@ pub async fn check(config: &RunConfig, ctx: Arc<RunContext>, events: &RunEvents)
         .chain(mesh)
         .chain(mtu)
         .chain(ha)
+        .chain(refused)
         .chain(endpoint_certificate(config, &ctx, &checked, &specs).await)
         .collect();
     config.severity.apply(&mut evaluated);

@@ -6,6 +6,7 @@
 pub mod launch;
 pub mod lines;
 pub mod probe_error;
+pub mod probe_line;
 pub mod probe_output;
 pub mod probe_session;
 pub mod stream;

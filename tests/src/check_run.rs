@@ -26,6 +26,9 @@ pub struct CheckRun {
     pub json_path: PathBuf,
     pub junit: String,
     pub elapsed: Duration,
+    /// tarmac's peak resident set in KiB, when the run was measured
+    /// ([`run_check_measured`], with `/usr/bin/time`).
+    pub peak_rss_kib: Option<u64>,
 }
 
 impl CheckRun {
@@ -132,11 +135,42 @@ pub fn run_tarmac_with_env(
     args: &[&str],
     env: &[(&str, &Path)],
 ) -> Result<CheckRun, LabError> {
+    run_inner(lab, binary, command, inventory, args, env, false)
+}
+
+/// `tarmac check` as [`run_check`] runs it, measured: `peak_rss_kib` is tarmac's peak
+/// resident set as `/usr/bin/time` saw it.
+pub fn run_check_measured(
+    lab: &Lab,
+    inventory: &Path,
+    args: &[&str],
+) -> Result<CheckRun, LabError> {
+    run_inner(lab, &tarmac_bin(), &["check"], inventory, args, &[], true)
+}
+
+/// The line `/usr/bin/time` adds to tarmac's stderr.
+const PEAK_RSS: &str = "tarmac-lab-peak-rss-kib=";
+
+fn run_inner(
+    lab: &Lab,
+    binary: &Path,
+    command: &[&str],
+    inventory: &Path,
+    args: &[&str],
+    env: &[(&str, &Path)],
+    measured: bool,
+) -> Result<CheckRun, LabError> {
     static RUNS: AtomicUsize = AtomicUsize::new(0);
     let n = RUNS.fetch_add(1, Ordering::Relaxed);
     let json_path = lab.dir().join(format!("report-{n}.json"));
     let junit_path = lab.dir().join(format!("report-{n}.xml"));
-    let mut cmd = lab.client_command(binary);
+    let mut cmd = if measured {
+        let mut cmd = lab.client_command("/usr/bin/time");
+        cmd.args(["-f", &format!("{PEAK_RSS}%M")]).arg(binary);
+        cmd
+    } else {
+        lab.client_command(binary)
+    };
     cmd.envs(env.iter().copied());
     // The probes inside tarmac, never a caller's override.
     cmd.env_remove("TARMAC_PROBE")
@@ -157,7 +191,12 @@ pub fn run_tarmac_with_env(
     })?;
     let elapsed = started.elapsed();
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let mut stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let mut peak_rss_kib = None;
+    if measured && let Some(at) = stderr.rfind(PEAK_RSS) {
+        peak_rss_kib = stderr[at + PEAK_RSS.len()..].trim().parse().ok();
+        stderr.truncate(at);
+    }
     let keep_probe = args.contains(&"--keep-probe");
     let changes = changed_since(lab, &before, keep_probe, CLEANUP_GRACE)?;
     if !changes.is_empty() {
@@ -194,6 +233,7 @@ pub fn run_tarmac_with_env(
         json_path,
         junit,
         elapsed,
+        peak_rss_kib,
     })
 }
 

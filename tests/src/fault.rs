@@ -50,6 +50,9 @@ pub enum Fault {
     /// With `LabBuilder::serve_api`: the node's API certificate names the node only, not
     /// the endpoint's name or the VIP.
     CertificateWithoutEndpointName,
+    /// The node's sshd runs a hostile script instead of tarmac's command (ForceCommand),
+    /// once armed with `Lab::arm_hostile`.
+    Hostile(crate::Hostile),
     /// Every login user's shell (root's and the lab users') is this one, e.g.
     /// `/usr/bin/tcsh` or `/usr/bin/fish`: sshd hands tarmac's command to it to parse.
     LoginShell(&'static str),

@@ -381,6 +381,21 @@ impl Lab {
             .map(|n| NodePaths::new(&self.dir, &n.name).dir)
     }
 
+    /// Arms (or disarms) a node's hostile script (`Fault::Hostile`): armed, its sessions
+    /// run the script's behaviour; disarmed, tarmac's own command.
+    pub fn arm_hostile(&self, node: &str, armed: bool) -> Result<(), LabError> {
+        let flag = self.node_dir(node)?.join(crate::hostile::ARMED);
+        let done = if armed {
+            std::fs::write(&flag, b"")
+        } else {
+            std::fs::remove_file(&flag).or_else(|e| match e.kind() {
+                std::io::ErrorKind::NotFound => Ok(()),
+                _ => Err(e),
+            })
+        };
+        done.map_err(|e| LabError::io(self.id(), &flag, e))
+    }
+
     /// Leaves the lab running after this value is dropped. A persistent lab stays until
     /// `tarmac-lab down`; any other is removed by the next stale sweep once this process exits.
     pub fn disarm(mut self) -> LabState {

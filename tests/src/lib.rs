@@ -35,6 +35,7 @@ mod emulation;
 mod error;
 mod fault;
 mod host_findings;
+mod hostile;
 mod inventory;
 mod keys;
 pub mod kubespray_sample;
@@ -57,11 +58,13 @@ pub use binaries::{
     glibc_probe_bin, install_tarmac, probe_bin, probe_bin_for, tarmac_bin, workspace_root,
 };
 pub use check_run::{
-    CheckRun, pairs, run_check, run_tarmac, run_tarmac_binary, run_tarmac_with_env,
+    CheckRun, pairs, run_check, run_check_measured, run_tarmac, run_tarmac_binary,
+    run_tarmac_with_env,
 };
 pub use error::LabError;
 pub use fault::Fault;
 pub use host_findings::{host_skips, host_warnings};
+pub use hostile::Hostile;
 pub use inventory::docker_disk_check;
 pub use lab::{Lab, LabNode};
 pub use lab_builder::LabBuilder;

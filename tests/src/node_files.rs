@@ -147,6 +147,10 @@ pub(crate) fn write_node_files(
             api_server::make_server_cert(lab, lab_dir, &paths, endpoint, node)?;
         }
     }
+    if let Some(hostile) = node.hostile() {
+        let script = hostile.script(&paths.dir.to_string_lossy(), &node.spec.name);
+        write(lab, &paths.file("hostile.sh"), &script, 0o755)?;
+    }
     let config = sshd_config(&paths, node, &lab_dir.join("authorized_keys"));
     write(lab, &paths.sshd_config(), &config, 0o644)?;
     Ok(paths)
@@ -394,6 +398,9 @@ fn sshd_config(paths: &NodePaths, node: &NodePlan, authorized_keys: &Path) -> St
         paths.file("sshd.pid").display(),
         authorized_keys.display(),
     );
+    if node.hostile().is_some() {
+        c += &format!("ForceCommand {}\n", paths.file("hostile.sh").display());
+    }
     c
 }
 

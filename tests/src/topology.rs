@@ -77,6 +77,14 @@ impl NodePlan {
         self.spec.faults.contains(&fault)
     }
 
+    /// The node's hostile script, if it has one.
+    pub(crate) fn hostile(&self) -> Option<crate::Hostile> {
+        self.spec.faults.iter().find_map(|f| match f {
+            Fault::Hostile(h) => Some(*h),
+            _ => None,
+        })
+    }
+
     pub(crate) fn has_role(&self, role: &str) -> bool {
         self.spec.roles.iter().any(|r| r == role)
     }

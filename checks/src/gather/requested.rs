@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::io::Read;
+use std::os::fd::AsRawFd;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -20,7 +21,11 @@ pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(5);
 /// Files and commands the request names.
 pub fn gather(request: &ProbeRequest) -> Requested {
     Requested {
-        files: request.files.iter().map(|p| read_file(p)).collect(),
+        files: request
+            .files
+            .iter()
+            .map(|p| read_file(p, &request.file_grants))
+            .collect(),
         commands: request
             .commands
             .iter()
@@ -43,7 +48,10 @@ pub fn add_sysctls(sysctls: &mut BTreeMap<String, Option<String>>, names: &[Stri
     }
 }
 
-pub fn read_file(path: &str) -> RequestedFile {
+/// Reads the requested file `path`. Reached through a symlink (anywhere in the path),
+/// it is read only if the file it resolves to is covered by `grants` too: a granted link
+/// must not lead to an ungranted secret (read as root under sudo).
+pub fn read_file(path: &str, grants: &[String]) -> RequestedFile {
     let mut out = RequestedFile {
         path: path.to_owned(),
         exists: false,
@@ -61,6 +69,24 @@ pub fn read_file(path: &str) -> RequestedFile {
         }
     };
     out.exists = true;
+    // The file opened, not the path as it was a moment ago: nothing can swap a link
+    // between this check and the read.
+    let real = std::fs::read_link(format!("/proc/self/fd/{}", file.as_raw_fd()))
+        .or_else(|_| std::fs::canonicalize(path));
+    let real = match real {
+        Ok(real) => real.to_string_lossy().into_owned(),
+        Err(e) => {
+            out.error = Some(format!("cannot tell which file {path} is: {e}"));
+            return out;
+        }
+    };
+    if real != path && !crate::path_grants::file_granted(grants, &real) {
+        out.error = Some(format!(
+            "{path} resolves to {real} (through a symlink), which no grant covers: not read. \
+             Grant {real} itself if the plugin may read it"
+        ));
+        return out;
+    }
     let (bytes, truncated) = match read_capped(file, FILE_CAP) {
         Ok(read) => read,
         Err(e) => {
@@ -169,7 +195,7 @@ mod tests {
 
     #[test]
     fn a_missing_file_is_reported_missing_not_as_an_error() {
-        let f = read_file("/nonexistent/tarmac/file");
+        let f = read_file("/nonexistent/tarmac/file", &[]);
         assert!(!f.exists);
         assert_eq!(f.error, None);
     }
@@ -179,9 +205,32 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("big");
         std::fs::write(&path, vec![b'a'; FILE_CAP + 10]).unwrap();
-        let f = read_file(path.to_str().unwrap());
+        let f = read_file(path.to_str().unwrap(), &[]);
         assert!(f.exists && f.truncated);
         assert_eq!(f.content.len(), FILE_CAP);
+    }
+
+    #[test]
+    fn a_granted_link_to_an_ungranted_secret_is_not_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let dir = std::fs::canonicalize(dir.path()).unwrap();
+        let link = dir.join("innocent.conf");
+        std::os::unix::fs::symlink("/etc/shadow", &link).unwrap();
+        let grants = vec![format!("{}/*", dir.display()), "/etc/**".to_owned()];
+        let f = read_file(link.to_str().unwrap(), &grants);
+        assert!(f.exists && f.content.is_empty(), "{f:?}");
+        let error = f.error.unwrap();
+        assert!(error.contains("resolves to /etc/shadow"), "{error}");
+        // A link to a granted file is read as the file.
+        let plain = dir.join("plain");
+        std::fs::write(&plain, "x").unwrap();
+        let other = dir.join("other.conf");
+        std::os::unix::fs::symlink(&plain, &other).unwrap();
+        let f = read_file(other.to_str().unwrap(), &grants);
+        assert_eq!((f.content.as_str(), f.error), ("x", None));
+        // Granted by its exact path, the secret is read (as root; or refused by the OS).
+        let f = read_file(link.to_str().unwrap(), &["/etc/shadow".to_owned()]);
+        assert!(!f.error.unwrap_or_default().contains("no grant covers"));
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! matrix, pair failures correlated into their causes. Std threads and sockets only (no
 //! tokio).
 
+pub mod assigned;
 pub mod cause_findings;
 pub mod causes;
 pub mod control_plane_findings;
@@ -31,6 +32,7 @@ pub mod vrrp_packet;
 #[cfg(test)]
 mod loopback_tests;
 
+pub use assigned::{Assigned, MESH_REFUSED_RESULTS, Refused, Screened};
 pub use cause_findings::{
     CAUSE_CHECKS, MESH_BLOCKED_BETWEEN_GROUPS, MESH_BLOCKED_EVERYWHERE, MESH_BLOCKED_INBOUND,
     MESH_BLOCKED_OUTBOUND,

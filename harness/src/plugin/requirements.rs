@@ -15,6 +15,9 @@ use crate::plugin_grants::Grants;
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PluginRequirements {
     pub files: Vec<String>,
+    /// The file grants of every plugin that asked for a file: what a requested path
+    /// reached through a symlink must resolve to.
+    pub file_grants: Vec<String>,
     pub sysctls: Vec<String>,
     /// Granted commands only, with the argv granted.
     pub commands: Vec<CommandRequest>,
@@ -41,10 +44,11 @@ pub fn collect(sources: &[PluginSource]) -> PluginRequirements {
         };
         let r = metadata.requirements;
         let grants = &source.grants;
-        push_new(
-            &mut out.files,
-            r.files.into_iter().filter(|f| grants.file(f)),
-        );
+        let files: Vec<String> = r.files.into_iter().filter(|f| grants.file(f)).collect();
+        if !files.is_empty() {
+            push_new(&mut out.file_grants, grants.files.iter().cloned());
+        }
+        push_new(&mut out.files, files);
         push_new(&mut out.sysctls, r.sysctls);
         for c in r.commands {
             let granted = grants.command(&c.name, &c.argv);

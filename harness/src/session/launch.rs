@@ -26,6 +26,19 @@ impl Default for SessionLimits {
     }
 }
 
+impl SessionLimits {
+    /// The default limits with each phase's deadline within the node's own timeout, so
+    /// that a node stalling in a phase gets that phase's error, which says what it did.
+    pub fn within(node_timeout: Duration) -> SessionLimits {
+        let limits = SessionLimits::default();
+        SessionLimits {
+            upload_timeout: limits.upload_timeout.min(node_timeout),
+            probe_timeout: limits.probe_timeout.min(node_timeout),
+            ..limits
+        }
+    }
+}
+
 /// How to start the probe on one node.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Launch {

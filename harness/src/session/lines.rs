@@ -41,7 +41,7 @@ impl LineSplitter {
                 on_line(line)?
             } else {
                 self.check_len(self.partial.len() + line.len())?;
-                self.partial.extend_from_slice(line);
+                self.keep(line);
                 let whole = std::mem::take(&mut self.partial);
                 on_line(&whole)?
             };
@@ -51,8 +51,24 @@ impl LineSplitter {
             }
         }
         self.check_len(self.partial.len() + rest.len())?;
-        self.partial.extend_from_slice(rest);
+        self.keep(rest);
         Ok(None)
+    }
+
+    /// Appends to the partial line, growing it by doubling but never past the cap: a
+    /// line that ends just under the cap holds the cap in memory, not twice it.
+    fn keep(&mut self, data: &[u8]) {
+        let needed = self.partial.len() + data.len();
+        if needed > self.partial.capacity() {
+            let grown = (self.partial.capacity() * 2).clamp(needed, self.max_line.max(needed));
+            self.partial.reserve_exact(grown - self.partial.len());
+        }
+        self.partial.extend_from_slice(data);
+    }
+
+    /// The part of a line seen so far.
+    pub fn pending(&self) -> &[u8] {
+        &self.partial
     }
 
     /// The end of the stream: a last line without a newline (empty when there is none).
@@ -130,5 +146,11 @@ mod tests {
         s.push(b"012345", |_| Ok(Next::More)).unwrap();
         assert!(s.push(b"6789x\n", |_| Ok(Next::More)).is_err());
         assert!(s.partial.len() <= 10, "nothing past the cap was kept");
+        let mut s = LineSplitter::new(1000);
+        for _ in 0..99 {
+            s.push(b"0123456789", |_| Ok(Next::More)).unwrap();
+        }
+        assert_eq!(s.pending().len(), 990);
+        assert!(s.partial.capacity() <= 1000, "{}", s.partial.capacity());
     }
 }

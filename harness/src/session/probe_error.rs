@@ -46,6 +46,33 @@ pub enum ProbeError {
         after: Duration,
     },
 
+    #[error(
+        "{node}: the probe run timed out after {}s in the middle of a line: {bytes} bytes \
+         without a newline, starting {start}, then nothing more. A probe writes whole \
+         lines: something else writes on this node's session (check its sshd \
+         ForceCommand and the login shell's startup files), or the node stalled",
+        after.as_secs_f32()
+    )]
+    Stalled {
+        node: String,
+        after: Duration,
+        bytes: usize,
+        start: String,
+    },
+
+    #[error(
+        "{node}: the probe run timed out after {}s with the node still writing: {bytes} \
+         bytes so far, more than a probe says (an endless stream). Something else writes \
+         on this node's session: check its sshd ForceCommand and the login shell's startup \
+         files",
+        after.as_secs_f32()
+    )]
+    Flooding {
+        node: String,
+        after: Duration,
+        bytes: usize,
+    },
+
     #[error("{node}: the session broke during the {phase}: {source}")]
     Stream {
         node: String,

@@ -1,12 +1,16 @@
 //! Reading the probe's stdout: versioned JSON lines (`hello`, `facts`|`error`, `done`),
-//! bounded in size, where anything unexpected is a protocol error and never a crash.
+//! bounded in size (in all, and per line by its kind, see `probe_line.rs`), where
+//! anything unexpected is a protocol error and never a crash. Mesh results are screened
+//! as they arrive against what the node was assigned (`Assigned`): a node cannot make
+//! the harness keep more than that.
 
-use tarmac_checks::protocol::{
-    ListenFailure, PROTOCOL_VERSION, PathMtuResult, PortSpec, ProbeMessage,
-};
-use tarmac_checks::{NodeFacts, Reachability};
+use tarmac_checks::NodeFacts;
+use tarmac_checks::mesh::Assigned;
+use tarmac_checks::node_text::{MAX_NODE_NAME, cut, cut_text};
+use tarmac_checks::protocol::{ListenFailure, PROTOCOL_VERSION, PortSpec, ProbeMessage};
 
 use super::lines::{LineSplitter, Next, size};
+use super::probe_line::{Decoded, LineBounds, decode, excerpt};
 
 /// More than this on stdout is not a probe talking: stop reading. (Facts are tens of KiB.)
 pub const MAX_PROBE_OUTPUT: usize = 16 * 1024 * 1024;
@@ -19,44 +23,45 @@ pub struct ProbeOutput {
     pub error: Option<String>,
     /// Mesh: the ports the probe listens on and those it could not bind.
     pub listening: Option<(Vec<PortSpec>, Vec<ListenFailure>)>,
-    /// Mesh: probe results not yet taken by the harness.
-    pub reach: Vec<Reachability>,
-    /// Mesh: path-MTU measurements not yet taken by the harness.
-    pub path_mtu: Vec<PathMtuResult>,
-    /// The HA measurements' results (`ha` lines).
-    pub control_plane: tarmac_checks::ha_protocol::ControlPlaneResults,
+    /// Mesh: what the node was assigned, and its results held to it.
+    pub assigned: Assigned,
     /// Mesh: every target was probed.
     pub probed: bool,
     pub done: bool,
     limit: usize,
     received: usize,
+    bounds: LineBounds,
     lines: LineSplitter,
 }
 
 impl Default for ProbeOutput {
     fn default() -> ProbeOutput {
-        ProbeOutput::with_limit(MAX_PROBE_OUTPUT)
+        ProbeOutput::new("", MAX_PROBE_OUTPUT, LineBounds::default())
     }
 }
 
 impl ProbeOutput {
-    /// Accepts at most `limit` bytes of stdout.
-    pub fn with_limit(limit: usize) -> ProbeOutput {
+    /// Reads `node`'s probe: at most `limit` bytes of stdout, each line within `bounds`.
+    pub fn new(node: &str, limit: usize, bounds: LineBounds) -> ProbeOutput {
         ProbeOutput {
             probe_version: None,
             facts: None,
             error: None,
             listening: None,
-            reach: Vec::new(),
-            path_mtu: Vec::new(),
-            control_plane: Default::default(),
+            assigned: Assigned::nothing(node),
             probed: false,
             done: false,
             limit,
             received: 0,
-            // No line can be longer than the whole output.
-            lines: LineSplitter::new(limit),
+            bounds,
+            // No line of any kind is longer: the cap holds before a line is buffered.
+            lines: LineSplitter::new(bounds.longest().min(limit)),
         }
+    }
+
+    /// Accepts at most `limit` bytes of stdout.
+    pub fn with_limit(limit: usize) -> ProbeOutput {
+        ProbeOutput::new("", limit, LineBounds::default())
     }
 
     /// Feeds a chunk of stdout; complete lines are parsed at once.
@@ -71,6 +76,16 @@ impl ProbeOutput {
         pushed.map(drop)
     }
 
+    /// Bytes of stdout so far.
+    pub fn received(&self) -> usize {
+        self.received
+    }
+
+    /// The bytes of a line begun but not ended yet (for a timeout's message).
+    pub fn pending(&self) -> &[u8] {
+        self.lines.pending()
+    }
+
     /// End of stdout: a last line without a newline still counts.
     pub fn finish(&mut self) -> Result<(), String> {
         let rest = self.lines.take_rest();
@@ -78,21 +93,18 @@ impl ProbeOutput {
     }
 
     fn line(&mut self, raw: &[u8]) -> Result<(), String> {
-        let text = String::from_utf8_lossy(raw);
-        let text = text.trim();
+        let text = raw.trim_ascii();
         if text.is_empty() {
             return Ok(());
         }
         if self.done {
             return Err(format!("output after `done`: {}", excerpt(text)));
         }
-        let value: serde_json::Value = serde_json::from_str(text)
-            .map_err(|_| format!("not a protocol line: {}", excerpt(text)))?;
-        // Check the version before the shape: a probe of another version may well have
-        // messages of another shape, and "stale probe" is the useful diagnosis then.
-        if value.get("type").and_then(|t| t.as_str()) == Some("hello") {
-            let version = value.get("version").and_then(|v| v.as_u64());
-            if version != Some(u64::from(PROTOCOL_VERSION)) {
+        let message = match decode(text, &self.bounds, PROTOCOL_VERSION)? {
+            Decoded::Message(message) => message,
+            // A probe of another version may well have messages of another shape, and
+            // "stale probe" is the useful diagnosis then.
+            Decoded::OtherVersion(version) => {
                 let theirs = version.map_or_else(|| "?".to_owned(), |v| v.to_string());
                 return Err(format!(
                     "the probe speaks protocol version {theirs}, this tarmac speaks \
@@ -100,14 +112,15 @@ impl ProbeOutput {
                      version; unset it to use the probes built into tarmac"
                 ));
             }
-        }
-        let message: ProbeMessage = serde_json::from_value(value)
-            .map_err(|e| format!("unexpected message ({e}): {}", excerpt(text)))?;
+        };
         match message {
-            ProbeMessage::Hello { probe_version, .. } => {
+            ProbeMessage::Hello {
+                mut probe_version, ..
+            } => {
                 if self.probe_version.is_some() {
                     return Err("a second `hello`".to_owned());
                 }
+                cut(&mut probe_version, MAX_NODE_NAME);
                 self.probe_version = Some(probe_version);
             }
             _ if self.probe_version.is_none() => {
@@ -120,28 +133,26 @@ impl ProbeOutput {
                 // Stamped on arrival: the offset clock.skew compares across nodes.
                 self.facts = Some((*facts).received_now());
             }
-            ProbeMessage::Error { message } => self.error = Some(message),
-            ProbeMessage::Listening { bound, failed } => {
+            ProbeMessage::Error { mut message } => {
+                cut_text(&mut message);
+                self.error = Some(message);
+            }
+            ProbeMessage::Listening { bound, mut failed } => {
                 if self.listening.is_some() {
                     return Err("a second `listening`".to_owned());
                 }
+                for f in &mut failed {
+                    cut_text(&mut f.error);
+                }
                 self.listening = Some((bound, failed));
             }
-            ProbeMessage::Reach(reach) => self.reach.push(reach),
-            ProbeMessage::PathMtu(result) => self.path_mtu.push(result),
-            ProbeMessage::Ha(result) => self.control_plane.add(result),
+            ProbeMessage::Reach(reach) => self.assigned.reach(reach),
+            ProbeMessage::PathMtu(result) => self.assigned.path_mtu(result),
+            ProbeMessage::Ha(result) => self.assigned.control_plane(result),
             ProbeMessage::Probed => self.probed = true,
             ProbeMessage::Done => self.done = true,
         }
         Ok(())
-    }
-}
-
-fn excerpt(text: &str) -> String {
-    const MAX: usize = 120;
-    match text.char_indices().nth(MAX) {
-        Some((i, _)) => format!("{:?}…", &text[..i]),
-        None => format!("{text:?}"),
     }
 }
 
@@ -178,6 +189,10 @@ mod tests {
             .push(hello(PROTOCOL_VERSION + 1).as_bytes())
             .unwrap_err();
         assert!(err.contains("protocol version 2"), "{err}");
+        let err = ProbeOutput::default()
+            .push(b"{\"type\":\"hello\",\"version\":\"x\"}\n")
+            .unwrap_err();
+        assert!(err.contains("unexpected `hello`"), "{err}");
     }
 
     #[test]
@@ -226,7 +241,7 @@ mod tests {
     #[test]
     fn output_is_capped() {
         let mut out = ProbeOutput::default();
-        let chunk = vec![b' '; 1024 * 1024];
+        let chunk = vec![b'\n'; 1024 * 1024];
         let mut result = Ok(());
         for _ in 0..17 {
             result = out.push(&chunk);
@@ -235,6 +250,12 @@ mod tests {
             }
         }
         assert!(result.unwrap_err().contains("16 MiB"));
+        // One long line: cut at the longest line of any kind, long before the output cap.
+        let mut out = ProbeOutput::default();
+        let chunk = vec![b'x'; 1024 * 1024];
+        assert!(out.push(&chunk).is_ok() && out.push(&chunk).is_ok());
+        assert_eq!(out.push(b"x").unwrap_err(), "a line longer than 2 MiB");
+        assert!(out.pending().len() <= 2 * 1024 * 1024);
         let mut small = ProbeOutput::with_limit(10);
         assert_eq!(
             small.push(b"0123456789x").unwrap_err(),

@@ -6,19 +6,24 @@
 
 use std::time::Duration;
 
-use tarmac_checks::ha_protocol::{ControlPlaneProbe, ControlPlaneResults};
+use tarmac_checks::NodeFacts;
+use tarmac_checks::ha_protocol::ControlPlaneProbe;
+use tarmac_checks::mesh::{Assigned, Screened};
 use tarmac_checks::protocol::{
-    ListenFailure, MeshCommand, MeshTarget, PathMtuResult, PathMtuTarget, PortSpec, ProbeRequest,
+    ListenFailure, MeshCommand, MeshTarget, PathMtuTarget, PortSpec, ProbeRequest,
 };
-use tarmac_checks::{NodeFacts, Reachability};
 use tarmac_reports::{MeshMeter, NodeEvents};
 use tokio::time::{Instant, timeout_at};
 
 use super::launch::Launch;
 use super::probe_error::{ProbeError, SessionPhase};
+use super::probe_line::{LineBounds, excerpt};
 use super::probe_output::ProbeOutput;
 use super::stream::{Opened, ProbeStream};
 use super::verdict::{Transcript, verdict};
+
+/// A node that wrote this recently when its phase timed out was still writing.
+const STILL_WRITING: Duration = Duration::from_secs(1);
 
 /// The probe's `listening` answer: the ports it listens on and those it could not bind.
 pub type Listening = (Vec<PortSpec>, Vec<ListenFailure>);
@@ -31,14 +36,9 @@ pub struct Started {
     pub listening: Listening,
 }
 
-/// What one node's mesh phase measured.
-#[derive(Debug, Default)]
-pub struct Reached {
-    pub reach: Vec<Reachability>,
-    pub path_mtu: Vec<PathMtuResult>,
-    /// The HA measurements (`ha` lines).
-    pub control_plane: ControlPlaneResults,
-}
+/// What one node's mesh phase measured: its results held to what it was assigned
+/// (accepted, unreported, refused).
+pub type Reached = Screened;
 
 /// A node's session after its start.
 pub struct ProbeSession {
@@ -49,6 +49,8 @@ pub struct ProbeSession {
     events: NodeEvents,
     /// The request had a mesh: the stream stays open across the phases.
     mesh: bool,
+    /// The node runs a VRRP listener: it reports what it heard.
+    vrrp: bool,
     /// The stream has not ended yet.
     open: bool,
     facts_announced: bool,
@@ -58,6 +60,8 @@ pub struct ProbeSession {
     /// Reach results counted on `meter` so far.
     counted: usize,
     deadline: Instant,
+    /// When the node last wrote: a timeout while it still writes is a flood, not a stall.
+    last_read: Instant,
     /// The current phase's timeout, for messages.
     after: Duration,
 }
@@ -83,22 +87,26 @@ impl ProbeSession {
         events: NodeEvents,
     ) -> Result<(ProbeSession, Started), ProbeError> {
         let mesh = request.mesh.is_some();
+        let vrrp = request.mesh.as_ref().is_some_and(|m| m.vrrp.is_some());
         let after = launch.limits.probe_timeout;
+        let bounds = LineBounds::for_request(request.files.len(), request.commands.len());
         let mut session = ProbeSession {
             stream: opened.stream,
             t: Transcript {
-                output: ProbeOutput::with_limit(launch.limits.max_output),
+                output: ProbeOutput::new(&launch.node, launch.limits.max_output, bounds),
                 ..Transcript::default()
             },
             launch,
             events,
             mesh,
+            vrrp,
             open: true,
             facts_announced: false,
             listeners_announced: false,
             meter: None,
             counted: 0,
             deadline: Instant::now() + after,
+            last_read: Instant::now(),
             after,
         };
         match session.begin(request, &opened.leftover).await {
@@ -168,6 +176,11 @@ impl ProbeSession {
         }
         self.meter = Some(meter.clone());
         self.counted = 0;
+        let vrrp = self.vrrp;
+        self.t
+            .output
+            .assigned
+            .assign(&targets, &path_mtu, &control_plane, vrrp);
         let line = self.command_line(&MeshCommand::Probe {
             targets,
             path_mtu,
@@ -192,11 +205,8 @@ impl ProbeSession {
                 "the probe ended before `probed`",
             ));
         }
-        Ok(Reached {
-            reach: std::mem::take(&mut output.reach),
-            path_mtu: std::mem::take(&mut output.path_mtu),
-            control_plane: std::mem::take(&mut output.control_plane),
-        })
+        let node = &self.launch.node;
+        Ok(std::mem::replace(&mut output.assigned, Assigned::nothing(node)).finish())
     }
 
     /// Tells the probe to close its listeners and reads until the stream is gone.
@@ -254,7 +264,10 @@ impl ProbeSession {
                 return Ok(false);
             }
             match timeout_at(self.deadline, self.stream.read()).await {
-                Ok(Ok(Some(data))) => self.push(&data).await,
+                Ok(Ok(Some(data))) => {
+                    self.last_read = Instant::now();
+                    self.push(&data).await;
+                }
                 Ok(Ok(None)) => self.open = false,
                 Ok(Err(source)) => {
                     self.open = false;
@@ -289,18 +302,36 @@ impl ProbeSession {
             self.events.listeners_ready(bound.len(), failed.len());
         }
         if let Some(meter) = &self.meter {
-            meter.add(output.reach.len().saturating_sub(self.counted));
-            self.counted = output.reach.len();
+            let reported = output.assigned.reported();
+            meter.add(reported.saturating_sub(self.counted));
+            self.counted = reported;
         }
     }
 
     async fn timed_out(&mut self) -> ProbeError {
         self.stream.abort().await;
         self.open = false;
-        ProbeError::Timeout {
+        let output = &self.t.output;
+        if self.last_read.elapsed() < STILL_WRITING {
+            return ProbeError::Flooding {
+                node: self.launch.node.clone(),
+                after: self.after,
+                bytes: output.received(),
+            };
+        }
+        let pending = output.pending();
+        if pending.is_empty() {
+            return ProbeError::Timeout {
+                node: self.launch.node.clone(),
+                phase: SessionPhase::Probe,
+                after: self.after,
+            };
+        }
+        ProbeError::Stalled {
             node: self.launch.node.clone(),
-            phase: SessionPhase::Probe,
             after: self.after,
+            bytes: pending.len(),
+            start: excerpt(pending),
         }
     }
 

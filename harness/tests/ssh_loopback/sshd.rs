@@ -89,6 +89,7 @@ pub fn request() -> ProbeRequest {
         bind_ports: Vec::new(),
         mesh: None,
         files: Vec::new(),
+        file_grants: Vec::new(),
         sysctls: Vec::new(),
         commands: Vec::new(),
         endpoint: None,

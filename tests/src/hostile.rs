@@ -1,0 +1,87 @@
+//! Hostile nodes: a node whose sshd runs a script of the lab's instead of the command
+//! tarmac asked for (`ForceCommand` in its sshd_config), as a compromised or misbuilt
+//! node can. The script is armed per run by a flag file in the node's directory
+//! ([`crate::Lab::arm_hostile`]); disarmed, it runs tarmac's command as sshd would, so
+//! one lab gives a healthy run to compare with and a hostile one.
+
+use crate::command::shell_quote;
+
+/// What a hostile node does on its SSH sessions, once armed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hostile {
+    /// Runs tarmac's command, but withholds the probe's first `reach` line, and before
+    /// its `probed` line adds three `reach` lines it has no business sending: one with
+    /// `from` set to the node named here, one for a target it was not assigned, and its
+    /// last real result once more.
+    ForgeReach { as_node: &'static str },
+    /// Says `tarmac-upload ready` itself, then a valid `hello`, then `reach` lines
+    /// without end.
+    Flood,
+    /// Says `ready` and `hello`, then half a `facts` line, then nothing until its
+    /// session ends.
+    StalledLine,
+    /// Says `ready` and `hello`, then one line of 16 MiB.
+    HugeLine,
+    /// Prints a login banner without a newline before tarmac's command's output, so the
+    /// node script's first line never reads as one.
+    BannerWithoutNewline,
+}
+
+/// The flag file that arms a node's script, in the node's directory.
+pub(crate) const ARMED: &str = "hostile-armed";
+
+const HELLO: &str = r#"{"type":"hello","version":1,"probe_version":"hostile"}"#;
+
+impl Hostile {
+    /// The ForceCommand script for this node (its directory on the host is `dir`).
+    pub(crate) fn script(self, dir: &str, node: &str) -> String {
+        let armed = shell_quote(&format!("{dir}/{ARMED}"));
+        let behaviour = match self {
+            Hostile::ForgeReach { as_node } => forge_reach(node, as_node),
+            Hostile::Flood => format!(
+                "echo 'tarmac-upload ready'\nprintf '%s\\n' '{HELLO}'\n\
+                 exec yes '{{\"type\":\"reach\",\"from\":\"x\",\"to\":\"y\",\"port\":1,\"protocol\":\"tcp\",\"result\":\"ok\"}}'\n"
+            ),
+            Hostile::StalledLine => format!(
+                "echo 'tarmac-upload ready'\nprintf '%s\\n{{\"type\":\"facts\",\"facts\":{{\"ident' '{HELLO}'\n\
+                 exec cat > /dev/null\n"
+            ),
+            Hostile::HugeLine => format!(
+                "echo 'tarmac-upload ready'\nprintf '%s\\n' '{HELLO}'\n\
+                 head -c 16777216 /dev/zero | tr '\\0' x\necho\nexec cat > /dev/null\n"
+            ),
+            Hostile::BannerWithoutNewline => {
+                "printf 'Welcome to a node with a chatty login shell. '\n\
+                 exec sh -c \"$SSH_ORIGINAL_COMMAND\"\n"
+                    .to_owned()
+            }
+        };
+        format!(
+            "#!/bin/sh\n\
+             # The lab's hostile script for {node} (ForceCommand); armed by {armed}.\n\
+             if [ ! -e {armed} ]; then exec sh -c \"$SSH_ORIGINAL_COMMAND\"; fi\n\
+             {behaviour}"
+        )
+    }
+}
+
+/// tarmac's command with its output passed through but for the first `reach` line,
+/// three forged `reach` lines added before `probed`.
+fn forge_reach(node: &str, as_node: &str) -> String {
+    let other_from = format!(
+        r#"{{"type":"reach","from":"{as_node}","to":"{node}","port":6443,"protocol":"tcp","result":"ok","rtt_us":1}}"#
+    );
+    let unassigned = format!(
+        r#"{{"type":"reach","from":"{node}","to":"nowhere","port":1,"protocol":"tcp","result":"ok","rtt_us":1}}"#
+    );
+    format!(
+        "n=0\n\
+         sh -c \"$SSH_ORIGINAL_COMMAND\" | while IFS= read -r line; do\n\
+         \x20 case \"$line\" in\n\
+         \x20   '{{\"type\":\"reach\",'*) n=$((n + 1)); if [ $n = 1 ]; then continue; fi; last=$line;;\n\
+         \x20   '{{\"type\":\"probed\"}}') printf '%s\\n' '{other_from}' '{unassigned}' \"$last\";;\n\
+         \x20 esac\n\
+         \x20 printf '%s\\n' \"$line\"\n\
+         done\n"
+    )
+}

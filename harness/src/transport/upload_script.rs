@@ -1,7 +1,8 @@
 //! The node-side shell script that puts the probe in place, runs it and removes it, all on
 //! ONE exec channel: per-node round trips add up across hundreds of nodes.
 //!
-//! Dialogue on the channel (stdout lines before the probe's own output):
+//! Dialogue on the channel (stdout lines before the probe's own output), after an empty
+//! line that ends whatever a login script printed without a newline (a banner):
 //! 0. the script asks `uname -m` for the node's architecture and picks that architecture's
 //!    probe (name, hashes, size: the script carries them for every architecture, so this
 //!    costs no round trip); any other architecture ends it at once with
@@ -170,7 +171,8 @@ fn arch_cases(probes: &ProbeSet) -> String {
 
 /// The script itself, for transports that hand it to a `sh -c` of their own (exec).
 pub fn script(probes: &ProbeSet, sudo: bool, keep: bool, probe_timeout: Duration) -> String {
-    let template = r#"umask 077
+    let template = r#"echo
+umask 077
 trap "" PIPE
 m=$(uname -m)
 case "$m" in
@@ -292,7 +294,7 @@ mod tests {
     }
 
     fn need() -> String {
-        format!("tarmac-upload need {}\n", host_arch())
+        format!("\ntarmac-upload need {}\n", host_arch())
     }
 
     #[test]
@@ -410,7 +412,7 @@ mod tests {
         assert_eq!(
             out,
             format!(
-                "tarmac-upload present {}\ntarmac-upload ready\nprobe got again\n",
+                "\ntarmac-upload present {}\ntarmac-upload ready\nprobe got again\n",
                 host_arch()
             )
         );
@@ -485,7 +487,9 @@ mod tests {
         let mut stdin = child.stdin.take().unwrap();
         let mut stdout = BufReader::new(child.stdout.take().unwrap());
         let mut line = String::new();
-        stdout.read_line(&mut line).unwrap();
+        for _ in 0..2 {
+            stdout.read_line(&mut line).unwrap();
+        }
         assert_eq!(line, need());
         stdin.write_all(&body).unwrap();
         line.clear();
@@ -554,7 +558,10 @@ mod tests {
         let mut stdin = child.stdin.take().unwrap();
         let mut stdout = BufReader::new(child.stdout.take().unwrap());
         let mut line = String::new();
-        stdout.read_line(&mut line).unwrap();
+        for _ in 0..2 {
+            stdout.read_line(&mut line).unwrap();
+        }
+        assert_eq!(line, need());
         stdin.write_all(&body).unwrap();
         line.clear();
         stdout.read_line(&mut line).unwrap();
@@ -672,7 +679,7 @@ mod tests {
             assert_eq!(
                 (out.as_str(), code),
                 (
-                    format!("tarmac-upload need {arch}\ntarmac-upload ready\n{arch} probe\n")
+                    format!("\ntarmac-upload need {arch}\ntarmac-upload ready\n{arch} probe\n")
                         .as_str(),
                     0
                 ),
@@ -701,10 +708,10 @@ mod tests {
             let probes = stand_in(b"#!/bin/sh\n".to_vec());
             let (out, code) =
                 run_with_path(home.path(), &probes, false, b"", Some(Path::new(&path)));
-            assert_eq!(out, format!("tarmac-error arch {machine}\n"));
+            assert_eq!(out, format!("\ntarmac-error arch {machine}\n"));
             assert_eq!(code, 92);
             assert_eq!(
-                ScriptLine::parse(&out),
+                ScriptLine::parse(out.trim_start()),
                 ScriptLine::Arch(machine.to_owned())
             );
             assert_eq!(
@@ -798,6 +805,6 @@ mod tests {
         let probes = stand_in(b"x".to_vec());
         let (out, code) = run_locally(home.path(), &probes, false, b"x");
         assert_eq!(code, 90);
-        assert!(out.starts_with("tarmac-error unsafe"), "{out}");
+        assert!(out.starts_with("\ntarmac-error unsafe"), "{out}");
     }
 }

@@ -59,24 +59,32 @@ impl<'l> Budget<'l> {
     }
 }
 
-/// `inner`, charging what it produces to `budget`.
+/// `inner`, charging what it produces to `budget`: one wrapper for every role serde has
+/// (deserializer, visitor, seed, sequence, map, enum and variant access), each role's
+/// impl passing the budget on to whatever `inner` hands out next.
 #[derive(Debug)]
-pub struct Counted<'b, 'l, D> {
-    inner: D,
+pub struct Counted<'b, 'l, T> {
+    inner: T,
     budget: &'b Budget<'l>,
 }
 
-impl<'b, 'l, D> Counted<'b, 'l, D> {
-    pub fn new(inner: D, budget: &'b Budget<'l>) -> Self {
+impl<'b, 'l, T> Counted<'b, 'l, T> {
+    pub fn new(inner: T, budget: &'b Budget<'l>) -> Self {
         Counted { inner, budget }
+    }
+
+    /// `other`, counted against the same budget.
+    fn wrap<U>(&self, other: U) -> Counted<'b, 'l, U> {
+        Counted::new(other, self.budget)
     }
 }
 
-/// Forwards `deserialize_*` methods that take only a visitor.
+/// Forwards `deserialize_*` methods: their own arguments, then the visitor, counted.
 macro_rules! forward {
-    ($($method:ident)*) => {$(
-        fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, D::Error> {
-            self.inner.$method(CountedVisitor { inner: visitor, budget: self.budget })
+    ($($method:ident($($arg:ident: $ty:ty),*))*) => {$(
+        fn $method<V: Visitor<'de>>(self, $($arg: $ty,)* visitor: V) -> Result<V::Value, D::Error> {
+            let visitor = self.wrap(visitor);
+            self.inner.$method($($arg,)* visitor)
         }
     )*};
 }
@@ -85,97 +93,24 @@ impl<'de, D: Deserializer<'de>> Deserializer<'de> for Counted<'_, '_, D> {
     type Error = D::Error;
 
     forward! {
-        deserialize_any deserialize_bool deserialize_i8 deserialize_i16 deserialize_i32
-        deserialize_i64 deserialize_i128 deserialize_u8 deserialize_u16 deserialize_u32
-        deserialize_u64 deserialize_u128 deserialize_f32 deserialize_f64 deserialize_char
-        deserialize_str deserialize_string deserialize_bytes deserialize_byte_buf
-        deserialize_option deserialize_unit deserialize_seq deserialize_map
-        deserialize_identifier deserialize_ignored_any
-    }
-
-    fn deserialize_unit_struct<V: Visitor<'de>>(
-        self,
-        name: &'static str,
-        visitor: V,
-    ) -> Result<V::Value, D::Error> {
-        let visitor = CountedVisitor {
-            inner: visitor,
-            budget: self.budget,
-        };
-        self.inner.deserialize_unit_struct(name, visitor)
-    }
-
-    fn deserialize_newtype_struct<V: Visitor<'de>>(
-        self,
-        name: &'static str,
-        visitor: V,
-    ) -> Result<V::Value, D::Error> {
-        let visitor = CountedVisitor {
-            inner: visitor,
-            budget: self.budget,
-        };
-        self.inner.deserialize_newtype_struct(name, visitor)
-    }
-
-    fn deserialize_tuple<V: Visitor<'de>>(
-        self,
-        len: usize,
-        visitor: V,
-    ) -> Result<V::Value, D::Error> {
-        let visitor = CountedVisitor {
-            inner: visitor,
-            budget: self.budget,
-        };
-        self.inner.deserialize_tuple(len, visitor)
-    }
-
-    fn deserialize_tuple_struct<V: Visitor<'de>>(
-        self,
-        name: &'static str,
-        len: usize,
-        visitor: V,
-    ) -> Result<V::Value, D::Error> {
-        let visitor = CountedVisitor {
-            inner: visitor,
-            budget: self.budget,
-        };
-        self.inner.deserialize_tuple_struct(name, len, visitor)
-    }
-
-    fn deserialize_struct<V: Visitor<'de>>(
-        self,
-        name: &'static str,
-        fields: &'static [&'static str],
-        visitor: V,
-    ) -> Result<V::Value, D::Error> {
-        let visitor = CountedVisitor {
-            inner: visitor,
-            budget: self.budget,
-        };
-        self.inner.deserialize_struct(name, fields, visitor)
-    }
-
-    fn deserialize_enum<V: Visitor<'de>>(
-        self,
-        name: &'static str,
-        variants: &'static [&'static str],
-        visitor: V,
-    ) -> Result<V::Value, D::Error> {
-        let visitor = CountedVisitor {
-            inner: visitor,
-            budget: self.budget,
-        };
-        self.inner.deserialize_enum(name, variants, visitor)
+        deserialize_any() deserialize_bool() deserialize_i8() deserialize_i16()
+        deserialize_i32() deserialize_i64() deserialize_i128() deserialize_u8()
+        deserialize_u16() deserialize_u32() deserialize_u64() deserialize_u128()
+        deserialize_f32() deserialize_f64() deserialize_char() deserialize_str()
+        deserialize_string() deserialize_bytes() deserialize_byte_buf() deserialize_option()
+        deserialize_unit() deserialize_seq() deserialize_map() deserialize_identifier()
+        deserialize_ignored_any()
+        deserialize_unit_struct(name: &'static str)
+        deserialize_newtype_struct(name: &'static str)
+        deserialize_tuple(len: usize)
+        deserialize_tuple_struct(name: &'static str, len: usize)
+        deserialize_struct(name: &'static str, fields: &'static [&'static str])
+        deserialize_enum(name: &'static str, variants: &'static [&'static str])
     }
 
     fn is_human_readable(&self) -> bool {
         self.inner.is_human_readable()
     }
-}
-
-struct CountedVisitor<'b, 'l, V> {
-    inner: V,
-    budget: &'b Budget<'l>,
 }
 
 /// The text a scalar carries, charged besides the value itself.
@@ -226,7 +161,7 @@ macro_rules! scalar {
     )*};
 }
 
-impl<'de, V: Visitor<'de>> Visitor<'de> for CountedVisitor<'_, '_, V> {
+impl<'de, V: Visitor<'de>> Visitor<'de> for Counted<'_, '_, V> {
     type Value = V::Value;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -252,69 +187,52 @@ impl<'de, V: Visitor<'de>> Visitor<'de> for CountedVisitor<'_, '_, V> {
     }
 
     fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<V::Value, D::Error> {
-        self.inner.visit_some(Counted::new(d, self.budget))
+        let d = self.wrap(d);
+        self.inner.visit_some(d)
     }
 
     fn visit_newtype_struct<D: Deserializer<'de>>(self, d: D) -> Result<V::Value, D::Error> {
-        self.inner
-            .visit_newtype_struct(Counted::new(d, self.budget))
+        let d = self.wrap(d);
+        self.inner.visit_newtype_struct(d)
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<V::Value, A::Error> {
         self.budget.charge::<A::Error>(0)?;
-        self.inner.visit_seq(CountedSeq {
-            inner: seq,
-            budget: self.budget,
-        })
+        let seq = self.wrap(seq);
+        self.inner.visit_seq(seq)
     }
 
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<V::Value, A::Error> {
         self.budget.charge::<A::Error>(0)?;
-        self.inner.visit_map(CountedMap {
-            inner: map,
-            budget: self.budget,
-        })
+        let map = self.wrap(map);
+        self.inner.visit_map(map)
     }
 
     fn visit_enum<A: EnumAccess<'de>>(self, data: A) -> Result<V::Value, A::Error> {
         self.budget.charge::<A::Error>(0)?;
-        self.inner.visit_enum(CountedEnum {
-            inner: data,
-            budget: self.budget,
-        })
+        let data = self.wrap(data);
+        self.inner.visit_enum(data)
     }
 }
 
-/// A seed whose deserializer is counted.
-struct CountedSeed<'b, 'l, S> {
-    inner: S,
-    budget: &'b Budget<'l>,
-}
-
-impl<'de, S: DeserializeSeed<'de>> DeserializeSeed<'de> for CountedSeed<'_, '_, S> {
+impl<'de, S: DeserializeSeed<'de>> DeserializeSeed<'de> for Counted<'_, '_, S> {
     type Value = S::Value;
 
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<S::Value, D::Error> {
-        self.inner.deserialize(Counted::new(d, self.budget))
+        let d = self.wrap(d);
+        self.inner.deserialize(d)
     }
 }
 
-struct CountedSeq<'b, 'l, A> {
-    inner: A,
-    budget: &'b Budget<'l>,
-}
-
-impl<'de, A: SeqAccess<'de>> SeqAccess<'de> for CountedSeq<'_, '_, A> {
+impl<'de, A: SeqAccess<'de>> SeqAccess<'de> for Counted<'_, '_, A> {
     type Error = A::Error;
 
     fn next_element_seed<S: DeserializeSeed<'de>>(
         &mut self,
         seed: S,
     ) -> Result<Option<S::Value>, A::Error> {
-        self.inner.next_element_seed(CountedSeed {
-            inner: seed,
-            budget: self.budget,
-        })
+        let seed = self.wrap(seed);
+        self.inner.next_element_seed(seed)
     }
 
     fn size_hint(&self) -> Option<usize> {
@@ -322,29 +240,20 @@ impl<'de, A: SeqAccess<'de>> SeqAccess<'de> for CountedSeq<'_, '_, A> {
     }
 }
 
-struct CountedMap<'b, 'l, A> {
-    inner: A,
-    budget: &'b Budget<'l>,
-}
-
-impl<'de, A: MapAccess<'de>> MapAccess<'de> for CountedMap<'_, '_, A> {
+impl<'de, A: MapAccess<'de>> MapAccess<'de> for Counted<'_, '_, A> {
     type Error = A::Error;
 
     fn next_key_seed<K: DeserializeSeed<'de>>(
         &mut self,
         seed: K,
     ) -> Result<Option<K::Value>, A::Error> {
-        self.inner.next_key_seed(CountedSeed {
-            inner: seed,
-            budget: self.budget,
-        })
+        let seed = self.wrap(seed);
+        self.inner.next_key_seed(seed)
     }
 
     fn next_value_seed<S: DeserializeSeed<'de>>(&mut self, seed: S) -> Result<S::Value, A::Error> {
-        self.inner.next_value_seed(CountedSeed {
-            inner: seed,
-            budget: self.budget,
-        })
+        let seed = self.wrap(seed);
+        self.inner.next_value_seed(seed)
     }
 
     fn size_hint(&self) -> Option<usize> {
@@ -352,40 +261,21 @@ impl<'de, A: MapAccess<'de>> MapAccess<'de> for CountedMap<'_, '_, A> {
     }
 }
 
-struct CountedEnum<'b, 'l, A> {
-    inner: A,
-    budget: &'b Budget<'l>,
-}
-
-impl<'b, 'l, 'de, A: EnumAccess<'de>> EnumAccess<'de> for CountedEnum<'b, 'l, A> {
+impl<'b, 'l, 'de, A: EnumAccess<'de>> EnumAccess<'de> for Counted<'b, 'l, A> {
     type Error = A::Error;
-    type Variant = CountedVariant<'b, 'l, A::Variant>;
+    type Variant = Counted<'b, 'l, A::Variant>;
 
     fn variant_seed<S: DeserializeSeed<'de>>(
         self,
         seed: S,
     ) -> Result<(S::Value, Self::Variant), A::Error> {
-        let budget = self.budget;
-        let (value, variant) = self.inner.variant_seed(CountedSeed {
-            inner: seed,
-            budget,
-        })?;
-        Ok((
-            value,
-            CountedVariant {
-                inner: variant,
-                budget,
-            },
-        ))
+        let seed = self.wrap(seed);
+        let (value, variant) = self.inner.variant_seed(seed)?;
+        Ok((value, Counted::new(variant, self.budget)))
     }
 }
 
-struct CountedVariant<'b, 'l, A> {
-    inner: A,
-    budget: &'b Budget<'l>,
-}
-
-impl<'de, A: VariantAccess<'de>> VariantAccess<'de> for CountedVariant<'_, '_, A> {
+impl<'de, A: VariantAccess<'de>> VariantAccess<'de> for Counted<'_, '_, A> {
     type Error = A::Error;
 
     fn unit_variant(self) -> Result<(), A::Error> {
@@ -393,20 +283,13 @@ impl<'de, A: VariantAccess<'de>> VariantAccess<'de> for CountedVariant<'_, '_, A
     }
 
     fn newtype_variant_seed<S: DeserializeSeed<'de>>(self, seed: S) -> Result<S::Value, A::Error> {
-        self.inner.newtype_variant_seed(CountedSeed {
-            inner: seed,
-            budget: self.budget,
-        })
+        let seed = self.wrap(seed);
+        self.inner.newtype_variant_seed(seed)
     }
 
     fn tuple_variant<V: Visitor<'de>>(self, len: usize, visitor: V) -> Result<V::Value, A::Error> {
-        self.inner.tuple_variant(
-            len,
-            CountedVisitor {
-                inner: visitor,
-                budget: self.budget,
-            },
-        )
+        let visitor = self.wrap(visitor);
+        self.inner.tuple_variant(len, visitor)
     }
 
     fn struct_variant<V: Visitor<'de>>(
@@ -414,12 +297,7 @@ impl<'de, A: VariantAccess<'de>> VariantAccess<'de> for CountedVariant<'_, '_, A
         fields: &'static [&'static str],
         visitor: V,
     ) -> Result<V::Value, A::Error> {
-        self.inner.struct_variant(
-            fields,
-            CountedVisitor {
-                inner: visitor,
-                budget: self.budget,
-            },
-        )
+        let visitor = self.wrap(visitor);
+        self.inner.struct_variant(fields, visitor)
     }
 }

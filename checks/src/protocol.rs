@@ -100,10 +100,15 @@ impl ProbeRequest {
 /// `listening`, wait for one [`MeshCommand::Probe`], probe, report, wait for `close`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MeshRequest {
-    /// Per-run random token: only a listener that echoes it proves reachability.
+    /// Per-run random token, the same for every node: tells this run's listeners from
+    /// another run's and from foreign services.
     pub token: String,
     /// This node's inventory name, which its listeners announce.
     pub node: String,
+    /// Per-run random secret of this node alone (hex), which its listeners prove their
+    /// answers with (see `mesh::greeting`).
+    #[serde(default)]
+    pub secret: String,
     /// Ports to open listeners on (empty post-install: the real services answer there).
     pub listen: Vec<PortSpec>,
     /// Post-install: a TCP connect is enough, nobody answers with our token.
@@ -118,6 +123,14 @@ pub struct MeshRequest {
     /// A load balancer's VRRP listener (IP protocol 112), opened with the others.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vrrp: Option<VrrpListen>,
+}
+
+/// The key `k(node, prober)` a prober checks `node`'s answers with (hex), derived by the
+/// harness from `node`'s secret when it writes the prober's targets.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeerKey {
+    pub node: String,
+    pub key: String,
 }
 
 /// One peer port a node must probe.
@@ -178,6 +191,10 @@ pub enum MeshCommand {
         /// The HA measurements: the API endpoint, VRRP peers, etcd peer latency.
         #[serde(default, skip_serializing_if = "ControlPlaneProbe::is_empty")]
         control_plane: ControlPlaneProbe,
+        /// The pair key of every node this node probes (targets, path MTU, the
+        /// endpoint's backends), which that node's answers are checked with.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        keys: Vec<PeerKey>,
     },
     /// Every peer is done: close the listeners and finish.
     Close,
@@ -268,6 +285,10 @@ mod tests {
             }],
             path_mtu: Vec::new(),
             control_plane: Default::default(),
+            keys: vec![PeerKey {
+                node: "cp1".into(),
+                key: "ab".repeat(32),
+            }],
         };
         let line = serde_json::to_string(&probe).unwrap();
         assert!(

@@ -11,12 +11,15 @@ use std::process::{Child, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use tarmac_checks::Protocol;
+use tarmac_checks::mesh::greeting::{Identity, Proven};
 use tarmac_checks::protocol::{
-    MeshCommand, MeshRequest, MeshTarget, PROTOCOL_VERSION, PortSpec, ProbeMessage, ProbeRequest,
+    MeshCommand, MeshRequest, MeshTarget, PROTOCOL_VERSION, PeerKey, PortSpec, ProbeMessage,
+    ProbeRequest,
 };
 use tarmac_checks::reachability::Verdict;
 
 const TOKEN: &str = "feedfacecafebeef";
+const SECRET: &str = "00112233445566778899aabbccddeeff";
 
 fn free_port() -> u16 {
     TcpListener::bind("0.0.0.0:0")
@@ -35,6 +38,7 @@ fn start(port: u16) -> (Child, BufReader<ChildStdout>) {
     request.mesh = Some(MeshRequest {
         token: TOKEN.into(),
         node: "n1".into(),
+        secret: SECRET.into(),
         listen: vec![PortSpec {
             port,
             protocol: Protocol::Tcp,
@@ -89,12 +93,26 @@ fn the_probe_greets_peers_probes_and_closes_on_command() {
     let port = free_port();
     let (mut child, mut stdout) = start(port);
     until_listening(&mut stdout);
-    // A peer connecting gets the greeting at once.
+    // A peer saying its hello gets n1's answer at once, proven with n1's secret.
     let mut peer = TcpStream::connect(("127.0.0.1", port)).unwrap();
     peer.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    let mut greeting = [0u8; 64];
+    writeln!(peer, "tarmac-hello {TOKEN} w1 nonce-1").unwrap();
+    let mut greeting = [0u8; 128];
     let n = peer.read(&mut greeting).unwrap();
-    assert_eq!(&greeting[..n], format!("tarmac {TOKEN} n1\n").as_bytes());
+    let key = Identity::new(TOKEN, "n1", SECRET).pair_key("w1");
+    let proof = key.proof(&Proven {
+        kind: "tcp",
+        token: TOKEN,
+        node: "n1",
+        prober: "w1",
+        nonce: "nonce-1",
+        seen: [127, 0, 0, 1].into(),
+        size: None,
+    });
+    assert_eq!(
+        String::from_utf8_lossy(&greeting[..n]),
+        format!("tarmac {TOKEN} n1 127.0.0.1 {proof}\n")
+    );
     drop(peer);
 
     let probe = MeshCommand::Probe {
@@ -106,6 +124,10 @@ fn the_probe_greets_peers_probes_and_closes_on_command() {
         }],
         path_mtu: Vec::new(),
         control_plane: Default::default(),
+        keys: vec![PeerKey {
+            node: "n1".into(),
+            key: Identity::new(TOKEN, "n1", SECRET).pair_key("n1").to_hex(),
+        }],
     };
     let stdin = child.stdin.as_mut().unwrap();
     writeln!(stdin, "{}", serde_json::to_string(&probe).unwrap()).unwrap();

@@ -9,7 +9,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tarmac_checks::ha_protocol::{ControlPlaneProbe, ControlPlaneResults};
-use tarmac_checks::protocol::{ListenFailure, MeshTarget, PathMtuResult, PathMtuTarget, PortSpec};
+use tarmac_checks::protocol::{
+    ListenFailure, MeshTarget, PathMtuResult, PathMtuTarget, PeerKey, PortSpec,
+};
 use tarmac_checks::{Finding, NodeFacts, NodeSpec, Protocol, Reachability, Verdict};
 use tarmac_reports::{MeshMeter, NodeEvents, RunEvents};
 use tokio::sync::{Semaphore, mpsc, oneshot, watch};
@@ -168,7 +170,8 @@ pub async fn run_sessions(mut plan: RunPlan, events: &RunEvents) -> (Vec<Gathere
                 probing.insert(index, Sent::of(&targets, &node_index));
                 let mtu = std::mem::take(&mut mtu_targets[index]);
                 let ha = std::mem::take(&mut ha_probes[index]);
-                let _ = sender.send((targets, (mtu, ha), counting.clone()));
+                let keys = plan.peer_keys(index, &targets, &mtu, &ha, &node_index);
+                let _ = sender.send((targets, (mtu, ha, keys), counting.clone()));
             }
         }
         meter = Some(counting);
@@ -339,7 +342,8 @@ impl Drop for StartReport {
 }
 
 /// A node's measurements beside its peer probes: paths' MTU and the HA part.
-type NodeMeasurements = (Vec<PathMtuTarget>, ControlPlaneProbe);
+/// and the pair keys its peers' answers are checked with.
+type NodeMeasurements = (Vec<PathMtuTarget>, ControlPlaneProbe, Vec<PeerKey>);
 
 /// How a node's task talks with the orchestration.
 #[derive(Debug)]
@@ -392,9 +396,10 @@ impl NodeJob {
             return;
         }
         let wait = self.node_timeout + Duration::from_secs(10);
-        if let Ok(Ok((targets, (path_mtu, ha), meter))) = timeout(wait, &mut ch.targets).await {
+        if let Ok(Ok((targets, (path_mtu, ha, keys), meter))) = timeout(wait, &mut ch.targets).await
+        {
             let result = session
-                .reach(targets, path_mtu, ha, self.budget, &meter)
+                .reach(targets, (path_mtu, ha, keys), self.budget, &meter)
                 .await;
             let _ = ch.reach.send((self.index, result));
             // Peers may still be probing this node's listeners.

@@ -5,17 +5,19 @@
 //! [`RunPlan::path_mtu_targets`] and [`RunPlan::control_plane_probes`] (the API endpoint,
 //! VRRP between load balancers, etcd's peers) are the one place that decides them.
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::io::Read;
 use std::sync::Arc;
 use std::time::Duration;
 
 use tarmac_checks::ha_protocol::{ControlPlaneProbe, DiskLatencyRequest, VrrpListen};
+use tarmac_checks::mesh::greeting::Identity;
 use tarmac_checks::mesh::{
     MeshGroups, MeshMode, MeshPair, MeshSummary, PlannedNode, listen_ports, path_mtu_plan_where,
 };
 use tarmac_checks::protocol::{
-    ListenFailure, MeshRequest, MeshTarget, PROTOCOL_VERSION, PathMtuTarget, PortSpec, ProbeRequest,
+    ListenFailure, MeshRequest, MeshTarget, PROTOCOL_VERSION, PathMtuTarget, PeerKey, PortSpec,
+    ProbeRequest,
 };
 use tarmac_checks::{
     ApiEndpoint, ControlPlaneSettings, NodeFacts, NodeSpec, Phase, PortPlan, Reachability, Role,
@@ -141,6 +143,8 @@ impl RunPlan {
                     request.mesh = Some(MeshRequest {
                         token: token.clone(),
                         node: spec.name.clone(),
+                        // Drawn for this node alone; no other node is ever handed it.
+                        secret: random_token().unwrap_or_default(),
                         listen: match phase {
                             Phase::PreInstall => listen_ports(&config.plan, spec),
                             Phase::PostInstall => Vec::new(),
@@ -276,6 +280,44 @@ impl RunPlan {
             mesh.control_plane,
             mesh.phase,
         )
+    }
+}
+
+impl RunPlan {
+    /// The pair keys node `prober` checks its peers' answers with: one per node among its
+    /// targets, path-MTU targets and the endpoint's backends, derived now from each
+    /// peer's secret (no table of pairs is kept). `index`: node name → plan index.
+    pub fn peer_keys(
+        &self,
+        prober: usize,
+        targets: &[MeshTarget],
+        path_mtu: &[PathMtuTarget],
+        ha: &ControlPlaneProbe,
+        index: &HashMap<&str, usize>,
+    ) -> Vec<PeerKey> {
+        let Some(prober) = self.nodes.get(prober) else {
+            return Vec::new();
+        };
+        let backends = ha.endpoint.iter().flat_map(|e| e.backends.iter());
+        let peers: BTreeSet<&str> = targets
+            .iter()
+            .map(|t| t.node.as_str())
+            .chain(path_mtu.iter().map(|t| t.node.as_str()))
+            .chain(backends.map(String::as_str))
+            .collect();
+        peers
+            .into_iter()
+            .filter_map(|name| {
+                let peer = self.nodes.get(*index.get(name)?)?;
+                let mesh = peer.request.mesh.as_ref()?;
+                let key =
+                    Identity::new(&mesh.token, name, &mesh.secret).pair_key(&prober.spec.name);
+                Some(PeerKey {
+                    node: name.to_owned(),
+                    key: key.to_hex(),
+                })
+            })
+            .collect()
     }
 }
 

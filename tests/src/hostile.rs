@@ -25,6 +25,11 @@ pub enum Hostile {
     /// Prints a login banner without a newline before tarmac's command's output, so the
     /// node script's first line never reads as one.
     BannerWithoutNewline,
+    /// Runs tarmac's command with its request rewritten to name the node given here
+    /// instead of its own (`"node":"<own>"` → `"node":"<as_node>"`, in a binary-safe
+    /// stream filter): its listeners answer the mesh on its own address as that node,
+    /// with the only secret it has, its own.
+    ClaimsToBe { as_node: &'static str },
 }
 
 /// The flag file that arms a node's script, in the node's directory.
@@ -50,6 +55,7 @@ impl Hostile {
                 "echo 'tarmac-upload ready'\nprintf '%s\\n' '{HELLO}'\n\
                  head -c 16777216 /dev/zero | tr '\\0' x\necho\nexec cat > /dev/null\n"
             ),
+            Hostile::ClaimsToBe { as_node } => claims_to_be(node, as_node),
             Hostile::BannerWithoutNewline => {
                 "printf 'Welcome to a node with a chatty login shell. '\n\
                  exec sh -c \"$SSH_ORIGINAL_COMMAND\"\n"
@@ -83,5 +89,38 @@ fn forge_reach(node: &str, as_node: &str) -> String {
          \x20 esac\n\
          \x20 printf '%s\\n' \"$line\"\n\
          done\n"
+    )
+}
+
+/// tarmac's command with `"node":"<node>"` rewritten to `"node":"<as_node>"` on its way
+/// in. The filter passes every other byte through as it comes (the probe's upload too:
+/// a tail that could begin the pattern is held back only until more comes, or 50 ms).
+fn claims_to_be(node: &str, as_node: &str) -> String {
+    let filter = format!(
+        r#"import os, select
+old, new = b'"node":"{node}"', b'"node":"{as_node}"'
+held = b""
+def out(data):
+    while data:
+        data = data[os.write(1, data):]
+while True:
+    ready, _, _ = select.select([0], [], [], 0.05 if held else None)
+    if not ready:
+        out(held)
+        held = b""
+        continue
+    chunk = os.read(0, 65536)
+    if not chunk:
+        out(held)
+        break
+    data = (held + chunk).replace(old, new)
+    cut = len(data) if data.endswith(b"\n") else max(0, len(data) - len(old) + 1)
+    out(data[:cut])
+    held = data[cut:]
+"#
+    );
+    format!(
+        "filter=$(cat <<'PY'\n{filter}PY\n)\n\
+         /usr/bin/python3 -c \"$filter\" | sh -c \"$SSH_ORIGINAL_COMMAND\"\n"
     )
 }

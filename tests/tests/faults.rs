@@ -13,6 +13,11 @@
 //! - `huge` sends a 16 MiB line: refused at the line cap, before it is buffered whole.
 //! - `banner` prints a login banner without a newline before tarmac's command runs: the
 //!   node script's first line ends it, and the node is checked as in the healthy run.
+//!
+//! A second lab holds `impostor`, whose probe is told it is w1 (its request rewritten on
+//! the way in): its listeners answer on its own address as w1, proven with the only
+//! secret it has, its own. Every probe of it is a `wrong-peer` saying the answer names w1
+//! but does not prove it; nothing between the other nodes changes.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -173,4 +178,130 @@ fn each_hostile_node_gets_its_own_finding_and_nothing_else_changes() {
     let peak = hostile.peak_rss_kib.expect("measured");
     assert!(peak < RSS_BUDGET_KIB, "peak RSS {peak} KiB");
     eprintln!("tarmac's peak RSS with five hostile nodes: {peak} KiB");
+}
+
+/// A node that answers the mesh on its own address as another node (its request
+/// rewritten to name w1; it holds only its own secret): every probe of it is a
+/// `wrong-peer` naming what was wrong (the answer names w1 but does not prove it),
+/// its own results (all "from w1") are refused into its one finding, and every other
+/// pair is as in the healthy run.
+#[test]
+fn a_node_answering_as_another_is_named_unproven_on_every_pair_to_it() {
+    if !lab_ready() {
+        return;
+    }
+    let lab = Lab::builder("faults-claims")
+        .node("cp1")
+        .roles(&["control-plane", "etcd"])
+        .node("w1")
+        .roles(&["worker"])
+        .node("impostor")
+        .roles(&["worker"])
+        .fault(Fault::Hostile(Hostile::ClaimsToBe { as_node: "w1" }))
+        .build()
+        .unwrap();
+    let inventory = lab.inventory_path();
+    let healthy = run_check(&lab, &inventory, ARGS).unwrap();
+    assert!(
+        healthy.of_check("mesh.refused_results").is_empty(),
+        "{}",
+        healthy.transcript()
+    );
+    lab.arm_hostile("impostor", true).unwrap();
+    let hostile = run_check(&lab, &inventory, ARGS).unwrap();
+    let transcript = hostile.transcript();
+    let address = lab.address("impostor").unwrap();
+
+    // Every probe of impostor: named, with what was expected and what was seen.
+    let cells = hostile.json["reachability"].as_array().unwrap();
+    let to_impostor: Vec<&Value> = cells
+        .iter()
+        .filter(|c| c["to"] == "impostor" && c["result"] != "untestable")
+        .collect();
+    assert!(!to_impostor.is_empty(), "{transcript}");
+    for c in &to_impostor {
+        assert_eq!(c["result"], "wrong-peer", "{c:#}");
+        let saw = if c["from"] == "w1" {
+            "a proof this node cannot check (it holds no key for w1)".to_owned()
+        } else {
+            format!(
+                "a proof that does not check (expected w1's proof for {} and this probe's nonce)",
+                c["from"].as_str().unwrap()
+            )
+        };
+        assert_eq!(
+            c["note"].as_str().unwrap(),
+            format!(
+                "the answer at {address} names w1 but does not prove it: expected impostor's \
+                 proof for this probe, saw {saw}; another host answers on that address, a \
+                 proxy is in between, or a node forges another's answer (check which host \
+                 holds {address})"
+            ),
+            "{c:#}"
+        );
+    }
+    // The findings say it on the pairs, each owned by its prober.
+    let about_impostor: Vec<&Value> = hostile
+        .of_check("mesh.reachable")
+        .into_iter()
+        .filter(|f| f["details"]["to"] == "impostor" && f["status"] == "fail")
+        .collect();
+    assert!(!about_impostor.is_empty(), "{transcript}");
+    for f in &about_impostor {
+        let message = f["message"].as_str().unwrap();
+        assert!(
+            message.contains("wrong-peer") && message.contains("names w1 but does not prove it"),
+            "{f:#}"
+        );
+    }
+    // Its own results come "from w1": refused, its one finding.
+    let refused = hostile.only(Some("impostor"), "mesh.refused_results");
+    assert_eq!(refused["status"], "error", "{refused:#}");
+    assert!(
+        refused["details"]["examples"]
+            .to_string()
+            .contains("`from` is \\\"w1\\\""),
+        "{refused:#}"
+    );
+
+    // Everything not involving impostor as in the healthy run.
+    let between_others = |run: &CheckRun| -> BTreeSet<String> {
+        run.json["reachability"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["from"] != "impostor" && c["to"] != "impostor")
+            .map(|c| {
+                format!(
+                    "{} {} {}/{} {} {}",
+                    c["from"], c["to"], c["port"], c["protocol"], c["result"], c["note"]
+                )
+            })
+            .collect()
+    };
+    assert_eq!(
+        between_others(&hostile),
+        between_others(&healthy),
+        "{transcript}"
+    );
+    for node in ["cp1", "w1"] {
+        let others = |run: &CheckRun| -> Vec<String> {
+            let mut out: Vec<String> = run
+                .findings()
+                .iter()
+                .filter(|f| f["node"] == node && f["check"] != "mesh.path_mtu")
+                .filter(|f| f["details"]["to"] != "impostor")
+                .map(|f| format!("{} {}", f["check"], f["status"]))
+                .collect();
+            out.sort();
+            out
+        };
+        // Its summary `pass` gives way to the failures about impostor, nothing else.
+        let mut before = others(&healthy);
+        let summary = before
+            .iter()
+            .position(|f| f == "\"mesh.reachable\" \"pass\"");
+        before.remove(summary.expect("the healthy run's summary"));
+        assert_eq!(others(&hostile), before, "{node}: {transcript}");
+    }
 }

@@ -20,9 +20,10 @@ pub fn run(
     mut each: impl FnMut(ControlPlaneResult),
 ) {
     let (endpoint, latency, vrrp_reach) = std::thread::scope(|scope| {
-        let endpoint = probe.endpoint.as_ref().map(|e| {
-            scope.spawn(move || probe_endpoint(e, &options.from, &options.token, options.timeout))
-        });
+        let endpoint = probe
+            .endpoint
+            .as_ref()
+            .map(|e| scope.spawn(move || probe_endpoint(e, options)));
         let latency = (!probe.latency.is_empty())
             .then(|| scope.spawn(|| sample_all(&probe.latency, &options.from)));
         let vrrp_reach = vrrp

@@ -1,18 +1,21 @@
 //! Connections to the load-balanced API endpoint, from one node: to each address the
 //! node resolved the endpoint's host to, one connection after another, each answered (if
 //! the load balancer forwards it) by some control-plane node's listener, whose greeting
-//! names it. It goes on until every expected backend answered or the window ran out: a
+//! names it and proves it (checked with the key the harness handed this node for that
+//! backend; where the listener saw the connection come from is not checked: a proxy is
+//! expected in between). It goes on until every expected backend answered or the window ran out: a
 //! load balancer's health checks need seconds to see tarmac's fresh listeners, and until
 //! they do, it forwards to nobody (HAProxy then accepts and closes at once).
 
 use std::collections::BTreeMap;
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use socket2::{Domain, Socket, Type};
 
-use super::greeting::{self, Answer};
+use super::greeting::{Answer, Asking};
+use super::prober::ProbeOptions;
 use crate::ha_protocol::{BackendCount, EndpointProbe, EndpointReach};
 
 /// Connections per address at most, whatever the window.
@@ -36,31 +39,19 @@ enum Outcome {
 }
 
 /// Probes every address of `probe` (at once, each on a thread of its own).
-pub fn probe_endpoint(
-    probe: &EndpointProbe,
-    from: &str,
-    token: &str,
-    timeout: Duration,
-) -> Vec<EndpointReach> {
+pub fn probe_endpoint(probe: &EndpointProbe, options: &ProbeOptions) -> Vec<EndpointReach> {
     std::thread::scope(|scope| {
         let handles: Vec<_> = probe
             .addresses
             .iter()
-            .map(|address| {
-                scope.spawn(move || probe_address(probe, *address, from, token, timeout))
-            })
+            .map(|address| scope.spawn(move || probe_address(probe, *address, options)))
             .collect();
         handles.into_iter().filter_map(|h| h.join().ok()).collect()
     })
 }
 
-fn probe_address(
-    probe: &EndpointProbe,
-    address: IpAddr,
-    from: &str,
-    token: &str,
-    timeout: Duration,
-) -> EndpointReach {
+fn probe_address(probe: &EndpointProbe, address: IpAddr, options: &ProbeOptions) -> EndpointReach {
+    let from = &options.from;
     let target = SocketAddr::new(address, probe.port);
     let started = Instant::now();
     let deadline = started + Duration::from_millis(probe.window_ms);
@@ -80,7 +71,7 @@ fn probe_address(
     };
     loop {
         reach.attempts += 1;
-        let pace = match connect(target, token, timeout, probe.connect_only) {
+        let pace = match connect(target, options, probe.connect_only) {
             Outcome::Connected => {
                 reach.connected += 1;
                 PACE_OK
@@ -126,7 +117,8 @@ fn probe_address(
 }
 
 /// One connection: connect, then (unless `connect_only`) read the greeting.
-fn connect(target: SocketAddr, token: &str, timeout: Duration, connect_only: bool) -> Outcome {
+fn connect(target: SocketAddr, options: &ProbeOptions, connect_only: bool) -> Outcome {
+    let timeout = options.timeout;
     let socket = match Socket::new(Domain::for_address(target), Type::STREAM, None) {
         Ok(s) => s,
         Err(e) => return Outcome::Failed(format!("cannot open a TCP socket: {e}")),
@@ -144,7 +136,19 @@ fn connect(target: SocketAddr, token: &str, timeout: Duration, connect_only: boo
     if connect_only {
         return Outcome::Connected;
     }
+    let nonce = options.nonces.next();
+    let asking = Asking {
+        token: &options.token,
+        prober: &options.from,
+        nonce: &nonce,
+        keys: &options.keys,
+        local: None,
+    };
     let _ = socket.set_read_timeout(Some(timeout));
+    let _ = socket.set_write_timeout(Some(timeout));
+    if let Err(e) = (&socket).write_all(asking.hello().as_bytes()) {
+        return Outcome::NoGreeting(format!("connected, but the hello could not be sent: {e}"));
+    }
     let mut got = Vec::new();
     let mut buf = [0u8; MAX_ANSWER];
     while got.len() < MAX_ANSWER && !got.contains(&b'\n') {
@@ -162,14 +166,12 @@ fn connect(target: SocketAddr, token: &str, timeout: Duration, connect_only: boo
                 .to_owned(),
         );
     }
-    // classify() against no node: a greeting of this run names its node as "another".
-    match greeting::classify(&got, token, "") {
+    // classify() against no node: a proven greeting of this run names its node as
+    // "another".
+    match asking.classify(&got, "tcp", "") {
         Answer::OtherNode(node) => Outcome::Backend(node),
         Answer::Ours => Outcome::NoGreeting("a greeting without a node name".to_owned()),
-        Answer::OtherRun => {
-            Outcome::NoGreeting("a listener of another tarmac run answered".to_owned())
-        }
-        Answer::Foreign(text) => Outcome::NoGreeting(format!("another service answered: {text}")),
+        other => Outcome::NoGreeting(other.note("a backend", &target.to_string(), "said")),
     }
 }
 
@@ -178,13 +180,36 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use std::net::TcpListener;
+    use std::sync::Arc;
 
     use super::*;
     use crate::mesh::Listeners;
+    use crate::mesh::greeting::{Identity, Nonces, PeerKeys};
     use crate::plan::Protocol;
     use crate::protocol::PortSpec;
 
     const TOKEN: &str = "t0k3n";
+
+    fn identity(node: &str) -> Identity {
+        Identity::new(TOKEN, node, &format!("secret-of-{node}"))
+    }
+
+    /// w1's options, holding the keys of cp1 and cp2.
+    fn options(timeout: Duration) -> ProbeOptions {
+        let mut keys = PeerKeys::default();
+        for node in ["cp1", "cp2"] {
+            keys.insert(node, identity(node).pair_key("w1"));
+        }
+        ProbeOptions {
+            from: "w1".into(),
+            token: TOKEN.into(),
+            keys: Arc::new(keys),
+            nonces: Arc::new(Nonces::new()),
+            timeout,
+            connect_only: false,
+            concurrency: 1,
+        }
+    }
 
     fn probe(port: u16, backends: &[&str], window_ms: u64) -> EndpointProbe {
         EndpointProbe {
@@ -212,12 +237,10 @@ mod tests {
             port,
             protocol: Protocol::Tcp,
         };
-        let listeners = Listeners::open(&[spec], TOKEN, "cp1");
+        let listeners = Listeners::open(&[spec], &identity("cp1"));
         let found = probe_endpoint(
             &probe(port, &["cp1"], 5_000),
-            "w1",
-            TOKEN,
-            Duration::from_secs(1),
+            &options(Duration::from_secs(1)),
         );
         assert_eq!(found.len(), 1);
         let r = &found[0];
@@ -231,9 +254,7 @@ mod tests {
         assert!((r.attempts, r.window_ran_out) == (1, false), "{r:?}");
         let missing = probe_endpoint(
             &probe(port, &["cp1", "cp2"], 600),
-            "w1",
-            TOKEN,
-            Duration::from_secs(1),
+            &options(Duration::from_secs(1)),
         );
         let r = &missing[0];
         assert!(r.window_ran_out && r.attempts >= 3, "{r:?}");
@@ -241,9 +262,7 @@ mod tests {
         listeners.close();
         let closed = probe_endpoint(
             &probe(port, &["cp1"], 300),
-            "w1",
-            TOKEN,
-            Duration::from_secs(1),
+            &options(Duration::from_secs(1)),
         );
         assert!(
             closed[0].backends.is_empty() && closed[0].failures >= 1,
@@ -258,9 +277,7 @@ mod tests {
         let port = quiet.local_addr().unwrap().port();
         let found = probe_endpoint(
             &probe(port, &["cp1"], 100),
-            "w1",
-            "x",
-            Duration::from_millis(200),
+            &options(Duration::from_millis(200)),
         );
         assert!(
             found[0].backends.is_empty() && found[0].connected >= 1,
@@ -270,7 +287,31 @@ mod tests {
             connect_only: true,
             ..probe(port, &["cp1"], 100)
         };
-        let found = probe_endpoint(&post, "w1", "x", Duration::from_millis(200));
+        let found = probe_endpoint(&post, &options(Duration::from_millis(200)));
         assert_eq!((found[0].connected, found[0].failures), (1, 0));
+    }
+
+    #[test]
+    fn a_backend_that_does_not_prove_its_name_is_not_counted() {
+        let port = free_port();
+        let spec = PortSpec {
+            port,
+            protocol: Protocol::Tcp,
+        };
+        // It says it is cp2, with a secret that is not cp2's.
+        let forger = Identity::new(TOKEN, "cp2", "not cp2's secret");
+        let listeners = Listeners::open(&[spec], &forger);
+        let found = probe_endpoint(
+            &probe(port, &["cp2"], 300),
+            &options(Duration::from_secs(1)),
+        );
+        let r = &found[0];
+        assert!(r.backends.is_empty() && r.failures >= 1, "{r:?}");
+        assert!(
+            r.last_error.contains("names cp2 but does not prove it"),
+            "{}",
+            r.last_error
+        );
+        listeners.close();
     }
 }

@@ -1,10 +1,11 @@
 //! tarmac's own listeners for the mesh phase: one thread serving every port with
-//! nonblocking sockets and `poll`, TCP answering every connection with the greeting, UDP
-//! answering this run's pings. They exist only between `listening` and `close`. Closing
+//! nonblocking sockets and `poll`, TCP answering every connection's hello with the
+//! node's proven greeting, UDP answering this run's pings (see [`greeting`] for what the
+//! answers prove). They exist only between `listening` and `close`. Closing
 //! sets a flag and shuts the sockets down, which wakes the thread at once.
 
 use std::io::{self, Read, Write};
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::os::fd::{AsFd, BorrowedFd};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -20,9 +21,12 @@ use crate::protocol::{ListenFailure, PortSpec};
 
 /// How long the thread backs off after an error it cannot act on (out of descriptors).
 const BACK_OFF: Duration = Duration::from_millis(200);
-/// How long a greeted connection waits for the prober to close first.
+/// How long a connection waits for its hello, and then for the prober to close first.
 const CONNECTION_DEADLINE: Duration = Duration::from_secs(1);
-/// Greeted connections kept open per port at most (each is a file descriptor).
+/// Bytes of a hello read at most (one is well under this).
+const MAX_HELLO: usize = 512;
+/// Connections kept open per port at most, waiting for a hello or answered (each is a
+/// file descriptor).
 const MAX_PENDING: usize = 256;
 /// Connections accepted or datagrams answered on one port before the others get a turn.
 const BATCH: usize = 64;
@@ -58,8 +62,8 @@ impl Served {
 }
 
 impl Listeners {
-    /// Listens on every port of `ports` that can be bound, announcing `node` with `token`.
-    pub fn open(ports: &[PortSpec], token: &str, node: &str) -> Listeners {
+    /// Listens on every port of `ports` that can be bound, answering as `identity`.
+    pub fn open(ports: &[PortSpec], identity: &greeting::Identity) -> Listeners {
         let stop = Arc::new(AtomicBool::new(false));
         let mut listeners = Listeners {
             bound: Vec::new(),
@@ -86,24 +90,10 @@ impl Listeners {
         if served.is_empty() {
             return listeners;
         }
-        let (hello, token, node) = (
-            greeting::greeting(token, node),
-            token.to_owned(),
-            node.to_owned(),
-        );
+        let identity = identity.clone();
         let spawned = std::thread::Builder::new()
             .name("mesh-listen".to_owned())
-            .spawn(move || {
-                serve(
-                    &served,
-                    &stop,
-                    &Answers {
-                        token: &token,
-                        node: &node,
-                        hello: hello.as_bytes(),
-                    },
-                )
-            });
+            .spawn(move || serve(&served, &stop, &identity));
         match spawned {
             Ok(thread) => listeners.thread = Some(thread),
             // Nothing will answer: every port is a failure (the sockets close with `served`).
@@ -184,28 +174,37 @@ fn bind(spec: PortSpec) -> io::Result<Socket> {
     Ok(socket)
 }
 
-/// What the listeners answer with.
-struct Answers<'a> {
-    token: &'a str,
-    node: &'a str,
-    hello: &'a [u8],
+/// A connection waiting for its prober's hello.
+#[derive(Debug)]
+struct Waiting {
+    stream: TcpStream,
+    seen: IpAddr,
+    got: Vec<u8>,
+    since: Instant,
 }
 
-/// Serves every socket until the stop flag is set. Greeted connections wait in `pending`
-/// until their prober hangs up, so that one slow prober never holds up the others'
-/// greetings (hundreds of peers probe the same port at once).
-fn serve(served: &[Served], stop: &AtomicBool, answers: &Answers<'_>) {
-    let hello = answers.hello;
+/// Serves every socket until the stop flag is set. A connection waits in `waiting` for
+/// its prober's hello (polled with the listening sockets), then, answered, in `greeted`
+/// until its prober hangs up, so that one slow prober never holds up the others'
+/// answers (hundreds of peers probe the same port at once).
+fn serve(served: &[Served], stop: &AtomicBool, identity: &greeting::Identity) {
     // One datagram buffer, large enough for any path-MTU datagram (64 KiB less headers).
     let mut datagram = vec![0u8; 65_536];
-    let mut pending = Vec::new();
+    let mut waiting: Vec<Waiting> = Vec::new();
+    let mut greeted = Vec::new();
     let mut reaped = Instant::now();
     let tick = PollTimeout::try_from(REAP_EVERY).unwrap_or(PollTimeout::MAX);
+    let max = MAX_PENDING * served.len();
     while !stop.load(Ordering::SeqCst) {
         let ready: Vec<bool> = {
             let mut fds: Vec<PollFd<'_>> = served
                 .iter()
                 .map(|s| PollFd::new(s.fd(), PollFlags::POLLIN))
+                .chain(
+                    waiting
+                        .iter()
+                        .map(|w| PollFd::new(w.stream.as_fd(), PollFlags::POLLIN)),
+                )
                 .collect();
             match poll(&mut fds, tick) {
                 Ok(_) | Err(nix::errno::Errno::EINTR) => fds
@@ -218,10 +217,22 @@ fn serve(served: &[Served], stop: &AtomicBool, answers: &Answers<'_>) {
                 }
             }
         };
-        for (socket, _) in served.iter().zip(ready).filter(|(_, ready)| *ready) {
+        let (listening, hellos) = ready.split_at(ready.len().min(served.len()));
+        // The hellos first: `waiting` is what was polled, before any accept adds to it.
+        // Highest index first: each swap_remove moves a connection already looked at.
+        for i in (0..waiting.len().min(hellos.len())).rev() {
+            if hellos[i]
+                && let Some(read) = read_hello(&mut waiting[i], identity)
+            {
+                answer(waiting.swap_remove(i), read, &mut greeted);
+            }
+        }
+        for (socket, _) in served.iter().zip(listening).filter(|(_, ready)| **ready) {
             let drained = match socket {
-                Served::Tcp(listener) => accept_batch(listener, hello, &mut pending),
-                Served::Udp(udp) => answer_batch(udp, answers, &mut datagram),
+                Served::Tcp(listener) => {
+                    accept_batch(listener, identity, &mut waiting, &mut greeted)
+                }
+                Served::Udp(udp) => answer_batch(udp, identity, &mut datagram),
             };
             if let Err(e) = drained
                 && !matches!(
@@ -233,25 +244,40 @@ fn serve(served: &[Served], stop: &AtomicBool, answers: &Answers<'_>) {
                 pause_unless(stop);
             }
         }
-        if pending.len() > MAX_PENDING * served.len() || reaped.elapsed() >= REAP_EVERY {
-            reap(&mut pending, MAX_PENDING * served.len());
+        if greeted.len() > max || waiting.len() > max || reaped.elapsed() >= REAP_EVERY {
+            waiting.retain(|w| w.since.elapsed() < CONNECTION_DEADLINE);
+            let excess = waiting.len().saturating_sub(max);
+            waiting.drain(..excess);
+            reap(&mut greeted, max);
             reaped = Instant::now();
         }
     }
 }
 
-/// Accepts and greets up to [`BATCH`] connections; the error that ended the batch
-/// (`WouldBlock` once the queue is empty).
+/// Accepts up to [`BATCH`] connections, each answered at once if its hello is there
+/// already, else left waiting for it; the error that ended the batch (`WouldBlock` once
+/// the queue is empty).
 fn accept_batch(
     listener: &TcpListener,
-    hello: &[u8],
-    pending: &mut Vec<(TcpStream, Instant)>,
+    identity: &greeting::Identity,
+    waiting: &mut Vec<Waiting>,
+    greeted: &mut Vec<(TcpStream, Instant)>,
 ) -> io::Result<()> {
     for _ in 0..BATCH {
         match listener.accept() {
-            Ok((conn, _)) => {
-                if let Some(conn) = greet(conn, hello) {
-                    pending.push((conn, Instant::now()));
+            Ok((stream, from)) => {
+                if stream.set_nonblocking(true).is_err() {
+                    continue;
+                }
+                let mut w = Waiting {
+                    stream,
+                    seen: from.ip().to_canonical(),
+                    got: Vec::new(),
+                    since: Instant::now(),
+                };
+                match read_hello(&mut w, identity) {
+                    Some(read) => answer(w, read, greeted),
+                    None => waiting.push(w),
                 }
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -261,13 +287,34 @@ fn accept_batch(
     Ok(())
 }
 
-/// Says the greeting without blocking (it fits any fresh socket's send buffer); `None`
-/// when the connection is already unusable.
-fn greet(mut stream: TcpStream, hello: &[u8]) -> Option<TcpStream> {
-    stream.set_nonblocking(true).ok()?;
-    match stream.write(hello) {
-        Ok(n) if n == hello.len() => Some(stream),
-        _ => None,
+/// Reads what the prober sent so far; once it is a whole line, the answer to it (a
+/// hello of this run) or `Some(None)`: drop the connection (anything else, or it
+/// failed); `None` while it is not a whole line yet.
+fn read_hello(w: &mut Waiting, identity: &greeting::Identity) -> Option<Option<String>> {
+    let mut buf = [0u8; MAX_HELLO];
+    while !w.got.contains(&b'\n') && w.got.len() < MAX_HELLO {
+        match (&w.stream).read(&mut buf) {
+            Ok(0) => return Some(None),
+            Ok(n) => w.got.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if is_timeout(&e) => return None,
+            Err(_) => return Some(None),
+        }
+    }
+    let Some(end) = w.got.iter().position(|b| *b == b'\n') else {
+        // Longer than any hello, and still no line.
+        return (w.got.len() >= MAX_HELLO).then_some(None);
+    };
+    Some(identity.answer_hello(&w.got[..=end], w.seen))
+}
+
+/// Says `answer` (if any) without blocking (it fits any fresh socket's send buffer) and
+/// keeps the connection until its prober hangs up; else closes it.
+fn answer(w: Waiting, answer: Option<String>, greeted: &mut Vec<(TcpStream, Instant)>) {
+    if let Some(answer) = answer
+        && matches!((&w.stream).write(answer.as_bytes()), Ok(n) if n == answer.len())
+    {
+        greeted.push((w.stream, Instant::now()));
     }
 }
 
@@ -275,16 +322,17 @@ fn greet(mut stream: TcpStream, hello: &[u8]) -> Option<TcpStream> {
 /// no reply: the listener must not become a reflector for arbitrary traffic). A path-MTU
 /// datagram is echoed at its own length, with DF set on the socket, so the way back is
 /// measured too.
-fn answer_batch(socket: &UdpSocket, answers: &Answers<'_>, buf: &mut [u8]) -> io::Result<()> {
+fn answer_batch(
+    socket: &UdpSocket,
+    identity: &greeting::Identity,
+    buf: &mut [u8],
+) -> io::Result<()> {
     for _ in 0..BATCH {
         match socket.recv_from(buf) {
             Ok((n, from)) => {
                 let got = &buf[..n.min(buf.len())];
-                if greeting::is_ping(got, answers.token) {
-                    let _ = socket.send_to(answers.hello, from);
-                } else if let Some(size) = greeting::pmtu_size(got, answers.token) {
-                    let echo = greeting::pmtu_echo(answers.token, answers.node, size, n);
-                    let _ = socket.send_to(&echo, from);
+                if let Some(answer) = identity.answer_datagram(got, from.ip().to_canonical()) {
+                    let _ = socket.send_to(&answer, from);
                 }
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}

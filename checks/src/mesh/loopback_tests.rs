@@ -5,9 +5,10 @@
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, UdpSocket};
-use std::sync::mpsc;
+use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
+use super::greeting::{Identity, Nonces, PeerKeys};
 use super::listeners::Listeners;
 use super::prober::{ProbeOptions, probe_all, run_pass};
 use super::session;
@@ -19,10 +20,31 @@ use crate::reachability::{Reachability, Verdict};
 
 const TOKEN: &str = "0123456789abcdef";
 
+/// A node's secret in these tests (any bytes do).
+fn secret(node: &str) -> String {
+    format!("secret-of-{node}")
+}
+
+/// The identity `node`'s listeners answer as.
+fn identity(node: &str) -> Identity {
+    Identity::new(TOKEN, node, &secret(node))
+}
+
+/// The keys `prober` holds for the nodes these tests probe.
+fn keys(prober: &str) -> Arc<PeerKeys> {
+    let mut keys = PeerKeys::default();
+    for node in ["cp1", "cp2", "w2"] {
+        keys.insert(node, identity(node).pair_key(prober));
+    }
+    Arc::new(keys)
+}
+
 fn options(timeout_ms: u64) -> ProbeOptions {
     ProbeOptions {
         from: "w1".into(),
         token: TOKEN.into(),
+        keys: keys("w1"),
+        nonces: Arc::new(Nonces::new()),
         timeout: Duration::from_millis(timeout_ms),
         connect_only: false,
         concurrency: 4,
@@ -68,8 +90,7 @@ fn our_listener_is_ok_with_an_rtt_over_tcp_and_udp() {
     let port = free_port();
     let listeners = Listeners::open(
         &[spec(port, Protocol::Tcp), spec(port, Protocol::Udp)],
-        TOKEN,
-        "cp1",
+        &identity("cp1"),
     );
     assert_eq!(listeners.bound.len(), 2, "{:?}", listeners.failed);
     for protocol in [Protocol::Tcp, Protocol::Udp] {
@@ -178,7 +199,7 @@ fn udp_silence_is_a_timeout_and_a_foreign_reply_a_wrong_peer() {
 fn a_port_already_held_is_reported_not_listened_on() {
     let held = TcpListener::bind("0.0.0.0:0").unwrap();
     let port = held.local_addr().unwrap().port();
-    let listeners = Listeners::open(&[spec(port, Protocol::Tcp)], TOKEN, "cp1");
+    let listeners = Listeners::open(&[spec(port, Protocol::Tcp)], &identity("cp1"));
     assert!(listeners.bound.is_empty());
     assert_eq!(listeners.failed.len(), 1);
     assert_eq!(listeners.failed[0].port, port);
@@ -187,7 +208,7 @@ fn a_port_already_held_is_reported_not_listened_on() {
 #[test]
 fn probe_all_returns_one_result_per_target_a_few_in_flight_at_a_time() {
     let port = free_port();
-    let listeners = Listeners::open(&[spec(port, Protocol::Tcp)], TOKEN, "cp1");
+    let listeners = Listeners::open(&[spec(port, Protocol::Tcp)], &identity("cp1"));
     let targets: Vec<MeshTarget> = (0..20)
         .map(|_| target("cp1", port, Protocol::Tcp))
         .collect();
@@ -201,7 +222,7 @@ fn probe_all_returns_one_result_per_target_a_few_in_flight_at_a_time() {
 #[test]
 fn a_timeout_is_probed_again_once_and_reported_once() {
     let port = free_port();
-    let listeners = Listeners::open(&[spec(port, Protocol::Udp)], TOKEN, "cp1");
+    let listeners = Listeners::open(&[spec(port, Protocol::Udp)], &identity("cp1"));
     let silent = UdpSocket::bind("127.0.0.1:0").unwrap();
     let targets = [
         target("w2", silent.local_addr().unwrap().port(), Protocol::Udp),
@@ -227,7 +248,7 @@ fn a_timeout_is_probed_again_once_and_reported_once() {
 #[test]
 fn a_prober_that_never_hangs_up_does_not_hold_up_the_others() {
     let port = free_port();
-    let listeners = Listeners::open(&[spec(port, Protocol::Tcp)], TOKEN, "cp1");
+    let listeners = Listeners::open(&[spec(port, Protocol::Tcp)], &identity("cp1"));
     // Connected, greeted, and then neither reading nor closing (a stalled peer).
     let stalled = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
     let targets: Vec<MeshTarget> = (0..40)
@@ -257,7 +278,7 @@ fn a_prober_that_never_hangs_up_does_not_hold_up_the_others() {
         .collect();
     assert!(lingering.is_empty(), "{lingering:#?}");
     // So the port binds again at once.
-    let again = Listeners::open(&[spec(port, Protocol::Tcp)], TOKEN, "cp1");
+    let again = Listeners::open(&[spec(port, Protocol::Tcp)], &identity("cp1"));
     assert_eq!(again.bound.len(), 1, "{:?}", again.failed);
 }
 
@@ -279,6 +300,7 @@ fn the_session_listens_probes_and_closes_on_command() {
     let request = MeshRequest {
         token: TOKEN.into(),
         node: "cp1".into(),
+        secret: secret("cp1"),
         listen: vec![spec(port, Protocol::Tcp), spec(port, Protocol::Udp)],
         connect_only: false,
         probe_timeout_ms: 2000,
@@ -300,6 +322,10 @@ fn the_session_listens_probes_and_closes_on_command() {
             sizes: vec![9000, 1500, 128],
         }],
         control_plane: Default::default(),
+        keys: vec![crate::protocol::PeerKey {
+            node: "cp1".into(),
+            key: identity("cp1").pair_key("cp1").to_hex(),
+        }],
     };
     tx.send(serde_json::to_string(&probe).unwrap()).unwrap();
     tx.send(serde_json::to_string(&MeshCommand::Close).unwrap())
@@ -343,6 +369,7 @@ fn the_session_closes_when_the_harness_goes_away() {
     let request = MeshRequest {
         token: TOKEN.into(),
         node: "cp1".into(),
+        secret: secret("cp1"),
         listen: vec![spec(port, Protocol::Tcp)],
         connect_only: false,
         probe_timeout_ms: 500,
@@ -369,6 +396,7 @@ fn a_bad_command_ends_the_session_with_an_error() {
     let request = MeshRequest {
         token: TOKEN.into(),
         node: "cp1".into(),
+        secret: secret("cp1"),
         listen: vec![],
         connect_only: true,
         probe_timeout_ms: 500,
@@ -380,4 +408,116 @@ fn a_bad_command_ends_the_session_with_an_error() {
     tx.send("{\"type\":\"launch\"}\n".to_owned()).unwrap();
     let err = session::run(&request, &rx, &mut |_| Ok(())).unwrap_err();
     assert!(matches!(err, session::SessionError::BadCommand(_)), "{err}");
+}
+
+#[test]
+fn a_listener_naming_another_node_without_its_proof_is_named_unproven() {
+    let port = free_port();
+    // It says it is cp1, but proves with a secret of its own (cp1's is not its to have).
+    let forger = Identity::new(TOKEN, "cp1", &secret("forger"));
+    let listeners = Listeners::open(
+        &[spec(port, Protocol::Tcp), spec(port, Protocol::Udp)],
+        &forger,
+    );
+    for protocol in [Protocol::Tcp, Protocol::Udp] {
+        let r = probe_one(&target("cp1", port, protocol), &options(2000));
+        assert_eq!(r.result, Verdict::WrongPeer, "{protocol}");
+        assert!(
+            r.note
+                .starts_with("the answer at 127.0.0.1 names cp1 but does not prove it"),
+            "{protocol}: {}",
+            r.note
+        );
+        assert_eq!(r.rtt_us, None);
+    }
+    let mtu = path_mtu_one(port);
+    assert_eq!(
+        mtu.largest_passed, None,
+        "its echoes prove nothing: {mtu:?}"
+    );
+    listeners.close();
+}
+
+/// cp1's path MTU from w1 at `port` on loopback.
+fn path_mtu_one(port: u16) -> PathMtuResult {
+    let targets = [PathMtuTarget {
+        node: "cp1".into(),
+        address: "127.0.0.1".into(),
+        port,
+        sizes: vec![1500, 128],
+    }];
+    let mut results = Vec::new();
+    super::path_mtu_prober::measure_all(&targets, &options(600), |r| results.push(r));
+    results.remove(0)
+}
+
+#[test]
+fn a_relay_of_the_real_listener_is_named_with_the_address_it_was_seen_from() {
+    let real = free_port();
+    let listeners = Listeners::open(&[spec(real, Protocol::Tcp)], &identity("cp1"));
+    // The relay passes w1's hello on to cp1's listener from another address (as a node
+    // holding the address w1 probes would) and cp1's answer back.
+    let relay = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = relay.local_addr().unwrap().port();
+    let relaying = std::thread::spawn(move || {
+        let (mut from_prober, _) = relay.accept().unwrap();
+        let mut hello = [0u8; 512];
+        let n = from_prober.read(&mut hello).unwrap();
+        let socket =
+            socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+        let elsewhere = std::net::SocketAddr::from(([127, 0, 0, 2], 0));
+        socket.bind(&elsewhere.into()).unwrap();
+        let cp1 = std::net::SocketAddr::from(([127, 0, 0, 1], real));
+        socket.connect(&cp1.into()).unwrap();
+        let mut to_cp1: std::net::TcpStream = socket.into();
+        to_cp1.write_all(&hello[..n]).unwrap();
+        let mut answer = [0u8; 512];
+        let n = to_cp1.read(&mut answer).unwrap();
+        from_prober.write_all(&answer[..n]).unwrap();
+        let _ = from_prober.read(&mut answer);
+    });
+    let r = probe_one(&target("cp1", port, Protocol::Tcp), &options(2000));
+    relaying.join().unwrap();
+    assert_eq!(r.result, Verdict::WrongPeer);
+    assert!(
+        r.note.starts_with(
+            "cp1's listener answered, but it saw the probe come from 127.0.0.2, not from this \
+             node's 127.0.0.1: a relay"
+        ),
+        "{}",
+        r.note
+    );
+    listeners.close();
+}
+
+#[test]
+fn a_replayed_answer_of_the_real_listener_proves_nothing() {
+    let real = free_port();
+    let listeners = Listeners::open(&[spec(real, Protocol::Tcp)], &identity("cp1"));
+    // What a forger can learn from cp1: its answer to a hello claiming to be w1.
+    let mut asked = std::net::TcpStream::connect(("127.0.0.1", real)).unwrap();
+    writeln!(asked, "tarmac-hello {TOKEN} w1 learned-earlier").unwrap();
+    let mut learned = [0u8; 512];
+    let n = asked.read(&mut learned).unwrap();
+    let learned = learned[..n].to_vec();
+    assert!(learned.starts_with(format!("tarmac {TOKEN} cp1 127.0.0.1 ").as_bytes()));
+    // Replayed to w1's probe on the forger's port.
+    let forger = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = forger.local_addr().unwrap().port();
+    let replaying = std::thread::spawn(move || {
+        let (mut conn, _) = forger.accept().unwrap();
+        let mut hello = [0u8; 512];
+        let _ = conn.read(&mut hello).unwrap();
+        conn.write_all(&learned).unwrap();
+        let _ = conn.read(&mut hello);
+    });
+    let r = probe_one(&target("cp1", port, Protocol::Tcp), &options(2000));
+    replaying.join().unwrap();
+    assert_eq!(r.result, Verdict::WrongPeer);
+    assert!(
+        r.note.contains("names cp1 but does not prove it") && r.note.contains("nonce"),
+        "{}",
+        r.note
+    );
+    listeners.close();
 }

@@ -7,15 +7,15 @@
 //! (EMSGSIZE: bigger than this node's own MTU) is reported, not sent.
 
 use std::io::{self, Read, Write};
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
 
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use socket2::{Domain, Socket, Type};
 
-use super::greeting;
-use super::prober::ProbeOptions;
+use super::greeting::Asking;
+use super::prober::{ProbeOptions, local_ip};
 use crate::protocol::{PathMtuResult, PathMtuTarget};
 
 /// Rounds of datagrams per measurement (each to the sizes not echoed yet).
@@ -51,11 +51,14 @@ pub fn measure_all(
     mut each: impl FnMut(PathMtuResult),
 ) {
     for batch in targets.chunks(BATCH) {
-        let mut flights: Vec<Measurement<'_>> = batch.iter().map(Measurement::start).collect();
+        let mut flights: Vec<Measurement<'_>> = batch
+            .iter()
+            .map(|t| Measurement::start(t, options))
+            .collect();
         let round = (options.timeout / ROUNDS).max(Duration::from_millis(50));
         for _ in 0..ROUNDS {
             for f in &mut flights {
-                f.send_missing(&options.token);
+                f.send_missing(options);
             }
             let until = Instant::now() + round;
             while Instant::now() < until && flights.iter().any(Measurement::waiting) {
@@ -81,19 +84,27 @@ struct Measurement<'a> {
     /// Sizes the local stack refused to send.
     refused_locally: Vec<u32>,
     note: String,
+    /// This measurement's nonce, and the socket's own address.
+    nonce: String,
+    local: Option<IpAddr>,
 }
 
 impl<'a> Measurement<'a> {
-    fn start(target: &'a PathMtuTarget) -> Self {
+    fn start(target: &'a PathMtuTarget, options: &ProbeOptions) -> Self {
         let mut m = Measurement {
             target,
             socket: None,
             passed: vec![false; target.sizes.len()],
             refused_locally: Vec::new(),
             note: String::new(),
+            nonce: options.nonces.next(),
+            local: None,
         };
         match open(&target.address, target.port) {
-            Ok(s) => m.socket = Some(s),
+            Ok(s) => {
+                m.local = local_ip(&s.0);
+                m.socket = Some(s);
+            }
             Err(e) => m.note = e,
         }
         m
@@ -110,7 +121,17 @@ impl<'a> Measurement<'a> {
                 .any(|(size, passed)| !passed && !self.refused_locally.contains(size))
     }
 
-    fn send_missing(&mut self, token: &str) {
+    fn asking<'o>(&'o self, options: &'o ProbeOptions) -> Asking<'o> {
+        Asking {
+            token: &options.token,
+            prober: &options.from,
+            nonce: &self.nonce,
+            keys: &options.keys,
+            local: self.local,
+        }
+    }
+
+    fn send_missing(&mut self, options: &ProbeOptions) {
         let Some((socket, addr)) = &self.socket else {
             return;
         };
@@ -118,7 +139,14 @@ impl<'a> Measurement<'a> {
             if self.passed[i] || self.refused_locally.contains(&size) {
                 continue;
             }
-            let datagram = greeting::pmtu(token, size, payload_len(addr, size));
+            let datagram = Asking {
+                token: &options.token,
+                prober: &options.from,
+                nonce: &self.nonce,
+                keys: &options.keys,
+                local: self.local,
+            }
+            .pmtu(size, payload_len(addr, size));
             match (&*socket).write(&datagram) {
                 Ok(_) => {}
                 Err(e) if e.raw_os_error() == Some(EMSGSIZE) => self.refused_locally.push(size),
@@ -132,7 +160,7 @@ impl<'a> Measurement<'a> {
         }
     }
 
-    fn read_echoes(&mut self, token: &str, buf: &mut [u8]) {
+    fn read_echoes(&mut self, options: &ProbeOptions, buf: &mut [u8]) {
         let Some((socket, addr)) = &self.socket else {
             return;
         };
@@ -141,9 +169,11 @@ impl<'a> Measurement<'a> {
             match (&*socket).read(buf) {
                 Ok(n) => {
                     let got = &buf[..n];
-                    if let Some(size) = greeting::echoed_size(got, token, &self.target.node, |s| {
-                        payload_len(&addr, s)
-                    }) && let Some(i) = self.target.sizes.iter().position(|s| *s == size)
+                    let echoed = self
+                        .asking(options)
+                        .echoed_size(got, &self.target.node, |s| payload_len(&addr, s));
+                    if let Some(size) = echoed
+                        && let Some(i) = self.target.sizes.iter().position(|s| *s == size)
                     {
                         self.passed[i] = true;
                     }
@@ -226,7 +256,7 @@ fn collect(flights: &mut [Measurement<'_>], until: Instant, options: &ProbeOptio
     let mut buf = vec![0u8; 65_536];
     for (slot, i) in waiting.iter().enumerate() {
         if ready.get(slot).copied().unwrap_or(false) {
-            flights[*i].read_echoes(&options.token, &mut buf);
+            flights[*i].read_echoes(options, &mut buf);
         }
     }
 }

@@ -1,21 +1,24 @@
 //! The probing side of the mesh: one TCP or UDP probe of one peer port, with a verdict,
 //! and [`probe_all`], which keeps a bounded number of a node's probes in flight on one thread.
 //!
-//! TCP: refused (RST) → `refused`; no handshake in time → `timeout`; connected and our
-//! greeting with this run's token and the expected node → `ok`; anything else said, or
-//! nothing → `wrong-peer`. UDP (a `connect()`ed socket, so an ICMP port unreachable shows
-//! as ECONNREFUSED): our greeting → `ok`; ECONNREFUSED → `refused`; another payload →
-//! `wrong-peer`; silence after every attempt → `timeout` (silence never proves "open").
+//! TCP: refused (RST) → `refused`; no handshake in time → `timeout`; connected, our hello
+//! said, and the expected node's proven answer (see [`greeting`]) → `ok`; anything else
+//! said (another node, an answer that does not prove the node it names, a relayed one,
+//! another service), or nothing → `wrong-peer`, the note saying which. UDP (a
+//! `connect()`ed socket, so an ICMP port unreachable shows as ECONNREFUSED): the proven
+//! answer → `ok`; ECONNREFUSED → `refused`; another payload → `wrong-peer`; silence after
+//! every attempt → `timeout` (silence never proves "open").
 
 use std::io::{self, Read, Write};
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::os::fd::AsFd;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use socket2::{Domain, Socket, Type};
 
-use super::greeting::{self, Answer};
+use super::greeting::{Answer, Asking, Nonces, PeerKeys};
 use super::listeners::is_timeout;
 use crate::plan::Protocol;
 use crate::protocol::MeshTarget;
@@ -35,6 +38,10 @@ pub struct ProbeOptions {
     /// This node's inventory name (the `from` of every result).
     pub from: String,
     pub token: String,
+    /// The pair keys this node was handed, one per peer it probes.
+    pub keys: Arc<PeerKeys>,
+    /// This node's nonces, one per probe.
+    pub nonces: Arc<Nonces>,
     /// Per-probe deadline.
     pub timeout: Duration,
     /// Post-install: a TCP connect is enough (real services do not say our greeting).
@@ -167,6 +174,10 @@ fn resolve(address: &str, port: u16) -> Result<SocketAddr, String> {
 struct Flight<'a> {
     target: &'a MeshTarget,
     socket: Socket,
+    /// This probe's nonce.
+    nonce: String,
+    /// The socket's own address, once it has one (what the listener must have seen).
+    local: Option<IpAddr>,
     state: State,
     /// When the current step times out (or the next datagram is due).
     due: Instant,
@@ -212,6 +223,8 @@ impl<'a> Flight<'a> {
                 Ok(Flight {
                     target,
                     socket,
+                    nonce: options.nonces.next(),
+                    local: None,
                     state: State::Connecting { started: now },
                     due: now + options.timeout,
                 })
@@ -220,9 +233,12 @@ impl<'a> Flight<'a> {
                 // Connected (which also binds it), so that an ICMP port unreachable shows
                 // as ECONNREFUSED.
                 socket.connect(&addr.into()).map_err(untestable)?;
+                let local = local_ip(&socket);
                 let mut flight = Flight {
                     target,
                     socket,
+                    nonce: options.nonces.next(),
+                    local,
                     state: State::Pinging { sent: 0, last: now },
                     due: now,
                 };
@@ -282,7 +298,7 @@ impl<'a> Flight<'a> {
                 // packets of a close, and no TIME_WAIT on either side (thousands per run
                 // otherwise, which every later read of the node's socket tables walks).
                 let _ = self.socket.set_linger(Some(Duration::ZERO));
-                let (verdict, note) = judge(&answer, &options.token, &self.target.node, "said");
+                let (verdict, note) = self.judge(&answer, options, "tcp");
                 Some((verdict, (verdict == Verdict::Ok).then_some(rtt), note))
             }
             State::Pinging { sent, last } => {
@@ -292,8 +308,7 @@ impl<'a> Flight<'a> {
                     match (&self.socket).read(&mut buf) {
                         Ok(n) => {
                             let answer = Ok(buf[..n].to_vec());
-                            let (verdict, note) =
-                                judge(&answer, &options.token, &self.target.node, "replied");
+                            let (verdict, note) = self.judge(&answer, options, "udp");
                             let rtt = now.duration_since(last);
                             return Some((verdict, (verdict == Verdict::Ok).then_some(rtt), note));
                         }
@@ -337,6 +352,14 @@ impl<'a> Flight<'a> {
         if options.connect_only {
             return Some((Verdict::Ok, Some(rtt), String::new()));
         }
+        self.local = local_ip(&self.socket);
+        // A fresh socket's send buffer takes the hello at once.
+        let hello = self.asking(options).hello();
+        if let Err(e) = (&self.socket).write_all(hello.as_bytes()) {
+            let failed = Err(e);
+            let (verdict, note) = self.judge(&failed, options, "tcp");
+            return Some((verdict, None, note));
+        }
         self.state = State::Reading {
             rtt,
             got: Vec::new(),
@@ -347,11 +370,12 @@ impl<'a> Flight<'a> {
 
     /// Sends the next datagram; an outcome if sending fails.
     fn ping(&mut self, now: Instant, options: &ProbeOptions) -> Result<(), Outcome> {
+        let ping = self.asking(options).ping();
         let State::Pinging { sent, last } = &mut self.state else {
             return Ok(());
         };
         (&self.socket)
-            .write(greeting::ping(&options.token).as_bytes())
+            .write(ping.as_bytes())
             .map_err(|e| udp_error(&e))?;
         *sent += 1;
         *last = now;
@@ -384,47 +408,58 @@ fn connect_failed(e: &io::Error, timeout: Duration) -> Outcome {
     (Verdict::Refused, None, e.to_string())
 }
 
-/// The verdict on what a connected peer said (or did not).
-fn judge(
-    answer: &Result<Vec<u8>, io::Error>,
-    token: &str,
-    node: &str,
-    verb: &str,
-) -> (Verdict, String) {
-    let bytes = match answer {
-        Err(e) => {
-            return (
-                Verdict::WrongPeer,
-                format!("connected, but the connection failed before any greeting: {e}"),
-            );
+impl Flight<'_> {
+    /// What this probe asks with.
+    fn asking<'o>(&'o self, options: &'o ProbeOptions) -> Asking<'o> {
+        Asking {
+            token: &options.token,
+            prober: &options.from,
+            nonce: &self.nonce,
+            keys: &options.keys,
+            local: self.local,
         }
-        Ok(bytes) if bytes.is_empty() => {
-            return (
-                Verdict::WrongPeer,
-                "connected, but the peer said nothing: not tarmac's listener (another service \
-                 owns the port, or traffic is redirected)"
-                    .to_owned(),
-            );
-        }
-        Ok(bytes) => bytes,
-    };
-    match greeting::classify(bytes, token, node) {
-        Answer::Ours => (Verdict::Ok, String::new()),
-        Answer::OtherNode(other) => (
-            Verdict::WrongPeer,
-            format!(
-                "tarmac's listener on {other} answered instead of {node}'s (address mix-up or NAT)"
-            ),
-        ),
-        Answer::OtherRun => (
-            Verdict::WrongPeer,
-            "a listener of another tarmac run answered".to_owned(),
-        ),
-        Answer::Foreign(text) => (
-            Verdict::WrongPeer,
-            format!("another service answered (it {verb} {text})"),
-        ),
     }
+
+    /// The verdict on what a connected peer said (or did not), over `kind` (`tcp`, `udp`).
+    fn judge(
+        &self,
+        answer: &Result<Vec<u8>, io::Error>,
+        options: &ProbeOptions,
+        kind: &str,
+    ) -> (Verdict, String) {
+        let bytes = match answer {
+            Err(e) => {
+                return (
+                    Verdict::WrongPeer,
+                    format!("connected, but the connection failed before any greeting: {e}"),
+                );
+            }
+            Ok(bytes) if bytes.is_empty() => {
+                return (
+                    Verdict::WrongPeer,
+                    "connected, but the peer said nothing: not tarmac's listener (another \
+                     service owns the port, or traffic is redirected)"
+                        .to_owned(),
+                );
+            }
+            Ok(bytes) => bytes,
+        };
+        let node = &self.target.node;
+        let answer = self.asking(options).classify(bytes, kind, node);
+        let verb = if kind == "udp" { "replied" } else { "said" };
+        let verdict = if answer == Answer::Ours {
+            Verdict::Ok
+        } else {
+            Verdict::WrongPeer
+        };
+        (verdict, answer.note(node, &self.target.address, verb))
+    }
+}
+
+/// The address a socket sends from (a connected one has one), as a listener sees it.
+pub(super) fn local_ip(socket: &Socket) -> Option<IpAddr> {
+    let addr = socket.local_addr().ok()?.as_socket()?;
+    Some(addr.ip().to_canonical())
 }
 
 fn udp_error(e: &io::Error) -> Outcome {

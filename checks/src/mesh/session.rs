@@ -7,7 +7,10 @@ use std::io::{self, BufRead, Read};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use super::control_plane_step;
+use super::greeting::{Identity, Nonces, PeerKeys};
 use super::listeners::Listeners;
 use super::path_mtu_prober::measure_all;
 use super::prober::{ProbeOptions, probe_all};
@@ -74,7 +77,8 @@ pub fn run(
     commands: &Receiver<String>,
     send: &mut dyn FnMut(&ProbeMessage) -> io::Result<()>,
 ) -> Result<(), SessionError> {
-    let listeners = Listeners::open(&request.listen, &request.token, &request.node);
+    let identity = Identity::new(&request.token, &request.node, &request.secret);
+    let listeners = Listeners::open(&request.listen, &identity);
     let vrrp = request
         .vrrp
         .as_ref()
@@ -88,11 +92,15 @@ pub fn run(
         targets,
         path_mtu,
         control_plane,
+        keys,
     }) = next_command(commands, wait)?
     {
+        let keys = PeerKeys::from_hex(keys.iter().map(|k| (k.node.as_str(), k.key.as_str())));
         let options = ProbeOptions {
             from: request.node.clone(),
             token: request.token.clone(),
+            keys: Arc::new(keys),
+            nonces: Arc::new(Nonces::new()),
             timeout: Duration::from_millis(request.probe_timeout_ms),
             connect_only: request.connect_only,
             concurrency: usize::try_from(request.concurrency).unwrap_or(1),

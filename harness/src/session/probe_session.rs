@@ -10,7 +10,7 @@ use tarmac_checks::NodeFacts;
 use tarmac_checks::ha_protocol::ControlPlaneProbe;
 use tarmac_checks::mesh::{Assigned, Screened};
 use tarmac_checks::protocol::{
-    ListenFailure, MeshCommand, MeshTarget, PathMtuTarget, PortSpec, ProbeRequest,
+    ListenFailure, MeshCommand, MeshTarget, PathMtuTarget, PeerKey, PortSpec, ProbeRequest,
 };
 use tarmac_reports::{MeshMeter, NodeEvents};
 use tokio::time::{Instant, timeout_at};
@@ -166,8 +166,7 @@ impl ProbeSession {
     pub async fn reach(
         &mut self,
         targets: Vec<MeshTarget>,
-        path_mtu: Vec<PathMtuTarget>,
-        control_plane: ControlPlaneProbe,
+        (path_mtu, control_plane, keys): (Vec<PathMtuTarget>, ControlPlaneProbe, Vec<PeerKey>),
         within: Duration,
         meter: &MeshMeter,
     ) -> Result<Reached, ProbeError> {
@@ -185,6 +184,7 @@ impl ProbeSession {
             targets,
             path_mtu,
             control_plane,
+            keys,
         })?;
         self.deadline = Instant::now() + within;
         self.after = within;

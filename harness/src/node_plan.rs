@@ -285,7 +285,7 @@ impl RunPlan {
 
 impl RunPlan {
     /// The pair keys node `prober` checks its peers' answers with: one per node among its
-    /// targets, path-MTU targets and the endpoint's backends, derived now from each
+    /// targets, path-MTU targets, the endpoint's backends and its VRRP peers, derived now from each
     /// peer's secret (no table of pairs is kept). `index`: node name → plan index.
     pub fn peer_keys(
         &self,
@@ -304,6 +304,7 @@ impl RunPlan {
             .map(|t| t.node.as_str())
             .chain(path_mtu.iter().map(|t| t.node.as_str()))
             .chain(backends.map(String::as_str))
+            .chain(ha.vrrp.iter().map(|t| t.node.as_str()))
             .collect();
         peers
             .into_iter()

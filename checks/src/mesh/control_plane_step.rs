@@ -28,7 +28,7 @@ pub fn run(
             .then(|| scope.spawn(|| sample_all(&probe.latency, &options.from)));
         let vrrp_reach = vrrp
             .filter(|_| !probe.vrrp.is_empty())
-            .map(|(listener, _)| scope.spawn(|| listener.probe_all(&probe.vrrp, options.timeout)));
+            .map(|(listener, _)| scope.spawn(|| listener.probe_all(&probe.vrrp, options)));
         (
             endpoint.and_then(|h| h.join().ok()).unwrap_or_default(),
             latency.and_then(|h| h.join().ok()).unwrap_or_default(),

@@ -35,8 +35,9 @@
 //! the names (nothing is encrypted); a node that can send with `q`'s source address and
 //! read `t`'s answers to it (on the path between them) can pass as `q` towards `t`. The
 //! load-balanced endpoint (its proxy is expected between the two) is checked for the
-//! proof but not for `<seen>`. The VRRP datagrams and the etcd latency handshakes carry
-//! the run's token only.
+//! proof but not for `<seen>`. The VRRP probes between load balancers carry the same
+//! nonce and proof (kind `vrrp`) in their IP protocol 112 datagrams; the etcd latency
+//! samples are bare TCP handshakes and prove nothing of who answered.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -443,7 +444,9 @@ impl Asking<'_> {
         (proven && datagram.len() == expected_len(size)).then_some(size)
     }
 
-    fn judge(
+    /// What an answer of kind `kind` naming `named`, seen from `seen`, with `proof`, is
+    /// for a probe of `node` (the VRRP reply's fields, which are no greeting line).
+    pub fn judge(
         &self,
         kind: &str,
         node: &str,

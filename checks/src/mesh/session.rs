@@ -82,7 +82,7 @@ pub fn run(
     let vrrp = request
         .vrrp
         .as_ref()
-        .map(|listen| (VrrpListener::open(&request.token, &request.node), listen));
+        .map(|listen| (VrrpListener::open(&identity), listen));
     send(&ProbeMessage::Listening {
         bound: listeners.bound.clone(),
         failed: listeners.failed.clone(),

@@ -1,6 +1,7 @@
 //! A load balancer's VRRP listener: one raw IPv4 socket of protocol 112, read by a thread
 //! of its own from `listening` to `close`. It answers this run's probes from the other
-//! load balancers, collects the replies to its own probes, and notes every VRRP
+//! load balancers (with the node's proof, see [`super::greeting`]), collects and checks
+//! the replies to its own probes, and notes every VRRP
 //! advertisement it hears (only a master sends them). Needs CAP_NET_RAW (root, or
 //! `sudo: true`); without it the listener says why and every VRRP probe is untestable.
 
@@ -14,6 +15,8 @@ use std::time::{Duration, Instant};
 
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
+use super::greeting::{Answer, Asking, Identity, Proven};
+use super::prober::ProbeOptions;
 use super::vrrp_packet::{Advert, Heard, IPPROTO_VRRP, Kind, TarmacDatagram, parse_ipv4};
 use crate::ha_protocol::{VrrpAdvert, VrrpHeard, VrrpReach, VrrpTarget};
 use crate::reachability::Verdict;
@@ -27,8 +30,9 @@ const MAX_ADVERTS: usize = 256;
 
 #[derive(Debug, Default)]
 struct State {
-    /// Replies to this node's probes: sequence number → (answering node, when).
-    replies: HashMap<u32, (String, Instant)>,
+    /// Replies to this node's probes: sequence number → (answering node, `<seen>
+    /// <proof>`, when).
+    replies: HashMap<u32, (String, String, Instant)>,
     adverts: BTreeMap<(Ipv4Addr, u8), VrrpAdvert>,
 }
 
@@ -47,6 +51,7 @@ impl Shared {
 /// The open listener of one load balancer.
 #[derive(Debug)]
 pub struct VrrpListener {
+    identity: Identity,
     token: String,
     node: String,
     socket: Option<Socket>,
@@ -60,10 +65,11 @@ pub struct VrrpListener {
 }
 
 impl VrrpListener {
-    pub fn open(token: &str, node: &str) -> VrrpListener {
+    pub fn open(identity: &Identity) -> VrrpListener {
         let mut listener = VrrpListener {
-            token: token.to_owned(),
-            node: node.to_owned(),
+            identity: identity.clone(),
+            token: identity.token.clone(),
+            node: identity.node.clone(),
             socket: None,
             shared: Arc::new(Shared::default()),
             stop: Arc::new(AtomicBool::new(false)),
@@ -93,27 +99,28 @@ impl VrrpListener {
         socket.set_read_timeout(Some(TICK))?;
         let reader = socket.try_clone()?;
         let (shared, stop) = (self.shared.clone(), self.stop.clone());
-        let (token, node) = (self.token.clone(), self.node.clone());
+        let identity = self.identity.clone();
         let thread = std::thread::Builder::new()
             .name("vrrp-listen".to_owned())
-            .spawn(move || serve(&reader, &shared, &stop, &token, &node))?;
+            .spawn(move || serve(&reader, &shared, &stop, &identity))?;
         self.socket = Some(socket);
         self.thread = Some(thread);
         Ok(())
     }
 
     /// Probes every target at once; one result each.
-    pub fn probe_all(&self, targets: &[VrrpTarget], timeout: Duration) -> Vec<VrrpReach> {
+    pub fn probe_all(&self, targets: &[VrrpTarget], options: &ProbeOptions) -> Vec<VrrpReach> {
         std::thread::scope(|scope| {
             let handles: Vec<_> = targets
                 .iter()
-                .map(|t| scope.spawn(move || self.probe(t, timeout)))
+                .map(|t| scope.spawn(move || self.probe(t, options)))
                 .collect();
             handles.into_iter().filter_map(|h| h.join().ok()).collect()
         })
     }
 
-    fn probe(&self, target: &VrrpTarget, timeout: Duration) -> VrrpReach {
+    fn probe(&self, target: &VrrpTarget, options: &ProbeOptions) -> VrrpReach {
+        let timeout = options.timeout;
         let mut reach = VrrpReach {
             from: self.node.clone(),
             to: target.node.clone(),
@@ -134,14 +141,23 @@ impl VrrpListener {
             return reach;
         };
         let seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
+        let nonce = options.nonces.next();
         let datagram = TarmacDatagram {
             kind: Kind::Probe,
             token: self.token.clone(),
             from: self.node.clone(),
             to: target.node.clone(),
             seq,
+            tail: nonce.clone(),
         }
         .encode();
+        let asking = Asking {
+            token: &self.token,
+            prober: &self.node,
+            nonce: &nonce,
+            keys: &options.keys,
+            local: source_for(ip),
+        };
         let to = SockAddr::from(SocketAddr::new(IpAddr::V4(ip), 0));
         let step = (timeout / ATTEMPTS).max(Duration::from_millis(50));
         for _ in 0..ATTEMPTS {
@@ -151,15 +167,16 @@ impl VrrpListener {
                 reach.note = format!("sending to {ip} failed: {e}");
                 return reach;
             }
-            if let Some((answered_by, at)) = self.wait_reply(seq, sent + step) {
-                if answered_by == target.node {
+            if let Some((answered_by, tail, at)) = self.wait_reply(seq, sent + step) {
+                let (seen, proof) = tail.split_once(' ').unwrap_or((&tail, ""));
+                let answer = asking.judge("vrrp", &target.node, &answered_by, seen, proof, None);
+                if answer == Answer::Ours {
                     reach.result = Verdict::Ok;
                     reach.rtt_us =
                         u64::try_from(at.saturating_duration_since(sent).as_micros()).ok();
                 } else {
                     reach.result = Verdict::WrongPeer;
-                    reach.note =
-                        format!("{answered_by} answered at {ip} instead of {}", target.node);
+                    reach.note = answer.note(&target.node, &target.address, "replied");
                 }
                 return reach;
             }
@@ -173,7 +190,7 @@ impl VrrpListener {
         reach
     }
 
-    fn wait_reply(&self, seq: u32, until: Instant) -> Option<(String, Instant)> {
+    fn wait_reply(&self, seq: u32, until: Instant) -> Option<(String, String, Instant)> {
         let mut state = self.shared.lock();
         loop {
             if let Some(found) = state.replies.remove(&seq) {
@@ -223,7 +240,16 @@ impl Drop for VrrpListener {
     }
 }
 
-fn serve(socket: &Socket, shared: &Shared, stop: &AtomicBool, token: &str, node: &str) {
+/// The address this node sends from towards `ip` (a connected UDP socket's, which sends
+/// nothing): what a listener there sees the probe come from.
+fn source_for(ip: Ipv4Addr) -> Option<IpAddr> {
+    let socket = std::net::UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0)).ok()?;
+    socket.connect((ip, 9)).ok()?;
+    Some(socket.local_addr().ok()?.ip())
+}
+
+fn serve(socket: &Socket, shared: &Shared, stop: &AtomicBool, identity: &Identity) {
+    let (token, node) = (identity.token.as_str(), identity.node.as_str());
     let mut buf = [0u8; 2048];
     while !stop.load(Ordering::Relaxed) {
         let n = match (&*socket).read(&mut buf) {
@@ -249,12 +275,23 @@ fn serve(socket: &Socket, shared: &Shared, stop: &AtomicBool, token: &str, node:
         match heard {
             Heard::Tarmac(d) if d.token == token && d.to == node => match d.kind {
                 Kind::Probe => {
+                    let seen = IpAddr::V4(src);
+                    let proof = identity.pair_key(&d.from).proof(&Proven {
+                        kind: "vrrp",
+                        token,
+                        node,
+                        prober: &d.from,
+                        nonce: &d.tail,
+                        seen,
+                        size: None,
+                    });
                     let reply = TarmacDatagram {
                         kind: Kind::Reply,
                         token: d.token,
                         from: node.to_owned(),
                         to: d.from,
                         seq: d.seq,
+                        tail: format!("{seen} {proof}"),
                     };
                     let back = SockAddr::from(SocketAddr::new(IpAddr::V4(src), 0));
                     let _ = socket.send_to(&reply.encode(), &back);
@@ -263,7 +300,7 @@ fn serve(socket: &Socket, shared: &Shared, stop: &AtomicBool, token: &str, node:
                     shared
                         .lock()
                         .replies
-                        .insert(d.seq, (d.from, Instant::now()));
+                        .insert(d.seq, (d.from, d.tail, Instant::now()));
                     shared.changed.notify_all();
                 }
             },
@@ -296,6 +333,7 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
+    use crate::mesh::greeting::{Nonces, PeerKeys};
 
     /// Raw sockets need root: without it this test can only check the error.
     fn needs_root(listener: &VrrpListener) -> bool {
@@ -313,15 +351,27 @@ mod tests {
 
     #[test]
     fn a_probe_over_loopback_is_answered_and_a_wrong_name_is_wrong_peer() {
-        let listener = VrrpListener::open("t0k", "lb1");
+        let lb1 = Identity::new("t0k", "lb1", "secret-of-lb1");
+        let listener = VrrpListener::open(&lb1);
         if !needs_root(&listener) {
             return;
         }
+        let mut keys = PeerKeys::default();
+        keys.insert("lb1", lb1.pair_key("lb1"));
+        let with = |keys: &PeerKeys, timeout| ProbeOptions {
+            from: "lb1".into(),
+            token: "t0k".into(),
+            keys: Arc::new(keys.clone()),
+            nonces: Arc::new(Nonces::new()),
+            timeout,
+            connect_only: false,
+            concurrency: 1,
+        };
         let me = VrrpTarget {
             node: "lb1".into(),
             address: "127.0.0.1".into(),
         };
-        let found = listener.probe_all(&[me], Duration::from_secs(1));
+        let found = listener.probe_all(&[me.clone()], &with(&keys, Duration::from_secs(1)));
         assert_eq!(found[0].result, Verdict::Ok, "{found:?}");
         assert!(found[0].rtt_us.is_some());
         // Addressed to lb2, but only lb1 listens here: nobody answers.
@@ -329,8 +379,15 @@ mod tests {
             node: "lb2".into(),
             address: "127.0.0.1".into(),
         };
-        let found = listener.probe_all(&[other], Duration::from_millis(300));
+        let found = listener.probe_all(&[other], &with(&keys, Duration::from_millis(300)));
         assert_eq!(found[0].result, Verdict::Timeout, "{found:?}");
+        // Without lb1's key, its reply proves nothing.
+        let found = listener.probe_all(&[me], &with(&PeerKeys::default(), Duration::from_secs(1)));
+        assert_eq!(found[0].result, Verdict::WrongPeer, "{found:?}");
+        assert!(
+            found[0].note.contains("names lb1 but does not prove it"),
+            "{found:?}"
+        );
         let heard = listener.heard(false, Duration::ZERO);
         assert!(
             heard.adverts.is_empty() && heard.error.is_empty(),

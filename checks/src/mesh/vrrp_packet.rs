@@ -5,8 +5,10 @@
 //! further: its version nibble is 0 (keepalived drops any packet whose version is not its
 //! instance's 2 or 3) and its virtual router id is 0 (valid ids are 1-255, so no instance
 //! is looked up). After the four VRRP header bytes come a magic, the kind (probe or
-//! reply) and `<token> <from> <to> <seq>`: only a datagram with this run's token is
-//! answered, so the listener is no reflector.
+//! reply) and `<token> <from> <to> <seq> <tail>`: only a datagram with this run's token
+//! is answered, so the listener is no reflector. A probe's tail is its nonce, a reply's
+//! the address the probe was seen from and the replying node's proof (see
+//! [`super::greeting`]).
 
 use std::net::{IpAddr, Ipv4Addr};
 
@@ -30,6 +32,8 @@ pub struct TarmacDatagram {
     pub from: String,
     pub to: String,
     pub seq: u32,
+    /// A probe's nonce; a reply's `<seen> <proof>`.
+    pub tail: String,
 }
 
 impl TarmacDatagram {
@@ -41,7 +45,11 @@ impl TarmacDatagram {
             Kind::Reply => b'R',
         });
         out.extend_from_slice(
-            format!("{} {} {} {}", self.token, self.from, self.to, self.seq).as_bytes(),
+            format!(
+                "{} {} {} {} {}",
+                self.token, self.from, self.to, self.seq, self.tail
+            )
+            .as_bytes(),
         );
         out
     }
@@ -56,17 +64,15 @@ impl TarmacDatagram {
             _ => return None,
         };
         let text = std::str::from_utf8(payload.get(9..)?).ok()?;
-        let mut words = text.split(' ');
+        let mut words = text.splitn(5, ' ');
         let (token, from, to, seq) = (words.next()?, words.next()?, words.next()?, words.next()?);
-        if words.next().is_some() {
-            return None;
-        }
         Some(TarmacDatagram {
             kind,
             token: token.to_owned(),
             from: from.to_owned(),
             to: to.to_owned(),
             seq: seq.parse().ok()?,
+            tail: words.next().unwrap_or_default().to_owned(),
         })
     }
 }
@@ -156,6 +162,7 @@ mod tests {
             from: "lb1".into(),
             to: "lb2".into(),
             seq: 7,
+            tail: "nonce-1".into(),
         };
         let bytes = d.encode();
         assert_eq!(bytes[0] >> 4, 0, "version 0: every VRRP daemon drops it");

@@ -252,6 +252,9 @@ pub struct RequestedFile {
 pub struct CommandOutput {
     /// The command's name in the plugin's requirements and in its grant.
     pub name: String,
+    /// What was run: one name may be granted with several argvs (to one plugin or two).
+    #[serde(default)]
+    pub argv: Vec<String>,
     /// `None` when it did not start, or was killed at its timeout.
     pub exit_code: Option<i64>,
     pub stdout: String,

@@ -24,6 +24,10 @@ fn requested_files_sysctls_and_allowed_commands_reach_the_plugin() {
                 name: "uname".to_owned(),
                 argv: vec!["uname".to_owned(), "-s".to_owned()],
             },
+            CommandGrant {
+                name: "uname".to_owned(),
+                argv: vec!["uname".to_owned(), "-o".to_owned()],
+            },
             // The right name with another argv grants nothing.
             CommandGrant {
                 name: "not-allowed".to_owned(),
@@ -53,11 +57,12 @@ fn requested_files_sysctls_and_allowed_commands_reach_the_plugin() {
         ["file /etc/shadow", "command not-allowed [\"true\"]"]
     );
     assert_eq!(wanted.sysctls, ["kernel.ostype"]);
-    let names: Vec<_> = wanted.commands.iter().map(|c| c.name.as_str()).collect();
+    let sent: Vec<_> = wanted.commands.iter().map(|c| c.argv.join(" ")).collect();
     assert_eq!(
-        names,
-        ["uname"],
-        "a command not granted with its exact argv must not be sent"
+        sent,
+        ["uname -s", "uname -o"],
+        "a command not granted with its exact argv must not be sent; one name granted \
+         with two argvs is sent twice"
     );
 
     let request = ProbeRequest {

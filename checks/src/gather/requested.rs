@@ -112,6 +112,7 @@ fn read_capped(reader: impl Read, cap: usize) -> std::io::Result<(Vec<u8>, bool)
 pub fn run_command(request: &CommandRequest, timeout: Duration) -> CommandOutput {
     let mut out = CommandOutput {
         name: request.name.clone(),
+        argv: request.argv.clone(),
         exit_code: None,
         stdout: String::new(),
         stderr: String::new(),

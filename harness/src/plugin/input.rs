@@ -57,7 +57,7 @@ impl PluginNode {
                 .commands
                 .iter()
                 .map(|c| match grants.command(&c.name, &c.argv) {
-                    true => self.command(&c.name),
+                    true => self.command(&c.name, &c.argv),
                     false => refused_command(c),
                 })
                 .collect(),
@@ -85,13 +85,13 @@ impl PluginNode {
         }
     }
 
-    fn command(&self, name: &str) -> wit::CommandOutput {
+    fn command(&self, name: &str, argv: &[String]) -> wit::CommandOutput {
         match self
             .facts
             .requested
             .commands
             .iter()
-            .find(|c| c.name == name)
+            .find(|c| c.name == name && c.argv == argv)
         {
             Some(c) => wit::CommandOutput {
                 name: c.name.clone(),

@@ -245,6 +245,10 @@ pub struct RequestedFile {
     pub truncated: bool,
     /// Why an existing file could not be read (e.g. permission denied).
     pub error: Option<String>,
+    /// The file read when `path` led elsewhere through a symlink: each plugin gets the
+    /// content only if its own grants cover this file too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolved: Option<String>,
 }
 
 /// A command a plugin asked for and was granted (`plugins[].allow`), run with a timeout.

@@ -169,6 +169,15 @@ pub struct VrrpAdvert {
     pub addresses: Vec<IpAddr>,
     /// How many were heard.
     pub count: u32,
+    /// The advertisement interval they carry (0: unknown).
+    #[serde(default)]
+    pub interval_ms: u32,
+    /// When the first and the last were heard, in ms after the listener opened: a sender
+    /// that stopped long before the end of the window is no longer master.
+    #[serde(default)]
+    pub first_ms: u64,
+    #[serde(default)]
+    pub last_ms: u64,
 }
 
 /// An etcd peer a node times TCP handshakes with on the peer port.

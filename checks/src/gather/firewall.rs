@@ -7,7 +7,7 @@
 use crate::facts::{Firewall, Ruleset, Tools};
 use crate::protocol::CommandRequest;
 
-use super::processes;
+use super::processes::Processes;
 use super::read::read_optional;
 use super::requested::{COMMAND_TIMEOUT, run_command};
 
@@ -22,9 +22,9 @@ pub const DUMPS: [(&str, &[&str]); 4] = [
     ("nft", &["list", "ruleset"]),
 ];
 
-pub fn gather(tools: &Tools) -> Firewall {
+pub fn gather(tools: &Tools, processes: &Processes) -> Firewall {
     Firewall {
-        firewalld_running: !processes::running(&["firewalld"], true).is_empty(),
+        firewalld_running: !processes.running(&["firewalld"], true).is_empty(),
         ufw_enabled: read_optional("/etc/ufw/ufw.conf")
             .ok()
             .flatten()

@@ -32,7 +32,7 @@ pub const ENDPOINT_CERTIFICATE: &str = "endpoint.certificate";
 pub const MESH_CHECKS: [CheckInfo; 10] = [
     CheckInfo {
         id: MESH_REACHABLE,
-        title: "every node reaches every peer port its role needs (TCP and UDP, token-checked)",
+        title: "every node reaches every peer port its role needs (TCP and UDP, each answer proven by its node)",
         severity: Status::Fail,
         anchor: "tarmac (Platform9-style node-to-node tests)",
         scope: "mesh",

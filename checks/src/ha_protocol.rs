@@ -120,7 +120,7 @@ pub struct BackendCount {
     pub count: u32,
 }
 
-/// A load balancer peer a node sends token-checked IP protocol 112 datagrams to.
+/// A load balancer peer a node sends proof-checked IP protocol 112 datagrams to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VrrpTarget {
     pub node: String,

@@ -1,5 +1,5 @@
 //! `mesh.path_mtu`: between every two nodes, one UDP measurement at the interface MTU with
-//! DF set, token-checked like the mesh's other probes. A pair that passes small datagrams
+//! DF set, proof-checked like the mesh's other probes. A pair that passes small datagrams
 //! but not full-size ones is an MTU black hole: TCP handshakes and pings work, bulk
 //! transfers (image pulls, etcd snapshots, the overlay's encapsulated frames) stall. None
 //! of the anchors measures it; `net.mtu` compares the configured MTUs, this the path.

@@ -1,6 +1,6 @@
 //! Findings about the load balancers' VRRP:
 //! - `vrrp.reachable`: IP protocol 112 passes between every two `loadbalancer` nodes
-//!   (tarmac's token-checked datagrams, both ways); where it does not, both sides
+//!   (tarmac's proof-checked datagrams, both ways); where it does not, both sides
 //!   become master;
 //! - `vrrp.split_brain`: one master per virtual router. A master is a node heard
 //!   advertising a virtual router id (only masters advertise) until the end of the

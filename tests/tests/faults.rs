@@ -180,13 +180,49 @@ fn each_hostile_node_gets_its_own_finding_and_nothing_else_changes() {
     eprintln!("tarmac's peak RSS with five hostile nodes: {peak} KiB");
 }
 
-/// A node that answers the mesh on its own address as another node (its request
-/// rewritten to name w1; it holds only its own secret): every probe of it is a
-/// `wrong-peer` naming what was wrong (the answer names w1 but does not prove it),
-/// its own results (all "from w1") are refused into its one finding, and every other
-/// pair is as in the healthy run.
+/// What a probe of a hostile node must be: a `wrong-peer` with this note.
+fn expected_note(c: &Value, impostor: &str, relay: &str) -> String {
+    let from = c["from"].as_str().unwrap();
+    let (to, address) = match c["to"].as_str().unwrap() {
+        "impostor" => ("impostor", impostor),
+        _ => ("relay", relay),
+    };
+    let unproven = |saw: &str| {
+        format!(
+            "the answer at {address} names w1 but does not prove it: expected {to}'s proof \
+             for this probe, saw {saw}; another host answers on that address, a proxy is in \
+             between, or a node forges another's answer (check which host holds {address})"
+        )
+    };
+    match (to, from) {
+        // w1 probes no w1: it holds no key to check w1's proof with.
+        (_, "w1") => unproven("a proof this node cannot check (it holds no key for w1)"),
+        ("impostor", _) => unproven(&format!(
+            "a proof that does not check (expected w1's proof for {from} and this probe's nonce)"
+        )),
+        // The relay passes the prober's hello to w1 and w1's answer back: proven, but
+        // w1 saw the relay's address.
+        _ => format!(
+            "w1's listener answered, but it saw the probe come from {relay}, not from this \
+             node's {}: a relay, a proxy or NAT is between them (check that {address} is \
+             relay's own address, with no proxy or NAT between the nodes)",
+            c["from_address"].as_str().unwrap_or(from)
+        ),
+    }
+}
+
+/// Two nodes that answer the mesh on their own address as w1, each its own way:
+/// - `impostor`'s probe is told it is w1 (its request rewritten on the way in): its
+///   listeners answer as w1, proven with the only secret it has, its own; its own
+///   results ("from w1") are refused into its one finding;
+/// - `relay` forwards every mesh port to w1 (DNAT and masquerade in its network): the
+///   replay that stays possible, each prober's hello passed to w1's listener and w1's
+///   answer passed back.
+///
+/// Every probe of either is a `wrong-peer` whose note says what was expected and seen;
+/// every pair between the other nodes is as in the healthy run.
 #[test]
-fn a_node_answering_as_another_is_named_unproven_on_every_pair_to_it() {
+fn nodes_answering_as_another_are_named_on_every_pair_to_them() {
     if !lab_ready() {
         return;
     }
@@ -198,6 +234,8 @@ fn a_node_answering_as_another_is_named_unproven_on_every_pair_to_it() {
         .node("impostor")
         .roles(&["worker"])
         .fault(Fault::Hostile(Hostile::ClaimsToBe { as_node: "w1" }))
+        .node("relay")
+        .roles(&["worker"])
         .build()
         .unwrap();
     let inventory = lab.inventory_path();
@@ -208,53 +246,60 @@ fn a_node_answering_as_another_is_named_unproven_on_every_pair_to_it() {
         healthy.transcript()
     );
     lab.arm_hostile("impostor", true).unwrap();
+    let w1 = lab.address("w1").unwrap();
+    lab.exec_ok(
+        "relay",
+        &format!(
+            "sysctl -qw net.ipv4.ip_forward=1 && \
+             iptables -t nat -A PREROUTING -p tcp ! --dport 22 -j DNAT --to-destination {w1} && \
+             iptables -t nat -A PREROUTING -p udp -j DNAT --to-destination {w1} && \
+             iptables -t nat -A POSTROUTING -d {w1} -j MASQUERADE"
+        ),
+    )
+    .unwrap();
     let hostile = run_check(&lab, &inventory, ARGS).unwrap();
     let transcript = hostile.transcript();
-    let address = lab.address("impostor").unwrap();
+    let (impostor, relay) = (
+        lab.address("impostor").unwrap().to_string(),
+        lab.address("relay").unwrap().to_string(),
+    );
+    let address_of = |node: &str| lab.address(node).unwrap().to_string();
 
-    // Every probe of impostor: named, with what was expected and what was seen.
+    // Every probe of impostor or relay: named, with what was expected and what was seen.
     let cells = hostile.json["reachability"].as_array().unwrap();
-    let to_impostor: Vec<&Value> = cells
+    let hostile_node = |c: &Value| c["to"] == "impostor" || c["to"] == "relay";
+    let probed: Vec<&Value> = cells
         .iter()
-        .filter(|c| c["to"] == "impostor" && c["result"] != "untestable")
+        .filter(|c| hostile_node(c) && c["result"] != "untestable")
         .collect();
-    assert!(!to_impostor.is_empty(), "{transcript}");
-    for c in &to_impostor {
+    for to in ["impostor", "relay"] {
+        assert!(probed.iter().any(|c| c["to"] == to), "{to}: {transcript}");
+    }
+    for c in &probed {
+        let mut c = (*c).clone();
+        let from = c["from"].as_str().unwrap().to_owned();
+        c["from_address"] = address_of(&from).into();
         assert_eq!(c["result"], "wrong-peer", "{c:#}");
-        let saw = if c["from"] == "w1" {
-            "a proof this node cannot check (it holds no key for w1)".to_owned()
-        } else {
-            format!(
-                "a proof that does not check (expected w1's proof for {} and this probe's nonce)",
-                c["from"].as_str().unwrap()
-            )
-        };
         assert_eq!(
             c["note"].as_str().unwrap(),
-            format!(
-                "the answer at {address} names w1 but does not prove it: expected impostor's \
-                 proof for this probe, saw {saw}; another host answers on that address, a \
-                 proxy is in between, or a node forges another's answer (check which host \
-                 holds {address})"
-            ),
+            expected_note(&c, &impostor, &relay),
             "{c:#}"
         );
     }
     // The findings say it on the pairs, each owned by its prober.
-    let about_impostor: Vec<&Value> = hostile
-        .of_check("mesh.reachable")
-        .into_iter()
-        .filter(|f| f["details"]["to"] == "impostor" && f["status"] == "fail")
-        .collect();
-    assert!(!about_impostor.is_empty(), "{transcript}");
-    for f in &about_impostor {
-        let message = f["message"].as_str().unwrap();
-        assert!(
-            message.contains("wrong-peer") && message.contains("names w1 but does not prove it"),
-            "{f:#}"
-        );
+    for f in hostile.of_check("mesh.reachable") {
+        if f["status"] == "fail" {
+            let to = &f["details"]["to"];
+            assert!(to == "impostor" || to == "relay", "{f:#}");
+            let message = f["message"].as_str().unwrap();
+            assert!(message.contains("wrong-peer"), "{f:#}");
+            assert!(
+                message.contains(f["details"]["note"].as_str().unwrap()),
+                "{f:#}"
+            );
+        }
     }
-    // Its own results come "from w1": refused, its one finding.
+    // impostor's own results come "from w1": refused, its one finding; relay has none.
     let refused = hostile.only(Some("impostor"), "mesh.refused_results");
     assert_eq!(refused["status"], "error", "{refused:#}");
     assert!(
@@ -263,14 +308,33 @@ fn a_node_answering_as_another_is_named_unproven_on_every_pair_to_it() {
             .contains("`from` is \\\"w1\\\""),
         "{refused:#}"
     );
+    assert_eq!(hostile.of_check("mesh.refused_results").len(), 1);
+    // What every probe of each saw is one cause on it, which blames no firewall.
+    for node in ["impostor", "relay"] {
+        let cause = hostile.only(Some(node), "mesh.blocked_inbound");
+        let message = cause["message"].as_str().unwrap();
+        assert!(
+            message.contains(&format!(
+                "got an answer that is not {node}'s own listener's"
+            )),
+            "{cause:#}"
+        );
+        assert!(
+            cause["remediation"]
+                .as_str()
+                .unwrap()
+                .contains("which host answers"),
+            "{cause:#}"
+        );
+    }
 
-    // Everything not involving impostor as in the healthy run.
+    // Every pair between cp1, w1 and relay but those to relay as in the healthy run.
     let between_others = |run: &CheckRun| -> BTreeSet<String> {
         run.json["reachability"]
             .as_array()
             .unwrap()
             .iter()
-            .filter(|c| c["from"] != "impostor" && c["to"] != "impostor")
+            .filter(|c| !hostile_node(c) && c["from"] != "impostor")
             .map(|c| {
                 format!(
                     "{} {} {}/{} {} {}",
@@ -284,24 +348,36 @@ fn a_node_answering_as_another_is_named_unproven_on_every_pair_to_it() {
         between_others(&healthy),
         "{transcript}"
     );
-    for node in ["cp1", "w1"] {
+    for node in ["cp1", "w1", "relay"] {
         let others = |run: &CheckRun| -> Vec<String> {
             let mut out: Vec<String> = run
                 .findings()
                 .iter()
                 .filter(|f| f["node"] == node && f["check"] != "mesh.path_mtu")
-                .filter(|f| f["details"]["to"] != "impostor")
+                .filter(|f| f["details"]["to"] != "impostor" && f["details"]["to"] != "relay")
                 .map(|f| format!("{} {}", f["check"], f["status"]))
                 .collect();
             out.sort();
             out
         };
-        // Its summary `pass` gives way to the failures about impostor, nothing else.
+        // A prober's summary `pass` gives way to its failures about the two, nothing else.
         let mut before = others(&healthy);
         let summary = before
             .iter()
             .position(|f| f == "\"mesh.reachable\" \"pass\"");
         before.remove(summary.expect("the healthy run's summary"));
-        assert_eq!(others(&hostile), before, "{node}: {transcript}");
+        let mut now = others(&hostile);
+        if node == "relay" {
+            let cause = now
+                .iter()
+                .position(|f| f == "\"mesh.blocked_inbound\" \"fail\"");
+            now.remove(cause.expect("relay's cause, asserted above"));
+        }
+        let gone: Vec<&String> = before.iter().filter(|f| !now.contains(f)).collect();
+        let new: Vec<&String> = now.iter().filter(|f| !before.contains(f)).collect();
+        assert_eq!(
+            now, before,
+            "{node}: gone {gone:?}, new {new:?}: {transcript}"
+        );
     }
 }

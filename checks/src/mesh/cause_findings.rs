@@ -97,6 +97,33 @@ impl Subject<'_> {
     fn finding(&self) -> Finding {
         let ports = self.port_phrases();
         let finding = match self.kind {
+            CauseKind::Inbound { node } if self.all_wrong_peer() => {
+                // Answered, but not by this node's own listener: no firewall to blame.
+                let name = self.node(node);
+                let example = self
+                    .causes
+                    .iter()
+                    .flat_map(|c| &c.cells)
+                    .map(|&i| &self.matrix[i])
+                    .find(|r| !r.note.is_empty())
+                    .map(|r| format!(" (from {}: {})", r.from, r.note))
+                    .unwrap_or_default();
+                Finding::fail(
+                    MESH_BLOCKED_INBOUND,
+                    name,
+                    format!(
+                        "every peer probing {name} on {ports} got an answer that is not \
+                         {name}'s own listener's{example}"
+                    ),
+                )
+                .with_remediation(format!(
+                    "find out which host answers on {name}'s address and whether something \
+                     forwards {} there (a NAT rule, a proxy, an address held twice), or \
+                     whether {name} itself answers as another node",
+                    self.port_list()
+                ))
+                .with_detail("node", name)
+            }
             CauseKind::Inbound { node } => {
                 let name = self.node(node);
                 let message = if self.compared(false) {
@@ -255,6 +282,14 @@ impl Subject<'_> {
             .map(|c| format!("{}/{}", c.port, c.protocol))
             .collect();
         ports.join(" and ")
+    }
+
+    /// Whether every probe these causes explain got a wrong peer's answer.
+    fn all_wrong_peer(&self) -> bool {
+        self.causes
+            .iter()
+            .flat_map(|c| &c.cells)
+            .all(|&i| self.matrix[i].result == Verdict::WrongPeer)
     }
 
     /// Distinct nodes at either end, and the verdicts seen.

@@ -4,11 +4,12 @@
 //! A plain run is a mesh with no targets: its sessions end at the start. Pairs whose
 //! target could not listen (or could not be checked) are `untestable` without a probe.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
 use tarmac_checks::ha_protocol::{ControlPlaneProbe, ControlPlaneResults};
+use tarmac_checks::mesh::Refused;
 use tarmac_checks::protocol::{
     ListenFailure, MeshTarget, PathMtuResult, PathMtuTarget, PeerKey, PortSpec,
 };
@@ -146,7 +147,8 @@ pub async fn run_sessions(mut plan: RunPlan, events: &RunEvents) -> (Vec<Gathere
     }
     let mut path_mtu = Vec::new();
     let mut control_plane = ControlPlaneResults::default();
-    let mut refused = Vec::new();
+    // Per node: what it reported that was not its own, and how much it was assigned.
+    let mut refusals: BTreeMap<usize, (String, Refused, usize)> = BTreeMap::new();
     // What each prober was sent, kept compact (target index, port) in case its verdicts
     // never come: the targets themselves went to the session.
     let node_index: HashMap<&str, usize> = plan
@@ -192,7 +194,7 @@ pub async fn run_sessions(mut plan: RunPlan, events: &RunEvents) -> (Vec<Gathere
         match result {
             Ok(reached) => {
                 let name = &plan.nodes[index].spec.name;
-                refused.extend(reached.refused.finding(name, reached.assigned));
+                refusals.insert(index, (name.clone(), reached.refused, reached.assigned));
                 let accepted = reached.accepted;
                 matrix.extend(accepted.reach);
                 matrix.extend(reached.unreported);
@@ -221,11 +223,23 @@ pub async fn run_sessions(mut plan: RunPlan, events: &RunEvents) -> (Vec<Gathere
 
     // Phase 4: every probe may close its listeners now.
     let _ = close_tx.send(true);
+    // Results a node sends while closing (after its `probed`) are refused too.
     let _ = timeout(CLOSE_TIMEOUT + Duration::from_secs(5), async {
-        while tasks.join_next().await.is_some() {}
+        while let Some(joined) = tasks.join_next().await {
+            if let Ok((index, late)) = joined
+                && late.count > 0
+                && let Some((_, refused, _)) = refusals.get_mut(&index)
+            {
+                refused.add(late);
+            }
+        }
     })
     .await;
     tasks.abort_all();
+    let refused = refusals
+        .into_values()
+        .filter_map(|(name, refused, assigned)| refused.finding(&name, assigned))
+        .collect();
 
     let gathered = plan
         .nodes
@@ -355,7 +369,8 @@ struct JobChannels {
 }
 
 impl NodeJob {
-    async fn run(self, permits: &Semaphore, mut ch: JobChannels) {
+    /// Runs the node's session; its index and what it sent after `probed` (refused).
+    async fn run(self, permits: &Semaphore, mut ch: JobChannels) -> (usize, Refused) {
         // A task that panics still says so, so that nobody waits for its start.
         let mut start = StartReport {
             index: self.index,
@@ -388,12 +403,12 @@ impl NodeJob {
             }
             Err(e) => {
                 start.send(Err(e));
-                return;
+                return (self.index, Refused::default());
             }
         };
         if self.node.request.mesh.is_none() {
             // A plain session ended at its start.
-            return;
+            return (self.index, Refused::default());
         }
         let wait = self.node_timeout + Duration::from_secs(10);
         if let Ok(Ok((targets, (path_mtu, ha, keys), meter))) = timeout(wait, &mut ch.targets).await
@@ -409,6 +424,7 @@ impl NodeJob {
             )
             .await;
         }
-        let _ = session.close(CLOSE_TIMEOUT).await;
+        let (_, late) = session.close(CLOSE_TIMEOUT).await;
+        (self.index, late)
     }
 }

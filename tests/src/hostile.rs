@@ -12,7 +12,7 @@ pub enum Hostile {
     /// Runs tarmac's command, but withholds the probe's first `reach` line, and before
     /// its `probed` line adds three `reach` lines it has no business sending: one with
     /// `from` set to the node named here, one for a target it was not assigned, and its
-    /// last real result once more.
+    /// last real result once more; half a second after `probed`, that result again.
     ForgeReach { as_node: &'static str },
     /// Says `tarmac-upload ready` itself, then a valid `hello`, then `reach` lines
     /// without end.
@@ -88,6 +88,7 @@ fn forge_reach(node: &str, as_node: &str) -> String {
          \x20   '{{\"type\":\"probed\"}}') printf '%s\\n' '{other_from}' '{unassigned}' \"$last\";;\n\
          \x20 esac\n\
          \x20 printf '%s\\n' \"$line\"\n\
+         \x20 case \"$line\" in '{{\"type\":\"probed\"}}') sleep 0.5; printf '%s\\n' \"$last\";; esac\n\
          done\n"
     )
 }

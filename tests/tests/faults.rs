@@ -6,7 +6,8 @@
 //!
 //! - `forger` runs tarmac's probe but withholds its first result and adds `reach` lines
 //!   it has no business sending (one as w1, one for a target it was not assigned, one
-//!   result twice): one `mesh.refused_results` error on forger, none of the lines in the
+//!   result twice, and after its `probed` that result again): one
+//!   `mesh.refused_results` error on forger counting all four, none of the lines in the
 //!   matrix, and the withheld probe `untestable` there.
 //! - `flood` streams `reach` lines without end: cut at the output cap.
 //! - `stall` sends half a line and stops: a timeout that says so, within the node timeout.
@@ -117,7 +118,8 @@ fn each_hostile_node_gets_its_own_finding_and_nothing_else_changes() {
     // forger: one finding, counting all three lines and quoting them.
     let refused = hostile.only(Some("forger"), "mesh.refused_results");
     assert_eq!(refused["status"], "error", "{refused:#}");
-    assert_eq!(refused["details"]["refused"], 3, "{refused:#}");
+    // The fourth came after its `probed`, while closing: counted too.
+    assert_eq!(refused["details"]["refused"], 4, "{refused:#}");
     let examples = refused["details"]["examples"].to_string();
     for said in ["`from` is \\\"w1\\\"", "\\\"nowhere\\\"", "reported twice"] {
         assert!(examples.contains(said), "{said} in {examples}");

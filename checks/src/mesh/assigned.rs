@@ -40,6 +40,8 @@ pub struct Assigned {
     assigned: usize,
     accepted: Accepted,
     refused: Refused,
+    /// The node said `probed`: whatever it reports now is refused as late.
+    closed: bool,
 }
 
 /// What a node reported that it was assigned.
@@ -74,6 +76,7 @@ enum Why {
     NotFrom(String),
     NotAssigned,
     Twice,
+    AfterProbed,
 }
 
 impl fmt::Display for Why {
@@ -82,6 +85,7 @@ impl fmt::Display for Why {
             Why::NotFrom(from) => write!(f, "`from` is {}", quoted(from)),
             Why::NotAssigned => f.write_str("not assigned to this node"),
             Why::Twice => f.write_str("reported twice"),
+            Why::AfterProbed => f.write_str("reported after its `probed`"),
         }
     }
 }
@@ -92,6 +96,14 @@ impl Assigned {
         Assigned {
             node: node.to_owned(),
             ..Assigned::default()
+        }
+    }
+
+    /// `node` said `probed`: every result it sends now is refused as late.
+    pub fn closed(node: &str) -> Assigned {
+        Assigned {
+            closed: true,
+            ..Assigned::nothing(node)
         }
     }
 
@@ -229,6 +241,7 @@ impl Assigned {
     /// Counts something the node sent that is no result of its own (a `reach` line
     /// before it had any targets, say).
     fn refuse(&mut self, what: String, why: &Why) {
+        let why = if self.closed { &Why::AfterProbed } else { why };
         self.refused.count += 1;
         if self.refused.examples.len() < EXAMPLES {
             self.refused.examples.push(format!("{what}: {why}"));
@@ -243,6 +256,12 @@ impl Assigned {
     /// Results refused so far.
     pub fn refused(&self) -> &Refused {
         &self.refused
+    }
+
+    /// What was refused after the node said `probed` (see [`Assigned::closed`]); `None`
+    /// before.
+    pub fn late(&self) -> Option<&Refused> {
+        self.closed.then_some(&self.refused)
     }
 
     /// The accepted results, every unreported probe as `untestable` (in target order),
@@ -273,6 +292,13 @@ impl Assigned {
 }
 
 impl Refused {
+    /// Counts `later` (what the node sent after its results were taken) in too.
+    pub fn add(&mut self, later: Refused) {
+        self.count += later.count;
+        let room = EXAMPLES.saturating_sub(self.examples.len());
+        self.examples.extend(later.examples.into_iter().take(room));
+    }
+
     /// The node's `mesh.refused_results` error finding, when anything was refused.
     pub fn finding(&self, node: &str, assigned: usize) -> Option<Finding> {
         if self.count == 0 {

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use tarmac_checks::NodeFacts;
 use tarmac_checks::ha_protocol::ControlPlaneProbe;
-use tarmac_checks::mesh::{Assigned, Screened};
+use tarmac_checks::mesh::{Assigned, Refused, Screened};
 use tarmac_checks::protocol::{
     ListenFailure, MeshCommand, MeshTarget, PathMtuTarget, PeerKey, PortSpec, ProbeRequest,
 };
@@ -206,13 +206,15 @@ impl ProbeSession {
             ));
         }
         let node = &self.launch.node;
-        Ok(std::mem::replace(&mut output.assigned, Assigned::nothing(node)).finish())
+        Ok(std::mem::replace(&mut output.assigned, Assigned::closed(node)).finish())
     }
 
-    /// Tells the probe to close its listeners and reads until the stream is gone.
-    pub async fn close(mut self, within: Duration) -> Result<(), ProbeError> {
+    /// Tells the probe to close its listeners and reads until the stream is gone; with
+    /// the results it sent after its `probed`, refused (they count into its
+    /// `mesh.refused_results`).
+    pub async fn close(mut self, within: Duration) -> (Result<(), ProbeError>, Refused) {
         if !self.mesh {
-            return Ok(());
+            return (Ok(()), Refused::default());
         }
         self.deadline = Instant::now() + within;
         self.after = within;
@@ -221,8 +223,10 @@ impl ProbeSession {
             let _ = self.send(&line, true).await;
         }
         let pumped = self.pump(|_| false).await;
+        // Before end(), which takes the transcript.
+        let late = self.t.output.assigned.late().cloned().unwrap_or_default();
         let ended = self.end().await;
-        pumped.and(ended).map(drop)
+        (pumped.and(ended).map(drop), late)
     }
 
     fn command_line(&self, command: &MeshCommand) -> Result<Vec<u8>, ProbeError> {

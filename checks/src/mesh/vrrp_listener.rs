@@ -386,7 +386,10 @@ mod tests {
             node: "lb1".into(),
             address: "127.0.0.1".into(),
         };
-        let found = listener.probe_all(&[me.clone()], &with(&keys, Duration::from_secs(1)));
+        let found = listener.probe_all(
+            std::slice::from_ref(&me),
+            &with(&keys, Duration::from_secs(1)),
+        );
         assert_eq!(found[0].result, Verdict::Ok, "{found:?}");
         assert!(found[0].rtt_us.is_some());
         // Addressed to lb2, but only lb1 listens here: nobody answers.

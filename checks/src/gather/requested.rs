@@ -151,6 +151,8 @@ pub fn run_command(request: &CommandRequest, timeout: Duration) -> CommandOutput
         .take()
         .map(|s| std::thread::spawn(move || drain(s)));
     let started = Instant::now();
+    // Most commands end within milliseconds: look soon, then less and less often.
+    let mut pause = Duration::from_millis(1);
     let status = loop {
         match child.try_wait() {
             Ok(Some(status)) => break Some(status),
@@ -160,7 +162,10 @@ pub fn run_command(request: &CommandRequest, timeout: Duration) -> CommandOutput
                 out.error = Some(format!("timed out after {timeout:?}"));
                 break None;
             }
-            Ok(None) => std::thread::sleep(Duration::from_millis(10)),
+            Ok(None) => {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(50));
+            }
             Err(e) => {
                 out.error = Some(format!("cannot wait for {program}: {e}"));
                 break None;

@@ -441,7 +441,10 @@ impl Asking<'_> {
             _ => return None,
         };
         let proven = self.judge("pmtu", node, node, seen, proof, Some(size)) == Answer::Ours;
-        (proven && datagram.len() == expected_len(size)).then_some(size)
+        // Whole: as long as it was sent, or (a small datagram, whose payload is shorter
+        // than the echo's line) exactly the line.
+        let whole = expected_len(size).max(line.len() + 1);
+        (proven && datagram.len() == whole).then_some(size)
     }
 
     /// What an answer of kind `kind` naming `named`, seen from `seen`, with `proof`, is
@@ -772,6 +775,27 @@ mod tests {
         // Nor one for another probe.
         let b = asking(&keys, "n-4");
         assert_eq!(b.echoed_size(&echo, "cp1", |_| 1472), None);
+        // The smallest datagram (128 bytes: a 100-byte payload) is shorter than an echo's
+        // line with a 32-digit token and long names: the echo is the line, and counts.
+        let long = Identity::new(&"f".repeat(32), "control-plane-01", "s");
+        let mut long_keys = PeerKeys::default();
+        long_keys.insert("control-plane-01", long.pair_key("worker-0042"));
+        let token = "f".repeat(32);
+        let w = Asking {
+            token: &token,
+            prober: "worker-0042",
+            nonce: "0123456789abcdef-17",
+            keys: &long_keys,
+            local: Some(HERE),
+        };
+        let small = w.pmtu(128, 100);
+        let echo = long.answer_datagram(&small, HERE).unwrap();
+        assert!(echo.len() > 100, "{}", echo.len());
+        assert_eq!(w.echoed_size(&echo, "control-plane-01", |_| 100), Some(128));
+        assert_eq!(
+            w.echoed_size(&echo[..echo.len() - 1], "control-plane-01", |_| 100),
+            None
+        );
     }
 
     #[test]

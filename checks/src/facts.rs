@@ -245,6 +245,10 @@ pub struct RequestedFile {
     pub truncated: bool,
     /// Why an existing file could not be read (e.g. permission denied).
     pub error: Option<String>,
+    /// The file read when `path` led elsewhere through a symlink: each plugin gets the
+    /// content only if its own grants cover this file too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolved: Option<String>,
 }
 
 /// A command a plugin asked for and was granted (`plugins[].allow`), run with a timeout.
@@ -252,6 +256,9 @@ pub struct RequestedFile {
 pub struct CommandOutput {
     /// The command's name in the plugin's requirements and in its grant.
     pub name: String,
+    /// What was run: one name may be granted with several argvs (to one plugin or two).
+    #[serde(default)]
+    pub argv: Vec<String>,
     /// `None` when it did not start, or was killed at its timeout.
     pub exit_code: Option<i64>,
     pub stdout: String,

@@ -83,6 +83,37 @@ pub struct EndpointReach {
     pub window_ran_out: bool,
 }
 
+#[cfg(test)]
+impl EndpointReach {
+    /// For tests: `from`'s five connections through k8s-api.lab:6443 (198.18.0.250), each
+    /// backend answering once; none answering is a refused connection.
+    pub(crate) fn fixture(from: &str, backends: &[&str], window_ran_out: bool) -> Self {
+        EndpointReach {
+            from: from.into(),
+            host: "k8s-api.lab".into(),
+            address: [198, 18, 0, 250].into(),
+            port: 6443,
+            attempts: 5,
+            backends: backends
+                .iter()
+                .map(|b| BackendCount {
+                    node: (*b).into(),
+                    count: 1,
+                })
+                .collect(),
+            connected: 5,
+            last_error: if backends.is_empty() {
+                "connection refused (TCP reset)".into()
+            } else {
+                String::new()
+            },
+            failures: 0,
+            elapsed_ms: 100,
+            window_ran_out,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BackendCount {
     pub node: String,
@@ -138,6 +169,15 @@ pub struct VrrpAdvert {
     pub addresses: Vec<IpAddr>,
     /// How many were heard.
     pub count: u32,
+    /// The advertisement interval they carry (0: unknown).
+    #[serde(default)]
+    pub interval_ms: u32,
+    /// When the first and the last were heard, in ms after the listener opened: a sender
+    /// that stopped long before the end of the window is no longer master.
+    #[serde(default)]
+    pub first_ms: u64,
+    #[serde(default)]
+    pub last_ms: u64,
 }
 
 /// An etcd peer a node times TCP handshakes with on the peer port.

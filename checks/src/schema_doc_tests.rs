@@ -137,8 +137,7 @@ fn mesh_findings() -> Vec<Finding> {
 fn control_plane() -> Vec<Finding> {
     use crate::cluster_rules::ClusterContext;
     use crate::ha_protocol::{
-        BackendCount, ControlPlaneResults, EndpointReach, LatencySamples, VrrpAdvert, VrrpHeard,
-        VrrpReach,
+        ControlPlaneResults, EndpointReach, LatencySamples, VrrpAdvert, VrrpHeard, VrrpReach,
     };
     use crate::reachability::Verdict;
     let mut c = TestCluster::new(&["cp1", "cp2", "w1", "lb1", "lb2"]);
@@ -150,25 +149,7 @@ fn control_plane() -> Vec<Finding> {
         };
     }
     c.cluster.control_plane_endpoint = Some("k8s-api.lab:6443".parse().unwrap());
-    let reach = |from: &str, backends: &[&str]| EndpointReach {
-        from: from.into(),
-        host: "k8s-api.lab".into(),
-        address: [198, 18, 0, 250].into(),
-        port: 6443,
-        attempts: 3,
-        backends: backends
-            .iter()
-            .map(|b| BackendCount {
-                node: (*b).into(),
-                count: 1,
-            })
-            .collect(),
-        connected: 3,
-        last_error: String::new(),
-        failures: 0,
-        elapsed_ms: 10,
-        window_ran_out: true,
-    };
+    let reach = |from: &str, backends: &[&str]| EndpointReach::fixture(from, backends, true);
     let vrrp = |from: &str, to: &str, result| VrrpReach {
         from: from.into(),
         to: to.into(),
@@ -206,6 +187,9 @@ fn control_plane() -> Vec<Finding> {
                 version: 2,
                 addresses: vec![[198, 18, 0, 250].into()],
                 count: 3,
+                interval_ms: 1000,
+                first_ms: 900,
+                last_ms: 2900,
             }],
             error: String::new(),
         }],

@@ -137,7 +137,8 @@ fn what_a_plugin_is_not_granted_is_not_read_and_is_one_finding() {
         message.contains(
             "asked for what its plugins[].allow does not grant: file /etc/hostname, file \
              /nonexistent/tarmac/file, file /etc/shadow, command uname [\"uname\", \"-s\"], \
-             command not-allowed [\"true\"]; it was not read or run on any node"
+             command not-allowed [\"true\"], command uname [\"uname\", \"-o\"]; it was not read or \
+             run on any node"
         ),
         "{message}"
     );

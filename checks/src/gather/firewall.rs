@@ -7,7 +7,7 @@
 use crate::facts::{Firewall, Ruleset, Tools};
 use crate::protocol::CommandRequest;
 
-use super::processes;
+use super::processes::Processes;
 use super::read::read_optional;
 use super::requested::{COMMAND_TIMEOUT, run_command};
 
@@ -22,35 +22,104 @@ pub const DUMPS: [(&str, &[&str]); 4] = [
     ("nft", &["list", "ruleset"]),
 ];
 
-pub fn gather(tools: &Tools) -> Firewall {
+pub fn gather(tools: &Tools, processes: &Processes) -> Firewall {
     Firewall {
-        firewalld_running: !processes::running(&["firewalld"], true).is_empty(),
+        firewalld_running: !processes.running(&["firewalld"], true).is_empty(),
         ufw_enabled: read_optional("/etc/ufw/ufw.conf")
             .ok()
             .flatten()
             .map(|text| ufw_enabled(&text)),
-        // The dumps run side by side: each is a process start and a wait of its own.
-        rulesets: std::thread::scope(|scope| {
-            let running: Vec<_> = DUMPS
-                .iter()
-                .map(|(program, args)| {
-                    let path = tools.path_of(program);
-                    (program, scope.spawn(move || dump(path, program, args)))
-                })
-                .collect();
-            running
-                .into_iter()
-                .map(|(program, handle)| {
-                    handle.join().unwrap_or_else(|_| Ruleset {
-                        command: (*program).to_owned(),
-                        available: true,
-                        error: Some("the dump's thread panicked".to_owned()),
-                        ..Ruleset::default()
-                    })
-                })
-                .collect()
-        }),
+        rulesets: rulesets(tools),
     }
+}
+
+/// How one dump is had: run, or known without starting a program (each start is a
+/// dynamically linked binary loading its libraries: most of the probe's CPU).
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Source {
+    Run,
+    /// `iptables-legacy-save` with no legacy table in this network namespace prints
+    /// nothing (it reads only the tables `/proc/net/ip_tables_names` lists).
+    NoLegacyTables,
+    /// `iptables-save` is an alternatives link to this back end, dumped anyway.
+    SameAs(&'static str),
+}
+
+fn rulesets(tools: &Tools) -> Vec<Ruleset> {
+    let sources: Vec<Source> = DUMPS
+        .iter()
+        .map(|(program, _)| match (*program, tools.path_of(program)) {
+            ("iptables-save", Some(path)) => backend_of(path).map_or(Source::Run, Source::SameAs),
+            ("iptables-legacy-save", Some(_)) if no_legacy_tables() => Source::NoLegacyTables,
+            _ => Source::Run,
+        })
+        .collect();
+    // The dumps run side by side: each is a process start and a wait of its own.
+    let mut out: Vec<Ruleset> = std::thread::scope(|scope| {
+        let running: Vec<_> = DUMPS
+            .iter()
+            .zip(&sources)
+            .map(|((program, args), source)| {
+                let path = tools.path_of(program);
+                let handle = (*source == Source::Run)
+                    .then(|| scope.spawn(move || dump(path, program, args)));
+                (program, handle)
+            })
+            .collect();
+        running
+            .into_iter()
+            .map(|(program, handle)| {
+                let known = Ruleset {
+                    command: (*program).to_owned(),
+                    available: true,
+                    ..Ruleset::default()
+                };
+                match handle {
+                    None => known,
+                    Some(handle) => handle.join().unwrap_or_else(|_| Ruleset {
+                        error: Some("the dump's thread panicked".to_owned()),
+                        ..known
+                    }),
+                }
+            })
+            .collect()
+    });
+    for (i, source) in sources.iter().enumerate() {
+        if let Source::SameAs(backend) = source
+            && let Some(dumped) = out.iter().find(|r| r.command == *backend).cloned()
+        {
+            out[i] = Ruleset {
+                command: out[i].command.clone(),
+                ..dumped
+            };
+        }
+    }
+    out
+}
+
+/// `/proc/net/ip_tables_names` (this network namespace's legacy tables) is readable and
+/// empty, or absent (no ip_tables module). Unreadable (not root) is not known to be empty.
+fn no_legacy_tables() -> bool {
+    match std::fs::read_to_string("/proc/net/ip_tables_names") {
+        Ok(names) => names.trim().is_empty(),
+        Err(e) => e.kind() == std::io::ErrorKind::NotFound,
+    }
+}
+
+/// The back end `iptables-save` at `path` is, when its chain of links (Debian's and
+/// RHEL's alternatives) reaches `iptables-nft-save` or `iptables-legacy-save` by name.
+fn backend_of(path: &str) -> Option<&'static str> {
+    const BACKENDS: [&str; 2] = ["iptables-nft-save", "iptables-legacy-save"];
+    let mut at = std::path::PathBuf::from(path);
+    for _ in 0..8 {
+        let target = std::fs::read_link(&at).ok()?;
+        let name = target.file_name()?.to_str()?;
+        if let Some(backend) = BACKENDS.into_iter().find(|b| *b == name) {
+            return Some(backend);
+        }
+        at = at.parent()?.join(target);
+    }
+    None
 }
 
 fn dump(path: Option<&str>, program: &str, args: &[&str]) -> Ruleset {
@@ -160,6 +229,8 @@ pub fn parse_nft(text: &str) -> (Option<String>, u32) {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
+
     use super::*;
 
     fn raw(name: &str) -> String {
@@ -194,6 +265,54 @@ mod tests {
             (None, 0)
         );
         assert_eq!(parse_nft(&raw("nft-list-ruleset-empty.txt")), (None, 0));
+    }
+
+    #[test]
+    fn iptables_save_is_known_by_the_back_end_its_links_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let (sbin, alternatives) = (dir.path().join("sbin"), dir.path().join("alternatives"));
+        std::fs::create_dir(&sbin).unwrap();
+        std::fs::create_dir(&alternatives).unwrap();
+        // Debian: iptables-save -> /etc/alternatives/iptables-save -> iptables-nft-save
+        // (relative) -> xtables-nft-multi.
+        let link = |target: &std::path::Path, at: &std::path::Path| {
+            std::os::unix::fs::symlink(target, at).unwrap();
+        };
+        link(
+            &alternatives.join("iptables-save"),
+            &sbin.join("iptables-save"),
+        );
+        link(
+            std::path::Path::new("../sbin/iptables-nft-save"),
+            &alternatives.join("iptables-save"),
+        );
+        link(
+            std::path::Path::new("xtables-nft-multi"),
+            &sbin.join("iptables-nft-save"),
+        );
+        let path = |name: &str| sbin.join(name).display().to_string();
+        assert_eq!(
+            backend_of(&path("iptables-save")),
+            Some("iptables-nft-save")
+        );
+        // A program of its own, or a link to something else: dumped like the others.
+        std::fs::write(sbin.join("plain-save"), "").unwrap();
+        assert_eq!(backend_of(&path("plain-save")), None);
+        link(
+            std::path::Path::new("xtables-multi"),
+            &sbin.join("old-save"),
+        );
+        assert_eq!(backend_of(&path("old-save")), None);
+    }
+
+    #[test]
+    fn the_rulesets_known_without_a_dump_are_those_the_dumps_give() {
+        let tools = super::super::tools::gather();
+        let dumped: Vec<Ruleset> = DUMPS
+            .iter()
+            .map(|(program, args)| dump(tools.path_of(program), program, args))
+            .collect();
+        assert_eq!(rulesets(&tools), dumped);
     }
 
     #[test]

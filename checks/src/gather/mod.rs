@@ -74,6 +74,7 @@ fn gather_the_rest(request: &ProbeRequest) -> NodeFacts {
     let mut log = GatherLog::default();
     let identity = identity::gather(&mut log);
     let tools = tools::gather();
+    let processes = processes::Processes::scan();
     let mut facts = NodeFacts {
         probe_version: PROBE_VERSION.to_owned(),
         swap: swap::gather(&mut log),
@@ -99,8 +100,8 @@ fn gather_the_rest(request: &ProbeRequest) -> NodeFacts {
             hostname: hostname_lookup::gather(&identity.hostname),
         },
         proxy: proxy_env::gather(),
-        firewall: firewall::gather(&tools),
-        time_sync: time_sync::gather(),
+        firewall: firewall::gather(&tools, &processes),
+        time_sync: time_sync::gather(&processes),
         kubernetes_paths: kubernetes_paths::gather(),
         runtime: runtime::gather(&tools),
         security: security::gather(),

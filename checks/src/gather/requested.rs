@@ -58,6 +58,7 @@ pub fn read_file(path: &str, grants: &[String]) -> RequestedFile {
         content: String::new(),
         truncated: false,
         error: None,
+        resolved: None,
     };
     let file = match std::fs::File::open(path) {
         Ok(f) => f,
@@ -80,12 +81,15 @@ pub fn read_file(path: &str, grants: &[String]) -> RequestedFile {
             return out;
         }
     };
-    if real != path && !crate::path_grants::file_granted(grants, &real) {
-        out.error = Some(format!(
-            "{path} resolves to {real} (through a symlink), which no grant covers: not read. \
-             Grant {real} itself if the plugin may read it"
-        ));
-        return out;
+    if real != path {
+        if !crate::path_grants::file_granted(grants, &real) {
+            out.error = Some(format!(
+                "{path} resolves to {real} (through a symlink), which no grant covers: not \
+                 read. Grant {real} itself if the plugin may read it"
+            ));
+            return out;
+        }
+        out.resolved = Some(real);
     }
     let (bytes, truncated) = match read_capped(file, FILE_CAP) {
         Ok(read) => read,
@@ -112,6 +116,7 @@ fn read_capped(reader: impl Read, cap: usize) -> std::io::Result<(Vec<u8>, bool)
 pub fn run_command(request: &CommandRequest, timeout: Duration) -> CommandOutput {
     let mut out = CommandOutput {
         name: request.name.clone(),
+        argv: request.argv.clone(),
         exit_code: None,
         stdout: String::new(),
         stderr: String::new(),
@@ -146,6 +151,8 @@ pub fn run_command(request: &CommandRequest, timeout: Duration) -> CommandOutput
         .take()
         .map(|s| std::thread::spawn(move || drain(s)));
     let started = Instant::now();
+    // Most commands end within milliseconds: look soon, then less and less often.
+    let mut pause = Duration::from_millis(1);
     let status = loop {
         match child.try_wait() {
             Ok(Some(status)) => break Some(status),
@@ -155,7 +162,10 @@ pub fn run_command(request: &CommandRequest, timeout: Duration) -> CommandOutput
                 out.error = Some(format!("timed out after {timeout:?}"));
                 break None;
             }
-            Ok(None) => std::thread::sleep(Duration::from_millis(10)),
+            Ok(None) => {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(50));
+            }
             Err(e) => {
                 out.error = Some(format!("cannot wait for {program}: {e}"));
                 break None;

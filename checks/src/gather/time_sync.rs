@@ -4,7 +4,7 @@
 
 use crate::facts::TimeSync;
 
-use super::processes;
+use super::processes::Processes;
 
 /// `STA_UNSYNC` of `struct timex.status` (include/uapi/linux/timex.h).
 pub const STA_UNSYNC: i64 = 0x0040;
@@ -14,14 +14,14 @@ const TIME_ERROR: i32 = 5;
 /// Time daemons worth naming when the clock is not synchronised.
 const DAEMONS: [&str; 5] = ["chronyd", "ntpd", "systemd-timesyncd", "openntpd", "ptp4l"];
 
-pub fn gather() -> TimeSync {
+pub fn gather(processes: &Processes) -> TimeSync {
     let read = read_kernel_clock();
     TimeSync {
         synchronized: read
             .map(|(state, status, _)| state != TIME_ERROR && status & STA_UNSYNC == 0),
         status: read.map(|(_, status, _)| status),
         max_error_us: read.map(|(_, _, max_error)| max_error),
-        daemons: processes::running(&DAEMONS, false).into_iter().collect(),
+        daemons: processes.running(&DAEMONS, false).into_iter().collect(),
     }
 }
 
@@ -42,7 +42,7 @@ mod tests {
 
     #[test]
     fn this_machine_s_clock_state_is_readable() {
-        let t = gather();
+        let t = gather(&Processes::scan());
         assert!(t.synchronized.is_some() && t.status.is_some(), "{t:?}");
     }
 }

@@ -9,7 +9,7 @@ use super::endpoint_probe::probe_endpoint;
 use super::latency_probe::sample_all;
 use super::prober::ProbeOptions;
 use super::vrrp_listener::VrrpListener;
-use crate::gather::processes;
+use crate::gather::processes::Processes;
 use crate::ha_protocol::{ControlPlaneProbe, ControlPlaneResult, VrrpListen};
 
 /// Runs `probe`'s measurements; `each` gets every result (on the calling thread).
@@ -45,7 +45,9 @@ pub fn run(
         .for_each(|r| each(ControlPlaneResult::Vrrp(r)));
     if let Some((listener, listen)) = vrrp {
         // keepalived in this network namespace: only then is there anything to hear.
-        let running = processes::running(&["keepalived"], true).contains("keepalived");
+        let running = Processes::scan()
+            .running(&["keepalived"], true)
+            .contains("keepalived");
         let heard = listener.heard(running, Duration::from_millis(listen.advert_ms));
         each(ControlPlaneResult::Heard(heard));
     }

@@ -362,7 +362,6 @@ mod tests {
 
     use super::*;
     use crate::cluster_rules::fixtures::TestCluster;
-    use crate::ha_protocol::BackendCount;
 
     fn lab() -> TestCluster {
         let mut c = TestCluster::new(&["cp1", "cp2", "cp3", "w1", "lb1"]);
@@ -378,29 +377,7 @@ mod tests {
     }
 
     fn reach(from: &str, backends: &[&str], ran_out: bool) -> EndpointReach {
-        EndpointReach {
-            from: from.into(),
-            host: "k8s-api.lab".into(),
-            address: [198, 18, 0, 250].into(),
-            port: 6443,
-            attempts: 5,
-            backends: backends
-                .iter()
-                .map(|b| BackendCount {
-                    node: (*b).into(),
-                    count: 1,
-                })
-                .collect(),
-            connected: 5,
-            last_error: if backends.is_empty() {
-                "connection refused (TCP reset)".into()
-            } else {
-                String::new()
-            },
-            failures: 0,
-            elapsed_ms: 100,
-            window_ran_out: ran_out,
-        }
+        EndpointReach::fixture(from, backends, ran_out)
     }
 
     fn run(c: &TestCluster, reaches: &[EndpointReach]) -> Vec<Finding> {

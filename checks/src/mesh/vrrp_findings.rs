@@ -3,10 +3,12 @@
 //!   (tarmac's token-checked datagrams, both ways); where it does not, both sides
 //!   become master;
 //! - `vrrp.split_brain`: one master per virtual router. A master is a node heard
-//!   advertising a virtual router id (only masters advertise), or holding one of its
-//!   virtual addresses (or the endpoint's address) on an interface. More than one for
-//!   one VRID or one address is a split brain: both answer ARP for the VIP, and
-//!   connections break at random.
+//!   advertising a virtual router id (only masters advertise) until the end of the
+//!   listening window, or holding one of its virtual addresses (or the endpoint's address)
+//!   on an interface. More than one for one VRID or one address is a split brain: both
+//!   answer ARP for the VIP, and connections break at random. A sender that fell silent
+//!   for more than one and a half of its advertisement intervals while another went on is
+//!   a failover during the check (a warning), not a split brain.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
@@ -14,7 +16,7 @@ use std::net::IpAddr;
 use crate::cluster_rules::ClusterContext;
 use crate::facts::NodeFacts;
 use crate::finding::{Finding, Status};
-use crate::ha_protocol::{VrrpHeard, VrrpReach};
+use crate::ha_protocol::{VrrpAdvert, VrrpHeard, VrrpReach};
 use crate::reachability::Verdict;
 use crate::spec::{NodeSpec, Role};
 
@@ -104,12 +106,20 @@ fn split_brain(
     for h in heard {
         for a in &h.adverts {
             let entry = routers.entry(a.vrid).or_default();
-            entry
-                .masters
-                .insert(owner_of(a.from).map_or_else(|| a.from.to_string(), str::to_owned));
+            let sender = owner_of(a.from).map_or_else(|| a.from.to_string(), str::to_owned);
+            if still_advertising(a, h.listened_ms) {
+                entry.masters.insert(sender);
+            } else {
+                entry.stopped.insert(sender);
+            }
             entry.addresses.extend(a.addresses.iter().copied());
             entry.heard_by.insert(h.node.clone());
         }
+    }
+    // A sender one listener still heard at the end is master, whatever another heard.
+    for router in routers.values_mut() {
+        let masters = router.masters.clone();
+        router.stopped.retain(|s| !masters.contains(s));
     }
     // Every virtual address known: advertised ones and the endpoint's.
     let mut vips: BTreeSet<IpAddr> = endpoint_addresses.iter().copied().collect();
@@ -132,6 +142,7 @@ fn split_brain(
             .collect()
     };
     let mut problems = Vec::new();
+    let mut failovers = Vec::new();
     let mut fine = Vec::new();
     let mut split_nodes: BTreeSet<String> = BTreeSet::new();
     for vip in &vips {
@@ -155,6 +166,15 @@ fn split_brain(
                 by.join(", ")
             ));
             split_nodes.extend(masters.iter().map(|s| (*s).to_owned()));
+        } else if !router.stopped.is_empty() {
+            let stopped: Vec<&str> = router.stopped.iter().map(String::as_str).collect();
+            failovers.push(format!(
+                "VRID {vrid} changed master during the check: {} stopped advertising, {} \
+                 advertised to the end (heard by {})",
+                and(&stopped),
+                and(&masters),
+                by.join(", ")
+            ));
         } else {
             fine.push(format!(
                 "VRID {vrid} advertised by {} only (heard by {})",
@@ -182,6 +202,21 @@ fn split_brain(
             "the load balancers do not hear each other: let VRRP (IP protocol 112) pass between \
              them (see vrrp.reachable), give them the same virtual_router_id, authentication and \
              unicast peers, then restart keepalived on the one that should be backup",
+        )
+    } else if !failovers.is_empty() {
+        Finding::new(
+            VRRP_SPLIT_BRAIN,
+            None,
+            Status::Warn,
+            format!(
+                "a failover, not a split brain: {}; expected one master throughout",
+                failovers.join("; ")
+            ),
+        )
+        .with_remediation(
+            "expected only while a load balancer or keepalived restarts (or a higher priority \
+             one preempts); otherwise read keepalived's log on both (journalctl -u keepalived) \
+             for why the master changed, and run tarmac again",
         )
     } else if vips.is_empty() && routers.is_empty() {
         let why = if silent.is_empty() {
@@ -215,16 +250,27 @@ fn split_brain(
             "routers",
             routers
                 .iter()
-                .map(|(vrid, r)| serde_json::json!({"vrid": vrid, "masters": r.masters}))
+                .map(|(vrid, r)| {
+                    serde_json::json!({"vrid": vrid, "masters": r.masters, "stopped": r.stopped})
+                })
                 .collect::<Vec<_>>(),
         )
 }
 
-/// One virtual router as heard: who advertised it (masters), the virtual addresses it
-/// carries, and which load balancers heard it.
+/// A sender silent at the end of the window for more than one and a half of its own
+/// intervals (VRRP's backups wait three before taking over) has stopped; with no interval
+/// known, it counts as still advertising.
+fn still_advertising(a: &VrrpAdvert, listened_ms: u64) -> bool {
+    let interval = u64::from(a.interval_ms);
+    interval == 0 || listened_ms.saturating_sub(a.last_ms) <= interval * 3 / 2
+}
+
+/// One virtual router as heard: who advertised it to the end of the window (masters), who
+/// stopped during it, the virtual addresses it carries, and which load balancers heard it.
 #[derive(Debug, Default)]
 struct Router {
     masters: BTreeSet<String>,
+    stopped: BTreeSet<String>,
     addresses: BTreeSet<IpAddr>,
     heard_by: BTreeSet<String>,
 }
@@ -260,7 +306,6 @@ mod tests {
     use super::*;
     use crate::cluster_rules::fixtures::TestCluster;
     use crate::facts::InterfaceAddress;
-    use crate::ha_protocol::VrrpAdvert;
 
     fn lbs() -> TestCluster {
         let mut c = TestCluster::new(&["cp1", "lb1", "lb2"]);
@@ -296,6 +341,9 @@ mod tests {
                 version: 2,
                 addresses: vec![[198, 18, 0, 250].into()],
                 count: 3,
+                interval_ms: 1000,
+                first_ms: 900,
+                last_ms: 2900,
             }],
             error: String::new(),
         }
@@ -385,6 +433,53 @@ mod tests {
             "{}",
             f[0].message
         );
+    }
+
+    #[test]
+    fn a_master_that_stopped_during_the_window_is_a_failover_not_a_split_brain() {
+        let mut c = lbs();
+        hold_vip(&mut c, "lb2");
+        let at = |node: &str, from: [u8; 4], first_ms: u64, last_ms: u64| {
+            let mut h = heard(node, from);
+            h.adverts[0].first_ms = first_ms;
+            h.adverts[0].last_ms = last_ms;
+            h
+        };
+        // lb1 (198.18.0.12) advertised until 1.1 s of the 3 s window, lb2 (.13) from 1.5 s.
+        let handover = [
+            at("lb2", [198, 18, 0, 12], 100, 1100),
+            at("lb1", [198, 18, 0, 13], 1500, 2900),
+        ];
+        let f = run(&c, &[], &handover);
+        let sb = f.last().unwrap();
+        assert_eq!(sb.status, Status::Warn, "{}", sb.message);
+        assert_eq!(
+            sb.message,
+            "a failover, not a split brain: VRID 51 changed master during the check: lb1 \
+             stopped advertising, lb2 advertised to the end (heard by lb1, lb2); expected one \
+             master throughout"
+        );
+        assert_eq!(
+            sb.details["routers"],
+            serde_json::json!([{"vrid": 51, "masters": ["lb2"], "stopped": ["lb1"]}])
+        );
+        // Silent for 1.4 intervals is still master: both to the end is a split brain.
+        let both = [
+            at("lb2", [198, 18, 0, 12], 100, 1600),
+            at("lb1", [198, 18, 0, 13], 1500, 2900),
+        ];
+        assert_eq!(run(&c, &[], &both).last().unwrap().status, Status::Fail);
+        // One listener still hearing lb1 at the end outweighs another that lost it.
+        let mixed = [
+            at("lb2", [198, 18, 0, 12], 100, 1100),
+            at("cp1", [198, 18, 0, 12], 100, 2950),
+            at("lb1", [198, 18, 0, 13], 1500, 2900),
+        ];
+        assert_eq!(run(&c, &[], &mixed).last().unwrap().status, Status::Fail);
+        // An advertisement without an interval cannot be judged stopped.
+        let mut unknown = handover.clone();
+        unknown[0].adverts[0].interval_ms = 0;
+        assert_eq!(run(&c, &[], &unknown).last().unwrap().status, Status::Fail);
     }
 
     #[test]

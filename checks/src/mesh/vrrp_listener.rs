@@ -93,10 +93,10 @@ impl VrrpListener {
         socket.set_read_timeout(Some(TICK))?;
         let reader = socket.try_clone()?;
         let (shared, stop) = (self.shared.clone(), self.stop.clone());
-        let (token, node) = (self.token.clone(), self.node.clone());
+        let (token, node, opened) = (self.token.clone(), self.node.clone(), self.opened);
         let thread = std::thread::Builder::new()
             .name("vrrp-listen".to_owned())
-            .spawn(move || serve(&reader, &shared, &stop, &token, &node))?;
+            .spawn(move || serve(&reader, &shared, &stop, &token, &node, opened))?;
         self.socket = Some(socket);
         self.thread = Some(thread);
         Ok(())
@@ -223,7 +223,14 @@ impl Drop for VrrpListener {
     }
 }
 
-fn serve(socket: &Socket, shared: &Shared, stop: &AtomicBool, token: &str, node: &str) {
+fn serve(
+    socket: &Socket,
+    shared: &Shared,
+    stop: &AtomicBool,
+    token: &str,
+    node: &str,
+    opened: Instant,
+) {
     let mut buf = [0u8; 2048];
     while !stop.load(Ordering::Relaxed) {
         let n = match (&*socket).read(&mut buf) {
@@ -267,13 +274,17 @@ fn serve(socket: &Socket, shared: &Shared, stop: &AtomicBool, token: &str, node:
                     shared.changed.notify_all();
                 }
             },
-            Heard::Advert(advert) => note_advert(&mut shared.lock(), src, advert),
+            Heard::Advert(advert) => {
+                let at_ms = u64::try_from(opened.elapsed().as_millis()).unwrap_or(u64::MAX);
+                note_advert(&mut shared.lock(), src, advert, at_ms);
+            }
             Heard::Tarmac(_) | Heard::Other => {}
         }
     }
 }
 
-fn note_advert(state: &mut State, src: Ipv4Addr, advert: Advert) {
+/// Counts `advert`, heard `at_ms` after the listener opened.
+fn note_advert(state: &mut State, src: Ipv4Addr, advert: Advert, at_ms: u64) {
     let key = (src, advert.vrid);
     if !state.adverts.contains_key(&key) && state.adverts.len() >= MAX_ADVERTS {
         return;
@@ -285,8 +296,13 @@ fn note_advert(state: &mut State, src: Ipv4Addr, advert: Advert) {
         version: advert.version,
         addresses: Vec::new(),
         count: 0,
+        interval_ms: advert.interval_ms,
+        first_ms: at_ms,
+        last_ms: at_ms,
     });
     entry.count = entry.count.saturating_add(1);
+    entry.last_ms = at_ms;
+    entry.interval_ms = advert.interval_ms;
     entry.priority = advert.priority;
     entry.addresses = advert.addresses;
 }
@@ -346,13 +362,23 @@ mod tests {
             version: 2,
             vrid: 51,
             priority: 150,
+            interval_ms: 1000,
             addresses: vec![[198, 18, 0, 250].into()],
         };
-        for _ in 0..3 {
-            note_advert(&mut state, Ipv4Addr::new(198, 18, 0, 5), advert.clone());
+        for at_ms in [100, 1100, 2100] {
+            note_advert(
+                &mut state,
+                Ipv4Addr::new(198, 18, 0, 5),
+                advert.clone(),
+                at_ms,
+            );
         }
-        note_advert(&mut state, Ipv4Addr::new(198, 18, 0, 6), advert);
-        let counts: Vec<u32> = state.adverts.values().map(|a| a.count).collect();
-        assert_eq!(counts, [3, 1]);
+        note_advert(&mut state, Ipv4Addr::new(198, 18, 0, 6), advert, 1500);
+        let seen: Vec<(u32, u64, u64)> = state
+            .adverts
+            .values()
+            .map(|a| (a.count, a.first_ms, a.last_ms))
+            .collect();
+        assert_eq!(seen, [(3, 100, 2100), (1, 1500, 1500)]);
     }
 }

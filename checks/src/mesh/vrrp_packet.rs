@@ -77,6 +77,8 @@ pub struct Advert {
     pub version: u8,
     pub vrid: u8,
     pub priority: u8,
+    /// How often the master sends one (0 when the packet says 0).
+    pub interval_ms: u32,
     pub addresses: Vec<IpAddr>,
 }
 
@@ -117,8 +119,14 @@ fn classify(payload: &[u8]) -> Heard {
     if !matches!(version, 2 | 3) || kind != 1 || vrid == 0 {
         return Heard::Other;
     }
-    // Both versions: 8 header bytes (v2: auth type, interval, checksum; v3: interval,
-    // checksum), then `count` IPv4 addresses.
+    // Both versions: 8 header bytes (v2: auth type, interval in seconds, checksum; v3: 4
+    // reserved bits and 12 of interval in centiseconds, checksum), then `count` IPv4
+    // addresses.
+    let interval_ms = match (version, payload.get(4..6)) {
+        (2, Some(&[_, seconds])) => u32::from(seconds) * 1000,
+        (3, Some(&[high, low])) => u32::from(u16::from_be_bytes([high & 0x0f, low])) * 10,
+        _ => 0,
+    };
     let addresses = payload
         .get(8..)
         .unwrap_or_default()
@@ -130,6 +138,7 @@ fn classify(payload: &[u8]) -> Heard {
         version,
         vrid,
         priority,
+        interval_ms,
         addresses,
     })
 }
@@ -184,6 +193,7 @@ mod tests {
                 version: 2,
                 vrid: 51,
                 priority: 150,
+                interval_ms: 1000,
                 addresses: vec![[198, 18, 0, 250].into()],
             })
         );
@@ -191,7 +201,7 @@ mod tests {
         let Heard::Advert(a) = parse_ipv4(&ipv4([10, 0, 0, 5], &v3)).unwrap().1 else {
             panic!("v3 advert");
         };
-        assert_eq!((a.version, a.addresses.len()), (3, 2));
+        assert_eq!((a.version, a.interval_ms, a.addresses.len()), (3, 1000, 2));
         assert!(parse_ipv4(&[0x60; 40]).is_none(), "IPv6 is not read here");
         assert_eq!(
             parse_ipv4(&ipv4([1, 1, 1, 1], &[0x22, 1, 1, 0])).unwrap().1,

@@ -68,56 +68,65 @@ fn pick<'a>(rng: &mut Seeded, reqs: &'a [Requirement]) -> Option<&'a Requirement
 
 #[test]
 fn a_node_dropping_a_port_from_everyone_is_one_inbound_cause() {
-    for seed in cases(60) {
-        for (mode, k) in modes() {
-            let cluster = random_cluster(seed, max_nodes(mode));
-            let plan = cluster.pair_plan(mode, k, seed);
-            let mut rng = Seeded::new(seed);
-            let reqs: Vec<Requirement> = cluster
-                .probed()
-                .into_iter()
-                .filter(|r| r.servers.len() >= 3 && r.whole_in(mode))
-                .collect();
-            let Some(r) = pick(&mut rng, &reqs) else {
-                continue;
-            };
-            let node = r.servers[rng.below(r.servers.len())];
-            if r.probers.iter().filter(|&&p| p != node).count() < 2 {
-                continue;
-            }
-            let port = (r.port, r.protocol);
-            let (d, failing) = run(&cluster, &plan, &[Fault::Inbound { node, port }]);
-            let why = format!("seed {seed} {mode} k={k}: n{node} drops {port:?}");
-            assert!(failing >= 2, "{why}: found");
-            assert_one_cause(&d, failing, CauseKind::Inbound { node }, port, &why);
-        }
-    }
+    one_node_blocks_one_port(Direction::Inbound);
 }
 
 #[test]
 fn a_node_unable_to_reach_a_port_is_one_outbound_cause() {
+    one_node_blocks_one_port(Direction::Outbound);
+}
+
+#[derive(Clone, Copy)]
+enum Direction {
+    /// The node drops the port from everyone.
+    Inbound,
+    /// The node cannot send to the port anywhere.
+    Outbound,
+}
+
+/// One node blocks one port it serves (inbound) or probes (outbound), seen by at least two
+/// peers on the other side: exactly one cause on that node explains every failing probe.
+fn one_node_blocks_one_port(direction: Direction) {
     for seed in cases(60) {
         for (mode, k) in modes() {
             let cluster = random_cluster(seed, max_nodes(mode));
             let plan = cluster.pair_plan(mode, k, seed);
             let mut rng = Seeded::new(seed);
+            // The node's side of the requirement, and the peers on the other side.
+            let sides = |r: &Requirement| match direction {
+                Direction::Inbound => (r.servers.clone(), r.probers.clone()),
+                Direction::Outbound => (r.probers.clone(), r.servers.clone()),
+            };
             let reqs: Vec<Requirement> = cluster
                 .probed()
                 .into_iter()
-                .filter(|r| r.probers.len() >= 3 && r.whole_in(mode))
+                .filter(|r| sides(r).0.len() >= 3 && r.whole_in(mode))
                 .collect();
             let Some(r) = pick(&mut rng, &reqs) else {
                 continue;
             };
-            let node = r.probers[rng.below(r.probers.len())];
-            if r.servers.iter().filter(|&&t| t != node).count() < 2 {
+            let (own, peers) = sides(r);
+            let node = own[rng.below(own.len())];
+            if peers.iter().filter(|&&p| p != node).count() < 2 {
                 continue;
             }
             let port = (r.port, r.protocol);
-            let (d, failing) = run(&cluster, &plan, &[Fault::Outbound { node, port }]);
-            let why = format!("seed {seed} {mode} k={k}: n{node} cannot send to {port:?}");
+            let (fault, kind, what) = match direction {
+                Direction::Inbound => (
+                    Fault::Inbound { node, port },
+                    CauseKind::Inbound { node },
+                    "drops",
+                ),
+                Direction::Outbound => (
+                    Fault::Outbound { node, port },
+                    CauseKind::Outbound { node },
+                    "cannot send to",
+                ),
+            };
+            let (d, failing) = run(&cluster, &plan, &[fault]);
+            let why = format!("seed {seed} {mode} k={k}: n{node} {what} {port:?}");
             assert!(failing >= 2, "{why}: found");
-            assert_one_cause(&d, failing, CauseKind::Outbound { node }, port, &why);
+            assert_one_cause(&d, failing, kind, port, &why);
         }
     }
 }

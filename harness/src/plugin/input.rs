@@ -49,7 +49,7 @@ impl PluginNode {
                 .files
                 .iter()
                 .map(|p| match grants.file(p) {
-                    true => self.file(p),
+                    true => self.file(p, grants),
                     false => refused_file(p),
                 })
                 .collect(),
@@ -57,41 +57,47 @@ impl PluginNode {
                 .commands
                 .iter()
                 .map(|c| match grants.command(&c.name, &c.argv) {
-                    true => self.command(&c.name),
+                    true => self.command(&c.name, &c.argv),
                     false => refused_command(c),
                 })
                 .collect(),
-            // NodeFacts is plain data; encoding it cannot fail, but never panic over it.
-            facts_json: serde_json::to_string(f).unwrap_or_else(|_| "{}".to_owned()),
+            facts_json: facts_without_requested(f),
         }
     }
 
-    fn file(&self, path: &str) -> wit::FileContent {
-        match self.facts.requested.files.iter().find(|f| f.path == path) {
-            Some(f) => wit::FileContent {
-                path: f.path.clone(),
-                exists: f.exists,
-                content: f.content.clone(),
-                truncated: f.truncated,
-                error: f.error.clone(),
-            },
-            None => wit::FileContent {
+    fn file(&self, path: &str, grants: &Grants) -> wit::FileContent {
+        let Some(f) = self.facts.requested.files.iter().find(|f| f.path == path) else {
+            return wit::FileContent {
                 path: path.to_owned(),
                 exists: false,
                 content: String::new(),
                 truncated: false,
                 error: Some("not gathered: these facts hold no such file".to_owned()),
-            },
+            };
+        };
+        // The probe checked the file a link led to against every plugin's grants together;
+        // this plugin gets it only if its own grants cover it too.
+        if let Some(real) = &f.resolved
+            && !grants.file(real)
+        {
+            return refused_link(path, real);
+        }
+        wit::FileContent {
+            path: f.path.clone(),
+            exists: f.exists,
+            content: f.content.clone(),
+            truncated: f.truncated,
+            error: f.error.clone(),
         }
     }
 
-    fn command(&self, name: &str) -> wit::CommandOutput {
+    fn command(&self, name: &str, argv: &[String]) -> wit::CommandOutput {
         match self
             .facts
             .requested
             .commands
             .iter()
-            .find(|c| c.name == name)
+            .find(|c| c.name == name && c.argv == argv)
         {
             Some(c) => wit::CommandOutput {
                 name: c.name.clone(),
@@ -110,6 +116,32 @@ impl PluginNode {
                 error: Some("not run: these facts hold no such command".to_owned()),
             },
         }
+    }
+}
+
+/// The complete facts document as JSON, without `requested`: what was gathered for other
+/// plugins is not this one's (its own files and commands are typed fields).
+fn facts_without_requested(f: &NodeFacts) -> String {
+    let own = NodeFacts {
+        requested: Default::default(),
+        ..f.clone()
+    };
+    // NodeFacts is plain data; encoding it cannot fail, but never panic over it.
+    serde_json::to_string(&own).unwrap_or_else(|_| "{}".to_owned())
+}
+
+/// A granted path whose symlink leads to a file this plugin's grants do not cover.
+fn refused_link(path: &str, real: &str) -> wit::FileContent {
+    wit::FileContent {
+        path: path.to_owned(),
+        exists: true,
+        content: String::new(),
+        truncated: false,
+        error: Some(format!(
+            "not granted: {path} resolves to {real} (through a symlink), which this plugin's \
+             plugins[].allow.files does not cover: not read for it. Grant {real} to this \
+             plugin if it may read it"
+        )),
     }
 }
 

@@ -52,8 +52,13 @@ pub fn collect(sources: &[PluginSource]) -> PluginRequirements {
         push_new(&mut out.sysctls, r.sysctls);
         for c in r.commands {
             let granted = grants.command(&c.name, &c.argv);
-            // Outputs are keyed by name: the first plugin's argv for a name is the one run.
-            if granted && !out.commands.iter().any(|k| k.name == c.name) {
+            // Outputs are keyed by name and argv: each granted argv of a name is run once.
+            if granted
+                && !out
+                    .commands
+                    .iter()
+                    .any(|k| k.name == c.name && k.argv == c.argv)
+            {
                 out.commands.push(CommandRequest {
                     name: c.name,
                     argv: c.argv,

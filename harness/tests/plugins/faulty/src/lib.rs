@@ -79,6 +79,11 @@ impl Guest for Faulty {
                         name: "not-allowed".to_owned(),
                         argv: vec!["true".to_owned()],
                     },
+                    // The same name with another argv: its own output, not the first one's.
+                    CommandRequest {
+                        name: "uname".to_owned(),
+                        argv: vec!["uname".to_owned(), "-o".to_owned()],
+                    },
                 ],
             },
         }
@@ -194,15 +199,19 @@ fn shared_strings(node: Option<String>) -> Vec<Finding> {
 /// granted command present, the other command and /etc/shadow refused.
 fn requested(node: &NodeFacts) -> Finding {
     let file = |p: &str| node.files.iter().find(|f| f.path == p);
-    let cmd = |n: &str| node.commands.iter().find(|c| c.name == n);
+    // Outputs come in the order of the requests (two of them are named `uname`).
+    let cmd = |i: usize| node.commands.get(i);
     let hostname = file("/etc/hostname").is_some_and(|f| f.exists && !f.content.is_empty());
     let missing = file("/nonexistent/tarmac/file").is_some_and(|f| !f.exists && f.error.is_none());
     let sysctl = node
         .sysctls
         .iter()
         .any(|s| s.name == "kernel.ostype" && s.value.as_deref() == Some("Linux"));
-    let uname = cmd("uname").is_some_and(|c| c.exit_code == Some(0) && c.stdout.trim() == "Linux");
-    let refused = cmd("not-allowed").is_some_and(|c| c.exit_code.is_none() && c.error.is_some());
+    let ran = |i: usize, name: &str, stdout: &str| {
+        cmd(i).is_some_and(|c| c.name == name && c.exit_code == Some(0) && c.stdout.trim() == stdout)
+    };
+    let uname = ran(0, "uname", "Linux") && ran(2, "uname", "GNU/Linux");
+    let refused = cmd(1).is_some_and(|c| c.exit_code.is_none() && c.error.is_some());
     let shadow = file("/etc/shadow").is_some_and(|f| {
         !f.exists
             && f.content.is_empty()

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tarmac_checks::ha_protocol::{ControlPlaneProbe, ControlPlaneResults};
-use tarmac_checks::mesh::Refused;
+use tarmac_checks::mesh::{ReachResults, Refused};
 use tarmac_checks::protocol::{
     ListenFailure, MeshTarget, PathMtuResult, PathMtuTarget, PeerKey, PortSpec,
 };
@@ -180,9 +180,9 @@ pub async fn run_sessions(mut plan: RunPlan, events: &RunEvents) -> (Vec<Gathere
     }
     drop(target_senders);
 
-    // Phase 3: collect every prober's verdicts, into a matrix sized for all of them once
-    // (growing it by doubling would hold up to twice the matrix at the end).
-    matrix.reserve_exact(probing.values().map(Vec::len).sum());
+    // Phase 3: collect every prober's verdicts, kept compact per prober until every
+    // session is closed (the sessions' buffers are gone by the time the matrix is made).
+    let mut reported: Vec<ReachResults> = Vec::with_capacity(probing.len());
     let deadline = Instant::now() + budget + Duration::from_secs(10);
     while !probing.is_empty() {
         let Ok(Some((index, result))) = timeout_at(deadline, reach_rx.recv()).await else {
@@ -196,7 +196,7 @@ pub async fn run_sessions(mut plan: RunPlan, events: &RunEvents) -> (Vec<Gathere
                 let name = &plan.nodes[index].spec.name;
                 refusals.insert(index, (name.clone(), reached.refused, reached.assigned));
                 let accepted = reached.accepted;
-                matrix.extend(accepted.reach);
+                reported.push(accepted.reach);
                 matrix.extend(reached.unreported);
                 path_mtu.extend(accepted.path_mtu);
                 let ha = accepted.control_plane;
@@ -258,6 +258,15 @@ pub async fn run_sessions(mut plan: RunPlan, events: &RunEvents) -> (Vec<Gathere
             }
         })
         .collect();
+    // What the sessions held is free now, in the workers' arena: give its pages back
+    // before the matrix and the report are made.
+    crate::malloc_arenas::give_back();
+    // The matrix sized for every cell once (growing it by doubling would hold up to
+    // twice the matrix at the end), each prober's results freed as they are copied in.
+    matrix.reserve_exact(reported.iter().map(ReachResults::reported).sum());
+    for results in reported {
+        matrix.extend(results.into_reachability());
+    }
     sort_matrix(&mut matrix);
     let results = MeshResults {
         reachability: matrix,
@@ -278,16 +287,15 @@ struct Sent {
 
 impl Sent {
     fn of(targets: &[MeshTarget], node_index: &HashMap<&str, usize>) -> Vec<Sent> {
-        targets
-            .iter()
-            .filter_map(|t| {
-                node_index.get(t.node.as_str()).map(|&to| Sent {
-                    to,
-                    port: t.port,
-                    protocol: t.protocol,
-                })
+        let mut sent = Vec::with_capacity(targets.len());
+        sent.extend(targets.iter().filter_map(|t| {
+            node_index.get(t.node.as_str()).map(|&to| Sent {
+                to,
+                port: t.port,
+                protocol: t.protocol,
             })
-            .collect()
+        }));
+        sent
     }
 }
 

@@ -3,7 +3,8 @@
 //! what one node was given and screens what it says as it arrives (so a node cannot make
 //! the harness keep more than it assigned); whatever fails is dropped and counted into
 //! one `mesh.refused_results` error finding on that node, and every assigned probe it
-//! never reported becomes `untestable`, never silently absent.
+//! never reported becomes `untestable`, never silently absent. The probes and their
+//! results are held compact ([`ReachResults`]): a full mesh assigns hundreds per node.
 
 use std::collections::HashSet;
 use std::fmt;
@@ -12,9 +13,10 @@ use std::net::IpAddr;
 use crate::finding::Finding;
 use crate::ha_protocol::{ControlPlaneProbe, ControlPlaneResult, ControlPlaneResults};
 use crate::node_text::{MAX_NODE_NAME, cut_copy, cut_text};
-use crate::plan::Protocol;
 use crate::protocol::{MeshTarget, PathMtuResult, PathMtuTarget};
 use crate::reachability::{Reachability, Verdict};
+
+use super::reach_results::{ReachResults, Unfit};
 
 /// The check id of the finding refused results become.
 pub const MESH_REFUSED_RESULTS: &str = "mesh.refused_results";
@@ -26,9 +28,6 @@ const EXAMPLES: usize = 3;
 #[derive(Debug, Default)]
 pub struct Assigned {
     node: String,
-    targets: Vec<MeshTarget>,
-    /// Probes not reported yet: (to, port, protocol).
-    pending: HashSet<(String, u16, Protocol)>,
     path_mtu: HashSet<(String, u16)>,
     /// The endpoint's port and the addresses the node resolved it to, not reported yet.
     endpoint: Option<(u16, HashSet<IpAddr>)>,
@@ -47,7 +46,8 @@ pub struct Assigned {
 /// What a node reported that it was assigned.
 #[derive(Debug, Default)]
 pub struct Accepted {
-    pub reach: Vec<Reachability>,
+    /// The probes assigned, with the results reported of them.
+    pub reach: ReachResults,
     pub path_mtu: Vec<PathMtuResult>,
     pub control_plane: ControlPlaneResults,
 }
@@ -74,8 +74,7 @@ pub struct Screened {
 /// Why one result was refused.
 enum Why {
     NotFrom(String),
-    NotAssigned,
-    Twice,
+    Unfit(Unfit),
     AfterProbed,
 }
 
@@ -83,8 +82,8 @@ impl fmt::Display for Why {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Why::NotFrom(from) => write!(f, "`from` is {}", quoted(from)),
-            Why::NotAssigned => f.write_str("not assigned to this node"),
-            Why::Twice => f.write_str("reported twice"),
+            Why::Unfit(Unfit::NotAssigned) => f.write_str("not assigned to this node"),
+            Why::Unfit(Unfit::Twice) => f.write_str("reported twice"),
             Why::AfterProbed => f.write_str("reported after its `probed`"),
         }
     }
@@ -115,11 +114,7 @@ impl Assigned {
         control_plane: &ControlPlaneProbe,
         heard: bool,
     ) {
-        self.targets = targets.to_vec();
-        self.pending = targets
-            .iter()
-            .map(|t| (t.node.clone(), t.port, t.protocol))
-            .collect();
+        self.accepted.reach = ReachResults::new(&self.node, targets);
         self.path_mtu = path_mtu.iter().map(|t| (t.node.clone(), t.port)).collect();
         self.endpoint = control_plane
             .endpoint
@@ -132,7 +127,7 @@ impl Assigned {
             .map(|t| (t.node.clone(), t.port))
             .collect();
         self.heard = heard;
-        self.assigned = targets.len()
+        self.assigned = self.accepted.reach.assigned()
             + path_mtu.len()
             + self.endpoint.as_ref().map_or(0, |(_, a)| a.len())
             + self.vrrp.len()
@@ -142,38 +137,25 @@ impl Assigned {
 
     /// Keeps `reach` if it is one of this node's pending probes, else counts it refused.
     pub fn reach(&mut self, mut reach: Reachability) {
-        let why = if reach.from != self.node {
-            Some(Why::NotFrom(reach.from.clone()))
-        } else if self
-            .pending
-            .remove(&(reach.to.clone(), reach.port, reach.protocol))
-        {
-            None
-        } else if self
-            .targets
-            .iter()
-            .any(|t| t.node == reach.to && t.port == reach.port && t.protocol == reach.protocol)
-        {
-            Some(Why::Twice)
+        let refused = if reach.from != self.node {
+            Err((Why::NotFrom(reach.from.clone()), reach))
         } else {
-            Some(Why::NotAssigned)
+            cut_text(&mut reach.note);
+            self.accepted
+                .reach
+                .record(reach)
+                .map_err(|(unfit, reach)| (Why::Unfit(unfit), reach))
         };
-        match why {
-            None => {
-                cut_text(&mut reach.note);
-                self.accepted.reach.push(reach);
-            }
-            Some(why) => {
-                let what = format!(
-                    "reach {}→{} {}/{} {}",
-                    quoted(&reach.from),
-                    quoted(&reach.to),
-                    reach.port,
-                    reach.protocol,
-                    reach.result
-                );
-                self.refuse(what, &why);
-            }
+        if let Err((why, reach)) = refused {
+            let what = format!(
+                "reach {}→{} {}/{} {}",
+                quoted(&reach.from),
+                quoted(&reach.to),
+                reach.port,
+                reach.protocol,
+                reach.result
+            );
+            self.refuse(what, &why);
         }
     }
 
@@ -189,7 +171,7 @@ impl Assigned {
             return self.refuse(what, &Why::NotFrom(result.from));
         }
         if !self.path_mtu.remove(&(result.to.clone(), result.port)) {
-            return self.refuse(what, &Why::NotAssigned);
+            return self.refuse(what, &Why::Unfit(Unfit::NotAssigned));
         }
         cut_text(&mut result.note);
         self.accepted.path_mtu.push(result);
@@ -233,7 +215,7 @@ impl Assigned {
             return self.refuse(what, &why);
         }
         if !fresh {
-            return self.refuse(what, &Why::NotAssigned);
+            return self.refuse(what, &Why::Unfit(Unfit::NotAssigned));
         }
         self.accepted.control_plane.add(cut_strings(result));
     }
@@ -250,7 +232,7 @@ impl Assigned {
 
     /// Probe results accepted so far (for the progress meter).
     pub fn reported(&self) -> usize {
-        self.accepted.reach.len()
+        self.accepted.reach.reported()
     }
 
     /// Results refused so far.
@@ -264,19 +246,19 @@ impl Assigned {
         self.closed.then_some(&self.refused)
     }
 
-    /// The accepted results, every unreported probe as `untestable` (in target order),
-    /// and what was refused.
+    /// The accepted results, every unreported probe as `untestable` (in probe order:
+    /// target, port, protocol), and what was refused.
     pub fn finish(self) -> Screened {
         let node = self.node;
         let unreported = self
-            .targets
-            .into_iter()
-            .filter(|t| self.pending.contains(&(t.node.clone(), t.port, t.protocol)))
-            .map(|t| Reachability {
+            .accepted
+            .reach
+            .unreported()
+            .map(|(to, port, protocol)| Reachability {
                 from: node.clone(),
-                to: t.node,
-                port: t.port,
-                protocol: t.protocol,
+                to: to.to_owned(),
+                port,
+                protocol,
                 result: Verdict::Untestable,
                 rtt_us: None,
                 note: format!("{node} was assigned this probe but never reported its result"),
@@ -346,6 +328,7 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
+    use crate::plan::Protocol;
 
     fn target(node: &str, port: u16) -> MeshTarget {
         MeshTarget {
@@ -388,8 +371,7 @@ mod tests {
         a.reach(reach("w1", "w3", 10250));
         a.reach(reach("w1", "w2", 10250));
         let s = a.finish();
-        let kept: Vec<_> = s.accepted.reach.iter().map(|r| (&*r.to, r.port)).collect();
-        assert_eq!(kept, [("cp1", 6443), ("w2", 10250)]);
+        assert_eq!(s.accepted.reach.reported(), 2);
         assert_eq!(s.unreported.len(), 1);
         assert_eq!(
             (
@@ -411,6 +393,13 @@ mod tests {
         );
         assert_eq!(s.assigned, 3);
         let f = s.refused.finding("w1", s.assigned).unwrap();
+        let kept: Vec<_> = s
+            .accepted
+            .reach
+            .into_reachability()
+            .map(|r| (r.to, r.port))
+            .collect();
+        assert_eq!(kept, [("cp1".to_owned(), 6443), ("w2".to_owned(), 10250)]);
         assert_eq!(f.check, MESH_REFUSED_RESULTS);
         assert_eq!(f.status, crate::Status::Error);
         assert_eq!(f.details["refused"], 4);
@@ -431,8 +420,9 @@ mod tests {
         a.reach(long);
         a.reach(reach(&"y".repeat(1 << 20), "cp1", 6443));
         let s = a.finish();
-        assert!(s.accepted.reach[0].note.len() <= crate::node_text::MAX_NODE_TEXT);
         assert!(s.refused.examples[0].len() < 2 * MAX_NODE_NAME + 100);
+        let kept: Vec<Reachability> = s.accepted.reach.into_reachability().collect();
+        assert!(kept[0].note.len() <= crate::node_text::MAX_NODE_TEXT);
     }
 
     #[test]

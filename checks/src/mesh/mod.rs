@@ -22,6 +22,7 @@ pub mod pair_plan;
 pub mod path_mtu;
 pub mod path_mtu_prober;
 pub mod prober;
+pub mod reach_results;
 pub mod seeded;
 pub mod session;
 pub mod targets;
@@ -51,5 +52,6 @@ pub use path_mtu::{
     MESH_PATH_MTU, PlannedNode, path_mtu_findings, path_mtu_plan, path_mtu_plan_where,
 };
 pub use prober::{ProbeOptions, probe_all};
+pub use reach_results::ReachResults;
 pub use targets::{MeshPair, listen_ports, mesh_pairs};
 pub use vrrp_findings::{VRRP_REACHABLE, VRRP_SPLIT_BRAIN};

@@ -189,6 +189,9 @@ impl ProbeSession {
         self.deadline = Instant::now() + within;
         self.after = within;
         self.send(&line, false).await?;
+        // As long as the node's targets (tens of KiB in a full mesh): not kept for the
+        // probing, while every node's session is open.
+        drop(line);
         let pumped = self.pump(|o| o.probed || o.error.is_some() || o.done).await;
         self.meter = None;
         let open = pumped?;

@@ -122,13 +122,7 @@ impl<'a> Measurement<'a> {
     }
 
     fn asking<'o>(&'o self, options: &'o ProbeOptions) -> Asking<'o> {
-        Asking {
-            token: &options.token,
-            prober: &options.from,
-            nonce: &self.nonce,
-            keys: &options.keys,
-            local: self.local,
-        }
+        options.asking(&self.nonce, self.local)
     }
 
     fn send_missing(&mut self, options: &ProbeOptions) {

@@ -408,16 +408,23 @@ fn connect_failed(e: &io::Error, timeout: Duration) -> Outcome {
     (Verdict::Refused, None, e.to_string())
 }
 
+impl ProbeOptions {
+    /// What one probe of this node asks with: its `nonce`, from its socket's `local` address.
+    pub fn asking<'o>(&'o self, nonce: &'o str, local: Option<IpAddr>) -> Asking<'o> {
+        Asking {
+            token: &self.token,
+            prober: &self.from,
+            nonce,
+            keys: &self.keys,
+            local,
+        }
+    }
+}
+
 impl Flight<'_> {
     /// What this probe asks with.
     fn asking<'o>(&'o self, options: &'o ProbeOptions) -> Asking<'o> {
-        Asking {
-            token: &options.token,
-            prober: &options.from,
-            nonce: &self.nonce,
-            keys: &options.keys,
-            local: self.local,
-        }
+        options.asking(&self.nonce, self.local)
     }
 
     /// The verdict on what a connected peer said (or did not), over `kind` (`tcp`, `udp`).

@@ -15,6 +15,7 @@ pub mod gather;
 pub mod ha_facts;
 pub mod ha_protocol;
 pub mod ha_settings;
+pub mod hex;
 pub mod mesh;
 pub mod node_text;
 pub mod path_grants;

@@ -486,7 +486,7 @@ fn random_token() -> Option<String> {
     std::fs::File::open("/dev/urandom")
         .and_then(|mut f| f.read_exact(&mut bytes))
         .ok()?;
-    Some(bytes.iter().map(|b| format!("{b:02x}")).collect())
+    Some(tarmac_checks::hex::encode(&bytes))
 }
 
 fn millis(d: Duration) -> u64 {

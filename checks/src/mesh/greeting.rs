@@ -40,7 +40,6 @@
 //! samples are bare TCP handshakes and prove nothing of who answered.
 
 use std::collections::HashMap;
-use std::fmt::Write as _;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -75,12 +74,12 @@ impl PairKey {
 
     /// The key in hex, as the harness writes it into a prober's targets.
     pub fn to_hex(&self) -> String {
-        hex(&self.0)
+        crate::hex::encode(&self.0)
     }
 
     /// A key written by [`PairKey::to_hex`]; `None` for anything else.
     pub fn from_hex(text: &str) -> Option<PairKey> {
-        let bytes = unhex(text)?;
+        let bytes = crate::hex::decode(text)?;
         Some(PairKey(bytes.try_into().ok()?))
     }
 
@@ -101,42 +100,16 @@ impl PairKey {
             mac.update(part.as_bytes());
             mac.update(b"\n");
         }
-        let mut out = hex(&mac.finalize().into_bytes());
+        let mut out = crate::hex::encode(&mac.finalize().into_bytes());
         out.truncate(PROOF_HEX);
         out
     }
 }
 
 fn mac(key: &[u8]) -> HmacSha256 {
-    // HMAC takes a key of any length.
-    match <HmacSha256 as KeyInit>::new_from_slice(key) {
-        Ok(mac) => mac,
-        Err(_) => unreachable_key(),
-    }
-}
-
-#[cold]
-fn unreachable_key() -> HmacSha256 {
-    // new_from_slice fails only for fixed-size keys; HMAC's are any size.
-    <HmacSha256 as KeyInit>::new_from_slice(&[0u8; 32]).unwrap_or_else(|_| unreachable_key())
-}
-
-fn hex(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        let _ = write!(out, "{b:02x}");
-    }
-    out
-}
-
-fn unhex(text: &str) -> Option<Vec<u8>> {
-    if !text.len().is_multiple_of(2) || !text.is_ascii() {
-        return None;
-    }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
-        .collect()
+    // HMAC takes a key of any length, so this never falls back (never panic over it).
+    <HmacSha256 as KeyInit>::new_from_slice(key)
+        .unwrap_or_else(|_| <HmacSha256 as KeyInit>::new(&Default::default()))
 }
 
 /// What one proof covers.
@@ -171,7 +144,7 @@ impl Identity {
         Identity {
             token: token.to_owned(),
             node: node.to_owned(),
-            secret: unhex(secret).unwrap_or_else(|| secret.as_bytes().to_vec()),
+            secret: crate::hex::decode(secret).unwrap_or_else(|| secret.as_bytes().to_vec()),
         }
     }
 
@@ -296,7 +269,7 @@ impl Nonces {
             bytes = mixed.to_le_bytes();
         }
         Nonces {
-            prefix: hex(&bytes),
+            prefix: crate::hex::encode(&bytes),
             next: AtomicU64::new(0),
         }
     }

@@ -137,12 +137,12 @@ impl PluginEngine {
     /// `<sha256 of the component>-<sha256 of the engine's compatibility hash>.t1.cwasm`
     /// (`t1`: framed as `framed` writes it; unframed files of earlier tarmacs are ignored).
     pub fn cache_name(&self, bytes: &[u8]) -> String {
-        let component = hex(&Sha256::digest(bytes));
+        let component = tarmac_checks::hex::encode(&Sha256::digest(bytes));
         let mut hasher = Sha256Hasher(Sha256::new());
         self.engine
             .precompile_compatibility_hash()
             .hash(&mut hasher);
-        let engine = hex(&hasher.0.finalize()[..12]);
+        let engine = tarmac_checks::hex::encode(&hasher.0.finalize()[..12]);
         format!("{component}-{engine}.t1.cwasm")
     }
 }
@@ -263,10 +263,6 @@ pub fn default_cache_dir() -> Option<PathBuf> {
     }
     let base = env("XDG_CACHE_HOME").or_else(|| env("HOME").map(|h| h.join(".cache")))?;
     Some(base.join("tarmac").join("plugins"))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Feeds `Hash` output into sha256, so the engine's compatibility hash is stable across

@@ -161,7 +161,10 @@ pub fn load(
         path: source.path.clone(),
         source: e,
     })?;
-    let digest = format!("sha256:{}", hex(&Sha256::digest(&bytes)));
+    let digest = format!(
+        "sha256:{}",
+        tarmac_checks::hex::encode(&Sha256::digest(&bytes))
+    );
     if let Some(pinned) = &source.pinned
         && pinned.digest != digest
     {
@@ -287,10 +290,6 @@ fn describe_and_validate(engine: &PluginEngine, plugin: &mut LoadedPlugin, limit
     };
     plugin.problem = problem;
     plugin.config_verdict = Some(verdict);
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// A check id is what users type into `--ignore`: keep it short and plain.

@@ -65,8 +65,8 @@ impl ProbeBinary {
         ProbeBinary {
             arch,
             origin,
-            sha256: hex(digest.as_ref()),
-            blake2b: hex(&Blake2b512::digest(&bytes)),
+            sha256: tarmac_checks::hex::encode(digest.as_ref()),
+            blake2b: tarmac_checks::hex::encode(&Blake2b512::digest(&bytes)),
             bytes,
         }
     }
@@ -102,10 +102,6 @@ impl ProbeBinary {
             self.sha256.get(..12).unwrap_or(&self.sha256)
         )
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

@@ -122,8 +122,7 @@ impl BlobStore {
 /// `sha256:<hex>` of `bytes`.
 pub fn sha256(bytes: &[u8]) -> String {
     let digest = Sha256::digest(bytes);
-    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-    format!("sha256:{hex}")
+    format!("sha256:{}", tarmac_checks::hex::encode(&digest))
 }
 
 #[cfg(test)]
